@@ -1,0 +1,121 @@
+/** MetricsProvider backed by a real Prometheus, through prometheus-query. */
+import { PrometheusDriver } from 'prometheus-query';
+import {
+  MetricsUnavailableError,
+  quantilesOf,
+  type MetricsProvider,
+  type SampleRequest,
+} from './provider.js';
+import { goldenSignalsQuery, recentTrafficQuery, renderTemplate } from './promql.js';
+import type { GateSample, Quantile, SideSample } from './types.js';
+
+export interface PrometheusProviderOptions {
+  url: string;
+  timeoutMs?: number;
+  headers?: Record<string, string>;
+  /** Called after every query with its duration and outcome (for meshshift's own metrics/logs). */
+  onQuery?: (info: { query: string; ms: number; ok: boolean }) => void;
+}
+
+interface Series {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** prometheus-query throws plain objects ({ status, errorType, error }); make them real errors with a kind. */
+function wrapError(err: unknown, url: string): MetricsUnavailableError {
+  if (err instanceof MetricsUnavailableError) return err;
+  const o = (err ?? {}) as { errorType?: string; error?: unknown; message?: string; status?: number };
+  const detail =
+    typeof o.error === 'string'
+      ? o.error
+      : o.error instanceof Error
+        ? o.error.message
+        : (o.message ?? String(err));
+  const kind =
+    o.errorType === 'timeout_error'
+      ? 'timeout_error'
+      : o.errorType === 'network_error'
+        ? 'network_error'
+        : o.errorType === 'http_error'
+          ? 'http_error'
+          : o.status
+            ? 'query_error'
+            : 'network_error';
+  return new MetricsUnavailableError(`Prometheus at ${url}: ${kind.replace('_', ' ')}: ${detail}`, kind);
+}
+
+export class PrometheusProvider implements MetricsProvider {
+  private readonly driver: PrometheusDriver;
+  queries = 0;
+
+  constructor(private readonly opts: PrometheusProviderOptions) {
+    this.driver = new PrometheusDriver({
+      endpoint: opts.url.replace(/\/+$/, ''),
+      baseURL: '/api/v1',
+      timeout: opts.timeoutMs ?? 5000,
+      ...(opts.headers ? { headers: opts.headers } : {}),
+    });
+  }
+
+  async query(promql: string, at?: number): Promise<Series[]> {
+    const started = performance.now();
+    this.queries++;
+    try {
+      const res = await this.driver.instantQuery(promql, at === undefined ? undefined : new Date(at));
+      this.opts.onQuery?.({ query: promql, ms: performance.now() - started, ok: true });
+      if (res.resultType !== 'vector')
+        throw new MetricsUnavailableError(`expected a vector, got ${res.resultType}`, 'bad_data');
+      return (
+        res.result as Array<{ metric?: { labels?: Record<string, string> }; value?: { value?: unknown } }>
+      ).map((r) => ({
+        labels: r.metric?.labels ?? {},
+        value: Number(r.value?.value),
+      }));
+    } catch (err) {
+      this.opts.onQuery?.({ query: promql, ms: performance.now() - started, ok: false });
+      throw wrapError(err, this.opts.url);
+    }
+  }
+
+  async sample(req: SampleRequest): Promise<GateSample> {
+    const { policy } = req;
+    const quantiles = quantilesOf(policy);
+    const windowMs = policy.analysis.window;
+    const reporter = policy.analysis.reporter;
+    const before = this.queries;
+    const series = await this.query(goldenSignalsQuery(req.selectors, reporter, windowMs, quantiles), req.at);
+    const side = (name: 'source' | 'target'): SideSample => {
+      const pick = (signal: string) =>
+        series.find((s) => s.labels.side === name && s.labels.signal === signal)?.value;
+      const latencyMs: Partial<Record<Quantile, number>> = {};
+      for (const q of quantiles) latencyMs[q] = pick(q) ?? NaN;
+      // An absent counter means no such requests in the window (Prometheus drops empty sums).
+      return { requests: pick('requests') ?? 0, errors: pick('errors') ?? 0, latencyMs };
+    };
+    const custom: Record<string, number> = {};
+    for (const m of policy.metrics) {
+      const q = renderTemplate(m.query, {
+        namespace: req.namespace,
+        windowMs,
+        selectors: req.selectors,
+        reporter,
+      });
+      const res = await this.query(q, req.at);
+      custom[m.name] = res.length === 1 ? res[0]!.value : NaN;
+    }
+    return {
+      at: req.at ?? Date.now(),
+      windowMs,
+      source: side('source'),
+      target: side('target'),
+      custom,
+      queries: this.queries - before,
+    };
+  }
+
+  async recentRequests(labels: Record<string, string>, reporter: string, windowMs: number): Promise<number> {
+    const res = await this.query(recentTrafficQuery(labels, reporter, windowMs));
+    return res[0]?.value ?? 0;
+  }
+}

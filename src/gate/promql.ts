@@ -1,0 +1,112 @@
+/**
+ * PromQL templates over Istio's standard metrics. Pure string building; the transport is in prometheus.ts.
+ *
+ * All numbers one analysis needs (requests, errors and latency quantiles of both sides) are asked in ONE query:
+ * each sub-expression is tagged with `side` and `signal` labels via label_replace and joined with `or`.
+ */
+import { formatDuration } from '../plan/duration.js';
+import { QUANTILES, type MetricSelectors, type Quantile } from './types.js';
+
+export type Side = 'source' | 'target';
+
+/** Escapes a label value for a PromQL string literal. */
+export function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** `a="x",b="y"` (no braces), in a stable order. */
+export function matchers(labels: Record<string, string>): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}="${escapeLabelValue(labels[k]!)}"`)
+    .join(',');
+}
+
+export function rangeSelector(windowMs: number): string {
+  return `[${formatDuration(windowMs)}]`;
+}
+
+const tag = (expr: string, side: Side, signal: string) =>
+  `label_replace(label_replace(${expr}, "side", "${side}", "", ""), "signal", "${signal}", "", "")`;
+
+export interface SideQueries {
+  requests: string;
+  errors: string;
+  latency: Partial<Record<Quantile, string>>;
+}
+
+/** The individual expressions for one side (also used by preflight and documentation). */
+export function sideQueries(sel: string, windowMs: number, quantiles: readonly Quantile[]): SideQueries {
+  const w = rangeSelector(windowMs);
+  const latency: Partial<Record<Quantile, string>> = {};
+  for (const q of quantiles) {
+    latency[q] =
+      `histogram_quantile(${QUANTILES[q]}, sum by (le) (rate(istio_request_duration_milliseconds_bucket{${sel}}${w})))`;
+  }
+  return {
+    requests: `sum(increase(istio_requests_total{${sel}}${w}))`,
+    // HTTP 5xx, plus gRPC failures that Istio reports as HTTP 200 with grpc_response_status != 0.
+    errors:
+      `(sum(increase(istio_requests_total{${sel},response_code=~"5.."}${w})) or vector(0))` +
+      ` + (sum(increase(istio_requests_total{${sel},response_code!~"5..",grpc_response_status!~"0|"}${w})) or vector(0))`,
+    latency,
+  };
+}
+
+export function selectorFor(labels: Record<string, string>, reporter: string): string {
+  return matchers({ reporter, ...labels });
+}
+
+/** One query answering every golden signal for both sides. */
+export function goldenSignalsQuery(
+  selectors: MetricSelectors,
+  reporter: string,
+  windowMs: number,
+  quantiles: readonly Quantile[],
+): string {
+  const parts: string[] = [];
+  for (const side of ['source', 'target'] as const) {
+    const q = sideQueries(selectorFor(selectors[side], reporter), windowMs, quantiles);
+    parts.push(tag(q.requests, side, 'requests'), tag(`(${q.errors})`, side, 'errors'));
+    for (const quantile of quantiles) parts.push(tag(q.latency[quantile]!, side, quantile));
+  }
+  return parts.join(' or ');
+}
+
+export interface TemplateContext {
+  namespace: string;
+  windowMs: number;
+  selectors: MetricSelectors;
+  reporter: string;
+}
+
+/** Fills a custom metric's placeholders: {{namespace}}, {{window}}, {{source.selector}}, {{target.version}}, … */
+export function renderTemplate(query: string, ctx: TemplateContext): string {
+  const values: Record<string, string> = {
+    namespace: ctx.namespace,
+    window: formatDuration(ctx.windowMs),
+    'source.selector': selectorFor(ctx.selectors.source, ctx.reporter),
+    'target.selector': selectorFor(ctx.selectors.target, ctx.reporter),
+    'source.version': ctx.selectors.source.destination_version ?? '',
+    'target.version': ctx.selectors.target.destination_version ?? '',
+    'source.service': ctx.selectors.source.destination_service ?? '',
+    'target.service': ctx.selectors.target.destination_service ?? '',
+  };
+  return query.replace(/\{\{\s*([a-z.]+)\s*\}\}/g, (whole, key: string) => {
+    const v = values[key];
+    if (v === undefined)
+      throw new Error(
+        `unknown placeholder ${whole} in custom metric query (known: ${Object.keys(values).join(', ')})`,
+      );
+    return v;
+  });
+}
+
+/** Previously-seen traffic of a side, for preflight's "observability first" check. */
+export function recentTrafficQuery(
+  labels: Record<string, string>,
+  reporter: string,
+  windowMs: number,
+): string {
+  return `sum(increase(istio_requests_total{${selectorFor(labels, reporter)}}${rangeSelector(windowMs)}))`;
+}

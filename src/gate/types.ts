@@ -1,0 +1,59 @@
+/** Types shared by the gate (verdicts) and its consumers (the machine, runners, interfaces). */
+
+export type Quantile = 'p50' | 'p95' | 'p99';
+export const QUANTILES: Record<Quantile, number> = { p50: 0.5, p95: 0.95, p99: 0.99 };
+
+/** Golden signals of one side (source = VMs, target = containers) over the analysis window. */
+export interface SideSample {
+  /** Requests in the window (may be fractional: Prometheus extrapolates increase()). */
+  requests: number;
+  /** Failed requests: HTTP 5xx, plus gRPC status ≠ 0 (which Istio reports with HTTP 200). */
+  errors: number;
+  /** Latency quantiles in milliseconds; NaN when Prometheus has no data. */
+  latencyMs: Partial<Record<Quantile, number>>;
+}
+
+export interface GateSample {
+  /** Evaluation time, epoch ms. */
+  at: number;
+  windowMs: number;
+  source: SideSample;
+  target: SideSample;
+  /** Custom PromQL metrics by name; NaN when empty. */
+  custom: Record<string, number>;
+  /** How many Prometheus queries produced this sample. */
+  queries: number;
+}
+
+export type CheckOutcome = 'pass' | 'fail' | 'inconclusive' | 'skipped';
+
+export interface CheckResult {
+  /** e.g. "error-rate", "error-rate-vs-source", "p99", "p99-vs-source", "custom:cache-hit" */
+  name: string;
+  outcome: CheckOutcome;
+  /** Observed value (fraction for rates, ms for latency). */
+  observed?: number;
+  /** The limit it was compared with (already multiplied out for ratios). */
+  threshold?: number;
+  /** Consecutive failures of this check that trigger rollback. */
+  failureThreshold: number;
+  message: string;
+}
+
+export interface Verdict {
+  outcome: 'pass' | 'fail' | 'inconclusive';
+  at: number;
+  /** Target weight (percent) while the window was observed. */
+  weight: number;
+  checks: CheckResult[];
+  /** One line for humans: the decisive numbers. */
+  summary: string;
+  /** Raw numbers behind the checks. */
+  sample?: GateSample;
+}
+
+/** Label matchers that select each side in Istio's standard metrics. */
+export interface MetricSelectors {
+  source: Record<string, string>;
+  target: Record<string, string>;
+}

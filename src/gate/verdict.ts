@@ -1,0 +1,245 @@
+/**
+ * The gate's judgement: golden-signal samples in, a verdict out. Pure and deterministic.
+ *
+ * Rules, in the order a reviewer would apply them:
+ *  - Too few requests, an empty result or NaN is *inconclusive*, never a pass.
+ *  - Error rate fails only when the breach is statistically significant (Wilson lower bound above the limit),
+ *    so a single unlucky error at 1 % weight is not a rollback; a large breach fails even before the window
+ *    holds `minRequests`, so a broken release is caught at the first analysis.
+ *  - Latency quantiles are judged once the target has enough samples for that quantile to mean something.
+ *  - Comparisons with the source (VMs) are skipped when the source has no traffic (e.g. at 100 %).
+ */
+import type { LatencyObjective, PolicySpec } from '../plan/schema.js';
+import { wilson } from './stats.js';
+import { QUANTILES, type CheckResult, type GateSample, type Quantile, type Verdict } from './types.js';
+
+const pct = (x: number) => `${(x * 100).toFixed(x < 0.001 && x > 0 ? 3 : 2)} %`;
+const ms = (x: number) => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
+const round = (x: number, digits = 6) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
+
+export function minSamplesFor(q: Quantile, o: LatencyObjective): number {
+  return o.minSamples ?? Math.ceil(5 / (1 - QUANTILES[q]));
+}
+
+function errorRateChecks(policy: PolicySpec, s: GateSample): CheckResult[] {
+  const slo = policy.slo.errorRate;
+  if (!slo) return [];
+  const { confidence, minRequests } = policy.analysis;
+  const n = s.target.requests;
+  const k = Math.min(s.target.errors, n);
+  const out: CheckResult[] = [];
+  const failureThreshold = slo.failureThreshold;
+  if (!(n > 0) || !Number.isFinite(k)) {
+    out.push({
+      name: 'error-rate',
+      outcome: 'inconclusive',
+      failureThreshold,
+      message: 'no requests reached the target in the window',
+    });
+    return out;
+  }
+  const rate = k / n;
+  const ci = wilson(k, n, confidence);
+  const enough = n >= minRequests;
+  // A significant breach fails at once; with point estimates (confidence 0) only a full window may fail.
+  const significant = confidence > 0 ? ci.low > slo.max : enough && rate > slo.max;
+  let outcome: CheckResult['outcome'];
+  let message: string;
+  if (significant) {
+    outcome = 'fail';
+    message = `error rate ${pct(rate)} (${Math.round(k)}/${Math.round(n)}) exceeds ${pct(slo.max)}${confidence > 0 ? ` (≥ ${pct(ci.low)} at ${confidence * 100} % confidence)` : ''}`;
+  } else if (!enough) {
+    outcome = 'inconclusive';
+    message = `only ${Math.round(n)} requests to the target in the window (need ${minRequests})`;
+  } else if (rate <= slo.max) {
+    outcome = 'pass';
+    message = `error rate ${pct(rate)} ≤ ${pct(slo.max)}`;
+  } else {
+    outcome = 'inconclusive';
+    message = `error rate ${pct(rate)} is above ${pct(slo.max)} but not significantly yet (${Math.round(n)} requests)`;
+  }
+  out.push({
+    name: 'error-rate',
+    outcome,
+    observed: round(rate),
+    threshold: slo.max,
+    failureThreshold,
+    message,
+  });
+
+  if (slo.maxIncreaseOverSource !== undefined) {
+    const sn = s.source.requests;
+    const sk = Math.min(s.source.errors, sn);
+    const name = 'error-rate-vs-source';
+    if (!(sn >= Math.max(1, minRequests)) || !Number.isFinite(sk)) {
+      out.push({
+        name,
+        outcome: 'skipped',
+        failureThreshold,
+        message: 'not enough source traffic to compare with',
+      });
+    } else {
+      const srcRate = sk / sn;
+      const srcCi = wilson(sk, sn, confidence);
+      const limit = srcRate + slo.maxIncreaseOverSource;
+      // Significant when the target's lower bound clears the source's upper bound plus the margin.
+      const breach =
+        confidence > 0 ? ci.low > srcCi.high + slo.maxIncreaseOverSource : enough && rate > limit;
+      const o: CheckResult['outcome'] = breach
+        ? 'fail'
+        : !enough
+          ? 'inconclusive'
+          : rate <= limit
+            ? 'pass'
+            : 'inconclusive';
+      out.push({
+        name,
+        outcome: o,
+        observed: round(rate),
+        threshold: round(limit),
+        failureThreshold,
+        message:
+          o === 'fail'
+            ? `error rate ${pct(rate)} vs ${pct(srcRate)} on the source: more than ${pct(slo.maxIncreaseOverSource)} worse`
+            : `error rate ${pct(rate)} vs ${pct(srcRate)} on the source (allowed +${pct(slo.maxIncreaseOverSource)})`,
+      });
+    }
+  }
+  return out;
+}
+
+function latencyChecks(policy: PolicySpec, s: GateSample): CheckResult[] {
+  const out: CheckResult[] = [];
+  for (const q of ['p50', 'p95', 'p99'] as const) {
+    const o = policy.slo.latency?.[q];
+    if (!o) continue;
+    const need = minSamplesFor(q, o);
+    const value = s.target.latencyMs[q] ?? NaN;
+    const failureThreshold = o.failureThreshold;
+    if (s.target.requests < need) {
+      out.push({
+        name: q,
+        outcome: 'skipped',
+        failureThreshold,
+        message: `${q} not judged: ${Math.round(s.target.requests)} target samples, need ${need}`,
+      });
+      continue;
+    }
+    if (!Number.isFinite(value)) {
+      out.push({
+        name: q,
+        outcome: 'inconclusive',
+        failureThreshold,
+        message: `${q} latency of the target is unknown (no histogram data)`,
+      });
+      continue;
+    }
+    if (o.maxMs !== undefined) {
+      const fail = value > o.maxMs;
+      out.push({
+        name: q,
+        outcome: fail ? 'fail' : 'pass',
+        observed: round(value, 3),
+        threshold: o.maxMs,
+        failureThreshold,
+        message: `${q} ${ms(value)} ${fail ? '>' : '≤'} ${ms(o.maxMs)}`,
+      });
+    }
+    if (o.maxRatioToSource !== undefined) {
+      const name = `${q}-vs-source`;
+      const src = s.source.latencyMs[q] ?? NaN;
+      if (s.source.requests < need || !Number.isFinite(src)) {
+        out.push({
+          name,
+          outcome: 'skipped',
+          failureThreshold,
+          message: `${q} of the source unknown (too little source traffic)`,
+        });
+        continue;
+      }
+      const limit = Math.max(src * o.maxRatioToSource, src + o.minDeltaMs);
+      const fail = value > limit;
+      out.push({
+        name,
+        outcome: fail ? 'fail' : 'pass',
+        observed: round(value, 3),
+        threshold: round(limit, 3),
+        failureThreshold,
+        message: `${q} ${ms(value)} vs ${ms(src)} on the source (${(value / src).toFixed(2)}×, allowed ${o.maxRatioToSource}×)`,
+      });
+    }
+  }
+  return out;
+}
+
+function customChecks(policy: PolicySpec, s: GateSample): CheckResult[] {
+  return policy.metrics.map((m) => {
+    const name = `custom:${m.name}`;
+    const v = s.custom[m.name] ?? NaN;
+    if (!Number.isFinite(v)) {
+      return {
+        name,
+        outcome: 'inconclusive',
+        failureThreshold: m.failureThreshold,
+        message: `${m.name}: query returned no number`,
+      };
+    }
+    const low = m.min !== undefined && v < m.min;
+    const high = m.max !== undefined && v > m.max;
+    return {
+      name,
+      outcome: low || high ? 'fail' : 'pass',
+      observed: round(v),
+      threshold: (high ? m.max : low ? m.min : (m.max ?? m.min)) as number,
+      failureThreshold: m.failureThreshold,
+      message: low
+        ? `${m.name} ${round(v)} < min ${m.min}`
+        : high
+          ? `${m.name} ${round(v)} > max ${m.max}`
+          : `${m.name} ${round(v)} within bounds`,
+    };
+  });
+}
+
+/** Judges one sample against the policy. */
+export function evaluate(policy: PolicySpec, sample: GateSample, weight: number): Verdict {
+  const checks = [
+    ...errorRateChecks(policy, sample),
+    ...latencyChecks(policy, sample),
+    ...customChecks(policy, sample),
+  ];
+  const failed = checks.filter((c) => c.outcome === 'fail');
+  const unsure = checks.filter((c) => c.outcome === 'inconclusive');
+  const outcome = failed.length ? 'fail' : unsure.length ? 'inconclusive' : 'pass';
+  const decisive = failed.length
+    ? failed
+    : unsure.length
+      ? unsure
+      : checks.filter((c) => c.outcome === 'pass');
+  return {
+    outcome,
+    at: sample.at,
+    weight,
+    checks,
+    summary: decisive.map((c) => c.message).join('; ') || 'no checks configured',
+    sample,
+  };
+}
+
+/** A verdict for when the metrics could not be read at all (Prometheus down, timeout, bad query). */
+export function unavailableVerdict(at: number, weight: number, reason: string): Verdict {
+  return {
+    outcome: 'inconclusive',
+    at,
+    weight,
+    checks: [
+      {
+        name: 'metrics',
+        outcome: 'inconclusive',
+        failureThreshold: 1,
+        message: `metrics unavailable: ${reason}`,
+      },
+    ],
+    summary: `metrics unavailable: ${reason}`,
+  };
+}

@@ -1,0 +1,497 @@
+/**
+ * The migration state machine (xstate v5). Pure: every effect is an injected actor, time arrives in events.
+ *
+ *   pending ─START→ preflight ─ok→ shifting ──last step baked→ completed
+ *                       │ fail          │ applying → observing ⇄ analyzing
+ *                       ▼               │      ↘ awaitingApproval ─PROMOTE→ applying (next step)
+ *                     failed            │ PAUSE / drift / inconclusive
+ *                                       ▼
+ *                                    paused (still guarding: analyses go on, a failure still rolls back)
+ *   any active state ─ABORT / regression / write error→ rollingBack → rolledBack | aborted
+ *
+ * Deadlines are *not* xstate `after` timers (they are not persisted, xstate#5331): the context stores
+ * timestamps and the runner sends TICK events; `nextWakeAt()` tells it when the next one is useful.
+ */
+import { assign, fromPromise, setup, type SnapshotFrom } from 'xstate';
+import type { Verdict } from '../gate/types.js';
+import type {
+  AnalyzeInput,
+  MigrationContext,
+  MigrationEvent,
+  MigrationInput,
+  PreflightOutput,
+  RollbackInput,
+  RollbackOutput,
+  SetWeightInput,
+  SetWeightOutput,
+} from './types.js';
+
+const notProvided = (name: string) =>
+  // Placeholders: the runner supplies real actors with machine.provide({ actors }).
+  fromPromise<never, unknown>(async () => {
+    throw new Error(`actor "${name}" was not provided to the migration machine`);
+  });
+
+type Ctx = MigrationContext;
+
+const currentStepWeight = (c: Ctx) => c.config.steps[c.stepIndex] ?? c.weight;
+const isLastStep = (c: Ctx) => c.stepIndex >= c.config.steps.length - 1;
+const analysisDue = (c: Ctx, now: number) =>
+  c.weight > 0 && (c.lastAnalysisAt === undefined || now - c.lastAnalysisAt >= c.config.intervalMs);
+const baked = (c: Ctx, now: number) =>
+  c.stepStartedAt !== undefined &&
+  now - c.stepStartedAt >= c.config.stepDurationMs &&
+  c.passesThisStep >= c.config.minPassesPerStep &&
+  c.lastVerdict?.outcome === 'pass' &&
+  (c.lastVerdict.at ?? 0) >= c.stepStartedAt;
+const needsApproval = (c: Ctx) =>
+  c.config.approvals.includes(currentStepWeight(c)) && !c.approvedWeights.includes(currentStepWeight(c));
+
+/** Index of the first step above the weight found at preflight (a half-done migration continues upward). */
+function firstStepAbove(steps: number[], weight: number): number {
+  const i = steps.findIndex((w) => w > weight);
+  return i === -1 ? steps.length - 1 : i;
+}
+
+/** Updates per-check failure streaks and returns the check that reached its threshold, if any. */
+export function countFailures(
+  prev: Record<string, number>,
+  verdict: Verdict,
+): { failures: Record<string, number>; tripped?: string } {
+  const failures = { ...prev };
+  let tripped: string | undefined;
+  for (const check of verdict.checks) {
+    if (check.outcome === 'fail') {
+      failures[check.name] = (failures[check.name] ?? 0) + 1;
+      if (failures[check.name]! >= check.failureThreshold && !tripped) tripped = check.name;
+    } else if (check.outcome === 'pass') {
+      failures[check.name] = 0;
+    }
+    // inconclusive / skipped keep the streak: missing data neither condemns nor clears.
+  }
+  return { failures, tripped };
+}
+
+function trippedCheck(c: Ctx, v: Verdict) {
+  const { tripped } = countFailures(c.failures, v);
+  return tripped ? v.checks.find((k) => k.name === tripped) : undefined;
+}
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export const migrationMachine = setup({
+  types: {
+    context: {} as MigrationContext,
+    events: {} as MigrationEvent,
+    input: {} as MigrationInput,
+  },
+  actors: {
+    preflight: notProvided('preflight') as unknown as ReturnType<
+      typeof fromPromise<PreflightOutput, Record<string, never>>
+    >,
+    setWeight: notProvided('setWeight') as unknown as ReturnType<
+      typeof fromPromise<SetWeightOutput, SetWeightInput>
+    >,
+    analyze: notProvided('analyze') as unknown as ReturnType<typeof fromPromise<Verdict, AnalyzeInput>>,
+    rollback: notProvided('rollback') as unknown as ReturnType<
+      typeof fromPromise<RollbackOutput, RollbackInput>
+    >,
+  },
+  actions: {
+    stampNow: assign(({ context, event }) =>
+      'at' in event && typeof event.at === 'number' ? { now: Math.max(context.now, event.at) } : {},
+    ),
+  },
+}).createMachine({
+  id: 'migration',
+  context: ({ input }) => ({
+    config: input.config,
+    stepIndex: -1,
+    weight: 0,
+    initialWeight: 0,
+    now: input.now,
+    passesThisStep: 0,
+    failures: {},
+    consecutiveInconclusive: 0,
+    analyses: 0,
+    approvedWeights: [],
+    forceNextWrite: false,
+  }),
+  initial: 'pending',
+  states: {
+    pending: {
+      on: {
+        START: { target: 'preflight', actions: 'stampNow' },
+        ABORT: {
+          target: 'aborted',
+          actions: assign(({ event }) => ({
+            rollback: {
+              cause: 'abort' as const,
+              reason: event.reason ?? 'aborted before start',
+              by: event.by,
+              at: event.at,
+            },
+          })),
+        },
+      },
+    },
+    preflight: {
+      invoke: {
+        src: 'preflight',
+        input: () => ({}),
+        onDone: {
+          target: 'shifting',
+          actions: assign(({ context, event }) => ({
+            now: Math.max(context.now, event.output.at),
+            initialWeight: event.output.initialWeight,
+            weight: event.output.initialWeight,
+            selectors: event.output.selectors,
+            stepIndex: firstStepAbove(context.config.steps, event.output.initialWeight),
+          })),
+        },
+        onError: {
+          target: 'failed',
+          actions: assign(({ event }) => ({ error: `preflight failed: ${errorText(event.error)}` })),
+        },
+      },
+      on: {
+        ABORT: {
+          target: 'aborted',
+          actions: assign(({ event }) => ({
+            rollback: {
+              cause: 'abort' as const,
+              reason: event.reason ?? 'aborted during preflight',
+              by: event.by,
+              at: event.at,
+            },
+          })),
+        },
+      },
+    },
+    shifting: {
+      initial: 'applying',
+      on: {
+        PAUSE: {
+          target: 'paused',
+          actions: [
+            'stampNow',
+            assign(({ event }) => ({
+              pauseReason: `paused by ${event.by ?? 'operator'}${event.reason ? `: ${event.reason}` : ''}`,
+            })),
+          ],
+        },
+        ABORT: {
+          target: 'rollingBack',
+          actions: [
+            'stampNow',
+            assign(({ event }) => ({
+              rollback: {
+                cause: 'abort' as const,
+                reason: event.reason ?? 'aborted',
+                by: event.by,
+                at: event.at,
+              },
+            })),
+          ],
+        },
+      },
+      states: {
+        applying: {
+          invoke: {
+            src: 'setWeight',
+            input: ({ context }) => ({
+              weight: currentStepWeight(context),
+              expected: context.weight,
+              force: context.forceNextWrite,
+            }),
+            onDone: {
+              target: 'observing',
+              actions: assign(({ context, event }) => ({
+                weight: event.output.weight,
+                now: Math.max(context.now, event.output.at),
+                stepStartedAt: event.output.at,
+                passesThisStep: 0,
+                consecutiveInconclusive: 0,
+                // The first analysis of a step waits one interval so the window sees the new weight.
+                lastAnalysisAt: event.output.at,
+                forceNextWrite: false,
+              })),
+            },
+            onError: [
+              {
+                guard: ({ event }) => (event.error as { name?: string } | undefined)?.name === 'DriftError',
+                target: '#migration.paused',
+                actions: assign(({ event }) => ({
+                  pauseReason: `drift: ${errorText(event.error)} — RESUME to overwrite with meshshift's weight, or ABORT to roll back`,
+                  forceNextWrite: true,
+                })),
+              },
+              {
+                target: '#migration.rollingBack',
+                actions: assign(({ context, event }) => ({
+                  rollback: {
+                    cause: 'error' as const,
+                    reason: `could not set weight: ${errorText(event.error)}`,
+                    at: context.now,
+                  },
+                })),
+              },
+            ],
+          },
+        },
+        observing: {
+          on: {
+            TICK: [
+              {
+                guard: ({ context, event }) => baked(context, event.at) && isLastStep(context),
+                target: '#migration.completed',
+              },
+              {
+                guard: ({ context, event }) => baked(context, event.at) && needsApproval(context),
+                target: 'awaitingApproval',
+              },
+              {
+                guard: ({ context, event }) => baked(context, event.at),
+                target: 'applying',
+                actions: assign(({ context }) => ({ stepIndex: context.stepIndex + 1 })),
+              },
+              {
+                guard: ({ context, event }) => analysisDue(context, event.at),
+                target: 'analyzing',
+                actions: 'stampNow',
+              },
+            ],
+            PROMOTE: [
+              // A human override: skip the rest of this step's bake.
+              { guard: ({ context }) => isLastStep(context), target: '#migration.completed' },
+              {
+                target: 'applying',
+                actions: assign(({ context }) => ({
+                  stepIndex: context.stepIndex + 1,
+                  approvedWeights: [...context.approvedWeights, currentStepWeight(context)],
+                })),
+              },
+            ],
+          },
+        },
+        analyzing: {
+          invoke: {
+            src: 'analyze',
+            input: ({ context }) => ({ weight: context.weight, selectors: context.selectors! }),
+            onDone: [
+              {
+                guard: ({ context, event }) => trippedCheck(context, event.output) !== undefined,
+                target: '#migration.rollingBack',
+                actions: assign(({ context, event }) => {
+                  const check = trippedCheck(context, event.output)!;
+                  return {
+                    ...recordVerdict(context, event.output),
+                    rollback: {
+                      cause: 'regression' as const,
+                      reason: `${check.name} failed ${check.failureThreshold}× in a row at ${context.weight} %: ${check.message}`,
+                      at: event.output.at,
+                    },
+                  };
+                }),
+              },
+              {
+                guard: ({ context, event }) =>
+                  inconclusiveLimitReached(context, event.output) &&
+                  context.config.inconclusiveAction === 'rollback',
+                target: '#migration.rollingBack',
+                actions: assign(({ context, event }) => ({
+                  ...recordVerdict(context, event.output),
+                  rollback: {
+                    cause: 'inconclusive' as const,
+                    reason: `${context.config.inconclusiveLimit} inconclusive analyses in a row: ${event.output.summary}`,
+                    at: event.output.at,
+                  },
+                })),
+              },
+              {
+                guard: ({ context, event }) => inconclusiveLimitReached(context, event.output),
+                target: '#migration.paused',
+                actions: assign(({ context, event }) => ({
+                  ...recordVerdict(context, event.output),
+                  pauseReason: `${context.config.inconclusiveLimit} inconclusive analyses in a row at ${context.weight} % (${event.output.summary}) — holding; RESUME to retry or ABORT`,
+                })),
+              },
+              {
+                target: 'observing',
+                actions: assign(({ context, event }) => recordVerdict(context, event.output)),
+              },
+            ],
+            onError: {
+              target: 'observing',
+              actions: assign(({ context, event }) => ({
+                consecutiveInconclusive: context.consecutiveInconclusive + 1,
+                lastAnalysisAt: context.now,
+                error: `analysis error: ${errorText(event.error)}`,
+              })),
+            },
+          },
+        },
+        awaitingApproval: {
+          on: {
+            PROMOTE: {
+              target: 'applying',
+              actions: assign(({ context }) => ({
+                approvedWeights: [...context.approvedWeights, currentStepWeight(context)],
+                stepIndex: context.stepIndex + 1,
+              })),
+            },
+            // Keep guarding while a human decides: a regression during the wait still rolls back.
+            TICK: { guard: ({ context, event }) => analysisDue(context, event.at), target: 'analyzing' },
+          },
+        },
+      },
+    },
+    paused: {
+      initial: 'holding',
+      on: {
+        RESUME: {
+          target: 'shifting.applying',
+          actions: ['stampNow', assign({ pauseReason: undefined, consecutiveInconclusive: 0 })],
+        },
+        ABORT: {
+          target: 'rollingBack',
+          actions: [
+            'stampNow',
+            assign(({ event }) => ({
+              rollback: {
+                cause: 'abort' as const,
+                reason: event.reason ?? 'aborted',
+                by: event.by,
+                at: event.at,
+              },
+            })),
+          ],
+        },
+      },
+      states: {
+        holding: {
+          on: { TICK: { guard: ({ context, event }) => analysisDue(context, event.at), target: 'guarding' } },
+        },
+        // Paused is not unguarded: the held weight is still analysed and a failure still rolls back.
+        guarding: {
+          invoke: {
+            src: 'analyze',
+            input: ({ context }) => ({ weight: context.weight, selectors: context.selectors! }),
+            onDone: [
+              {
+                guard: ({ context, event }) => trippedCheck(context, event.output) !== undefined,
+                target: '#migration.rollingBack',
+                actions: assign(({ context, event }) => {
+                  const check = trippedCheck(context, event.output)!;
+                  return {
+                    ...recordVerdict(context, event.output),
+                    rollback: {
+                      cause: 'regression' as const,
+                      reason: `${check.name} failed while paused at ${context.weight} %: ${check.message}`,
+                      at: event.output.at,
+                    },
+                  };
+                }),
+              },
+              {
+                target: 'holding',
+                actions: assign(({ context, event }) => recordVerdict(context, event.output)),
+              },
+            ],
+            onError: {
+              target: 'holding',
+              actions: assign(({ context }) => ({ lastAnalysisAt: context.now })),
+            },
+          },
+        },
+      },
+    },
+    rollingBack: {
+      invoke: {
+        src: 'rollback',
+        input: ({ context }) => ({ reason: context.rollback?.reason ?? 'rollback' }),
+        onDone: [
+          {
+            guard: ({ context }) => context.rollback?.cause === 'abort',
+            target: 'aborted',
+            actions: assign(({ event }) => ({ weight: 0, now: event.output.at })),
+          },
+          { target: 'rolledBack', actions: assign(({ event }) => ({ weight: 0, now: event.output.at })) },
+        ],
+        onError: {
+          target: 'failed',
+          actions: assign(({ event }) => ({
+            error: `ROLLBACK FAILED: ${errorText(event.error)} — set the VirtualService weights to 100 % source by hand`,
+          })),
+        },
+      },
+    },
+    completed: { type: 'final', entry: assign(({ context }) => ({ completedAt: context.now })) },
+    rolledBack: { type: 'final' },
+    aborted: { type: 'final' },
+    failed: { type: 'final' },
+  },
+});
+
+function inconclusiveLimitReached(c: Ctx, v: Verdict): boolean {
+  return v.outcome === 'inconclusive' && c.consecutiveInconclusive + 1 >= c.config.inconclusiveLimit;
+}
+
+function recordVerdict(c: Ctx, v: Verdict): Partial<Ctx> {
+  const { failures } = countFailures(c.failures, v);
+  const { sample: _sample, ...light } = v; // keep the persisted snapshot small: numbers live in the checks
+  return {
+    lastVerdict: light,
+    lastAnalysisAt: v.at,
+    now: Math.max(c.now, v.at),
+    analyses: c.analyses + 1,
+    failures,
+    passesThisStep: v.outcome === 'pass' ? c.passesThisStep + 1 : c.passesThisStep,
+    consecutiveInconclusive: v.outcome === 'inconclusive' ? c.consecutiveInconclusive + 1 : 0,
+    error: undefined,
+  };
+}
+
+export type MigrationMachine = typeof migrationMachine;
+export type MigrationSnapshot = SnapshotFrom<MigrationMachine>;
+
+export type Phase =
+  | 'pending'
+  | 'preflight'
+  | 'shifting'
+  | 'awaitingApproval'
+  | 'paused'
+  | 'rollingBack'
+  | 'completed'
+  | 'rolledBack'
+  | 'aborted'
+  | 'failed';
+
+/** A flat name for the machine's state, for humans and APIs. */
+export function phaseOf(snapshot: { value: unknown }): Phase {
+  const v = snapshot.value;
+  if (typeof v === 'string') return v as Phase;
+  const [top, sub] = Object.entries(v as Record<string, unknown>)[0] ?? ['pending', undefined];
+  if (top === 'shifting' && sub === 'awaitingApproval') return 'awaitingApproval';
+  return top as Phase;
+}
+
+export const TERMINAL_PHASES: readonly Phase[] = ['completed', 'rolledBack', 'aborted', 'failed'];
+
+/** When the runner should next send TICK (epoch ms), or undefined when no time-based progress is pending. */
+export function nextWakeAt(snapshot: { value: unknown; context: MigrationContext }): number | undefined {
+  const c = snapshot.context;
+  const phase = phaseOf(snapshot);
+  const nextAnalysis = c.weight > 0 ? (c.lastAnalysisAt ?? c.now) + c.config.intervalMs : undefined;
+  if (phase === 'shifting' || phase === 'awaitingApproval' || phase === 'paused') {
+    const sub = JSON.stringify(snapshot.value);
+    if (sub.includes('applying') || sub.includes('analyzing') || sub.includes('guarding')) return undefined; // an actor is running
+    const bakeEnd =
+      c.stepStartedAt !== undefined && phase === 'shifting'
+        ? c.stepStartedAt + c.config.stepDurationMs
+        : undefined;
+    const candidates = [nextAnalysis, bakeEnd].filter((x): x is number => x !== undefined);
+    return candidates.length ? Math.min(...candidates) : undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,104 @@
+/** Data the migration machine keeps and the events it accepts. All JSON-serializable. */
+import type { MetricSelectors, Verdict } from '../gate/types.js';
+
+/** The policy, reduced to what the machine decides with (durations in ms, already time-scaled). */
+export interface MachineConfig {
+  steps: number[];
+  stepDurationMs: number;
+  intervalMs: number;
+  minPassesPerStep: number;
+  inconclusiveLimit: number;
+  inconclusiveAction: 'pause' | 'rollback';
+  approvals: number[];
+}
+
+export type RollbackCause = 'regression' | 'abort' | 'error' | 'inconclusive';
+
+export interface HistoryNote {
+  at: number;
+  by?: string;
+  text: string;
+}
+
+export interface MigrationContext {
+  config: MachineConfig;
+  /** Index into config.steps of the weight being applied or held; -1 before the first write. */
+  stepIndex: number;
+  /** Target weight (percent) that meshshift last wrote and confirmed. */
+  weight: number;
+  /** Weight found in the cluster at preflight (normally 0). */
+  initialWeight: number;
+  selectors?: MetricSelectors;
+  now: number;
+  stepStartedAt?: number;
+  lastAnalysisAt?: number;
+  passesThisStep: number;
+  /** Consecutive failures per check name. */
+  failures: Record<string, number>;
+  consecutiveInconclusive: number;
+  lastVerdict?: Verdict;
+  analyses: number;
+  approvedWeights: number[];
+  /** Set when paused for drift: the next RESUME overwrites the weights that someone else wrote. */
+  forceNextWrite: boolean;
+  pauseReason?: string;
+  rollback?: { cause: RollbackCause; reason: string; by?: string; at: number };
+  error?: string;
+  completedAt?: number;
+}
+
+export interface MigrationInput {
+  config: MachineConfig;
+  now: number;
+}
+
+type Stamp = { at: number };
+type Who = { by?: string };
+export type MigrationEvent =
+  | ({ type: 'START' } & Stamp & Who)
+  | ({ type: 'TICK' } & Stamp)
+  | ({ type: 'PROMOTE' } & Stamp & Who)
+  | ({ type: 'PAUSE'; reason?: string } & Stamp & Who)
+  | ({ type: 'RESUME' } & Stamp & Who)
+  | ({ type: 'ABORT'; reason?: string } & Stamp & Who);
+
+export type CommandType = 'PROMOTE' | 'PAUSE' | 'RESUME' | 'ABORT';
+
+// Actor contracts. The runner provides implementations; the machine only knows these shapes.
+export interface PreflightOutput {
+  at: number;
+  initialWeight: number;
+  selectors: MetricSelectors;
+}
+export interface SetWeightInput {
+  weight: number;
+  /** The weight meshshift believes is in the cluster; anything else is drift. */
+  expected: number;
+  force: boolean;
+}
+export interface SetWeightOutput {
+  at: number;
+  weight: number;
+}
+export interface AnalyzeInput {
+  weight: number;
+  selectors: MetricSelectors;
+}
+export interface RollbackInput {
+  reason: string;
+}
+export interface RollbackOutput {
+  at: number;
+}
+
+/** Thrown by setWeight when the cluster's weights are not the ones meshshift last wrote. */
+export class DriftError extends Error {
+  constructor(
+    message: string,
+    readonly found: number,
+    readonly expected: number,
+  ) {
+    super(message);
+    this.name = 'DriftError';
+  }
+}

@@ -1,0 +1,56 @@
+/** What the engine needs from the mesh: a small interface, so tests and other meshes can plug in. */
+import type { MetricSelectors } from '../gate/types.js';
+import type { ResolvedPlan } from '../plan/load.js';
+
+export interface PreflightCheck {
+  id: string;
+  ok: boolean;
+  message: string;
+  /** What to do about it, when not ok. */
+  fix?: string;
+}
+
+export interface PreflightReport {
+  ok: boolean;
+  checks: PreflightCheck[];
+  /** Target weight found in the route (normally 0). */
+  initialWeight: number;
+  selectors: MetricSelectors;
+  istioVersion: string;
+}
+
+export interface WeightWrite {
+  at: number;
+  weight: number;
+  /** false when the cluster already had this weight (idempotent re-apply after a restart). */
+  wrote: boolean;
+  attempts: number;
+  resourceVersion?: string;
+}
+
+export interface SetWeightOptions {
+  /** The weight meshshift last wrote; a different weight in the cluster is drift. */
+  expected: number;
+  /** Overwrite whatever is there (rollback, or RESUME after the operator accepted drift). */
+  force: boolean;
+  signal?: AbortSignal;
+}
+
+export interface MeshAdapter {
+  preflight(plan: ResolvedPlan): Promise<PreflightReport>;
+  /** Sets the target's weight (the source gets 100 − weight) in one write. */
+  setWeight(plan: ResolvedPlan, weight: number, opts: SetWeightOptions): Promise<WeightWrite>;
+  /** Reads the current target weight. */
+  currentWeight(plan: ResolvedPlan): Promise<number>;
+}
+
+export class PreflightError extends Error {
+  constructor(readonly report: PreflightReport) {
+    const failed = report.checks.filter((c) => !c.ok);
+    super(
+      `${failed.length} preflight check${failed.length === 1 ? '' : 's'} failed: ` +
+        failed.map((c) => `[${c.id}] ${c.message}${c.fix ? ` (fix: ${c.fix})` : ''}`).join('; '),
+    );
+    this.name = 'PreflightError';
+  }
+}

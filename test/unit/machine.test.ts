@@ -1,0 +1,226 @@
+import { SimulatedClock, createActor } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { migrationMachine, nextWakeAt, phaseOf, countFailures } from '../../src/machine/migration.js';
+import { MigrationRunner } from '../../src/runner/runner.js';
+import { MemorySnapshotStore } from '../../src/runner/store.js';
+import type { RunnerEvent } from '../../src/runner/events.js';
+import { FAST_POLICY, FakeMesh, FakeMetrics, advance, healthy, testPlan } from './fakes.js';
+
+function setup(policy = FAST_POLICY, signals = healthy) {
+  const clock = new SimulatedClock();
+  clock.set(1_700_000_000_000);
+  const mesh = new FakeMesh(clock);
+  const metrics = new FakeMetrics(clock, mesh, signals);
+  const events: RunnerEvent[] = [];
+  const store = new MemorySnapshotStore();
+  const plan = testPlan(policy);
+  const runner = new MigrationRunner({ plan, mesh, metrics, clock, store, onEvent: (e) => events.push(e) });
+  return { clock, mesh, metrics, events, store, plan, runner };
+}
+
+describe('migration machine, driven by the runner on a simulated clock', () => {
+  it('walks every step and completes at 100 % target', async () => {
+    const t = setup();
+    await t.runner.start();
+    await advance(t.clock, 5 * 60_000);
+    const r = await t.runner.done;
+    expect(r.phase).toBe('completed');
+    expect(t.mesh.writes).toEqual([10, 50, 100]);
+    // stepDuration 30 s and interval 10 s: each step bakes ≥ 30 s with passing analyses.
+    const weights = t.events.filter((e) => e.type === 'weight').map((e) => (e as { at: number }).at);
+    expect(weights[1]! - weights[0]!).toBeGreaterThanOrEqual(30_000);
+  });
+
+  it('rolls back to 0 on the first significant error-rate failure and records why', async () => {
+    const t = setup(FAST_POLICY, (w) => ({ target: { requests: 1000, errors: w >= 50 ? 200 : 0 } }));
+    await t.runner.start();
+    await advance(t.clock, 5 * 60_000);
+    const r = await t.runner.done;
+    expect(r.phase).toBe('rolledBack');
+    expect(t.mesh.writes).toEqual([10, 50, 0]);
+    expect(r.reason).toMatch(/error-rate failed 1× in a row at 50 %: error rate 20\.00 %/);
+  });
+
+  it('needs two consecutive latency failures (failureThreshold 2); one blip is forgiven', async () => {
+    let n = 0;
+    const t = setup(FAST_POLICY, () => ({
+      target: { requests: 1000, errors: 0, latencyMs: { p99: ++n === 2 ? 900 : 80 } },
+    }));
+    await t.runner.start();
+    await advance(t.clock, 5 * 60_000);
+    expect((await t.runner.done).phase).toBe('completed');
+  });
+
+  it('pauses (never promotes) after inconclusive analyses and keeps the weight', async () => {
+    const t = setup(FAST_POLICY, () => ({ target: { requests: 5, errors: 0 } }));
+    await t.runner.start();
+    await advance(t.clock, 2 * 60_000);
+    const s = t.runner.snapshot();
+    expect(s.phase).toBe('paused');
+    expect(s.context.pauseReason).toMatch(/3 inconclusive analyses/);
+    expect(t.mesh.writes).toEqual([10]);
+  });
+
+  it('metrics unavailable is inconclusive, never a pass', async () => {
+    const t = setup(FAST_POLICY, () => new Error('connect ECONNREFUSED 127.0.0.1:9'));
+    await t.runner.start();
+    await advance(t.clock, 2 * 60_000);
+    expect(t.runner.snapshot().phase).toBe('paused');
+    expect(t.mesh.writes).toEqual([10]);
+    const verdicts = t.events.filter((e) => e.type === 'verdict');
+    expect(verdicts.every((v) => v.type === 'verdict' && v.verdict.outcome === 'inconclusive')).toBe(true);
+  });
+
+  it('PAUSE holds, RESUME continues, PROMOTE skips the bake, ABORT rolls back and wins', async () => {
+    const t = setup();
+    await t.runner.start();
+    await advance(t.clock, 1000);
+    expect(t.runner.command('PAUSE', 'alice').accepted).toBe(true);
+    await advance(t.clock, 120_000);
+    expect(t.runner.snapshot().phase).toBe('paused');
+    expect(t.mesh.writes).toEqual([10]);
+    expect(t.runner.command('PROMOTE', 'bob')).toMatchObject({
+      accepted: false,
+      reason: expect.stringMatching(/possible now: RESUME, ABORT/),
+    });
+    expect(t.runner.command('RESUME', 'alice').accepted).toBe(true);
+    await advance(t.clock, 1000);
+    expect(t.runner.command('PROMOTE', 'bob').accepted).toBe(true);
+    await advance(t.clock, 1000);
+    expect(t.mesh.writes).toEqual([10, 50]);
+    expect(t.runner.command('ABORT', 'carol', 'customer complaint').accepted).toBe(true);
+    const r = await t.runner.done;
+    expect(r.phase).toBe('aborted');
+    expect(r.context.rollback).toMatchObject({ cause: 'abort', by: 'carol', reason: 'customer complaint' });
+    expect(t.mesh.weight).toBe(0);
+    expect(t.runner.command('PROMOTE', 'bob').accepted).toBe(false);
+  });
+
+  it('waits at an approval gate, still guarding, until PROMOTE', async () => {
+    const t = setup(FAST_POLICY + '\napprovals: [{ atWeight: 50 }]');
+    await t.runner.start();
+    await advance(t.clock, 3 * 60_000);
+    expect(t.runner.snapshot().phase).toBe('awaitingApproval');
+    expect(t.mesh.writes).toEqual([10, 50]);
+    const before = t.metrics.calls;
+    await advance(t.clock, 60_000);
+    expect(t.metrics.calls).toBeGreaterThan(before); // analyses continue during the wait
+    t.runner.command('PROMOTE', 'lead');
+    await advance(t.clock, 2 * 60_000);
+    expect((await t.runner.done).phase).toBe('completed');
+  });
+
+  it('a regression while waiting for approval still rolls back', async () => {
+    let bad = false;
+    const t = setup(FAST_POLICY + '\napprovals: [{ atWeight: 50 }]', () => ({
+      target: { requests: 1000, errors: bad ? 500 : 0 },
+    }));
+    await t.runner.start();
+    await advance(t.clock, 3 * 60_000);
+    expect(t.runner.snapshot().phase).toBe('awaitingApproval');
+    bad = true;
+    await advance(t.clock, 30_000);
+    expect((await t.runner.done).phase).toBe('rolledBack');
+    expect(t.mesh.weight).toBe(0);
+  });
+
+  it('pauses on drift instead of overwriting someone else’s weights; RESUME overwrites', async () => {
+    const t = setup();
+    await t.runner.start();
+    await advance(t.clock, 1000);
+    t.mesh.weight = 33; // someone edits the VirtualService by hand
+    await advance(t.clock, 60_000);
+    const s = t.runner.snapshot();
+    expect(s.phase).toBe('paused');
+    expect(s.context.pauseReason).toMatch(/drift: found 33, expected 10/);
+    expect(t.mesh.weight).toBe(33);
+    t.runner.command('RESUME', 'alice');
+    await advance(t.clock, 1000);
+    expect(t.mesh.weight).toBe(50);
+  });
+
+  it('a failed preflight changes no weight', async () => {
+    const t = setup();
+    t.mesh.preflightOk = false;
+    await t.runner.start();
+    await advance(t.clock, 1000);
+    const r = await t.runner.done;
+    expect(r.phase).toBe('failed');
+    expect(r.reason).toMatch(/MESH_EXTERNAL/);
+    expect(t.mesh.writes).toEqual([]);
+  });
+
+  it('a weight write that keeps failing rolls back (and reports the cause)', async () => {
+    const t = setup();
+    await t.runner.start();
+    await advance(t.clock, 45_000);
+    t.mesh.failWrites = 1;
+    await advance(t.clock, 60_000);
+    const r = await t.runner.done;
+    expect(r.phase).toBe('rolledBack');
+    expect(r.reason).toMatch(/could not set weight: API server unavailable/);
+    expect(t.mesh.weight).toBe(0);
+  });
+
+  it('survives a restart: a new runner resumes from the persisted snapshot without redoing steps', async () => {
+    const t = setup();
+    await t.runner.start();
+    await advance(t.clock, 45_000);
+    expect(t.mesh.writes).toEqual([10, 50]);
+    t.runner.stop();
+    await advance(t.clock, 5000);
+    const saved = (await t.store.load('unit')) as { value: unknown };
+    expect(JSON.stringify(saved).length).toBeLessThan(4000);
+    const again = new MigrationRunner({
+      plan: t.plan,
+      mesh: t.mesh,
+      metrics: t.metrics,
+      clock: t.clock,
+      store: t.store,
+    });
+    await again.start();
+    await advance(t.clock, 3 * 60_000);
+    expect((await again.done).phase).toBe('completed');
+    expect(t.mesh.writes).toEqual([10, 50, 100]);
+  });
+});
+
+describe('machine internals', () => {
+  it('counts failures per check and trips at that check’s threshold', () => {
+    const v = (outcome: 'pass' | 'fail' | 'inconclusive') => ({
+      outcome,
+      at: 0,
+      weight: 10,
+      summary: '',
+      checks: [{ name: 'p99', outcome, failureThreshold: 2, message: '' }],
+    });
+    let f = countFailures({}, v('fail'));
+    expect(f.tripped).toBeUndefined();
+    f = countFailures(f.failures, v('inconclusive')); // missing data keeps the streak
+    f = countFailures(f.failures, v('fail'));
+    expect(f.tripped).toBe('p99');
+    expect(countFailures(f.failures, v('pass')).failures.p99).toBe(0);
+  });
+
+  it('snapshot is JSON and restorable; nextWakeAt is undefined while an actor runs', () => {
+    const input = {
+      config: {
+        steps: [100],
+        stepDurationMs: 1,
+        intervalMs: 1,
+        minPassesPerStep: 1,
+        inconclusiveLimit: 1,
+        inconclusiveAction: 'pause',
+        approvals: [],
+      },
+      now: 0,
+    };
+    const actor = createActor(migrationMachine, { input });
+    actor.start();
+    const persisted = JSON.parse(JSON.stringify(actor.getPersistedSnapshot())) as unknown;
+    const restored = createActor(migrationMachine, { snapshot: persisted as never, input });
+    restored.start();
+    expect(phaseOf(restored.getSnapshot())).toBe('pending');
+    expect(nextWakeAt(restored.getSnapshot())).toBeUndefined();
+  });
+});
