@@ -1,4 +1,5 @@
 import { SimulatedClock, createActor } from 'xstate';
+import type { MigrationInput } from '../../src/machine/types.js';
 import { describe, expect, it } from 'vitest';
 import { migrationMachine, nextWakeAt, phaseOf, countFailures } from '../../src/machine/migration.js';
 import { MigrationRunner } from '../../src/runner/runner.js';
@@ -203,7 +204,7 @@ describe('machine internals', () => {
   });
 
   it('snapshot is JSON and restorable; nextWakeAt is undefined while an actor runs', () => {
-    const input = {
+    const input: MigrationInput = {
       config: {
         steps: [100],
         stepDurationMs: 1,
