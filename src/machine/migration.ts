@@ -12,7 +12,7 @@
  * Deadlines are *not* xstate `after` timers (they are not persisted, xstate#5331): the context stores
  * timestamps and the runner sends TICK events; `nextWakeAt()` tells it when the next one is useful.
  */
-import { assign, fromPromise, setup, type SnapshotFrom } from 'xstate';
+import { and, assign, fromPromise, not, setup, stateIn, type SnapshotFrom } from 'xstate';
 import type { Verdict } from '../gate/types.js';
 import type {
   AnalyzeInput,
@@ -38,12 +38,12 @@ const currentStepWeight = (c: Ctx) => c.config.steps[c.stepIndex] ?? c.weight;
 const isLastStep = (c: Ctx) => c.stepIndex >= c.config.steps.length - 1;
 const analysisDue = (c: Ctx, now: number) =>
   c.weight > 0 && (c.lastAnalysisAt === undefined || now - c.lastAnalysisAt >= c.config.intervalMs);
-const baked = (c: Ctx, now: number) =>
+/** Whether the step is done once this verdict is counted: bake time over, enough passes, this one a pass. */
+const bakedAfter = (c: Ctx, v: Verdict) =>
+  v.outcome === 'pass' &&
   c.stepStartedAt !== undefined &&
-  now - c.stepStartedAt >= c.config.stepDurationMs &&
-  c.passesThisStep >= c.config.minPassesPerStep &&
-  c.lastVerdict?.outcome === 'pass' &&
-  (c.lastVerdict.at ?? 0) >= c.stepStartedAt;
+  v.at - c.stepStartedAt >= c.config.stepDurationMs &&
+  c.passesThisStep + 1 >= c.config.minPassesPerStep;
 const needsApproval = (c: Ctx) =>
   c.config.approvals.includes(currentStepWeight(c)) && !c.approvedWeights.includes(currentStepWeight(c));
 
@@ -96,6 +96,10 @@ export const migrationMachine = setup({
     rollback: notProvided('rollback') as unknown as ReturnType<
       typeof fromPromise<RollbackOutput, RollbackInput>
     >,
+  },
+  guards: {
+    notWriting: not(stateIn({ shifting: 'applying' })),
+    onLastStep: ({ context }) => isLastStep(context),
   },
   actions: {
     stampNow: assign(({ context, event }) =>
@@ -194,6 +198,22 @@ export const migrationMachine = setup({
             })),
           ],
         },
+        // PROMOTE while observing or analyzing: a human skips the rest of this step's bake.
+        // (Not while a weight write is in flight; awaitingApproval has its own handler.)
+        PROMOTE: [
+          {
+            guard: and(['notWriting', 'onLastStep']),
+            target: 'completed',
+          },
+          {
+            guard: 'notWriting',
+            target: '.applying',
+            actions: assign(({ context }) => ({
+              stepIndex: context.stepIndex + 1,
+              approvedWeights: [...context.approvedWeights, currentStepWeight(context)],
+            })),
+          },
+        ],
       },
       states: {
         applying: {
@@ -241,37 +261,11 @@ export const migrationMachine = setup({
         },
         observing: {
           on: {
-            TICK: [
-              {
-                guard: ({ context, event }) => baked(context, event.at) && isLastStep(context),
-                target: '#migration.completed',
-              },
-              {
-                guard: ({ context, event }) => baked(context, event.at) && needsApproval(context),
-                target: 'awaitingApproval',
-              },
-              {
-                guard: ({ context, event }) => baked(context, event.at),
-                target: 'applying',
-                actions: assign(({ context }) => ({ stepIndex: context.stepIndex + 1 })),
-              },
-              {
-                guard: ({ context, event }) => analysisDue(context, event.at),
-                target: 'analyzing',
-                actions: 'stampNow',
-              },
-            ],
-            PROMOTE: [
-              // A human override: skip the rest of this step's bake.
-              { guard: ({ context }) => isLastStep(context), target: '#migration.completed' },
-              {
-                target: 'applying',
-                actions: assign(({ context }) => ({
-                  stepIndex: context.stepIndex + 1,
-                  approvedWeights: [...context.approvedWeights, currentStepWeight(context)],
-                })),
-              },
-            ],
+            TICK: {
+              guard: ({ context, event }) => analysisDue(context, event.at),
+              target: 'analyzing',
+              actions: 'stampNow',
+            },
           },
         },
         analyzing: {
@@ -314,6 +308,25 @@ export const migrationMachine = setup({
                 actions: assign(({ context, event }) => ({
                   ...recordVerdict(context, event.output),
                   pauseReason: `${context.config.inconclusiveLimit} inconclusive analyses in a row at ${context.weight} % (${event.output.summary}) — holding; RESUME to retry or ABORT`,
+                })),
+              },
+              // A step advances only on the back of a fresh passing analysis, never on stale data.
+              {
+                guard: ({ context, event }) => bakedAfter(context, event.output) && isLastStep(context),
+                target: '#migration.completed',
+                actions: assign(({ context, event }) => recordVerdict(context, event.output)),
+              },
+              {
+                guard: ({ context, event }) => bakedAfter(context, event.output) && needsApproval(context),
+                target: 'awaitingApproval',
+                actions: assign(({ context, event }) => recordVerdict(context, event.output)),
+              },
+              {
+                guard: ({ context, event }) => bakedAfter(context, event.output),
+                target: 'applying',
+                actions: assign(({ context, event }) => ({
+                  ...recordVerdict(context, event.output),
+                  stepIndex: context.stepIndex + 1,
                 })),
               },
               {
@@ -482,16 +495,9 @@ export const TERMINAL_PHASES: readonly Phase[] = ['completed', 'rolledBack', 'ab
 export function nextWakeAt(snapshot: { value: unknown; context: MigrationContext }): number | undefined {
   const c = snapshot.context;
   const phase = phaseOf(snapshot);
-  const nextAnalysis = c.weight > 0 ? (c.lastAnalysisAt ?? c.now) + c.config.intervalMs : undefined;
-  if (phase === 'shifting' || phase === 'awaitingApproval' || phase === 'paused') {
-    const sub = JSON.stringify(snapshot.value);
-    if (sub.includes('applying') || sub.includes('analyzing') || sub.includes('guarding')) return undefined; // an actor is running
-    const bakeEnd =
-      c.stepStartedAt !== undefined && phase === 'shifting'
-        ? c.stepStartedAt + c.config.stepDurationMs
-        : undefined;
-    const candidates = [nextAnalysis, bakeEnd].filter((x): x is number => x !== undefined);
-    return candidates.length ? Math.min(...candidates) : undefined;
-  }
-  return undefined;
+  if (phase !== 'shifting' && phase !== 'awaitingApproval' && phase !== 'paused') return undefined;
+  const sub = JSON.stringify(snapshot.value);
+  if (/applying|analyzing|guarding/.test(sub)) return undefined; // an actor is running; its result moves us on
+  if (c.weight <= 0) return undefined; // nothing routed to the target yet: nothing to analyse
+  return (c.lastAnalysisAt ?? c.now) + c.config.intervalMs;
 }

@@ -6,7 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MetricSelectors } from '../gate/types.js';
 import { qualifyHost, type ResolvedPlan } from '../plan/load.js';
-import type { KubeApiError} from './kube.js';
+import type { KubeApiError } from './kube.js';
 import { isConflict, isNotFound, isRetryable, toKubeError } from './kube.js';
 import { RouteError, locateRoute, weightPatch, type VirtualServiceObject } from './route.js';
 import { DriftError } from '../machine/types.js';

@@ -72,6 +72,19 @@ describe('migration machine, driven by the runner on a simulated clock', () => {
     expect(verdicts.every((v) => v.type === 'verdict' && v.verdict.outcome === 'inconclusive')).toBe(true);
   });
 
+  it('never advances on stale data: once metrics go away, the weight stays where it is', async () => {
+    let down = false;
+    const t = setup(FAST_POLICY, () =>
+      down ? new Error('Prometheus down') : { target: { requests: 1000, errors: 0 } },
+    );
+    await t.runner.start();
+    await advance(t.clock, 25_000); // two passes at 10 %, bake (30 s) not over yet
+    down = true;
+    await advance(t.clock, 120_000);
+    expect(t.mesh.writes).toEqual([10]);
+    expect(t.runner.snapshot().phase).toBe('paused');
+  });
+
   it('PAUSE holds, RESUME continues, PROMOTE skips the bake, ABORT rolls back and wins', async () => {
     const t = setup();
     await t.runner.start();

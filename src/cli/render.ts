@@ -1,0 +1,67 @@
+/** Human-readable progress for a terminal. One line per event; no cursor tricks, so logs stay greppable. */
+import type { RunnerEvent } from '../runner/events.js';
+
+const useColor = () => !!process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code: number, s: string) => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
+export const green = (s: string) => paint(32, s);
+export const red = (s: string) => paint(31, s);
+export const yellow = (s: string) => paint(33, s);
+export const dim = (s: string) => paint(2, s);
+export const bold = (s: string) => paint(1, s);
+
+export function bar(weight: number, width = 20): string {
+  const n = Math.round((weight / 100) * width);
+  return `${'█'.repeat(n)}${'░'.repeat(width - n)}`;
+}
+
+const time = (at: number) => new Date(at).toISOString().slice(11, 19);
+
+export function renderEvent(e: RunnerEvent): string | undefined {
+  const t = dim(time(e.at));
+  switch (e.type) {
+    case 'started':
+      return `${t} ${bold(e.resumed ? 'resuming' : 'migration')} ${e.migration} with policy ${e.policy}: steps ${e.steps.join(' → ')} %`;
+    case 'preflight':
+      return [
+        `${t} preflight ${e.ok ? green('passed') : red('FAILED — no weight was changed')}`,
+        ...e.checks.map(
+          (c) =>
+            `         ${c.ok ? green('✓') : red('✗')} ${c.id}: ${c.message}${c.fix ? dim(`\n             fix: ${c.fix}`) : ''}`,
+        ),
+      ].join('\n');
+    case 'weight':
+      if (e.rollback)
+        return `${t} ${red('⟲ rolled back')}: ${bar(0)} 100 % source / 0 % target${e.wrote ? '' : ' (already there)'}`;
+      return `${t} ${bold('→')} ${bar(e.weight)} ${String(e.weight).padStart(3)} % target${e.wrote ? '' : dim(' (already set)')}${e.attempts > 1 ? dim(` after ${e.attempts} attempts`) : ''}`;
+    case 'verdict': {
+      const v = e.verdict;
+      const mark =
+        v.outcome === 'pass'
+          ? green('✓ pass')
+          : v.outcome === 'fail'
+            ? red('✗ FAIL')
+            : yellow('? inconclusive');
+      return `${t}   ${mark} at ${v.weight} %: ${v.summary}`;
+    }
+    case 'phase':
+      if (e.phase === 'shifting' || e.phase === 'preflight') return undefined;
+      if (e.phase === 'paused') return `${t} ${yellow('⏸ paused')} at ${e.weight} %: ${e.reason ?? ''}`;
+      if (e.phase === 'awaitingApproval')
+        return `${t} ${yellow('⏸ waiting for approval')} at ${e.weight} % — type "promote" to continue, "abort" to roll back`;
+      if (e.phase === 'rollingBack') return `${t} ${red('rolling back')}: ${e.reason ?? ''}`;
+      return undefined;
+    case 'command':
+      return `${t} command ${e.command}${e.by ? ` by ${e.by}` : ''}: ${e.accepted ? 'accepted' : red(`refused — ${e.reason}`)}`;
+    case 'finished': {
+      const what =
+        e.phase === 'completed'
+          ? green('✔ completed: 100 % of traffic on the target')
+          : e.phase === 'failed'
+            ? red(`✘ failed: ${e.reason ?? ''}`)
+            : red(
+                `⟲ ${e.phase === 'aborted' ? 'aborted' : 'rolled back'} — 100 % on the source. Reason: ${e.reason ?? ''}`,
+              );
+      return `${t} ${what} ${dim(`(${(e.durationMs / 1000).toFixed(1)} s)`)}`;
+    }
+  }
+}

@@ -1,0 +1,150 @@
+/** `meshshift run`: one migration in the foreground, with live progress and commands from stdin. */
+import { createInterface } from 'node:readline';
+import type { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import { PrometheusProvider } from '../gate/prometheus.js';
+import type { MetricsProvider } from '../gate/provider.js';
+import type { CommandType } from '../machine/types.js';
+import { IstioMeshAdapter } from '../mesh/istio.js';
+import { loadKubeConfig } from '../mesh/kube.js';
+import type { MeshAdapter } from '../mesh/types.js';
+import { ValidationError, formatFieldError } from '../plan/errors.js';
+import { loadPlanFile, type ResolvedPlan } from '../plan/load.js';
+import type { RunnerEvent } from '../runner/events.js';
+import { MigrationRunner, type RunResult } from '../runner/runner.js';
+import { FileSnapshotStore } from '../runner/store.js';
+import { renderEvent } from './render.js';
+
+export interface RunOptions {
+  kubeconfig?: string;
+  context?: string;
+  prometheus: string;
+  output: 'text' | 'json';
+  timeScale: number;
+  stateDir?: string;
+  policies?: string;
+  onInterrupt: 'abort' | 'hold';
+  /** Who typed commands on stdin (recorded in the history). */
+  user: string;
+}
+
+export const EXIT = { completed: 0, error: 1, rolledBack: 2 } as const;
+
+export function exitCodeFor(r: RunResult): number {
+  if (r.phase === 'completed') return EXIT.completed;
+  if (r.phase === 'rolledBack' || r.phase === 'aborted') return EXIT.rolledBack;
+  return EXIT.error;
+}
+
+export interface Io {
+  stdout: Writable;
+  stderr: Writable;
+  stdin?: NodeJS.ReadableStream;
+  logger: Logger;
+}
+
+/** Prints runner events as text or JSON lines. */
+export function eventPrinter(output: 'text' | 'json', stdout: Writable): (e: RunnerEvent) => void {
+  return (e) => {
+    if (output === 'json') stdout.write(`${JSON.stringify(e)}\n`);
+    else {
+      const line = renderEvent(e);
+      if (line) stdout.write(`${line}\n`);
+    }
+  };
+}
+
+/** Drives a migration to its end, reading promote/pause/resume/abort lines from stdin. Returns the exit code. */
+export async function driveMigration(
+  plan: ResolvedPlan,
+  deps: { mesh: MeshAdapter; metrics: MetricsProvider },
+  opts: Pick<RunOptions, 'output' | 'timeScale' | 'stateDir' | 'onInterrupt' | 'user'>,
+  io: Io,
+): Promise<number> {
+  const runner = new MigrationRunner({
+    plan,
+    mesh: deps.mesh,
+    metrics: deps.metrics,
+    timeScale: opts.timeScale,
+    logger: io.logger,
+    ...(opts.stateDir ? { store: new FileSnapshotStore(opts.stateDir) } : {}),
+    onEvent: eventPrinter(opts.output, io.stdout),
+  });
+  await runner.start();
+
+  const commands: Record<string, CommandType> = {
+    promote: 'PROMOTE',
+    pause: 'PAUSE',
+    resume: 'RESUME',
+    abort: 'ABORT',
+  };
+  const rl = io.stdin ? createInterface({ input: io.stdin, terminal: false }) : undefined;
+  rl?.on('line', (line) => {
+    const [word, ...rest] = line.trim().split(/\s+/);
+    if (!word) return;
+    const cmd = commands[word.toLowerCase()];
+    if (!cmd) {
+      io.stderr.write(`unknown command "${word}": type promote, pause, resume or abort [reason]\n`);
+      return;
+    }
+    runner.command(cmd, opts.user, rest.join(' ') || undefined);
+  });
+
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) process.exit(130); // second Ctrl-C: leave now
+    interrupted = true;
+    if (opts.onInterrupt === 'abort') {
+      io.stderr.write(
+        `\n${sig}: rolling back to 100 % source before exiting (press Ctrl-C again to leave the weight as it is)\n`,
+      );
+      runner.command('ABORT', opts.user, `interrupted by ${sig}`);
+    } else {
+      io.stderr.write(
+        `\n${sig}: holding the current weight and exiting${opts.stateDir ? `; run again with --state-dir ${opts.stateDir} to resume` : ''}\n`,
+      );
+      runner.stop();
+      process.exitCode = EXIT.error;
+      rl?.close();
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const result = await runner.done;
+    return exitCodeFor(result);
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    rl?.close();
+    runner.stop();
+  }
+}
+
+export async function runCommand(planFile: string, opts: RunOptions, io: Io): Promise<number> {
+  let plan: ResolvedPlan;
+  try {
+    plan = loadPlanFile(planFile, opts.policies);
+  } catch (e) {
+    if (e instanceof ValidationError) {
+      for (const fe of e.errors) io.stderr.write(`${formatFieldError(e.source, fe)}\n`);
+      io.stderr.write('the plan is invalid: nothing was changed\n');
+    } else io.stderr.write(`${(e as Error).message}\n`);
+    return EXIT.error;
+  }
+  let mesh: MeshAdapter;
+  try {
+    const kc = loadKubeConfig({
+      ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+      ...(opts.context ? { context: opts.context } : {}),
+    });
+    mesh = new IstioMeshAdapter(kc);
+  } catch (e) {
+    io.stderr.write(`${(e as Error).message}\n`);
+    return EXIT.error;
+  }
+  const metrics = new PrometheusProvider({ url: opts.prometheus });
+  return driveMigration(plan, { mesh, metrics }, opts, io);
+}
