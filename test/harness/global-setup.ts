@@ -1,0 +1,33 @@
+/**
+ * vitest globalSetup: one real Prometheus shared by every test file.
+ *
+ * A missing `prometheus` binary fails the whole run (never a silent skip):
+ * the error names the install command.
+ *
+ * Tests get the server with `inject('prometheusUrl')` and register their
+ * simulators by writing file_sd JSON into `inject('prometheusSdDir')` via
+ * `registerScrapeTarget()` from './prometheus.js'. Use a unique id per target
+ * and add a distinguishing label (or unique namespace/service names) so that
+ * queries of one test file are not polluted by series of another.
+ */
+import type { TestProject } from 'vitest/node';
+import type {} from 'vitest';
+import { findPrometheusBinary, startPrometheus } from './prometheus.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    prometheusUrl: string;
+    prometheusSdDir: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Throws with PROMETHEUS_INSTALL_HINT when missing.
+  findPrometheusBinary();
+  const prom = await startPrometheus({ scrapeIntervalSeconds: 1 });
+  project.provide('prometheusUrl', prom.url);
+  project.provide('prometheusSdDir', prom.sdDir);
+  return async () => {
+    await prom.close();
+  };
+}

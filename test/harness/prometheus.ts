@@ -1,0 +1,383 @@
+/**
+ * Launcher for a REAL Prometheus server (Debian's `prometheus` package) on a
+ * free loopback port, scraping targets discovered through file_sd JSON files.
+ *
+ * Used by vitest's global setup and by the demo at runtime: it must not
+ * import vitest.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { accessSync, constants as fsConstants, openSync, closeSync, rmSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './ports.js';
+
+export const PROMETHEUS_INSTALL_HINT =
+  'apt-get update && apt-get install -y --no-install-recommends prometheus';
+
+function isExecutableFile(p: string): boolean {
+  try {
+    if (!statSync(p).isFile()) return false;
+    accessSync(p, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** PROMETHEUS_BIN, else `prometheus` on PATH. Throws an Error naming the install command. */
+export function findPrometheusBinary(): string {
+  const fromEnv = process.env.PROMETHEUS_BIN;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    if (isExecutableFile(fromEnv)) return fromEnv;
+    throw new Error(
+      `PROMETHEUS_BIN=${fromEnv} is not an executable file. Install Prometheus with: ${PROMETHEUS_INSTALL_HINT}` +
+        ' (or point PROMETHEUS_BIN at a prometheus binary)',
+    );
+  }
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir === '') continue;
+    const candidate = path.join(dir, 'prometheus');
+    if (isExecutableFile(candidate)) return candidate;
+  }
+  throw new Error(
+    `prometheus binary not found on PATH. Install it with: ${PROMETHEUS_INSTALL_HINT}` +
+      ' (or set PROMETHEUS_BIN to a prometheus binary)',
+  );
+}
+
+function sanitizeId(id: string): string {
+  const s = id.replace(/[^A-Za-z0-9_.-]/g, '_');
+  if (s === '' || s.startsWith('.')) throw new Error(`invalid scrape target id ${JSON.stringify(id)}`);
+  return s;
+}
+
+let tmpCounter = 0;
+
+/**
+ * Register a scrape target with a Prometheus that watches `<sdDir>/*.json`
+ * (file_sd). Written atomically (temp file + rename). Resolves to a function
+ * removing the target again (idempotent).
+ */
+export async function registerScrapeTarget(
+  sdDir: string,
+  id: string,
+  target: string,
+  labels: Record<string, string> = {},
+): Promise<() => Promise<void>> {
+  const file = path.join(sdDir, `${sanitizeId(id)}.json`);
+  // The temp name must not end in .json or Prometheus could read it half-written.
+  const tmp = path.join(sdDir, `.${sanitizeId(id)}.${process.pid}.${++tmpCounter}.tmp`);
+  await writeFile(tmp, JSON.stringify([{ targets: [target], labels }]) + '\n');
+  await rename(tmp, file);
+  let removed = false;
+  return async () => {
+    if (removed) return;
+    removed = true;
+    await unlink(file).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  };
+}
+
+export interface PrometheusServer {
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** directory of file_sd JSON files (`<sdDir>/*.json`) */
+  readonly sdDir: string;
+  addTarget(id: string, target: string, labels?: Record<string, string>): Promise<void>;
+  removeTarget(id: string): Promise<void>;
+  stop(): Promise<void>;
+  /** restart after stop on the same port and data dir */
+  start(): Promise<void>;
+  waitForSeries(promql: string, timeoutMs: number): Promise<void>;
+  /** instant query helper: the raw `data.result` vector / matrix */
+  query(promql: string): Promise<PromVectorSample[]>;
+  /** stop + remove temp dir */
+  close(): Promise<void>;
+}
+
+export interface PromVectorSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+export interface StartPrometheusOptions {
+  /** default 1 */
+  scrapeIntervalSeconds?: number;
+  /** default `<tempdir>/sd` */
+  sdDir?: string;
+  /** default: a free loopback port */
+  port?: number;
+  /** default 20000 */
+  readyTimeoutMs?: number;
+}
+
+// --- make sure children die with us ------------------------------------------
+
+const liveChildren = new Set<ChildProcess>();
+const liveDirs = new Set<string>();
+let exitHooksInstalled = false;
+
+function killAllChildren(): void {
+  for (const c of liveChildren) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  liveChildren.clear();
+  for (const d of liveDirs) {
+    try {
+      rmSync(d, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+  }
+  liveDirs.clear();
+}
+
+/**
+ * Children are killed on a normal exit of this process ('exit' hook). Deaths by signal are covered by
+ * `setpriv --pdeathsig KILL` (the kernel kills Prometheus when its parent dies, even by SIGKILL). We
+ * do not install signal handlers: they would change how the host process (vitest, tsx, the demo)
+ * reacts to SIGINT/SIGTERM.
+ */
+function installExitHooks(): void {
+  if (exitHooksInstalled) return;
+  exitHooksInstalled = true;
+  process.on('exit', killAllChildren);
+}
+
+/** `setpriv --pdeathsig KILL` makes the kernel kill Prometheus even if we die by SIGKILL. */
+function findSetpriv(): string | undefined {
+  for (const p of ['/usr/bin/setpriv', '/bin/setpriv']) if (isExecutableFile(p)) return p;
+  return undefined;
+}
+
+async function tail(file: string, lines = 30): Promise<string> {
+  try {
+    const txt = await readFile(file, 'utf8');
+    return txt.split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function fetchWithTimeout(url: string, timeoutMs: number, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+}
+
+class AddressInUseError extends Error {}
+
+export async function startPrometheus(opts: StartPrometheusOptions = {}): Promise<PrometheusServer> {
+  const bin = findPrometheusBinary();
+  const interval = opts.scrapeIntervalSeconds ?? 1;
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'meshshift-prom-'));
+  liveDirs.add(dir);
+  const dataDir = path.join(dir, 'data');
+  const sdDir = opts.sdDir ?? path.join(dir, 'sd');
+  const configFile = path.join(dir, 'prometheus.yml');
+  const logFile = path.join(dir, 'prometheus.log');
+  await mkdir(dataDir, { recursive: true });
+  await mkdir(sdDir, { recursive: true });
+  await writeFile(
+    configFile,
+    [
+      'global:',
+      `  scrape_interval: ${interval}s`,
+      `  scrape_timeout: ${interval}s`,
+      `  evaluation_interval: ${interval}s`,
+      'scrape_configs:',
+      '  - job_name: mesh',
+      '    file_sd_configs:',
+      `      - files: [${JSON.stringify(path.join(sdDir, '*.json'))}]`,
+      '        refresh_interval: 1s',
+      '',
+    ].join('\n'),
+  );
+  installExitHooks();
+  const setpriv = findSetpriv();
+
+  let port = opts.port ?? (await freePort());
+  let child: ChildProcess | undefined;
+
+  const spawnOnce = async (): Promise<void> => {
+    const args = [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${dataDir}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--web.enable-lifecycle',
+      '--web.enable-admin-api',
+      '--log.level=warn',
+      '--storage.tsdb.retention.time=1d',
+    ];
+    const fd = openSync(logFile, 'a');
+    let c: ChildProcess;
+    try {
+      c =
+        setpriv !== undefined
+          ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', fd, fd] })
+          : spawn(bin, args, { stdio: ['ignore', fd, fd] });
+    } finally {
+      closeSync(fd);
+    }
+    child = c;
+    liveChildren.add(c);
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let spawnError: Error | undefined;
+    c.once('error', (err) => {
+      spawnError = err;
+    });
+    c.once('exit', (code, signal) => {
+      exited = { code, signal };
+      liveChildren.delete(c);
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + readyTimeoutMs;
+    for (;;) {
+      if (spawnError !== undefined) throw spawnError;
+      if (exited !== undefined) {
+        const log = await tail(logFile);
+        if (/address already in use/i.test(log.split('\n').slice(-5).join('\n'))) {
+          throw new AddressInUseError(`port ${port} in use`);
+        }
+        throw new Error(
+          `prometheus exited before becoming ready (code ${exited.code}, signal ${exited.signal}). Log tail:\n${log}`,
+        );
+      }
+      try {
+        const res = await fetchWithTimeout(`${url}/-/ready`, 1000);
+        await res.arrayBuffer();
+        if (res.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        await killChild(c);
+        throw new Error(
+          `prometheus not ready after ${readyTimeoutMs} ms on ${url}. Log tail:\n${await tail(logFile)}`,
+        );
+      }
+      await sleep(25);
+    }
+  };
+
+  const killChild = async (c: ChildProcess): Promise<void> => {
+    if (c.exitCode !== null || c.signalCode !== null) return;
+    const gone = new Promise<void>((r) => c.once('exit', () => r()));
+    c.kill('SIGTERM');
+    const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+    await gone;
+    clearTimeout(t);
+    liveChildren.delete(c);
+  };
+
+  let started = false;
+  const start = async (): Promise<void> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await spawnOnce();
+        return;
+      } catch (err) {
+        if (err instanceof AddressInUseError && opts.port === undefined && attempt < 5 && !started) {
+          port = await freePort();
+          continue;
+        }
+        throw err;
+      }
+    }
+  };
+
+  try {
+    await start();
+  } catch (err) {
+    liveDirs.delete(dir);
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  started = true;
+
+  const baseUrl = (): string => `http://127.0.0.1:${port}`;
+
+  const query = async (promql: string): Promise<PromVectorSample[]> => {
+    const u = new URL(`${baseUrl()}/api/v1/query`);
+    u.searchParams.set('query', promql);
+    const res = await fetchWithTimeout(u.toString(), 5000);
+    const body = (await res.json()) as {
+      status?: string;
+      error?: string;
+      data?: { resultType?: string; result?: unknown };
+    };
+    if (res.status !== 200 || body.status !== 'success') {
+      throw new Error(`prometheus query failed (${res.status}): ${body.error ?? JSON.stringify(body)}`);
+    }
+    const result = body.data?.result;
+    if (body.data?.resultType === 'scalar' && Array.isArray(result)) {
+      return [{ metric: {}, value: result as [number, string] }];
+    }
+    return Array.isArray(result) ? (result as PromVectorSample[]) : [];
+  };
+
+  let closedDir = false;
+  const server: PrometheusServer = {
+    get url() {
+      return baseUrl();
+    },
+    get port() {
+      return port;
+    },
+    dataDir,
+    sdDir,
+    async addTarget(id, target, labels = {}) {
+      await registerScrapeTarget(sdDir, id, target, labels);
+    },
+    async removeTarget(id) {
+      await unlink(path.join(sdDir, `${sanitizeId(id)}.json`)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+    },
+    async stop() {
+      if (child !== undefined) await killChild(child);
+      child = undefined;
+    },
+    async start() {
+      if (closedDir) throw new Error('prometheus server was closed');
+      if (child !== undefined && child.exitCode === null && child.signalCode === null) return;
+      await start();
+    },
+    async waitForSeries(promql, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      let last = '';
+      for (;;) {
+        try {
+          const r = await query(promql);
+          if (r.length > 0) return;
+          last = 'empty result';
+        } catch (err) {
+          last = err instanceof Error ? err.message : String(err);
+        }
+        if (Date.now() > deadline) {
+          throw new Error(`waitForSeries: no result for ${promql} within ${timeoutMs} ms (${last})`);
+        }
+        await sleep(200);
+      }
+    },
+    query,
+    async close() {
+      await server.stop();
+      if (!closedDir) {
+        closedDir = true;
+        liveDirs.delete(dir);
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+  return server;
+}

@@ -1,0 +1,197 @@
+/**
+ * One migration scenario wired end to end: the Kubernetes API test server seeded with the VM/Istio objects,
+ * the mesh simulator routing real loopback HTTP by the VirtualService it watches, metrics from a real Prometheus
+ * (or the simulator's counters), and the real IstioMeshAdapter + runner. Used by e2e tests, the demo and bench.
+ */
+import { randomBytes } from 'node:crypto';
+import type { MetricsProvider } from '../../src/gate/provider.js';
+import { PrometheusProvider } from '../../src/gate/prometheus.js';
+import { IstioMeshAdapter } from '../../src/mesh/istio.js';
+import { parsePlan, type ResolvedPlan } from '../../src/plan/load.js';
+import type { RunnerEvent } from '../../src/runner/events.js';
+import { MigrationRunner, type RunResult } from '../../src/runner/runner.js';
+import type { Logger } from '../../src/log/logger.js';
+import { seedMigrationScenario, type ScenarioFixture, type SeedOptions } from './istio-fixtures.js';
+import { startKubeApiServer, type KubeApiServer } from './kube-api-server.js';
+import {
+  startMeshSim,
+  subsetScenarioBackends,
+  type BackendBehavior,
+  type BackendSpec,
+  type MeshSim,
+} from './mesh-sim.js';
+import { registerScrapeTarget } from './prometheus.js';
+import { SimulatorMetricsProvider } from './sim-metrics.js';
+
+export interface ScenarioOptions {
+  mode?: 'subsets' | 'hosts';
+  /** Unique per scenario so that several scenarios can share one Prometheus. Default: random. */
+  namespace?: string;
+  seed?: SeedOptions;
+  rps?: number;
+  simSeed?: number;
+  vm?: Partial<BackendBehavior>;
+  k8s?: Partial<BackendBehavior>;
+  /** A policy name from policies/ or an inline policy spec as YAML (indented freely). */
+  policy?: string;
+  /** Extra plan `spec` YAML lines (e.g. `virtualService.route`). */
+  planSpecExtra?: string;
+  /** Real Prometheus (shared, file-sd) or the simulator's counters. */
+  metrics: { prometheusUrl: string; sdDir: string } | 'simulator';
+  slowThresholdMs?: number;
+}
+
+export interface RunOptions {
+  timeScale?: number;
+  onEvent?: (e: RunnerEvent, runner: MigrationRunner) => void;
+  logger?: Logger;
+  id?: string;
+}
+
+export interface Scenario {
+  kube: KubeApiServer;
+  fixture: ScenarioFixture;
+  sim: MeshSim;
+  backends: BackendSpec[];
+  plan: ResolvedPlan;
+  planYaml: string;
+  metrics: MetricsProvider;
+  mesh: IstioMeshAdapter;
+  /** Waits until the metrics source reports traffic to the VMs (observability first). */
+  waitForTraffic(timeoutMs?: number): Promise<void>;
+  /** Target weights written to the VirtualService, in the order the API server applied them. */
+  weightWrites(): number[];
+  run(opts?: RunOptions): Promise<{ result: RunResult; events: RunnerEvent[]; runner: MigrationRunner }>;
+  close(): Promise<void>;
+}
+
+export function planYamlFor(fixture: ScenarioFixture, policy: string, extra = ''): string {
+  const policyYaml = /^[a-z0-9-]+$/.test(policy.trim())
+    ? ` ${policy.trim()}`
+    : `\n${policy.replace(/^\s*\n/, '').replace(/^/gm, '    ')}`;
+  const sides =
+    fixture.mode === 'subsets'
+      ? `  source:\n    subset: ${fixture.sourceSubset}\n    serviceEntry: ${fixture.serviceEntry}\n  target:\n    subset: ${fixture.targetSubset}\n    deployment: ${fixture.deployment}\n`
+      : `  source:\n    serviceEntry: ${fixture.serviceEntry}\n  target:\n    host: ${fixture.targetHost}\n    deployment: ${fixture.deployment}\n`;
+  return `apiVersion: meshshift.io/v1alpha1
+kind: MigrationPlan
+metadata:
+  name: ${fixture.service}-to-k8s
+spec:
+  namespace: ${fixture.namespace}
+  host: ${fixture.host}
+  virtualService:
+    name: ${fixture.virtualService}
+${extra.replace(/^/gm, '    ').trimEnd() ? `${extra.replace(/^/gm, '    ')}\n` : ''}${sides}  policy:${policyYaml}
+`;
+}
+
+/** Target weight of each successful VirtualService PATCH, read from the JSON-patch bodies the server applied. */
+export function targetWeightsFromRequests(kube: KubeApiServer, vsName: string): number[] {
+  const out: number[] = [];
+  for (const r of kube.requests) {
+    if (r.method !== 'PATCH' || r.status >= 300 || !r.path.endsWith(`/virtualservices/${vsName}`)) continue;
+    const ops = Array.isArray(r.body) ? (r.body as Array<{ op: string; path: string; value: unknown }>) : [];
+    const last = ops.filter((o) => o.op !== 'test').at(-1);
+    if (!last) continue;
+    if (typeof last.value === 'number') out.push(last.value);
+    else if (last.value && typeof last.value === 'object' && 'weight' in last.value)
+      out.push((last.value as { weight: number }).weight);
+  }
+  return out;
+}
+
+export async function startScenario(opts: ScenarioOptions): Promise<Scenario> {
+  const namespace = opts.namespace ?? `e2e-${randomBytes(3).toString('hex')}`;
+  const mode = opts.mode ?? 'subsets';
+  const kube = await startKubeApiServer();
+  const cleanups: Array<() => Promise<void>> = [() => kube.close()];
+  try {
+    const fixture = seedMigrationScenario(kube, { namespace, mode, ...opts.seed });
+    const backends = subsetScenarioBackends({
+      namespace,
+      service: fixture.service,
+      mode,
+      ...(opts.vm ? { vm: opts.vm } : {}),
+      ...(opts.k8s ? { k8s: opts.k8s } : {}),
+    });
+    const sim = await startMeshSim({
+      backends,
+      rps: opts.rps ?? 600,
+      seed: opts.simSeed ?? 42,
+      routing: {
+        kubeConfig: kube.kubeConfig(),
+        namespace,
+        name: fixture.virtualService,
+        version: opts.seed?.istioVersion ?? 'v1',
+      },
+      ...(opts.slowThresholdMs ? { slowThresholdMs: opts.slowThresholdMs } : {}),
+    });
+    cleanups.unshift(() => sim.close());
+    let metrics: MetricsProvider;
+    if (opts.metrics === 'simulator') {
+      const p = new SimulatorMetricsProvider(sim, backends);
+      cleanups.unshift(async () => p.close());
+      metrics = p;
+    } else {
+      const unregister = await registerScrapeTarget(opts.metrics.sdDir, namespace, sim.metricsTarget);
+      cleanups.unshift(unregister);
+      metrics = new PrometheusProvider({ url: opts.metrics.prometheusUrl, timeoutMs: 2000 });
+    }
+    const planYaml = planYamlFor(fixture, opts.policy ?? 'default', opts.planSpecExtra);
+    const plan = parsePlan(planYaml, `${namespace}-plan.yaml`);
+    const mesh = new IstioMeshAdapter(kube.kubeConfig());
+
+    const scenario: Scenario = {
+      kube,
+      fixture,
+      sim,
+      backends,
+      plan,
+      planYaml,
+      metrics,
+      mesh,
+      async waitForTraffic(timeoutMs = 20_000) {
+        const deadline = Date.now() + timeoutMs;
+        const selector = {
+          destination_service: fixture.host,
+          ...(mode === 'subsets' ? { destination_version: 'vm' } : {}),
+        };
+        for (;;) {
+          const n = await metrics.recentRequests(selector, 'destination', 10_000).catch(() => 0);
+          if (n > 0) return;
+          if (Date.now() > deadline)
+            throw new Error(`no traffic for ${fixture.host} visible in metrics after ${timeoutMs} ms`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      },
+      weightWrites: () => targetWeightsFromRequests(kube, fixture.virtualService),
+      async run(runOpts: RunOptions = {}) {
+        const events: RunnerEvent[] = [];
+        const runner: MigrationRunner = new MigrationRunner({
+          plan,
+          mesh,
+          metrics,
+          timeScale: runOpts.timeScale ?? 0.05,
+          ...(runOpts.logger ? { logger: runOpts.logger } : {}),
+          ...(runOpts.id ? { id: runOpts.id } : {}),
+          onEvent: (e) => {
+            events.push(e);
+            runOpts.onEvent?.(e, runner);
+          },
+        });
+        await runner.start();
+        const result = await runner.done;
+        runner.stop();
+        return { result, events, runner };
+      },
+      async close() {
+        for (const c of cleanups) await c().catch(() => undefined);
+      },
+    };
+    return scenario;
+  } catch (err) {
+    for (const c of cleanups) await c().catch(() => undefined);
+    throw err;
+  }
+}
