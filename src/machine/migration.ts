@@ -446,8 +446,19 @@ export const migrationMachine = setup({
   },
 });
 
+/**
+ * Whether an inconclusive verdict counts toward the pause limit. Right after a weight change the analysis
+ * window still holds traffic from before it, so the first window (settleMs) may be inconclusive for free.
+ */
+function countsAsInconclusive(c: Ctx, v: Verdict): boolean {
+  return (
+    v.outcome === 'inconclusive' &&
+    (c.stepStartedAt === undefined || v.at - c.stepStartedAt >= c.config.settleMs)
+  );
+}
+
 function inconclusiveLimitReached(c: Ctx, v: Verdict): boolean {
-  return v.outcome === 'inconclusive' && c.consecutiveInconclusive + 1 >= c.config.inconclusiveLimit;
+  return countsAsInconclusive(c, v) && c.consecutiveInconclusive + 1 >= c.config.inconclusiveLimit;
 }
 
 function recordVerdict(c: Ctx, v: Verdict): Partial<Ctx> {
@@ -460,7 +471,11 @@ function recordVerdict(c: Ctx, v: Verdict): Partial<Ctx> {
     analyses: c.analyses + 1,
     failures,
     passesThisStep: v.outcome === 'pass' ? c.passesThisStep + 1 : c.passesThisStep,
-    consecutiveInconclusive: v.outcome === 'inconclusive' ? c.consecutiveInconclusive + 1 : 0,
+    consecutiveInconclusive: countsAsInconclusive(c, v)
+      ? c.consecutiveInconclusive + 1
+      : v.outcome === 'inconclusive'
+        ? c.consecutiveInconclusive
+        : 0,
     error: undefined,
   };
 }

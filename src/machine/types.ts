@@ -10,6 +10,8 @@ export interface MachineConfig {
   inconclusiveLimit: number;
   inconclusiveAction: 'pause' | 'rollback';
   approvals: number[];
+  /** After a weight change, inconclusive analyses within this time (one window) do not count toward the limit. */
+  settleMs: number;
 }
 
 export type RollbackCause = 'regression' | 'abort' | 'error' | 'inconclusive';

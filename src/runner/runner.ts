@@ -2,20 +2,17 @@
  * The in-process runner: drives one migration's machine with real adapters, a clock and a snapshot store.
  * It owns time (TICKs), persistence and reporting; the machine owns every decision.
  */
-import { createActor, fromPromise, type Actor } from 'xstate';
-import { evaluate, unavailableVerdict } from '../gate/verdict.js';
+import { createActor, type Actor } from 'xstate';
 import type { MetricsProvider } from '../gate/provider.js';
-import type { Verdict } from '../gate/types.js';
 import { migrationMachine, nextWakeAt, phaseOf, TERMINAL_PHASES, type Phase } from '../machine/migration.js';
-import type { CommandType, MachineConfig, MigrationContext, SetWeightInput } from '../machine/types.js';
+import type { CommandType, MachineConfig, MigrationContext } from '../machine/types.js';
 import type { MeshAdapter } from '../mesh/types.js';
-import { PreflightError } from '../mesh/types.js';
 import { scalePolicy, type ResolvedPlan } from '../plan/load.js';
 import type { PolicySpec } from '../plan/schema.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { systemClock, type Clock } from './clock.js';
 import type { RunnerEvent } from './events.js';
-import { runPreflight } from './preflight.js';
+import { machineWithActors } from './actors.js';
 import type { SnapshotStore } from './store.js';
 
 export interface RunnerOptions {
@@ -50,6 +47,7 @@ export function machineConfig(policy: PolicySpec): MachineConfig {
     inconclusiveLimit: policy.analysis.inconclusiveLimit,
     inconclusiveAction: policy.analysis.inconclusiveAction,
     approvals: policy.approvals.map((a) => a.atWeight),
+    settleMs: policy.analysis.window,
   };
 }
 
@@ -80,104 +78,16 @@ export class MigrationRunner {
   }
 
   private machine() {
-    const { plan, mesh, metrics } = this.opts;
-    const policy = this.policy;
-    const clock = this.clock;
-    return migrationMachine.provide({
-      actors: {
-        preflight: fromPromise(async () => {
-          const report = await runPreflight(plan, policy, mesh, metrics);
-          this.emit({
-            type: 'preflight',
-            at: clock.now(),
-            ok: report.ok,
-            checks: report.checks,
-            initialWeight: report.initialWeight,
-          });
-          this.log.info({ checks: report.checks.filter((c) => !c.ok), ok: report.ok }, 'preflight');
-          if (!report.ok) throw new PreflightError(report);
-          return { at: clock.now(), initialWeight: report.initialWeight, selectors: report.selectors };
-        }),
-        setWeight: fromPromise(async ({ input, signal }: { input: SetWeightInput; signal: AbortSignal }) => {
-          const w = await mesh.setWeight(plan, input.weight, {
-            expected: input.expected,
-            force: input.force,
-            signal,
-          });
-          this.emit({
-            type: 'weight',
-            at: clock.now(),
-            weight: w.weight,
-            previous: input.expected,
-            wrote: w.wrote,
-            attempts: w.attempts,
-          });
-          this.log.info(
-            {
-              weight: w.weight,
-              previous: input.expected,
-              wrote: w.wrote,
-              attempts: w.attempts,
-              resourceVersion: w.resourceVersion,
-            },
-            'weight set',
-          );
-          return { at: clock.now(), weight: w.weight };
-        }),
-        analyze: fromPromise(
-          async ({
-            input,
-          }: {
-            input: { weight: number; selectors: NonNullable<MigrationContext['selectors']> };
-          }) => {
-            let verdict: Verdict;
-            try {
-              const sample = await metrics.sample({
-                namespace: plan.namespace,
-                selectors: input.selectors,
-                policy,
-              });
-              verdict = evaluate(policy, { ...sample, at: clock.now() }, input.weight);
-            } catch (err) {
-              verdict = unavailableVerdict(clock.now(), input.weight, (err as Error).message);
-            }
-            this.emit({ type: 'verdict', at: verdict.at, verdict });
-            this.log.info(
-              { outcome: verdict.outcome, weight: verdict.weight, summary: verdict.summary },
-              'analysis',
-            );
-            return verdict;
-          },
-        ),
-        rollback: fromPromise(async ({ input }: { input: { reason: string } }) => {
-          // Rollback never waits for drift checks or backoff-heavy logic: force 0 % target in one write,
-          // retrying a few times because this is the write that must land.
-          const attempts = this.opts.rollbackAttempts ?? 5;
-          let last: unknown;
-          for (let i = 1; i <= attempts; i++) {
-            try {
-              const previous = this.actor?.getSnapshot().context.weight ?? 0;
-              const w = await mesh.setWeight(plan, 0, { expected: 0, force: true });
-              this.emit({
-                type: 'weight',
-                at: clock.now(),
-                weight: 0,
-                previous,
-                wrote: w.wrote,
-                attempts: w.attempts,
-                rollback: true,
-              });
-              this.log.warn({ reason: input.reason, wrote: w.wrote }, 'rolled back to 100 % source');
-              return { at: clock.now() };
-            } catch (err) {
-              last = err;
-              this.log.error({ err: (err as Error).message, attempt: i }, 'rollback write failed');
-              await new Promise((r) => setTimeout(r, 200 * i));
-            }
-          }
-          throw last;
-        }),
-      },
+    return machineWithActors({
+      plan: this.opts.plan,
+      policy: this.policy,
+      mesh: this.opts.mesh,
+      metrics: this.opts.metrics,
+      clock: this.clock,
+      log: this.log,
+      emit: (e) => this.emit(e),
+      currentWeight: () => this.actor?.getSnapshot().context.weight ?? 0,
+      ...(this.opts.rollbackAttempts !== undefined ? { rollbackAttempts: this.opts.rollbackAttempts } : {}),
     });
   }
 

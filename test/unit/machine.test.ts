@@ -62,6 +62,25 @@ describe('migration machine, driven by the runner on a simulated clock', () => {
     expect(t.mesh.writes).toEqual([10]);
   });
 
+  it('the first window after a weight change may be inconclusive without counting toward a pause', async () => {
+    // Window 30 s, pause after 2 inconclusive: the analyses at +10 s and +20 s still see mostly old traffic.
+    const events: RunnerEvent[] = [];
+    const lastWrite = () => [...events].reverse().find((e) => e.type === 'weight')?.at ?? 0;
+    const t = setup(FAST_POLICY.replace('inconclusiveLimit: 3', 'inconclusiveLimit: 2'), (_w, now) => ({
+      target: { requests: now - lastWrite() >= 30_000 ? 1000 : 5, errors: 0 },
+    }));
+    const runner = new MigrationRunner({
+      plan: t.plan,
+      mesh: t.mesh,
+      metrics: t.metrics,
+      clock: t.clock,
+      onEvent: (e) => events.push(e),
+    });
+    await runner.start();
+    await advance(t.clock, 5 * 60_000);
+    expect((await runner.done).phase).toBe('completed');
+  });
+
   it('metrics unavailable is inconclusive, never a pass', async () => {
     const t = setup(FAST_POLICY, () => new Error('connect ECONNREFUSED 127.0.0.1:9'));
     await t.runner.start();
@@ -222,6 +241,7 @@ describe('machine internals', () => {
         steps: [100],
         stepDurationMs: 1,
         intervalMs: 1,
+        settleMs: 1,
         minPassesPerStep: 1,
         inconclusiveLimit: 1,
         inconclusiveAction: 'pause',
