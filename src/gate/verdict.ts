@@ -17,6 +17,17 @@ const pct = (x: number) => `${(x * 100).toFixed(x < 0.001 && x > 0 ? 3 : 2)} %`;
 const ms = (x: number) => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
 const round = (x: number, digits = 6) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
 
+/** Istio's default buckets for istio_request_duration_milliseconds (upper bounds, ms). */
+export const ISTIO_LATENCY_BUCKETS_MS: readonly number[] = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000,
+  3600000,
+];
+
+function bucketIndex(ms: number): number {
+  const i = ISTIO_LATENCY_BUCKETS_MS.findIndex((b) => ms <= b);
+  return i === -1 ? ISTIO_LATENCY_BUCKETS_MS.length : i;
+}
+
 export function minSamplesFor(q: Quantile, o: LatencyObjective): number {
   return o.minSamples ?? Math.ceil(5 / (1 - QUANTILES[q]));
 }
@@ -158,14 +169,17 @@ function latencyChecks(policy: PolicySpec, s: GateSample): CheckResult[] {
         continue;
       }
       const limit = Math.max(src * o.maxRatioToSource, src + o.minDeltaMs);
-      const fail = value > limit;
+      // histogram_quantile interpolates linearly inside a bucket: two estimates in the same bucket differ by
+      // interpolation noise, not by anything the histogram measured. Only a breach across a bucket bound counts.
+      const sameBucket = bucketIndex(value) === bucketIndex(src);
+      const fail = value > limit && !sameBucket;
       out.push({
         name,
         outcome: fail ? 'fail' : 'pass',
         observed: round(value, 3),
         threshold: round(limit, 3),
         failureThreshold,
-        message: `${q} ${ms(value)} vs ${ms(src)} on the source (${(value / src).toFixed(2)}×, allowed ${o.maxRatioToSource}×)`,
+        message: `${q} ${ms(value)} vs ${ms(src)} on the source (${(value / src).toFixed(2)}×, allowed ${o.maxRatioToSource}×${value > limit && sameBucket ? '; same histogram bucket, within resolution' : ''})`,
       });
     }
   }

@@ -90,6 +90,17 @@ describe('verdict', () => {
     expect(few.checks.find((c) => c.name === 'p99')!.outcome).toBe('skipped');
   });
 
+  it('a ratio breach inside one histogram bucket is interpolation noise, not a regression', () => {
+    const v = evaluate(policy, sample(side(5000, 0, 20, 168), side(50_000, 5, 20, 138)), 50);
+    const c = v.checks.find((x) => x.name === 'p99-vs-source')!;
+    expect(c.outcome).toBe('pass');
+    expect(c.message).toMatch(/same histogram bucket/);
+    // 95 ms (50–100 bucket) → 125 ms (100–250 bucket) crosses a bound: a real +30 % regression.
+    expect(evaluate(policy, sample(side(5000, 0, 20, 125), side(50_000, 5, 20, 95)), 50).outcome).toBe(
+      'fail',
+    );
+  });
+
   it('comparisons with the source are skipped when the source has no traffic (100 %)', () => {
     const v = evaluate(policy, sample(side(50_000, 10), side(0, 0, NaN, NaN)), 100);
     expect(v.outcome).toBe('pass');

@@ -1,0 +1,64 @@
+/** When the gate cannot judge, meshshift holds: it never promotes on missing data. */
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import type { RunnerEvent } from '../../src/runner/events.js';
+import { startPrometheus, type PrometheusServer } from '../harness/prometheus.js';
+import { startScenario, type Scenario } from '../harness/scenario.js';
+
+const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+const track = (s: Scenario) => (cleanups.push(() => s.close()), s);
+
+describe('no data, no promotion', () => {
+  it('low traffic: inconclusive analyses pause the migration at the first step, never promote', async () => {
+    const s = track(await startScenario({ metrics: prom(), policy: 'default', rps: 4 }));
+    await s.waitForTraffic();
+    let pausedReason: string | undefined;
+    const { result, events } = await s.run({
+      timeScale: 0.05,
+      onEvent: (e: RunnerEvent, runner) => {
+        if (e.type === 'phase' && e.phase === 'paused' && !pausedReason) {
+          pausedReason = e.reason;
+          // Hold a little longer to show the weight stays put, then abort.
+          setTimeout(() => runner.command('ABORT', 'e2e', 'low traffic'), 3000);
+        }
+      },
+    });
+    expect(pausedReason).toMatch(/inconclusive analyses in a row at 1 %/);
+    expect(s.weightWrites()).toEqual([1, 0]);
+    expect(result.phase).toBe('aborted');
+    const verdicts = events.filter((e) => e.type === 'verdict');
+    expect(verdicts.length).toBeGreaterThan(3);
+    expect(verdicts.every((e) => e.type === 'verdict' && e.verdict.outcome !== 'pass')).toBe(true);
+  });
+
+  it('Prometheus stopped mid-run: the weight holds (paused, still guarding); after a restart RESUME completes', async () => {
+    const own: PrometheusServer = await startPrometheus({ scrapeIntervalSeconds: 1 });
+    cleanups.push(() => own.close());
+    const s = track(await startScenario({ metrics: { prometheusUrl: own.url, sdDir: own.sdDir }, policy: 'default', rps: 600 }));
+    await s.waitForTraffic(30_000);
+    let stoppedAt = 0;
+    let writesAtStop: number[] = [];
+    const { result } = await s.run({
+      timeScale: 0.05,
+      onEvent: (e: RunnerEvent, runner) => {
+        if (e.type === 'weight' && e.weight === 10 && !stoppedAt) {
+          stoppedAt = Date.now();
+          void own.stop().then(() => (writesAtStop = s.weightWrites()));
+        }
+        if (e.type === 'phase' && e.phase === 'paused' && stoppedAt) {
+          // Prometheus back; an operator resumes.
+          setTimeout(() => void own.start().then(() => setTimeout(() => runner.command('RESUME', 'e2e'), 3000)), 2000);
+        }
+      },
+    });
+    expect(writesAtStop.at(-1)).toBe(10);
+    const writes = s.weightWrites();
+    // Nothing above 10 % was written while Prometheus was down; afterwards the migration finished.
+    expect(writes.slice(0, writes.indexOf(10) + 1)).toEqual([1, 5, 10]);
+    expect(result.phase, result.reason).toBe('completed');
+    expect(writes.at(-1)).toBe(100);
+  });
+});
