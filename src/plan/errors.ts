@@ -172,7 +172,7 @@ export function issuesToFieldErrors(
     }
     let message = issue.message.replace(/^Invalid input: /, '');
     if (issue.code === 'invalid_type' && valueAt(input, path) === undefined) {
-      message = `is required (${message.replace(/, received undefined$/, '')})`;
+      message = `is required: ${message.replace(/, received undefined$/, '').replace(/^expected /, '')}`;
     } else if (issue.code === 'invalid_union') {
       message =
         'expected a policy name such as "default" or an inline policy with steps, stepDuration, analysis and slo';
