@@ -276,17 +276,9 @@ export const migrationMachine = setup({
               {
                 guard: ({ context, event }) => trippedCheck(context, event.output) !== undefined,
                 target: '#migration.rollingBack',
-                actions: assign(({ context, event }) => {
-                  const check = trippedCheck(context, event.output)!;
-                  return {
-                    ...recordVerdict(context, event.output),
-                    rollback: {
-                      cause: 'regression' as const,
-                      reason: `${check.name} failed ${check.failureThreshold}× in a row at ${context.weight} %: ${check.message}`,
-                      at: event.output.at,
-                    },
-                  };
-                }),
+                actions: assign(({ context, event }) =>
+                  regressionRollback(context, event.output, 'in a row'),
+                ),
               },
               {
                 guard: ({ context, event }) =>
@@ -394,17 +386,9 @@ export const migrationMachine = setup({
               {
                 guard: ({ context, event }) => trippedCheck(context, event.output) !== undefined,
                 target: '#migration.rollingBack',
-                actions: assign(({ context, event }) => {
-                  const check = trippedCheck(context, event.output)!;
-                  return {
-                    ...recordVerdict(context, event.output),
-                    rollback: {
-                      cause: 'regression' as const,
-                      reason: `${check.name} failed while paused at ${context.weight} %: ${check.message}`,
-                      at: event.output.at,
-                    },
-                  };
-                }),
+                actions: assign(({ context, event }) =>
+                  regressionRollback(context, event.output, 'while paused'),
+                ),
               },
               {
                 target: 'holding',
@@ -459,6 +443,20 @@ function countsAsInconclusive(c: Ctx, v: Verdict): boolean {
 
 function inconclusiveLimitReached(c: Ctx, v: Verdict): boolean {
   return countsAsInconclusive(c, v) && c.consecutiveInconclusive + 1 >= c.config.inconclusiveLimit;
+}
+
+/** Context update for a rollback caused by a check that reached its failure threshold. */
+function regressionRollback(c: Ctx, v: Verdict, when: 'in a row' | 'while paused'): Partial<Ctx> {
+  const check = trippedCheck(c, v)!;
+  const times = when === 'in a row' ? `${check.failureThreshold}× in a row` : 'while paused';
+  return {
+    ...recordVerdict(c, v),
+    rollback: {
+      cause: 'regression',
+      reason: `${check.name} failed ${times} at ${c.weight} %: ${check.message}`,
+      at: v.at,
+    },
+  };
 }
 
 function recordVerdict(c: Ctx, v: Verdict): Partial<Ctx> {
