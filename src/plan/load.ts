@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { ValidationError, issuesToFieldErrors, parseYaml } from './errors.js';
-import { planSchema, policySchema, type MigrationPlan, type PolicySpec } from './schema.js';
+import { planSchema, policySchema, type MigrationPlan, type PlanSpec, type PolicySpec } from './schema.js';
 
 /** The policies/ folder shipped with meshshift (works from src/ under tsx and from dist/src/ once built). */
 export function defaultPoliciesDir(): string {
@@ -40,6 +40,10 @@ export interface ResolvedPlan {
   policyName: string;
   policy: PolicySpec;
   notify?: { slackChannel?: string };
+  /** Service mode: scheduled start and advance windows. */
+  schedule?: NonNullable<PlanSpec['schedule']>;
+  /** "Policy second": the PeerAuthentication to move from PERMISSIVE to STRICT after completion. */
+  mtls?: { peerAuthentication: string; tightenAfterCompletion: boolean };
   document: MigrationPlan;
 }
 
@@ -140,6 +144,8 @@ export function resolvePlan(
     policyName,
     policy,
     ...(spec.notify ? { notify: spec.notify } : {}),
+    ...(spec.schedule ? { schedule: spec.schedule } : {}),
+    ...(spec.mtls ? { mtls: spec.mtls } : {}),
     document: plan,
   };
 }

@@ -12,7 +12,7 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 
 const name = (what: string) =>
   z
-    .string({ error: `expected the ${what} as a string` })
+    .string({ error: 'expected a lowercase DNS name such as "productcatalogservice"' })
     .min(1, { error: `${what} must not be empty` })
     .max(253)
     .regex(DNS_SUBDOMAIN, {
@@ -250,8 +250,108 @@ export const planSpecSchema = z
       z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'a policy name like "default"' }),
       policySpecSchema,
     ]),
+    /**
+     * Optional (service mode): when to start, and the windows in which steps may advance. Outside a window the
+     * migration holds its current weight (still analysed; a rollback is never delayed).
+     */
+    schedule: z
+      .strictObject({
+        start: z
+          .strictObject({
+            /** An absolute time, ISO 8601 with a zone, e.g. "2025-03-04T09:00:00+01:00". */
+            at: z
+              .string({ error: 'spec.schedule.start.at is an ISO 8601 time such as "2025-03-04T09:00:00Z"' })
+              .refine(
+                (t) =>
+                  /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(t) &&
+                  !Number.isNaN(Date.parse(t)),
+                {
+                  error:
+                    'expected an ISO 8601 time with a zone, e.g. "2025-03-04T09:00:00Z" or "2025-03-04T09:00:00+01:00"',
+                },
+              )
+              .optional(),
+            /** A 5-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 9 * * 1". */
+            cron: z
+              .string()
+              .regex(/^\S+( \S+){4,5}$/, {
+                error:
+                  'expected a cron expression with 5 fields (minute hour day month weekday), e.g. "0 9 * * 1"',
+              })
+              .optional(),
+            timeZone: z
+              .string()
+              .refine(
+                (tz: string) => {
+                  try {
+                    return !!new Intl.DateTimeFormat('en-US', { timeZone: tz });
+                  } catch {
+                    return false;
+                  }
+                },
+                { error: 'expected an IANA time zone such as "Europe/Berlin" or "UTC"' },
+              )
+              .default('UTC'),
+          })
+          .refine((s) => (s.at === undefined) !== (s.cron === undefined), {
+            error: 'give exactly one of start.at (a time) or start.cron (a cron expression)',
+          })
+          .optional(),
+        windows: z
+          .array(
+            z
+              .strictObject({
+                days: z
+                  .array(
+                    z.enum(['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'], {
+                      error: 'days are Mon, Tue, Wed, Thu, Fri, Sat or Sun',
+                    }),
+                  )
+                  .min(1, { error: 'give at least one day, e.g. [Mon, Tue, Wed, Thu]' }),
+                from: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, {
+                  error: 'from is a time of day "HH:MM", e.g. "09:00"',
+                }),
+                to: z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, {
+                  error: 'to is a time of day "HH:MM", e.g. "16:00" (or "24:00")',
+                }),
+                timeZone: z
+                  .string()
+                  .refine(
+                    (tz: string) => {
+                      try {
+                        return !!new Intl.DateTimeFormat('en-US', { timeZone: tz });
+                      } catch {
+                        return false;
+                      }
+                    },
+                    { error: 'expected an IANA time zone such as "Europe/Berlin" or "UTC"' },
+                  )
+                  .default('UTC'),
+              })
+              .refine((w) => w.from < w.to, {
+                path: ['to'],
+                error: 'to must be later than from (for a window across midnight, write two windows)',
+              }),
+          )
+          .min(1, { error: 'omit windows, or give at least one window' })
+          .optional(),
+      })
+      .optional(),
     /** Optional: where to tell people (used by notifiers). */
     notify: z.strictObject({ slackChannel: z.string().optional() }).optional(),
+    /**
+     * Optional "policy second": once all traffic is on the target, move this PeerAuthentication (in the plan's
+     * namespace) from PERMISSIVE to STRICT, after checking that the traffic already uses mutual TLS.
+     */
+    mtls: z
+      .strictObject({
+        peerAuthentication: name('spec.mtls.peerAuthentication'),
+        /** false (default): only check readiness for STRICT; true: switch to STRICT after completion. */
+        tightenAfterCompletion: z
+          .boolean({ error: 'spec.mtls.tightenAfterCompletion must be true or false' })
+          .default(false),
+      })
+      .optional(),
   })
   .superRefine((spec, ctx) => {
     const src = { host: spec.source.host ?? spec.host, subset: spec.source.subset };

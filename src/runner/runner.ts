@@ -4,7 +4,8 @@
  */
 import { createActor, type Actor } from 'xstate';
 import type { MetricsProvider } from '../gate/provider.js';
-import { migrationMachine, nextWakeAt, phaseOf, TERMINAL_PHASES, type Phase } from '../machine/migration.js';
+import type { migrationMachine} from '../machine/migration.js';
+import { nextWakeAt, phaseOf, TERMINAL_PHASES, type Phase } from '../machine/migration.js';
 import type { CommandType, MachineConfig, MigrationContext } from '../machine/types.js';
 import type { MeshAdapter } from '../mesh/types.js';
 import { scalePolicy, type ResolvedPlan } from '../plan/load.js';
