@@ -16,12 +16,14 @@ import { and, assign, fromPromise, not, setup, stateIn, type SnapshotFrom } from
 import type { Verdict } from '../gate/types.js';
 import type {
   AnalyzeInput,
+  FailureStreak,
   MigrationContext,
   MigrationEvent,
   MigrationInput,
   PreflightOutput,
   RollbackInput,
   RollbackOutput,
+  SecureOutput,
   SetWeightInput,
   SetWeightOutput,
 } from './types.js';
@@ -53,27 +55,35 @@ function firstStepAbove(steps: number[], weight: number): number {
   return i === -1 ? steps.length - 1 : i;
 }
 
-/** Updates per-check failure streaks and returns the check that reached its threshold, if any. */
+/**
+ * Updates per-check failure streaks and returns the check that reached its threshold, if any.
+ * A failure counts toward the streak only if it comes at least one window after the last counted one: analyses
+ * every 10 s over a 1 m window mostly see the same requests, so they are one piece of evidence, not six.
+ * A pass clears the streak; inconclusive or skipped results keep it (missing data neither condemns nor clears).
+ */
 export function countFailures(
-  prev: Record<string, number>,
+  prev: Record<string, FailureStreak>,
   verdict: Verdict,
-): { failures: Record<string, number>; tripped?: string } {
+  windowMs: number,
+): { failures: Record<string, FailureStreak>; tripped?: string } {
   const failures = { ...prev };
   let tripped: string | undefined;
   for (const check of verdict.checks) {
+    const streak = failures[check.name];
     if (check.outcome === 'fail') {
-      failures[check.name] = (failures[check.name] ?? 0) + 1;
-      if (failures[check.name]! >= check.failureThreshold && !tripped) tripped = check.name;
-    } else if (check.outcome === 'pass') {
-      failures[check.name] = 0;
+      const independent = !streak || streak.count === 0 || verdict.at - streak.at >= windowMs;
+      const next = independent ? { count: (streak?.count ?? 0) + 1, at: verdict.at } : streak;
+      failures[check.name] = next;
+      if (next.count >= check.failureThreshold && !tripped) tripped = check.name;
+    } else if (check.outcome === 'pass' && streak) {
+      failures[check.name] = { count: 0, at: verdict.at };
     }
-    // inconclusive / skipped keep the streak: missing data neither condemns nor clears.
   }
   return { failures, tripped };
 }
 
 function trippedCheck(c: Ctx, v: Verdict) {
-  const { tripped } = countFailures(c.failures, v);
+  const { tripped } = countFailures(c.failures, v, c.config.windowMs);
   return tripped ? v.checks.find((k) => k.name === tripped) : undefined;
 }
 
@@ -95,6 +105,9 @@ export const migrationMachine = setup({
     analyze: notProvided('analyze') as unknown as ReturnType<typeof fromPromise<Verdict, AnalyzeInput>>,
     rollback: notProvided('rollback') as unknown as ReturnType<
       typeof fromPromise<RollbackOutput, RollbackInput>
+    >,
+    secure: notProvided('secure') as unknown as ReturnType<
+      typeof fromPromise<SecureOutput, Record<string, never>>
     >,
   },
   guards: {
@@ -203,7 +216,7 @@ export const migrationMachine = setup({
         PROMOTE: [
           {
             guard: and(['notWriting', 'onLastStep']),
-            target: 'completed',
+            target: 'securing',
           },
           {
             guard: 'notWriting',
@@ -305,7 +318,7 @@ export const migrationMachine = setup({
               // A step advances only on the back of a fresh passing analysis, never on stale data.
               {
                 guard: ({ context, event }) => bakedAfter(context, event.output) && isLastStep(context),
-                target: '#migration.completed',
+                target: '#migration.securing',
                 actions: assign(({ context, event }) => recordVerdict(context, event.output)),
               },
               {
@@ -423,6 +436,39 @@ export const migrationMachine = setup({
         },
       },
     },
+    // "Policy second": with all traffic on the target, optionally tighten mTLS (PeerAuthentication → STRICT).
+    // The traffic migration is complete either way; a failure here is reported, never rolled back.
+    securing: {
+      always: { guard: ({ context }) => !context.config.tightenMtls, target: 'completed' },
+      invoke: {
+        src: 'secure',
+        input: () => ({}),
+        onDone: {
+          target: 'completed',
+          actions: assign(({ context, event }) => ({
+            now: Math.max(context.now, event.output.at),
+            mtls: event.output.message,
+          })),
+        },
+        onError: {
+          target: 'completed',
+          actions: assign(({ event }) => ({ mtls: `mTLS not tightened: ${errorText(event.error)}` })),
+        },
+      },
+      on: {
+        ABORT: {
+          target: 'rollingBack',
+          actions: assign(({ event }) => ({
+            rollback: {
+              cause: 'abort' as const,
+              reason: event.reason ?? 'aborted',
+              by: event.by,
+              at: event.at,
+            },
+          })),
+        },
+      },
+    },
     completed: { type: 'final', entry: assign(({ context }) => ({ completedAt: context.now })) },
     rolledBack: { type: 'final' },
     aborted: { type: 'final' },
@@ -432,12 +478,12 @@ export const migrationMachine = setup({
 
 /**
  * Whether an inconclusive verdict counts toward the pause limit. Right after a weight change the analysis
- * window still holds traffic from before it, so the first window (settleMs) may be inconclusive for free.
+ * window still holds traffic from before it, so the first window (windowMs) may be inconclusive for free.
  */
 function countsAsInconclusive(c: Ctx, v: Verdict): boolean {
   return (
     v.outcome === 'inconclusive' &&
-    (c.stepStartedAt === undefined || v.at - c.stepStartedAt >= c.config.settleMs)
+    (c.stepStartedAt === undefined || v.at - c.stepStartedAt >= c.config.windowMs)
   );
 }
 
@@ -460,7 +506,7 @@ function regressionRollback(c: Ctx, v: Verdict, when: 'in a row' | 'while paused
 }
 
 function recordVerdict(c: Ctx, v: Verdict): Partial<Ctx> {
-  const { failures } = countFailures(c.failures, v);
+  const { failures } = countFailures(c.failures, v, c.config.windowMs);
   const { sample: _sample, ...light } = v; // keep the persisted snapshot small: numbers live in the checks
   return {
     lastVerdict: light,
@@ -482,6 +528,7 @@ export type MigrationMachine = typeof migrationMachine;
 export type MigrationSnapshot = SnapshotFrom<MigrationMachine>;
 
 export type Phase =
+  | 'securing'
   | 'pending'
   | 'preflight'
   | 'shifting'

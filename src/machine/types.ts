@@ -10,8 +10,13 @@ export interface MachineConfig {
   inconclusiveLimit: number;
   inconclusiveAction: 'pause' | 'rollback';
   approvals: number[];
-  /** After a weight change, inconclusive analyses within this time (one window) do not count toward the limit. */
-  settleMs: number;
+  /**
+   * The analysis window. After a weight change, inconclusive analyses within one window do not count toward the
+   * limit; and consecutive failures count only once per window (overlapping windows are not independent evidence).
+   */
+  windowMs: number;
+  /** After the last step: move the PeerAuthentication to STRICT (plan spec.mtls.tightenAfterCompletion). */
+  tightenMtls?: boolean;
 }
 
 export type RollbackCause = 'regression' | 'abort' | 'error' | 'inconclusive';
@@ -20,6 +25,11 @@ export interface HistoryNote {
   at: number;
   by?: string;
   text: string;
+}
+
+export interface FailureStreak {
+  count: number;
+  at: number;
 }
 
 export interface MigrationContext {
@@ -35,8 +45,8 @@ export interface MigrationContext {
   stepStartedAt?: number;
   lastAnalysisAt?: number;
   passesThisStep: number;
-  /** Consecutive failures per check name. */
-  failures: Record<string, number>;
+  /** Failure streak per check name: independent failures counted, and when the last counted one was seen. */
+  failures: Record<string, FailureStreak>;
   consecutiveInconclusive: number;
   lastVerdict?: Verdict;
   analyses: number;
@@ -47,6 +57,8 @@ export interface MigrationContext {
   rollback?: { cause: RollbackCause; reason: string; by?: string; at: number };
   error?: string;
   completedAt?: number;
+  /** Outcome of the optional mTLS step after completion. */
+  mtls?: string;
 }
 
 export interface MigrationInput {
@@ -88,6 +100,10 @@ export interface AnalyzeInput {
 }
 export interface RollbackInput {
   reason: string;
+}
+export interface SecureOutput {
+  at: number;
+  message: string;
 }
 export interface RollbackOutput {
   at: number;

@@ -73,7 +73,7 @@ const latencyObjective = z.strictObject({
   minDeltaMs: z.number().min(0).default(5),
   /**
    * Samples the target must have in the window before this quantile is judged (a p99 of 30 requests is just
-   * their maximum). Default: 5 / (1 − q), i.e. 500 for p99, 100 for p95, 10 for p50. Below it the check is skipped.
+   * their maximum). Default: max(100, 5 / (1 − q)), i.e. 500 for p99, 100 for p95 and p50. Below it the check is skipped.
    */
   minSamples: z.number().int().min(1).optional(),
   failureThreshold: failureThreshold.default(2),

@@ -48,7 +48,7 @@ export function machineConfig(policy: PolicySpec): MachineConfig {
     inconclusiveLimit: policy.analysis.inconclusiveLimit,
     inconclusiveAction: policy.analysis.inconclusiveAction,
     approvals: policy.approvals.map((a) => a.atWeight),
-    settleMs: policy.analysis.window,
+    windowMs: policy.analysis.window,
   };
 }
 

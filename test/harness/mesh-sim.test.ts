@@ -104,9 +104,17 @@ afterEach(async () => {
 });
 
 /** Stop the load and let in-flight requests finish. */
+/** Stops the load and waits until every in-flight request has been answered (stats stop moving). */
 async function drain(s: MeshSim): Promise<void> {
   s.setRps(0);
-  await sleep(600);
+  const total = () => Object.values(s.stats()).reduce((n, b) => n + b.requests, 0);
+  let last = -1;
+  for (let i = 0; i < 40; i++) {
+    await sleep(250);
+    const now = total();
+    if (now === last) return;
+    last = now;
+  }
 }
 
 describe('latency sampler', () => {

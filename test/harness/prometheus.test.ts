@@ -106,8 +106,9 @@ describe('startPrometheus', () => {
 
     const s = await sim('own', 300);
     await prom.addTarget('sim', s.metricsTarget, { sim: 'own' });
-    const rateQ = 'sum(rate(istio_requests_total{reporter="destination"}[5s])) > 0';
-    await prom.waitForSeries(rateQ, 20_000);
+    // Wait for a full window of scrapes (the first samples of a new series give a partial rate).
+    const rateQ = 'sum(rate(istio_requests_total{reporter="destination"}[5s])) > 100';
+    await prom.waitForSeries(rateQ, 30_000);
     const [r] = await prom.query('sum(rate(istio_requests_total{reporter="destination"}[5s]))');
     // 300 rps offered; rate over a 5 s window of 1 s scrapes
     expect(Number(r?.value[1])).toBeGreaterThan(100);

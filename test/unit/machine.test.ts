@@ -219,20 +219,24 @@ describe('migration machine, driven by the runner on a simulated clock', () => {
 });
 
 describe('machine internals', () => {
-  it('counts failures per check and trips at that check’s threshold', () => {
-    const v = (outcome: 'pass' | 'fail' | 'inconclusive') => ({
+  it('counts failures per check, once per window, and trips at that check’s threshold', () => {
+    const v = (outcome: 'pass' | 'fail' | 'inconclusive', at: number) => ({
       outcome,
-      at: 0,
+      at,
       weight: 10,
       summary: '',
       checks: [{ name: 'p99', outcome, failureThreshold: 2, message: '' }],
     });
-    let f = countFailures({}, v('fail'));
+    const W = 30_000;
+    let f = countFailures({}, v('fail', 0), W);
     expect(f.tripped).toBeUndefined();
-    f = countFailures(f.failures, v('inconclusive')); // missing data keeps the streak
-    f = countFailures(f.failures, v('fail'));
+    f = countFailures(f.failures, v('fail', 10_000), W); // same window: not new evidence
+    expect(f.tripped).toBeUndefined();
+    expect(f.failures.p99).toEqual({ count: 1, at: 0 });
+    f = countFailures(f.failures, v('inconclusive', 20_000), W); // missing data keeps the streak
+    f = countFailures(f.failures, v('fail', 30_000), W);
     expect(f.tripped).toBe('p99');
-    expect(countFailures(f.failures, v('pass')).failures.p99).toBe(0);
+    expect(countFailures(f.failures, v('pass', 40_000), W).failures.p99!.count).toBe(0);
   });
 
   it('snapshot is JSON and restorable; nextWakeAt is undefined while an actor runs', () => {
@@ -241,7 +245,7 @@ describe('machine internals', () => {
         steps: [100],
         stepDurationMs: 1,
         intervalMs: 1,
-        settleMs: 1,
+        windowMs: 1,
         minPassesPerStep: 1,
         inconclusiveLimit: 1,
         inconclusiveAction: 'pause',
