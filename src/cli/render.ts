@@ -50,6 +50,8 @@ export function renderEvent(e: RunnerEvent): string | undefined {
         return `${t} ${yellow('⏸ waiting for approval')} at ${e.weight} % — type "promote" to continue, "abort" to roll back`;
       if (e.phase === 'rollingBack') return `${t} ${red('rolling back')}: ${e.reason ?? ''}`;
       return undefined;
+    case 'mtls':
+      return `${t} ${e.ok ? green('🔒 mTLS') : red('mTLS step failed (traffic migration is complete)')}: ${e.message}`;
     case 'command':
       return `${t} command ${e.command}${e.by ? ` by ${e.by}` : ''}: ${e.accepted ? 'accepted' : red(`refused — ${e.reason}`)}`;
     case 'finished': {

@@ -5,7 +5,10 @@ import type { Logger } from 'pino';
 import { PrometheusProvider } from '../gate/prometheus.js';
 import type { MetricsProvider } from '../gate/provider.js';
 import type { CommandType } from '../machine/types.js';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { IstioMeshAdapter } from '../mesh/istio.js';
+import { PeerAuthenticationAdapter } from '../mesh/peer-authentication.js';
+import type { MtlsStep } from '../runner/actors.js';
 import { loadKubeConfig } from '../mesh/kube.js';
 import type { MeshAdapter } from '../mesh/types.js';
 import { ValidationError, formatFieldError } from '../plan/errors.js';
@@ -57,7 +60,7 @@ export function eventPrinter(output: 'text' | 'json', stdout: Writable): (e: Run
 /** Drives a migration to its end, reading promote/pause/resume/abort lines from stdin. Returns the exit code. */
 export async function driveMigration(
   plan: ResolvedPlan,
-  deps: { mesh: MeshAdapter; metrics: MetricsProvider },
+  deps: { mesh: MeshAdapter; metrics: MetricsProvider; mtls?: MtlsStep },
   opts: Pick<RunOptions, 'output' | 'timeScale' | 'stateDir' | 'onInterrupt' | 'user'>,
   io: Io,
 ): Promise<number> {
@@ -65,6 +68,7 @@ export async function driveMigration(
     plan,
     mesh: deps.mesh,
     metrics: deps.metrics,
+    ...(deps.mtls ? { mtls: deps.mtls } : {}),
     timeScale: opts.timeScale,
     logger: io.logger,
     ...(opts.stateDir ? { store: new FileSnapshotStore(opts.stateDir) } : {}),
@@ -134,17 +138,22 @@ export async function runCommand(planFile: string, opts: RunOptions, io: Io): Pr
     } else io.stderr.write(`${(e as Error).message}\n`);
     return EXIT.error;
   }
-  let mesh: MeshAdapter;
+  let kc: KubeConfig;
   try {
-    const kc = loadKubeConfig({
+    kc = loadKubeConfig({
       ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
       ...(opts.context ? { context: opts.context } : {}),
     });
-    mesh = new IstioMeshAdapter(kc);
   } catch (e) {
     io.stderr.write(`${(e as Error).message}\n`);
     return EXIT.error;
   }
   const metrics = new PrometheusProvider({ url: opts.prometheus });
-  return driveMigration(plan, { mesh, metrics }, opts, io);
+  const mtls = plan.mtls ? new PeerAuthenticationAdapter(kc, { query: (q) => metrics.query(q) }) : undefined;
+  return driveMigration(
+    plan,
+    { mesh: new IstioMeshAdapter(kc), metrics, ...(mtls ? { mtls } : {}) },
+    opts,
+    io,
+  );
 }

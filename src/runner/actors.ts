@@ -13,6 +13,7 @@ import type { MeshAdapter } from '../mesh/types.js';
 import { PreflightError } from '../mesh/types.js';
 import type { ResolvedPlan } from '../plan/load.js';
 import type { PolicySpec } from '../plan/schema.js';
+import type { PeerAuthenticationAdapter } from '../mesh/peer-authentication.js';
 import type { Clock } from './clock.js';
 import type { RunnerEvent } from './events.js';
 import { runPreflight } from './preflight.js';
@@ -35,7 +36,12 @@ export interface ActorDeps {
    * check that it still holds the migration's lock (fencing), so a worker that lost its lock changes nothing.
    */
   beforeWrite?: () => Promise<void>;
+  /** "Policy second": tightens the PeerAuthentication after completion when the plan asks for it. */
+  mtls?: MtlsStep;
 }
+
+/** The part of PeerAuthenticationAdapter the engine uses (src/mesh/peer-authentication.ts). */
+export type MtlsStep = Pick<PeerAuthenticationAdapter, 'preflightMtls' | 'tightenMtls'>;
 
 /** The migration machine with real actors provided. */
 export function machineWithActors(deps: ActorDeps) {
@@ -137,6 +143,34 @@ export function machineWithActors(deps: ActorDeps) {
           }
         }
         throw last;
+      }),
+      secure: fromPromise(async () => {
+        if (!deps.mtls || !plan.mtls)
+          throw new Error(
+            'the plan asks for mTLS tightening but no PeerAuthentication adapter is configured',
+          );
+        const report = await deps.mtls.preflightMtls(plan);
+        if (!report.ok) {
+          const failed = report.checks
+            .filter((c) => !c.ok)
+            .map((c) => `[${c.id}] ${c.message}${c.fix ? ` (fix: ${c.fix})` : ''}`);
+          emit({ type: 'mtls', at: clock.now(), ok: false, changed: false, message: failed.join('; ') });
+          throw new Error(failed.join('; '));
+        }
+        if (report.alreadyStrict) {
+          const message = `PeerAuthentication ${plan.mtls.peerAuthentication} is already STRICT`;
+          emit({ type: 'mtls', at: clock.now(), ok: true, changed: false, message });
+          return { at: clock.now(), message };
+        }
+        await beforeWrite();
+        const r = await deps.mtls.tightenMtls(plan);
+        const message = `PeerAuthentication ${plan.mtls.peerAuthentication}: ${r.from} → STRICT (${((report.mutualTlsRatio ?? 0) * 100).toFixed(2)} % of ${Math.round(report.requests ?? 0)} requests were already mutual TLS)`;
+        emit({ type: 'mtls', at: clock.now(), ok: true, changed: r.changed, message });
+        log.info(
+          { peerAuthentication: plan.mtls.peerAuthentication, from: r.from, changed: r.changed },
+          'mTLS tightened',
+        );
+        return { at: clock.now(), message };
       }),
     },
   });

@@ -17,5 +17,6 @@ export type RunnerEvent =
       rollback?: boolean;
     }
   | { type: 'verdict'; at: number; verdict: Verdict }
+  | { type: 'mtls'; at: number; ok: boolean; changed: boolean; message: string }
   | { type: 'command'; at: number; command: string; by?: string; accepted: boolean; reason?: string }
   | { type: 'finished'; at: number; phase: Phase; weight: number; reason?: string; durationMs: number };

@@ -4,7 +4,7 @@
  */
 import { createActor, type Actor } from 'xstate';
 import type { MetricsProvider } from '../gate/provider.js';
-import type { migrationMachine} from '../machine/migration.js';
+import type { migrationMachine } from '../machine/migration.js';
 import { nextWakeAt, phaseOf, TERMINAL_PHASES, type Phase } from '../machine/migration.js';
 import type { CommandType, MachineConfig, MigrationContext } from '../machine/types.js';
 import type { MeshAdapter } from '../mesh/types.js';
@@ -13,7 +13,7 @@ import type { PolicySpec } from '../plan/schema.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { systemClock, type Clock } from './clock.js';
 import type { RunnerEvent } from './events.js';
-import { machineWithActors } from './actors.js';
+import { machineWithActors, type MtlsStep } from './actors.js';
 import type { SnapshotStore } from './store.js';
 
 export interface RunnerOptions {
@@ -30,6 +30,8 @@ export interface RunnerOptions {
   onEvent?: (e: RunnerEvent) => void;
   /** Attempts for the rollback write before giving up and failing loudly. */
   rollbackAttempts?: number;
+  /** PeerAuthentication adapter for plans with spec.mtls.tightenAfterCompletion. */
+  mtls?: MtlsStep;
 }
 
 export interface RunResult {
@@ -39,7 +41,7 @@ export interface RunResult {
   context: MigrationContext;
 }
 
-export function machineConfig(policy: PolicySpec): MachineConfig {
+export function machineConfig(policy: PolicySpec, plan?: Pick<ResolvedPlan, 'mtls'>): MachineConfig {
   return {
     steps: policy.steps,
     stepDurationMs: policy.stepDuration,
@@ -49,6 +51,7 @@ export function machineConfig(policy: PolicySpec): MachineConfig {
     inconclusiveAction: policy.analysis.inconclusiveAction,
     approvals: policy.approvals.map((a) => a.atWeight),
     windowMs: policy.analysis.window,
+    tightenMtls: plan?.mtls?.tightenAfterCompletion ?? false,
   };
 }
 
@@ -89,6 +92,7 @@ export class MigrationRunner {
       emit: (e) => this.emit(e),
       currentWeight: () => this.actor?.getSnapshot().context.weight ?? 0,
       ...(this.opts.rollbackAttempts !== undefined ? { rollbackAttempts: this.opts.rollbackAttempts } : {}),
+      ...(this.opts.mtls ? { mtls: this.opts.mtls } : {}),
     });
   }
 
@@ -100,9 +104,11 @@ export class MigrationRunner {
     this.actor = saved
       ? createActor(machine, {
           snapshot: saved as never,
-          input: { config: machineConfig(this.policy), now: this.clock.now() },
+          input: { config: machineConfig(this.policy, this.opts.plan), now: this.clock.now() },
         })
-      : createActor(machine, { input: { config: machineConfig(this.policy), now: this.clock.now() } });
+      : createActor(machine, {
+          input: { config: machineConfig(this.policy, this.opts.plan), now: this.clock.now() },
+        });
     this.actor.subscribe({
       next: (snap) => this.onSnapshot(snap),
       error: (err) => {

@@ -166,11 +166,19 @@ describe('example end to end (real Prometheus, mesh simulator)', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
 
+    // Policy second is part of the run: the plan asks for it, the engine checks the metrics show the sidecars'
+    // mutual TLS, then moves the PeerAuthentication to STRICT before reporting completion.
+    expect(plan.mtls).toEqual({ peerAuthentication: SERVICE, tightenAfterCompletion: true });
+    const mtls = new PeerAuthenticationAdapter(kube.kubeConfig(), {
+      query: (q) => prometheus.query(q),
+      windowMs: 30_000,
+    });
     const events: RunnerEvent[] = [];
     const runner = new MigrationRunner({
       plan,
       mesh: new IstioMeshAdapter(kube.kubeConfig()),
       metrics: prometheus,
+      mtls,
       timeScale: 0.05,
       onEvent: (e) => events.push(e),
     });
@@ -182,17 +190,15 @@ describe('example end to end (real Prometheus, mesh simulator)', () => {
     expect(result.phase, `${result.reason ?? ''} ${JSON.stringify(preflight)}`).toBe('completed');
     expect(targetWeightsFromRequests(kube, SERVICE)).toEqual([1, 5, 10, 25, 50, 100]);
     await sim.waitForWeights((w) => w.k8s === 100, 5000);
-
-    // Policy second: the plan asks for it; the metrics show the sidecars' mutual TLS; then STRICT.
-    expect(plan.mtls).toEqual({ peerAuthentication: SERVICE, tightenAfterCompletion: true });
-    const mtls = new PeerAuthenticationAdapter(kube.kubeConfig(), {
-      query: (q) => prometheus.query(q),
-      windowMs: 30_000,
-    });
-    const check = await mtls.preflightMtls(plan);
-    expect(check.checks.filter((c) => !c.ok)).toEqual([]);
-    expect(check.mutualTlsRatio).toBe(1);
-    expect(await mtls.tightenMtls(plan)).toMatchObject({ changed: true, from: 'PERMISSIVE', mode: 'STRICT' });
+    expect(events.filter((e) => e.type === 'mtls')).toEqual([
+      expect.objectContaining({
+        ok: true,
+        changed: true,
+        message: expect.stringMatching(/PERMISSIVE → STRICT \(100\.00 % of \d+ requests/),
+      }),
+    ]);
+    expect(result.context.mtls).toMatch(/PERMISSIVE → STRICT/);
+    expect(await mtls.tightenMtls(plan)).toMatchObject({ changed: false }); // idempotent
     const pa = kube.get({
       group: 'security.istio.io',
       plural: 'peerauthentications',
