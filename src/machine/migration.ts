@@ -350,6 +350,7 @@ export const migrationMachine = setup({
           },
         },
         awaitingApproval: {
+          initial: 'waiting',
           on: {
             PROMOTE: {
               target: 'applying',
@@ -358,8 +359,37 @@ export const migrationMachine = setup({
                 stepIndex: context.stepIndex + 1,
               })),
             },
+          },
+          states: {
+            waiting: {
+              on: {
+                TICK: { guard: ({ context, event }) => analysisDue(context, event.at), target: 'guarding' },
+              },
+            },
             // Keep guarding while a human decides: a regression during the wait still rolls back.
-            TICK: { guard: ({ context, event }) => analysisDue(context, event.at), target: 'analyzing' },
+            guarding: {
+              invoke: {
+                src: 'analyze',
+                input: ({ context }) => ({ weight: context.weight, selectors: context.selectors! }),
+                onDone: [
+                  {
+                    guard: ({ context, event }) => trippedCheck(context, event.output) !== undefined,
+                    target: '#migration.rollingBack',
+                    actions: assign(({ context, event }) =>
+                      regressionRollback(context, event.output, 'in a row'),
+                    ),
+                  },
+                  {
+                    target: 'waiting',
+                    actions: assign(({ context, event }) => recordVerdict(context, event.output)),
+                  },
+                ],
+                onError: {
+                  target: 'waiting',
+                  actions: assign(({ context }) => ({ lastAnalysisAt: context.now })),
+                },
+              },
+            },
           },
         },
       },
@@ -545,7 +575,8 @@ export function phaseOf(snapshot: { value: unknown }): Phase {
   const v = snapshot.value;
   if (typeof v === 'string') return v as Phase;
   const [top, sub] = Object.entries(v as Record<string, unknown>)[0] ?? ['pending', undefined];
-  if (top === 'shifting' && sub === 'awaitingApproval') return 'awaitingApproval';
+  if (top === 'shifting' && sub && typeof sub === 'object' && 'awaitingApproval' in sub)
+    return 'awaitingApproval';
   return top as Phase;
 }
 

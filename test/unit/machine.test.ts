@@ -136,8 +136,12 @@ describe('migration machine, driven by the runner on a simulated clock', () => {
     expect(t.runner.snapshot().phase).toBe('awaitingApproval');
     expect(t.mesh.writes).toEqual([10, 50]);
     const before = t.metrics.calls;
+    const phases = t.events.length;
     await advance(t.clock, 60_000);
     expect(t.metrics.calls).toBeGreaterThan(before); // analyses continue during the wait
+    // … without the phase flickering between shifting and awaitingApproval
+    expect(t.events.slice(phases).filter((e) => e.type === 'phase')).toEqual([]);
+    expect(t.runner.snapshot().phase).toBe('awaitingApproval');
     t.runner.command('PROMOTE', 'lead');
     await advance(t.clock, 2 * 60_000);
     expect((await t.runner.done).phase).toBe('completed');
