@@ -33,7 +33,7 @@ export function minSamplesFor(q: Quantile, o: LatencyObjective): number {
   return o.minSamples ?? Math.max(100, Math.ceil(5 / (1 - QUANTILES[q])));
 }
 
-function errorRateChecks(policy: PolicySpec, s: GateSample): CheckResult[] {
+function errorRateChecks(policy: PolicySpec, s: GateSample, weight: number): CheckResult[] {
   const slo = policy.slo.errorRate;
   if (!slo) return [];
   const { confidence, minRequests } = policy.analysis;
@@ -83,7 +83,14 @@ function errorRateChecks(policy: PolicySpec, s: GateSample): CheckResult[] {
     const sn = s.source.requests;
     const sk = Math.min(s.source.errors, sn);
     const name = 'error-rate-vs-source';
-    if (!(sn >= Math.max(1, minRequests)) || !Number.isFinite(sk)) {
+    if (weight >= 100) {
+      out.push({
+        name,
+        outcome: 'skipped',
+        failureThreshold,
+        message: 'the source gets no traffic at 100 %: nothing current to compare with',
+      });
+    } else if (!(sn >= Math.max(1, minRequests)) || !Number.isFinite(sk)) {
       out.push({
         name,
         outcome: 'skipped',
@@ -120,7 +127,7 @@ function errorRateChecks(policy: PolicySpec, s: GateSample): CheckResult[] {
   return out;
 }
 
-function latencyChecks(policy: PolicySpec, s: GateSample): CheckResult[] {
+function latencyChecks(policy: PolicySpec, s: GateSample, weight: number): CheckResult[] {
   const out: CheckResult[] = [];
   for (const q of ['p50', 'p95', 'p99'] as const) {
     const o = policy.slo.latency?.[q];
@@ -160,6 +167,16 @@ function latencyChecks(policy: PolicySpec, s: GateSample): CheckResult[] {
     if (o.maxRatioToSource !== undefined) {
       const name = `${q}-vs-source`;
       const src = s.source.latencyMs[q] ?? NaN;
+      if (weight >= 100) {
+        // The window may still hold source traffic from the previous step: stale, not a baseline.
+        out.push({
+          name,
+          outcome: 'skipped',
+          failureThreshold,
+          message: `${q} not compared: the source gets no traffic at 100 %`,
+        });
+        continue;
+      }
       if (s.source.requests < need || !Number.isFinite(src)) {
         out.push({
           name,
@@ -219,8 +236,8 @@ function customChecks(policy: PolicySpec, s: GateSample): CheckResult[] {
 /** Judges one sample against the policy. */
 export function evaluate(policy: PolicySpec, sample: GateSample, weight: number): Verdict {
   const checks = [
-    ...errorRateChecks(policy, sample),
-    ...latencyChecks(policy, sample),
+    ...errorRateChecks(policy, sample, weight),
+    ...latencyChecks(policy, sample, weight),
     ...customChecks(policy, sample),
   ];
   const failed = checks.filter((c) => c.outcome === 'fail');

@@ -150,7 +150,7 @@ describe('shipped policies', () => {
   it('scalePolicy compresses time and per-window request minimums together', () => {
     const d = loadPolicy('default').spec;
     const s = scalePolicy(d, 0.05);
-    expect(s.analysis.window).toBe(3000);
+    expect(s.analysis.window).toBe(6000);
     expect(s.stepDuration).toBe(6000);
     expect(s.analysis.minRequests).toBe(3);
   });
