@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { createLogger } from '../log/logger.js';
 import { validateFiles } from './validate.js';
-import { runCommand } from './run.js';
+import { registerServiceCommands } from './service-commands.js';
 
 function version(): string {
   try {
@@ -104,6 +104,7 @@ export async function main(argv: string[]): Promise<number> {
         },
       ) => {
         const logger = createLogger({ level: process.stderr.isTTY ? 'warn' : 'info' });
+        const { runCommand } = await import('./run.js');
         code = await runCommand(planFile, o, {
           stdout: process.stdout,
           stderr: process.stderr,
@@ -127,6 +128,8 @@ export async function main(argv: string[]): Promise<number> {
       };
       code = await runDemo(o);
     });
+
+  registerServiceCommands(program, (c) => (code = c));
 
   try {
     await program.parseAsync(argv);

@@ -188,7 +188,9 @@ export class MigrationService {
       }).getSnapshot();
       const event = { type, at: this.clock.now(), by };
       // An effect in flight (a weight write) refuses PROMOTE for a moment; queue it rather than refuse it.
-      const inFlight = /applying|analyzing|guarding|preflight|rollingBack/.test(JSON.stringify(snap.value));
+      const inFlight = /applying|analyzing|guarding|preflight|rollingBack|securing/.test(
+        JSON.stringify(snap.value),
+      );
       if (!inFlight && !snap.can(event)) {
         const p = phaseOf(snap);
         throw new CommandRefusedError(

@@ -1,0 +1,90 @@
+/**
+ * Bearer tokens from a file (a mounted Kubernetes Secret, typically). One token per line, optionally named:
+ *   alice:3f9c…      (the name is recorded in the history as who sent a command)
+ *   7d01…            (named token-<line>)
+ * Blank lines and lines starting with # are ignored. The file is re-read when it changes (secret rotation).
+ * Tokens are compared in constant time and never logged.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+
+export interface TokenStore {
+  /** The caller's name for a valid token, or undefined. */
+  verify(token: string): string | undefined;
+  count(): number;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+export function parseTokens(text: string, source: string): Array<{ name: string; hash: Buffer }> {
+  const out: Array<{ name: string; hash: Buffer }> = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
+    const m = /^([A-Za-z0-9._@-]+):(\S+)$/.exec(line);
+    const name = m ? m[1]! : `token-${i + 1}`;
+    const token = m ? m[2]! : line;
+    if (/\s/.test(token))
+      throw new Error(
+        `${source}:${i + 1}: a token must not contain spaces (write "name:token" or just the token)`,
+      );
+    if (token.length < 16)
+      throw new Error(
+        `${source}:${i + 1}: token for ${name} is too short (use at least 16 random characters)`,
+      );
+    out.push({ name, hash: digest(token) });
+  });
+  return out;
+}
+
+export class FileTokenStore implements TokenStore {
+  private tokens: Array<{ name: string; hash: Buffer }> = [];
+  private mtime = -1;
+  private checkedAt = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly recheckMs = 5000,
+  ) {
+    this.reload(true);
+    if (this.tokens.length === 0)
+      throw new Error(`${file} has no tokens: add one line per client, e.g. "ci:$(openssl rand -hex 24)"`);
+  }
+
+  private reload(force = false) {
+    const now = Date.now();
+    if (!force && now - this.checkedAt < this.recheckMs) return;
+    this.checkedAt = now;
+    let st;
+    try {
+      st = statSync(this.file);
+    } catch (err) {
+      if (force)
+        throw new Error(
+          `cannot read the API token file ${this.file}: ${(err as NodeJS.ErrnoException).code}`,
+        );
+      return; // keep the last good tokens while a secret is being swapped
+    }
+    if (!force && st.mtimeMs === this.mtime) return;
+    this.mtime = st.mtimeMs;
+    this.tokens = parseTokens(readFileSync(this.file, 'utf8'), this.file);
+  }
+
+  verify(token: string): string | undefined {
+    this.reload();
+    const h = digest(token);
+    let name: string | undefined;
+    for (const t of this.tokens) if (timingSafeEqual(t.hash, h) && name === undefined) name = t.name;
+    return name;
+  }
+
+  count(): number {
+    return this.tokens.length;
+  }
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearer(header: string | undefined): string | undefined {
+  const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  return m ? m[1] : undefined;
+}

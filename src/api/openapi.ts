@@ -1,0 +1,258 @@
+/** The OpenAPI 3.1 document served at /openapi.json. Kept next to the routes it describes (src/api/server.ts). */
+const error = {
+  type: 'object',
+  required: ['error'],
+  properties: { error: { type: 'string' }, message: { type: 'string' } },
+};
+const fieldError = {
+  type: 'object',
+  required: ['path', 'message'],
+  properties: {
+    path: { type: 'string', example: 'spec.policy.steps[2]' },
+    message: { type: 'string' },
+    line: { type: 'integer' },
+    column: { type: 'integer' },
+  },
+};
+const migration = {
+  type: 'object',
+  required: ['id', 'name', 'namespace', 'phase', 'weight', 'steps', 'createdAt', 'createdBy', 'seq'],
+  properties: {
+    id: { type: 'string', example: 'productcatalogservice-to-k8s-3fa9c2' },
+    name: { type: 'string' },
+    namespace: { type: 'string' },
+    phase: {
+      type: 'string',
+      enum: [
+        'pending',
+        'preflight',
+        'shifting',
+        'awaitingApproval',
+        'paused',
+        'rollingBack',
+        'completed',
+        'rolledBack',
+        'aborted',
+        'failed',
+      ],
+    },
+    weight: { type: 'integer', description: 'percent of traffic on the target (Kubernetes)' },
+    steps: { type: 'array', items: { type: 'integer' } },
+    policy: { type: 'string' },
+    reason: { type: 'string', description: 'why it is paused, waiting, rolled back or failed' },
+    createdAt: { type: 'string', format: 'date-time' },
+    createdBy: { type: 'string' },
+    updatedAt: { type: 'string', format: 'date-time' },
+    nextWakeAt: { type: 'string', format: 'date-time' },
+    heldByWindow: { type: 'boolean' },
+    seq: { type: 'integer', description: 'state version; drive job ids are <id>-s<seq>' },
+    schedule: { type: 'object' },
+    lastVerdict: { type: 'object' },
+  },
+};
+const historyEntry = {
+  type: 'object',
+  required: ['id', 'type', 'at', 'seq'],
+  additionalProperties: true,
+  properties: {
+    id: { type: 'string', description: 'Redis stream id' },
+    type: {
+      type: 'string',
+      enum: [
+        'submitted',
+        'preflight',
+        'phase',
+        'weight',
+        'verdict',
+        'command',
+        'takeover',
+        'waiting',
+        'schedule',
+        'started',
+        'finished',
+      ],
+    },
+    at: { type: 'integer', description: 'epoch ms' },
+    seq: { type: 'integer' },
+    by: { type: 'string' },
+  },
+};
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const bearer = [{ bearer: [] }];
+const command = (verb: string, what: string) => ({
+  post: {
+    summary: what,
+    operationId: `${verb}Migration`,
+    security: bearer,
+    parameters: [idParam],
+    requestBody: {
+      required: false,
+      content: {
+        'application/json': { schema: { type: 'object', properties: { reason: { type: 'string' } } } },
+      },
+    },
+    responses: {
+      '202': {
+        description: 'queued for the worker driving the migration; its outcome appears in the history',
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              properties: { queued: { type: 'boolean' }, phase: { type: 'string' } },
+            },
+          },
+        },
+      },
+      '401': {
+        description: 'missing or invalid bearer token',
+        content: { 'application/json': { schema: error } },
+      },
+      '404': { description: 'no such migration', content: { 'application/json': { schema: error } } },
+      '409': {
+        description: 'not possible in the current state',
+        content: { 'application/json': { schema: error } },
+      },
+    },
+  },
+});
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'meshshift',
+    version: '1',
+    description:
+      'Durable VM → Kubernetes migrations by Istio weight shifting, gated on Prometheus. Mutations need `Authorization: Bearer <token>`.',
+  },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    schemas: { Migration: migration, HistoryEntry: historyEntry, FieldError: fieldError, Error: error },
+  },
+  paths: {
+    '/v1/migrations': {
+      post: {
+        summary: 'Submit a MigrationPlan (YAML or JSON); it starts now or at its schedule',
+        operationId: 'submitMigration',
+        security: bearer,
+        requestBody: {
+          required: true,
+          content: {
+            'application/yaml': { schema: { type: 'string' } },
+            'application/json': { schema: { type: 'object' } },
+          },
+        },
+        responses: {
+          '201': { description: 'created', content: { 'application/json': { schema: migration } } },
+          '401': {
+            description: 'missing or invalid bearer token',
+            content: { 'application/json': { schema: error } },
+          },
+          '422': {
+            description: 'invalid plan: every bad field is named; nothing was stored or enqueued',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: { error: { type: 'string' }, errors: { type: 'array', items: fieldError } },
+                },
+              },
+            },
+          },
+        },
+      },
+      get: {
+        summary: 'List migrations, newest first',
+        operationId: 'listMigrations',
+        parameters: [
+          {
+            name: 'limit',
+            in: 'query',
+            schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+          { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
+        ],
+        responses: {
+          '200': {
+            description: 'migrations',
+            content: {
+              'application/json': {
+                schema: { type: 'object', properties: { items: { type: 'array', items: migration } } },
+              },
+            },
+          },
+        },
+      },
+    },
+    '/v1/migrations/{id}': {
+      get: {
+        summary: 'State, current weight, last verdicts and the full history of one migration',
+        operationId: 'getMigration',
+        parameters: [idParam],
+        responses: {
+          '200': {
+            description: 'the migration',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    migration,
+                    lastVerdicts: { type: 'array', items: historyEntry },
+                    history: { type: 'array', items: historyEntry },
+                  },
+                },
+              },
+            },
+          },
+          '404': { description: 'no such migration', content: { 'application/json': { schema: error } } },
+        },
+      },
+    },
+    '/v1/migrations/{id}/history': {
+      get: {
+        summary: 'History entries after a stream id (for following a migration live)',
+        operationId: 'getMigrationHistory',
+        parameters: [idParam, { name: 'after', in: 'query', schema: { type: 'string' } }],
+        responses: {
+          '200': {
+            description: 'entries',
+            content: {
+              'application/json': {
+                schema: { type: 'object', properties: { items: { type: 'array', items: historyEntry } } },
+              },
+            },
+          },
+        },
+      },
+    },
+    '/v1/migrations/{id}/promote': command(
+      'promote',
+      'Approve the next step (or skip the rest of this bake)',
+    ),
+    '/v1/migrations/{id}/pause': command(
+      'pause',
+      'Hold the current weight (analyses continue; a failure still rolls back)',
+    ),
+    '/v1/migrations/{id}/resume': command('resume', 'Continue a paused migration'),
+    '/v1/migrations/{id}/abort': command(
+      'abort',
+      'Roll back to 100 % VM; wins over any command queued with it',
+    ),
+    '/healthz': { get: { summary: 'Process is alive', responses: { '200': { description: 'ok' } } } },
+    '/readyz': {
+      get: {
+        summary: 'Redis is reachable',
+        responses: { '200': { description: 'ready' }, '503': { description: 'Redis unreachable' } },
+      },
+    },
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics of meshshift itself',
+        responses: { '200': { description: 'text format' } },
+      },
+    },
+    '/openapi.json': {
+      get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
+    },
+  },
+} as const;

@@ -1,0 +1,193 @@
+/**
+ * The HTTP API (fastify). Reads are open unless `authReads`; every mutation needs a bearer token from the token
+ * file. Plans come as YAML or JSON and are validated before anything is stored (422 names each bad field).
+ */
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log/logger.js';
+import type { CommandType } from '../machine/types.js';
+import { ValidationError } from '../plan/errors.js';
+import type { ServiceMetrics } from '../service/metrics.js';
+import { CommandRefusedError, NotFoundError, type MigrationService } from '../service/service.js';
+import { bearer, type TokenStore } from './auth.js';
+import { openApiDocument } from './openapi.js';
+
+export interface ApiOptions {
+  /** Undefined when the process runs only workers: then only /healthz, /readyz, /metrics are served. */
+  service?: MigrationService;
+  tokens?: TokenStore;
+  redis: Redis;
+  metrics: ServiceMetrics;
+  logger: Logger;
+  /** Require a token for GET /v1/* too. */
+  authReads?: boolean;
+  /** Max request body (plans are small). */
+  bodyLimit?: number;
+}
+
+const COMMANDS: Record<string, CommandType> = {
+  promote: 'PROMOTE',
+  pause: 'PAUSE',
+  resume: 'RESUME',
+  abort: 'ABORT',
+};
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller?: string;
+  }
+}
+
+export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: o.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    bodyLimit: o.bodyLimit ?? 1024 * 1024,
+  });
+
+  // Plans are parsed by meshshift (YAML is a superset of JSON), so keep every body as text.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onResponse', async (req, reply) => {
+    o.metrics.httpRequests.inc({
+      route: req.routeOptions.url ?? 'unknown',
+      method: req.method,
+      status: String(reply.statusCode),
+    });
+  });
+
+  const authenticate = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!o.tokens) {
+      return reply.code(401).send({
+        error: 'unauthorized',
+        message: 'this server has no API tokens configured (start it with --tokens-file)',
+      });
+    }
+    const token = bearer(req.headers.authorization);
+    if (!token)
+      return reply.code(401).header('www-authenticate', 'Bearer').send({
+        error: 'unauthorized',
+        message: 'send "Authorization: Bearer <token>" (tokens come from the server\'s --tokens-file)',
+      });
+    const who = o.tokens.verify(token);
+    if (!who)
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer error="invalid_token"')
+        .send({ error: 'unauthorized', message: 'invalid token' });
+    req.caller = who;
+  };
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await Promise.race([
+        o.redis.ping(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout after 1 s')), 1000)),
+      ]);
+      return { ok: true, redis: 'reachable' };
+    } catch (err) {
+      return reply.code(503).send({ ok: false, redis: `unreachable: ${(err as Error).message}` });
+    }
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const text = await o.metrics.registry.metrics();
+    return reply.header('content-type', o.metrics.registry.contentType).send(text);
+  });
+  app.get('/openapi.json', async () => openApiDocument);
+
+  const service = o.service;
+  if (!service) return app;
+
+  const readGuard = o.authReads ? { preHandler: authenticate } : {};
+  const sendError = (reply: FastifyReply, err: unknown) => {
+    if (err instanceof NotFoundError)
+      return reply.code(404).send({ error: 'not found', message: err.message });
+    if (err instanceof CommandRefusedError)
+      return reply.code(409).send({ error: 'conflict', message: err.message, phase: err.phase });
+    throw err;
+  };
+
+  app.post('/v1/migrations', { preHandler: authenticate }, async (req, reply) => {
+    const body = typeof req.body === 'string' ? req.body : '';
+    if (!body.trim())
+      return reply.code(422).send({
+        error: 'invalid plan',
+        errors: [{ path: '', message: 'the request body is empty: send a MigrationPlan as YAML or JSON' }],
+      });
+    try {
+      const view = await service.submit(body, req.caller ?? 'unknown');
+      return reply.code(201).header('location', `/v1/migrations/${view.id}`).send(view);
+    } catch (err) {
+      if (err instanceof ValidationError)
+        return reply.code(422).send({ error: 'invalid plan', message: err.message, errors: err.errors });
+      throw err;
+    }
+  });
+
+  app.get('/v1/migrations', readGuard, async (req, reply) => {
+    const q = req.query as { limit?: string; offset?: string };
+    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    const offset = q.offset === undefined ? 0 : Number(q.offset);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      return reply
+        .code(400)
+        .send({ error: 'bad request', message: 'limit must be an integer from 1 to 1000' });
+    if (!Number.isInteger(offset) || offset < 0)
+      return reply.code(400).send({ error: 'bad request', message: 'offset must be a non-negative integer' });
+    return { items: await service.list(limit, offset) };
+  });
+
+  app.get('/v1/migrations/:id', readGuard, async (req, reply) => {
+    try {
+      return await service.get((req.params as { id: string }).id);
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  app.get('/v1/migrations/:id/history', readGuard, async (req, reply) => {
+    try {
+      const after = (req.query as { after?: string }).after;
+      return { items: await service.history((req.params as { id: string }).id, after) };
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  app.post('/v1/migrations/:id/:command', { preHandler: authenticate }, async (req, reply) => {
+    const { id, command } = req.params as { id: string; command: string };
+    const type = COMMANDS[command];
+    if (!type)
+      return reply.code(404).send({
+        error: 'not found',
+        message: `unknown command "${command}": use promote, pause, resume or abort`,
+      });
+    let reason: string | undefined;
+    const body = typeof req.body === 'string' ? req.body.trim() : '';
+    if (body) {
+      try {
+        const parsed = JSON.parse(body) as { reason?: unknown };
+        if (parsed.reason !== undefined && typeof parsed.reason !== 'string')
+          return reply.code(400).send({ error: 'bad request', message: 'reason must be a string' });
+        reason = parsed.reason as string | undefined;
+      } catch {
+        return reply
+          .code(400)
+          .send({ error: 'bad request', message: 'the body must be JSON like {"reason": "…"}' });
+      }
+    }
+    try {
+      return reply.code(202).send(await service.command(id, type, req.caller ?? 'unknown', reason));
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  return app;
+}

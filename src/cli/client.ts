@@ -1,0 +1,281 @@
+/**
+ * API client commands: meshshift submit|list|status|promote|pause|resume|abort --server URL.
+ * The token comes from --token-file or $MESHSHIFT_TOKEN (never from a flag, so it stays out of shell history).
+ */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { bar, bold, dim, green, red, yellow } from './render.js';
+
+export interface ClientOptions {
+  server: string;
+  tokenFile?: string;
+  output?: 'text' | 'json';
+}
+
+interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+interface HistoryItem {
+  id: string;
+  type: string;
+  at: number;
+  [k: string]: unknown;
+}
+
+interface MigrationJson {
+  id: string;
+  name: string;
+  namespace: string;
+  phase: string;
+  weight: number;
+  steps: number[];
+  reason?: string;
+  createdBy: string;
+  updatedAt: string;
+  nextWakeAt?: string;
+}
+
+const TERMINAL = ['completed', 'rolledBack', 'aborted', 'failed'];
+
+function token(o: ClientOptions): string | undefined {
+  if (o.tokenFile) {
+    const t = readFileSync(o.tokenFile, 'utf8').trim().split(/\r?\n/)[0]?.trim();
+    if (!t) throw new Error(`${o.tokenFile} is empty: put the API token on its first line`);
+    return t.includes(':') && !t.startsWith('Bearer') ? t.slice(t.indexOf(':') + 1) : t;
+  }
+  return process.env.MESHSHIFT_TOKEN || undefined;
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export async function api<T>(
+  o: ClientOptions,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: { text: string; type: string },
+): Promise<T> {
+  const base = o.server.replace(/\/+$/, '');
+  const t = token(o);
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        ...(t ? { authorization: `Bearer ${t}` } : {}),
+        ...(body ? { 'content-type': body.type } : {}),
+      },
+      ...(body ? { body: body.text } : {}),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    throw new Error(`cannot reach ${base}: ${cause ?? (err as Error).message} (check --server)`);
+  }
+  const text = await res.text();
+  let json: unknown = undefined;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = text;
+  }
+  if (!res.ok) {
+    const b = json as
+      { message?: string; errors?: Array<{ path: string; message: string; line?: number }> } | undefined;
+    const details = b?.errors
+      ?.map((e) => `  ${e.line ? `line ${e.line}: ` : ''}${e.path || '(document)'}: ${e.message}`)
+      .join('\n');
+    const hint = res.status === 401 ? ' (set MESHSHIFT_TOKEN or pass --token-file)' : '';
+    throw new ApiError(
+      `${res.status} ${b?.message ?? res.statusText}${hint}${details ? `\n${details}` : ''}`,
+      res.status,
+      json,
+    );
+  }
+  return json as T;
+}
+
+function phaseText(m: MigrationJson): string {
+  const p =
+    m.phase === 'completed'
+      ? green(m.phase)
+      : ['rolledBack', 'aborted', 'failed'].includes(m.phase)
+        ? red(m.phase)
+        : ['paused', 'awaitingApproval', 'pending'].includes(m.phase)
+          ? yellow(m.phase)
+          : bold(m.phase);
+  return `${p} ${bar(m.weight)} ${String(m.weight).padStart(3)} % target${m.reason ? dim(` — ${m.reason}`) : ''}`;
+}
+
+export function renderHistory(h: HistoryItem): string {
+  const t = dim(new Date(h.at).toISOString().slice(11, 19));
+  switch (h.type) {
+    case 'submitted':
+      return `${t} submitted by ${String(h.by)}: steps ${(h.steps as number[]).join(' → ')} %`;
+    case 'weight':
+      return h.rollback
+        ? `${t} ${red('⟲ rolled back')} to 0 % target`
+        : `${t} ${bold('→')} ${bar(Number(h.weight))} ${String(h.weight).padStart(3)} % target${h.wrote ? '' : dim(' (already set)')}`;
+    case 'verdict':
+      return `${t}   ${h.outcome === 'pass' ? green('✓ pass') : h.outcome === 'fail' ? red('✗ FAIL') : yellow('? inconclusive')} at ${String(h.weight)} %: ${String(h.summary)}`;
+    case 'phase':
+      return `${t} ${String(h.from)} → ${bold(String(h.phase))}${h.reason ? `: ${String(h.reason)}` : ''}`;
+    case 'command':
+      return `${t} command ${String(h.command)} by ${String(h.by)}: ${h.accepted ? 'accepted' : red(`refused — ${String(h.refused ?? h.reason ?? '')}`)}`;
+    case 'takeover':
+      return `${t} ${yellow('worker takeover')}: ${String(h.text)}`;
+    case 'waiting':
+      return `${t} ${yellow('waiting')}: ${String(h.reason)}`;
+    case 'preflight':
+      return `${t} preflight ${h.ok ? green('passed') : red('FAILED')}`;
+    default:
+      return `${t} ${h.type}${h.text ? `: ${String(h.text)}` : ''}`;
+  }
+}
+
+/** Prints a migration's history and follows it until it finishes. Returns the exit code (0 completed, 2 rolled back). */
+export async function follow(o: ClientOptions, id: string, io: Io, pollMs = 1000): Promise<number> {
+  let after: string | undefined;
+  for (;;) {
+    const { items } = await api<{ items: HistoryItem[] }>(
+      o,
+      'GET',
+      `/v1/migrations/${encodeURIComponent(id)}/history${after ? `?after=${encodeURIComponent(after)}` : ''}`,
+    );
+    for (const h of items) io.out(o.output === 'json' ? JSON.stringify(h) : renderHistory(h));
+    if (items.length) after = items.at(-1)!.id;
+    const { migration } = await api<{ migration: MigrationJson }>(
+      o,
+      'GET',
+      `/v1/migrations/${encodeURIComponent(id)}`,
+    );
+    if (TERMINAL.includes(migration.phase)) {
+      if (o.output !== 'json') io.out(`${migration.id}: ${phaseText(migration)}`);
+      return migration.phase === 'completed' ? 0 : migration.phase === 'failed' ? 1 : 2;
+    }
+    await sleep(pollMs);
+  }
+}
+
+export function registerClientCommands(program: Command, setCode: (code: number) => void): void {
+  const io: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) };
+  const withServer = (c: Command) =>
+    c
+      .requiredOption(
+        '--server <url>',
+        'meshshift API base URL [MESHSHIFT_SERVER]',
+        process.env.MESHSHIFT_SERVER,
+      )
+      .option('--token-file <file>', 'file with the API token (default: $MESHSHIFT_TOKEN)')
+      .option('--output <format>', 'text or json', process.stdout.isTTY ? 'text' : 'json');
+  const run =
+    <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+    async (...args: A) => {
+      try {
+        setCode(await fn(...args));
+      } catch (err) {
+        io.err(`error: ${(err as Error).message}`);
+        setCode(1);
+      }
+    };
+
+  withServer(
+    program
+      .command('submit')
+      .description('submit a MigrationPlan to the service')
+      .argument('<plan>', 'YAML or JSON file'),
+  )
+    .option('-w, --watch', 'follow the migration until it finishes')
+    .action(
+      run(async (file: string, o: ClientOptions & { watch?: boolean }) => {
+        const text = readFileSync(file, 'utf8');
+        const m = await api<MigrationJson>(o, 'POST', '/v1/migrations', {
+          text,
+          type: /\.json$/i.test(file) ? 'application/json' : 'application/yaml',
+        });
+        io.out(
+          o.output === 'json'
+            ? JSON.stringify(m)
+            : `submitted ${bold(m.id)} (${m.namespace}): ${phaseText(m)}`,
+        );
+        return o.watch ? follow(o, m.id, io) : 0;
+      }),
+    );
+
+  withServer(program.command('list').description('list migrations, newest first'))
+    .option('--limit <n>', 'how many', '50')
+    .action(
+      run(async (o: ClientOptions & { limit: string }) => {
+        const { items } = await api<{ items: MigrationJson[] }>(
+          o,
+          'GET',
+          `/v1/migrations?limit=${Number(o.limit)}`,
+        );
+        if (o.output === 'json') io.out(JSON.stringify(items));
+        else if (!items.length) io.out('no migrations');
+        else for (const m of items) io.out(`${m.id.padEnd(40)} ${m.namespace.padEnd(16)} ${phaseText(m)}`);
+        return 0;
+      }),
+    );
+
+  withServer(
+    program
+      .command('status')
+      .description('show a migration (state, weight, last verdicts); -w follows it live')
+      .argument('<id>'),
+  )
+    .option('-w, --watch', 'follow live until it finishes; exit 0 completed, 2 rolled back/aborted, 1 failed')
+    .action(
+      run(async (id: string, o: ClientOptions & { watch?: boolean }) => {
+        if (o.watch) return follow(o, id, io);
+        const r = await api<{ migration: MigrationJson; lastVerdicts: HistoryItem[] }>(
+          o,
+          'GET',
+          `/v1/migrations/${encodeURIComponent(id)}`,
+        );
+        if (o.output === 'json') io.out(JSON.stringify(r));
+        else {
+          const m = r.migration;
+          io.out(`${bold(m.id)} (${m.namespace}) created by ${m.createdBy}`);
+          io.out(`  ${phaseText(m)}`);
+          io.out(
+            `  steps ${m.steps.join(' → ')} %${m.nextWakeAt ? dim(`; next action ${m.nextWakeAt}`) : ''}`,
+          );
+          for (const v of r.lastVerdicts) io.out(`  ${renderHistory(v)}`);
+        }
+        return 0;
+      }),
+    );
+
+  for (const [verb, what] of [
+    ['promote', 'approve the next step'],
+    ['pause', 'hold the current weight (still guarded)'],
+    ['resume', 'continue a paused migration'],
+    ['abort', 'roll back to 100 % VM'],
+  ] as const) {
+    withServer(program.command(verb).description(what).argument('<id>'))
+      .option('--reason <text>', 'recorded in the history')
+      .action(
+        run(async (id: string, o: ClientOptions & { reason?: string }) => {
+          const r = await api<{ queued: boolean; phase: string }>(
+            o,
+            'POST',
+            `/v1/migrations/${encodeURIComponent(id)}/${verb}`,
+            { text: JSON.stringify(o.reason ? { reason: o.reason } : {}), type: 'application/json' },
+          );
+          io.out(o.output === 'json' ? JSON.stringify(r) : `${verb} queued for ${id} (was ${r.phase})`);
+          return 0;
+        }),
+      );
+  }
+}

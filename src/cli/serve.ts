@@ -1,0 +1,172 @@
+/**
+ * `meshshift serve`: the HTTP API, the workers, or both in one process. Every flag has an environment variable
+ * (flags win). SIGTERM/SIGINT: stop taking jobs, let the in-flight ones commit, close the API and Redis.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { buildApi } from '../api/server.js';
+import { FileTokenStore, type TokenStore } from '../api/auth.js';
+import { PrometheusProvider } from '../gate/prometheus.js';
+import type { MetricsProvider } from '../gate/provider.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { IstioMeshAdapter } from '../mesh/istio.js';
+import { loadKubeConfig } from '../mesh/kube.js';
+import type { MeshAdapter } from '../mesh/types.js';
+import type { Clock } from '../runner/clock.js';
+import { BatchingMetricsProvider } from '../service/batching.js';
+import { createServiceMetrics, type ServiceMetrics } from '../service/metrics.js';
+import { connectRedis, MigrationQueue, redisOptions } from '../service/queue.js';
+import { MigrationService } from '../service/service.js';
+import { RedisMigrationStore } from '../service/store.js';
+import { MigrationWorker } from '../service/worker.js';
+import { mountSlackFromEnv } from '../slack/app.js';
+
+export interface ServeOptions {
+  role: 'api' | 'worker' | 'all';
+  redis: string;
+  prefix: string;
+  host: string;
+  port: number;
+  tokensFile?: string;
+  authReads?: boolean;
+  kubeconfig?: string;
+  context?: string;
+  prometheus?: string;
+  concurrency: number;
+  lockTtlMs: number;
+  maxPerNamespace: number;
+  maxConcurrent: number;
+  timeScale: number;
+  tickAlignMs: number;
+  batchWindowMs: number;
+  reconcileEveryMs: number;
+  policies?: string;
+  logLevel?: string;
+}
+
+export interface RunningService {
+  url?: string;
+  worker?: MigrationWorker;
+  store: RedisMigrationStore;
+  queue: MigrationQueue;
+  metrics: ServiceMetrics;
+  provider?: MetricsProvider;
+  api?: FastifyInstance;
+  /** Graceful: stop taking jobs, finish in-flight ones, close the API and Redis. */
+  close(): Promise<void>;
+}
+
+export interface ServeDeps {
+  logger?: Logger;
+  clock?: Clock;
+  /** Injected in tests/benchmarks instead of --kubeconfig / --prometheus. */
+  mesh?: MeshAdapter;
+  metricsProvider?: MetricsProvider;
+  tokens?: TokenStore;
+}
+
+export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promise<RunningService> {
+  const logger = deps.logger ?? createLogger({ ...(o.logLevel ? { level: o.logLevel } : {}) });
+  const redis: Redis = connectRedis(o.redis, 'meshshift-store');
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const store = new RedisMigrationStore(redis, o.prefix);
+  const connection = redisOptions(o.redis);
+  const queue = new MigrationQueue(connection, o.prefix, deps.clock);
+  queue.queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
+  const metrics = createServiceMetrics(() => store.countByPhase());
+  const running: RunningService = { store, queue, metrics, close: async () => undefined };
+
+  let worker: MigrationWorker | undefined;
+  if (o.role !== 'api') {
+    let mesh = deps.mesh;
+    if (!mesh) {
+      const kc = loadKubeConfig({
+        ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+        ...(o.context ? { context: o.context } : {}),
+      });
+      mesh = new IstioMeshAdapter(kc, {
+        onCall: ({ verb, ms, ok, code }) => {
+          metrics.kubeCalls.observe({ verb, outcome: ok ? 'ok' : 'error' }, ms / 1000);
+          if (!ok) metrics.kubeErrors.inc({ verb, code: String(code ?? 0) });
+        },
+      });
+    }
+    let provider = deps.metricsProvider;
+    if (!provider) {
+      if (!o.prometheus)
+        throw new Error('workers need Prometheus: pass --prometheus URL or set MESHSHIFT_PROMETHEUS_URL');
+      const prom = new PrometheusProvider({
+        url: o.prometheus,
+        onQuery: ({ ms, ok }) => {
+          metrics.prometheusQueries.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000);
+          if (!ok) metrics.prometheusErrors.inc();
+        },
+      });
+      provider = o.batchWindowMs > 0 ? new BatchingMetricsProvider(prom, o.batchWindowMs) : prom;
+    }
+    running.provider = provider;
+    worker = new MigrationWorker({
+      store,
+      queue,
+      connection,
+      mesh,
+      metrics: provider,
+      logger,
+      ...(deps.clock ? { clock: deps.clock } : {}),
+      serviceMetrics: metrics,
+      concurrency: o.concurrency,
+      lockTtlMs: o.lockTtlMs,
+      limits: { perNamespace: o.maxPerNamespace, total: o.maxConcurrent },
+      tickAlignMs: o.tickAlignMs,
+      reconcileEveryMs: o.reconcileEveryMs,
+    });
+    await worker.start();
+    running.worker = worker;
+  }
+
+  const tokens = deps.tokens ?? (o.tokensFile ? new FileTokenStore(o.tokensFile) : undefined);
+  if (o.role !== 'worker' && !tokens)
+    logger.warn(
+      'no --tokens-file: every mutation (submit, promote, pause, resume, abort) will be refused with 401',
+    );
+  const service =
+    o.role === 'worker'
+      ? undefined
+      : new MigrationService({
+          store,
+          queue,
+          logger,
+          ...(deps.clock ? { clock: deps.clock } : {}),
+          timeScale: o.timeScale,
+          ...(o.policies ? { policiesDir: o.policies } : {}),
+        });
+  const api = await buildApi({
+    ...(service ? { service } : {}),
+    ...(tokens ? { tokens } : {}),
+    redis,
+    metrics,
+    logger,
+    authReads: !!o.authReads,
+  });
+  // Slack (slash commands, buttons, threaded notifications) when its secrets are configured.
+  mountSlackFromEnv(api, { ...(service ? { service } : {}), store, logger });
+  const address = await api.listen({ host: o.host, port: o.port });
+  running.api = api;
+  running.url = address.replace('[::1]', '127.0.0.1');
+  logger.info(
+    { role: o.role, url: running.url, redis: o.redis.replace(/\/\/[^@]*@/, '//***@') },
+    'meshshift serving',
+  );
+
+  let closing: Promise<void> | undefined;
+  running.close = () =>
+    (closing ??= (async () => {
+      logger.info('shutting down: no new jobs; finishing in-flight ones');
+      await api.close().catch(() => undefined);
+      await worker?.stop().catch(() => undefined);
+      await queue.close().catch(() => undefined);
+      await redis.quit().catch(() => undefined);
+      logger.info('stopped');
+    })());
+  return running;
+}

@@ -1,0 +1,166 @@
+/**
+ * The `serve` command's flags and the API client commands. Kept apart from serve.ts so that `validate` and `run`
+ * do not load fastify, BullMQ or Bolt at start-up.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { createLogger } from '../log/logger.js';
+import { parseDuration } from '../plan/duration.js';
+import { registerClientCommands } from './client.js';
+import type { RunningService, ServeOptions } from './serve.js';
+
+const duration = (what: string) => (v: string) => {
+  const ms = parseDuration(v);
+  if (ms === undefined)
+    throw new InvalidArgumentError(`${what}: expected a duration such as "30s" or "500ms"`);
+  return ms;
+};
+const integer = (min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
+  return n;
+};
+const positive = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number, e.g. 0.05');
+  return n;
+};
+const env = process.env;
+
+/** Registers `serve` and the API client commands on the program (server code loads only when `serve` runs). */
+export function registerServiceCommands(program: Command, setCode: (code: number) => void): void {
+  program
+    .command('serve')
+    .description('run the HTTP API and/or workers that drive migrations stored in Redis')
+    .addOption(
+      new Option('--role <role>', 'api, worker or all')
+        .choices(['api', 'worker', 'all'])
+        .default(env.MESHSHIFT_ROLE ?? 'all'),
+    )
+    .option(
+      '--redis <url>',
+      'Redis URL [MESHSHIFT_REDIS_URL]',
+      env.MESHSHIFT_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    )
+    .option(
+      '--prefix <prefix>',
+      'Redis key prefix [MESHSHIFT_REDIS_PREFIX]',
+      env.MESHSHIFT_REDIS_PREFIX ?? 'meshshift',
+    )
+    .option('--host <address>', 'listen address [MESHSHIFT_HOST]', env.MESHSHIFT_HOST ?? '0.0.0.0')
+    .option(
+      '--port <port>',
+      'listen port, 0 = any [MESHSHIFT_PORT]',
+      integer(0),
+      Number(env.MESHSHIFT_PORT ?? 8080),
+    )
+    .option(
+      '--tokens-file <file>',
+      'API bearer tokens, one "name:token" per line [MESHSHIFT_TOKENS_FILE]',
+      env.MESHSHIFT_TOKENS_FILE,
+    )
+    .option(
+      '--auth-reads',
+      'require a token for GET /v1/* too [MESHSHIFT_AUTH_READS=1]',
+      env.MESHSHIFT_AUTH_READS === '1',
+    )
+    .option('--kubeconfig <file>', 'kubeconfig (workers; default $KUBECONFIG, ~/.kube/config or in-cluster)')
+    .option('--context <name>', 'kubeconfig context')
+    .option(
+      '--prometheus <url>',
+      'Prometheus base URL (workers) [MESHSHIFT_PROMETHEUS_URL]',
+      env.MESHSHIFT_PROMETHEUS_URL,
+    )
+    .option(
+      '--concurrency <n>',
+      'drive jobs in parallel per worker process [MESHSHIFT_WORKER_CONCURRENCY]',
+      integer(1),
+      Number(env.MESHSHIFT_WORKER_CONCURRENCY ?? 50),
+    )
+    .option(
+      '--lock-ttl <duration>',
+      'migration lock expiry = takeover delay after a crash [MESHSHIFT_LOCK_TTL]',
+      duration('--lock-ttl'),
+      parseDuration(env.MESHSHIFT_LOCK_TTL ?? '30s'),
+    )
+    .option(
+      '--max-per-namespace <n>',
+      'concurrent migrations per namespace, 0 = no limit [MESHSHIFT_MAX_PER_NAMESPACE]',
+      integer(0),
+      Number(env.MESHSHIFT_MAX_PER_NAMESPACE ?? 0),
+    )
+    .option(
+      '--max-concurrent <n>',
+      'concurrent migrations in the cluster, 0 = no limit [MESHSHIFT_MAX_CONCURRENT]',
+      integer(0),
+      Number(env.MESHSHIFT_MAX_CONCURRENT ?? 0),
+    )
+    .option(
+      '--time-scale <factor>',
+      'compress policy durations of new migrations (demos/tests) [MESHSHIFT_TIME_SCALE]',
+      positive,
+      Number(env.MESHSHIFT_TIME_SCALE ?? 1),
+    )
+    .option(
+      '--tick-align <duration>',
+      'round wake-ups up to this, so migrations tick together [MESHSHIFT_TICK_ALIGN]',
+      duration('--tick-align'),
+      parseDuration(env.MESHSHIFT_TICK_ALIGN ?? '1s'),
+    )
+    .option(
+      '--batch-window <duration>',
+      'collect analyses this long into one Prometheus query; 0ms = off [MESHSHIFT_BATCH_WINDOW]',
+      duration('--batch-window'),
+      parseDuration(env.MESHSHIFT_BATCH_WINDOW ?? '50ms'),
+    )
+    .option(
+      '--reconcile-every <duration>',
+      're-create lost drive jobs this often [MESHSHIFT_RECONCILE_EVERY]',
+      duration('--reconcile-every'),
+      parseDuration(env.MESHSHIFT_RECONCILE_EVERY ?? '30s'),
+    )
+    .option('--policies <dir>', 'folder with policy YAML files')
+    .option('--log-level <level>', 'pino level [MESHSHIFT_LOG_LEVEL]', env.MESHSHIFT_LOG_LEVEL ?? 'info')
+    .action(
+      async (
+        flags: Omit<ServeOptions, 'lockTtlMs' | 'tickAlignMs' | 'batchWindowMs' | 'reconcileEveryMs'> & {
+          lockTtl: number;
+          tickAlign: number;
+          batchWindow: number;
+          reconcileEvery: number;
+        },
+      ) => {
+        const { lockTtl, tickAlign, batchWindow, reconcileEvery, ...rest } = flags;
+        const o: ServeOptions = {
+          ...rest,
+          lockTtlMs: lockTtl,
+          tickAlignMs: tickAlign,
+          batchWindowMs: batchWindow,
+          reconcileEveryMs: reconcileEvery,
+        };
+        const logger = createLogger({ level: o.logLevel ?? 'info' });
+        let svc: RunningService;
+        try {
+          const { startService } = await import('./serve.js');
+          svc = await startService(o, { logger });
+        } catch (err) {
+          logger.error({ err: (err as Error).message }, 'cannot start');
+          process.stderr.write(`meshshift serve: ${(err as Error).message}\n`);
+          setCode(1);
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          const onSignal = (sig: NodeJS.Signals) => {
+            logger.info({ signal: sig }, 'signal received');
+            process.removeListener('SIGTERM', onSignal);
+            process.removeListener('SIGINT', onSignal);
+            void svc.close().then(resolve);
+          };
+          process.on('SIGTERM', onSignal);
+          process.on('SIGINT', onSignal);
+        });
+        setCode(0);
+      },
+    );
+
+  registerClientCommands(program, setCode);
+}

@@ -1,0 +1,189 @@
+/**
+ * A MetricsProvider that answers many migrations' golden-signal samples with ONE Prometheus query per tick.
+ *
+ * Samples requested within `windowMs` of each other (the worker aligns wake-ups so migrations tick together)
+ * are grouped by (reporter, range window, quantiles) and answered by a query grouped
+ * `by (destination_service, destination_version)`, filtered to the services asked for; each migration picks its
+ * rows. Queries per tick therefore stay constant as migrations grow. Selectors using other labels, custom
+ * metrics and explicit evaluation times go to the wrapped provider unchanged.
+ */
+import type { MetricsProvider, SampleRequest } from '../gate/provider.js';
+import { quantilesOf } from '../gate/provider.js';
+import type { PrometheusProvider } from '../gate/prometheus.js';
+import { escapeLabelValue, rangeSelector, renderTemplate } from '../gate/promql.js';
+import { QUANTILES, type GateSample, type Quantile, type SideSample } from '../gate/types.js';
+
+const GROUP_LABELS = new Set(['destination_service', 'destination_version']);
+
+interface Pending {
+  req: SampleRequest;
+  resolve: (s: GateSample) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Row {
+  labels: Record<string, string>;
+  value: number;
+}
+
+export interface BatchingStats {
+  /** Batched queries sent. */
+  batches: number;
+  /** Samples answered from batches. */
+  batchedSamples: number;
+  /** Samples passed to the wrapped provider. */
+  fallbackSamples: number;
+}
+
+export class BatchingMetricsProvider implements MetricsProvider {
+  private readonly groups = new Map<string, Pending[]>();
+  readonly stats: BatchingStats = { batches: 0, batchedSamples: 0, fallbackSamples: 0 };
+
+  constructor(
+    private readonly inner: PrometheusProvider,
+    private readonly windowMs = 50,
+  ) {}
+
+  recentRequests(labels: Record<string, string>, reporter: string, windowMs: number): Promise<number> {
+    return this.inner.recentRequests(labels, reporter, windowMs);
+  }
+
+  sample(req: SampleRequest): Promise<GateSample> {
+    const keys = [...Object.keys(req.selectors.source), ...Object.keys(req.selectors.target)];
+    const batchable =
+      req.at === undefined &&
+      keys.every((k) => GROUP_LABELS.has(k)) &&
+      !!req.selectors.source.destination_service &&
+      !!req.selectors.target.destination_service;
+    if (!batchable) {
+      this.stats.fallbackSamples++;
+      return this.inner.sample(req);
+    }
+    const { policy } = req;
+    const key = JSON.stringify([policy.analysis.reporter, policy.analysis.window, quantilesOf(policy)]);
+    return new Promise((resolve, reject) => {
+      let group = this.groups.get(key);
+      if (!group) {
+        group = [];
+        this.groups.set(key, group);
+        setTimeout(() => {
+          this.groups.delete(key);
+          void this.flush(group!);
+        }, this.windowMs);
+      }
+      group.push({ req, resolve, reject });
+    });
+  }
+
+  private async flush(batch: Pending[]): Promise<void> {
+    const first = batch[0]!.req.policy;
+    const reporter = first.analysis.reporter;
+    const windowMs = first.analysis.window;
+    const quantiles = quantilesOf(first);
+    const services = new Set<string>();
+    let needServiceLatency = false;
+    for (const p of batch) {
+      for (const side of [p.req.selectors.source, p.req.selectors.target]) {
+        services.add(side.destination_service!);
+        if (side.destination_version === undefined) needServiceLatency = true;
+      }
+    }
+    const filter = `reporter="${escapeLabelValue(reporter)}",destination_service=~"${[...services]
+      .map(escapeLabelValue)
+      .join('|')}"`;
+    const w = rangeSelector(windowMs);
+    const by = 'destination_service, destination_version';
+    const tag = (expr: string, signal: string) => `label_replace(${expr}, "signal", "${signal}", "", "")`;
+    const parts = [
+      tag(`sum by (${by}) (increase(istio_requests_total{${filter}}${w}))`, 'requests'),
+      tag(`sum by (${by}) (increase(istio_requests_total{${filter},response_code=~"5.."}${w}))`, 'e5xx'),
+      tag(
+        `sum by (${by}) (increase(istio_requests_total{${filter},response_code!~"5..",grpc_response_status!~"0|"}${w}))`,
+        'egrpc',
+      ),
+    ];
+    for (const q of quantiles) {
+      parts.push(
+        tag(
+          `histogram_quantile(${QUANTILES[q]}, sum by (le, ${by}) (rate(istio_request_duration_milliseconds_bucket{${filter}}${w})))`,
+          q,
+        ),
+      );
+      if (needServiceLatency)
+        parts.push(
+          tag(
+            `label_replace(histogram_quantile(${QUANTILES[q]}, sum by (le, destination_service) (rate(istio_request_duration_milliseconds_bucket{${filter}}${w}))), "grp", "service", "", "")`,
+            q,
+          ),
+        );
+    }
+    let rows: Row[];
+    try {
+      this.stats.batches++;
+      rows = await this.inner.query(parts.join(' or '));
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    const at = Date.now();
+    for (const p of batch) {
+      try {
+        this.stats.batchedSamples++;
+        p.resolve(await this.answer(p.req, rows, quantiles, windowMs, at));
+      } catch (err) {
+        p.reject(err);
+      }
+    }
+  }
+
+  private async answer(
+    req: SampleRequest,
+    rows: Row[],
+    quantiles: Quantile[],
+    windowMs: number,
+    at: number,
+  ): Promise<GateSample> {
+    const side = (sel: Record<string, string>): SideSample => {
+      const matches = (r: Row) =>
+        r.labels.destination_service === sel.destination_service &&
+        (sel.destination_version === undefined || r.labels.destination_version === sel.destination_version);
+      const sum = (signal: string) =>
+        rows
+          .filter((r) => r.labels.signal === signal && r.labels.grp === undefined && matches(r))
+          .reduce((a, r) => a + r.value, 0);
+      const latencyMs: Partial<Record<Quantile, number>> = {};
+      for (const q of quantiles) {
+        const row = rows.find(
+          (r) =>
+            r.labels.signal === q &&
+            (sel.destination_version === undefined
+              ? r.labels.grp === 'service' && r.labels.destination_service === sel.destination_service
+              : r.labels.grp === undefined && matches(r)),
+        );
+        latencyMs[q] = row?.value ?? NaN;
+      }
+      return { requests: sum('requests'), errors: sum('e5xx') + sum('egrpc'), latencyMs };
+    };
+    const custom: Record<string, number> = {};
+    let queries = 1;
+    for (const m of req.policy.metrics) {
+      const q = renderTemplate(m.query, {
+        namespace: req.namespace,
+        windowMs,
+        selectors: req.selectors,
+        reporter: req.policy.analysis.reporter,
+      });
+      const res = await this.inner.query(q);
+      queries++;
+      custom[m.name] = res.length === 1 ? res[0]!.value : NaN;
+    }
+    return {
+      at,
+      windowMs,
+      source: side(req.selectors.source),
+      target: side(req.selectors.target),
+      custom,
+      queries,
+    };
+  }
+}

@@ -1,0 +1,231 @@
+/** Shared wiring for the service tests: real Redis, real Prometheus, the Kubernetes API test server, workers. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startService, type RunningService, type ServeOptions } from '../../src/cli/serve.js';
+import { FileTokenStore } from '../../src/api/auth.js';
+import { silentLogger } from '../../src/log/logger.js';
+import type { HistoryEntry } from '../../src/service/store.js';
+import type { Clock } from '../../src/runner/clock.js';
+
+/**
+ * The service tests judge the service (jobs, locks, history), not the gate: an inline policy with the default's
+ * steps and timing but only absolute SLOs, so CPU contention on a 2-core CI box cannot fail a healthy run.
+ */
+export const SERVICE_POLICY = `
+steps: [1, 5, 10, 25, 50, 100]
+stepDuration: 2m
+analysis:
+  interval: 10s
+  window: 1m
+  minRequests: 50
+  minPassesPerStep: 2
+  inconclusiveLimit: 6
+slo:
+  errorRate:
+    max: 0.01
+  latency:
+    p99:
+      maxMs: 500
+`;
+
+export const TOKEN = 'test-token-0123456789abcdef';
+export const OTHER_TOKEN = 'other-token-0123456789abcdef';
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export function tokensFile(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshshift-tokens-'));
+  const f = path.join(dir, 'tokens');
+  writeFileSync(f, `# test tokens\nalice:${TOKEN}\nbob:${OTHER_TOKEN}\n`);
+  return f;
+}
+
+export function serveOptions(
+  redisUrl: string,
+  prefix: string,
+  extra: Partial<ServeOptions> = {},
+): ServeOptions {
+  return {
+    role: 'api',
+    redis: redisUrl,
+    prefix,
+    host: '127.0.0.1',
+    port: 0,
+    concurrency: 20,
+    lockTtlMs: 3000,
+    maxPerNamespace: 0,
+    maxConcurrent: 0,
+    timeScale: 0.05,
+    tickAlignMs: 100,
+    batchWindowMs: 20,
+    reconcileEveryMs: 2000,
+    logLevel: 'warn',
+    ...extra,
+  };
+}
+
+export async function startApi(
+  redisUrl: string,
+  prefix: string,
+  extra: Partial<ServeOptions> = {},
+  deps: { clock?: Clock } = {},
+): Promise<RunningService> {
+  return startService(serveOptions(redisUrl, prefix, extra), {
+    logger: silentLogger,
+    tokens: new FileTokenStore(tokensFile()),
+    ...deps,
+  });
+}
+
+export interface WorkerProcess {
+  proc: ChildProcess;
+  pid: number;
+  url: string;
+  stderr(): string;
+  kill9(): void;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `meshshift serve --role worker` as a child process (real CLI, real Redis/Kubernetes/Prometheus). */
+export async function startWorkerProcess(args: {
+  redisUrl: string;
+  prefix: string;
+  kubeconfig: string;
+  prometheusUrl: string;
+  lockTtl?: string;
+  extra?: string[];
+}): Promise<WorkerProcess> {
+  const proc = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(root, 'test/service/cli-entry.ts'),
+      'serve',
+      '--role',
+      'worker',
+      '--redis',
+      args.redisUrl,
+      '--prefix',
+      args.prefix,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--kubeconfig',
+      args.kubeconfig,
+      '--prometheus',
+      args.prometheusUrl,
+      '--lock-ttl',
+      args.lockTtl ?? '3s',
+      '--tick-align',
+      '100ms',
+      '--batch-window',
+      '20ms',
+      '--reconcile-every',
+      '2s',
+      '--log-level',
+      'info',
+      ...(args.extra ?? []),
+    ],
+    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+  );
+  let err = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`worker did not start within 20 s:\n${err.slice(-3000)}`)),
+      20_000,
+    );
+    proc.stderr!.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-200_000);
+      const m =
+        /"url":"(http:[^"]+)"[^\n]*meshshift serving/.exec(err) ??
+        /meshshift serving[^\n]*"url":"(http:[^"]+)"/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited with ${code}:\n${err.slice(-3000)}`));
+    });
+  });
+  return {
+    proc,
+    pid: proc.pid!,
+    url,
+    stderr: () => err,
+    kill9: () => proc.kill('SIGKILL'),
+    stop: () =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
+        proc.once('exit', (code) => resolve(code));
+        proc.kill('SIGTERM');
+        setTimeout(() => proc.kill('SIGKILL'), 15_000).unref();
+      }),
+  };
+}
+
+export async function http(
+  base: string,
+  method: string,
+  p: string,
+  opts: { token?: string; body?: string; type?: string } = {},
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${base}${p}`, {
+    method,
+    headers: {
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      ...(opts.body !== undefined ? { 'content-type': opts.type ?? 'application/yaml' } : {}),
+    },
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+export interface MigrationState {
+  migration: { id: string; phase: string; weight: number; reason?: string; seq: number };
+  history: HistoryEntry[];
+}
+
+export async function getMigration(base: string, id: string): Promise<MigrationState> {
+  const r = await http(base, 'GET', `/v1/migrations/${id}`);
+  if (r.status !== 200) throw new Error(`GET ${id}: ${r.status} ${JSON.stringify(r.json)}`);
+  return r.json as unknown as MigrationState;
+}
+
+export async function waitFor(
+  base: string,
+  id: string,
+  pred: (s: MigrationState) => boolean,
+  timeoutMs = 90_000,
+): Promise<MigrationState> {
+  const deadline = Date.now() + timeoutMs;
+  let last: MigrationState | undefined;
+  while (Date.now() < deadline) {
+    last = await getMigration(base, id);
+    if (pred(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(
+    `timed out; last state ${JSON.stringify(last?.migration)}; history tail ${JSON.stringify(last?.history.slice(-8))}`,
+  );
+}
+
+export const TERMINAL = ['completed', 'rolledBack', 'aborted', 'failed'];
+
+/** Target weights meshshift reports writing (not rollbacks), in history order. */
+export function historyWeights(h: HistoryEntry[]): number[] {
+  return h.filter((e) => e.type === 'weight' && !e.rollback).map((e) => Number(e.weight));
+}
+
+export async function workerJobs(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /meshshift_worker_jobs_total\{outcome="committed"\} (\d+)/.exec(text);
+  return m ? Number(m[1]) : 0;
+}
