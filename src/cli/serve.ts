@@ -73,7 +73,10 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
   const connection = redisOptions(o.redis);
   const queue = new MigrationQueue(connection, o.prefix, deps.clock);
   queue.queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
-  const metrics = createServiceMetrics(() => store.countByPhase());
+  const metrics = createServiceMetrics(
+    () => store.countByPhase(),
+    () => store.summaries(),
+  );
   const running: RunningService = { store, queue, metrics, close: async () => undefined };
 
   let worker: MigrationWorker | undefined;

@@ -1,12 +1,16 @@
 /** meshshift's own Prometheus metrics (prom-client), shared by the API and the workers of one process. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MigrationSummary } from './store.js';
 
 export interface ServiceMetrics {
   registry: Registry;
   migrationsByState: Gauge<'state'>;
   stepDuration: Histogram<'namespace'>;
-  verdicts: Counter<'result'>;
-  rollbacks: Counter<'cause'>;
+  verdicts: Counter<'result' | 'namespace' | 'migration'>;
+  rollbacks: Counter<'cause' | 'namespace' | 'migration'>;
+  migrationWeight: Gauge<'namespace' | 'migration' | 'plan'>;
+  migrationPhase: Gauge<'namespace' | 'migration' | 'phase'>;
+  migrationLastTransition: Gauge<'namespace' | 'migration'>;
   kubeCalls: Histogram<'verb' | 'outcome'>;
   kubeErrors: Counter<'verb' | 'code'>;
   prometheusQueries: Histogram<'outcome'>;
@@ -16,8 +20,25 @@ export interface ServiceMetrics {
   httpRequests: Counter<'route' | 'method' | 'status'>;
 }
 
-export function createServiceMetrics(countByState?: () => Promise<Record<string, number>>): ServiceMetrics {
+/** Per-migration gauges of finished migrations are dropped this long after their last transition. */
+const FINISHED_RETENTION_MS = 24 * 3600_000;
+const FINISHED = new Set(['completed', 'rolledBack', 'aborted', 'failed']);
+
+export function createServiceMetrics(
+  countByState?: () => Promise<Record<string, number>>,
+  summaries?: () => Promise<MigrationSummary[]>,
+): ServiceMetrics {
   const registry = new Registry();
+  // One Redis read per scrape serves all three per-migration gauges.
+  let cached: { at: number; rows: Promise<MigrationSummary[]> } | undefined;
+  const rows = async (): Promise<MigrationSummary[]> => {
+    if (!summaries) return [];
+    if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), rows: summaries() };
+    const now = Date.now();
+    return (await cached.rows).filter(
+      (r) => !FINISHED.has(r.phase) || now - r.transitionAt < FINISHED_RETENTION_MS,
+    );
+  };
   collectDefaultMetrics({ register: registry, prefix: 'meshshift_process_' });
   const m: ServiceMetrics = {
     registry,
@@ -43,14 +64,47 @@ export function createServiceMetrics(countByState?: () => Promise<Record<string,
     verdicts: new Counter({
       name: 'meshshift_verdicts_total',
       help: 'Gate verdicts by result',
-      labelNames: ['result'],
+      labelNames: ['result', 'namespace', 'migration'],
       registers: [registry],
     }),
     rollbacks: new Counter({
       name: 'meshshift_rollbacks_total',
       help: 'Rollbacks to 100 % source, by cause',
-      labelNames: ['cause'],
+      labelNames: ['cause', 'namespace', 'migration'],
       registers: [registry],
+    }),
+    migrationWeight: new Gauge({
+      name: 'meshshift_migration_weight_percent',
+      help: 'Target (Kubernetes) weight last written, 0-100 (read from Redis at scrape time)',
+      labelNames: ['namespace', 'migration', 'plan'],
+      registers: [registry],
+      async collect() {
+        const list = await rows();
+        this.reset();
+        for (const r of list) this.set({ namespace: r.namespace, migration: r.id, plan: r.plan }, r.weight);
+      },
+    }),
+    migrationPhase: new Gauge({
+      name: 'meshshift_migration_phase',
+      help: '1 for the current phase of each migration (read from Redis at scrape time)',
+      labelNames: ['namespace', 'migration', 'phase'],
+      registers: [registry],
+      async collect() {
+        const list = await rows();
+        this.reset();
+        for (const r of list) this.set({ namespace: r.namespace, migration: r.id, phase: r.phase }, 1);
+      },
+    }),
+    migrationLastTransition: new Gauge({
+      name: 'meshshift_migration_last_transition_timestamp_seconds',
+      help: 'Unix time of the last phase change or weight write of each migration',
+      labelNames: ['namespace', 'migration'],
+      registers: [registry],
+      async collect() {
+        const list = await rows();
+        this.reset();
+        for (const r of list) this.set({ namespace: r.namespace, migration: r.id }, r.transitionAt / 1000);
+      },
     }),
     kubeCalls: new Histogram({
       name: 'meshshift_kubernetes_request_duration_seconds',

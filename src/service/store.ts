@@ -16,6 +16,16 @@
 import type { Redis } from 'ioredis';
 import type { ResolvedPlan } from '../plan/load.js';
 
+export interface MigrationSummary {
+  id: string;
+  namespace: string;
+  plan: string;
+  phase: string;
+  weight: number;
+  /** Epoch ms of the last phase change or weight write. */
+  transitionAt: number;
+}
+
 export interface MigrationRecord {
   id: string;
   name: string;
@@ -376,6 +386,27 @@ export class RedisMigrationStore {
   }
 
   /** Counts by phase, for /metrics. */
+  /** One line per migration for the per-migration gauges (read at scrape time). */
+  async summaries(): Promise<MigrationSummary[]> {
+    const ids = await this.ids();
+    const pipe = this.redis.pipeline();
+    for (const id of ids)
+      pipe.hmget(this.key(id), 'namespace', 'name', 'phase', 'weight', 'transitionAt', 'createdAt');
+    const out: MigrationSummary[] = [];
+    for (const [i, [, v]] of ((await pipe.exec()) ?? []).entries()) {
+      const [namespace, name, phase, weight, transitionAt, createdAt] = (v ?? []) as Array<string | null>;
+      out.push({
+        id: ids[i]!,
+        namespace: namespace ?? '',
+        plan: name ?? ids[i]!,
+        phase: phase ?? 'unknown',
+        weight: Number(weight ?? 0),
+        transitionAt: Number(transitionAt ?? createdAt ?? 0),
+      });
+    }
+    return out;
+  }
+
   async countByPhase(): Promise<Record<string, number>> {
     const ids = await this.ids();
     const pipe = this.redis.pipeline();

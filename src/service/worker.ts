@@ -309,7 +309,8 @@ export class MigrationWorker {
       log,
       emit: (e) => {
         history.push(historyOf(e));
-        if (e.type === 'verdict') sm?.verdicts.inc({ result: e.verdict.outcome });
+        if (e.type === 'verdict')
+          sm?.verdicts.inc({ result: e.verdict.outcome, namespace: plan.namespace, migration: id });
         if (e.type === 'weight' && !e.rollback && e.weight !== e.previous) {
           const started = actor.getSnapshot().context.stepStartedAt;
           if (started !== undefined)
@@ -342,7 +343,11 @@ export class MigrationWorker {
             ...(reason ? { reason } : {}),
           });
           if (phase === 'rolledBack' || phase === 'aborted')
-            sm?.rollbacks.inc({ cause: s.context.rollback?.cause ?? 'unknown' });
+            sm?.rollbacks.inc({
+              cause: s.context.rollback?.cause ?? 'unknown',
+              namespace: plan.namespace,
+              migration: id,
+            });
           lastPhase = phase;
         }
         lastWeight = s.context.weight;
@@ -518,6 +523,10 @@ export class MigrationWorker {
           phase,
           weight: String(snap.context.weight),
           updatedAt: String(clock.now()),
+          // Last phase change or weight write: what the "migration stuck" alert watches.
+          ...(phase !== rec.phase || snap.context.weight !== rec.weight
+            ? { transitionAt: String(clock.now()) }
+            : {}),
           heldByWindow: heldByWindow ? '1' : '0',
           awaitingCron: awaitingCron ? '1' : '0',
           reason: reason ?? null,

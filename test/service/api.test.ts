@@ -116,6 +116,20 @@ spec:
     expect((await http(base, 'GET', '/readyz')).status).toBe(200);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/meshshift_migrations\{state="pending"\} 1/);
+    // Per-migration gauges the alerts and the dashboard in deploy/monitoring rely on.
+    expect(metrics).toContain(
+      `meshshift_migration_phase{namespace="${ok.json.namespace as string}",migration="${id}",phase="pending"} 1`,
+    );
+    expect(metrics).toMatch(
+      new RegExp(
+        `meshshift_migration_weight_percent\\{namespace="[^"]+",migration="${id}",plan="[^"]+"\\} 0`,
+      ),
+    );
+    expect(metrics).toMatch(
+      new RegExp(
+        `meshshift_migration_last_transition_timestamp_seconds\\{namespace="[^"]+",migration="${id}"\\} \\d+`,
+      ),
+    );
     expect(metrics).toMatch(
       /meshshift_http_requests_total\{route="\/v1\/migrations",method="POST",status="401"\} 3/,
     );
