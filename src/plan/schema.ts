@@ -231,6 +231,21 @@ const targetSchema = z.strictObject({
   deployment: name('spec.target.deployment'),
 });
 
+/** An IANA time zone name, checked against the runtime's time-zone database. */
+const timeZone = z
+  .string()
+  .refine(
+    (tz: string) => {
+      try {
+        return !!new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      } catch {
+        return false;
+      }
+    },
+    { error: 'expected an IANA time zone such as "Europe/Berlin" or "UTC"' },
+  )
+  .default('UTC');
+
 export const planSpecSchema = z
   .strictObject({
     namespace,
@@ -279,19 +294,7 @@ export const planSpecSchema = z
                   'expected a cron expression with 5 fields (minute hour day month weekday), e.g. "0 9 * * 1"',
               })
               .optional(),
-            timeZone: z
-              .string()
-              .refine(
-                (tz: string) => {
-                  try {
-                    return !!new Intl.DateTimeFormat('en-US', { timeZone: tz });
-                  } catch {
-                    return false;
-                  }
-                },
-                { error: 'expected an IANA time zone such as "Europe/Berlin" or "UTC"' },
-              )
-              .default('UTC'),
+            timeZone,
           })
           .refine((s) => (s.at === undefined) !== (s.cron === undefined), {
             error: 'give exactly one of start.at (a time) or start.cron (a cron expression)',
@@ -314,19 +317,7 @@ export const planSpecSchema = z
                 to: z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, {
                   error: 'to is a time of day "HH:MM", e.g. "16:00" (or "24:00")',
                 }),
-                timeZone: z
-                  .string()
-                  .refine(
-                    (tz: string) => {
-                      try {
-                        return !!new Intl.DateTimeFormat('en-US', { timeZone: tz });
-                      } catch {
-                        return false;
-                      }
-                    },
-                    { error: 'expected an IANA time zone such as "Europe/Berlin" or "UTC"' },
-                  )
-                  .default('UTC'),
+                timeZone,
               })
               .refine((w) => w.from < w.to, {
                 path: ['to'],
