@@ -105,7 +105,8 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
           if (!ok) metrics.prometheusErrors.inc();
         },
       });
-      provider = o.batchWindowMs > 0 ? new BatchingMetricsProvider(prom, o.batchWindowMs) : prom;
+      provider =
+        o.batchWindowMs > 0 ? new BatchingMetricsProvider(prom, o.batchWindowMs, o.tickAlignMs) : prom;
     }
     running.provider = provider;
     worker = new MigrationWorker({

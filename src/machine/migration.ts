@@ -363,7 +363,11 @@ export const migrationMachine = setup({
           states: {
             waiting: {
               on: {
-                TICK: { guard: ({ context, event }) => analysisDue(context, event.at), target: 'guarding' },
+                TICK: {
+                  guard: ({ context, event }) => analysisDue(context, event.at),
+                  target: 'guarding',
+                  actions: 'stampNow',
+                },
               },
             },
             // Keep guarding while a human decides: a regression during the wait still rolls back.
@@ -418,7 +422,13 @@ export const migrationMachine = setup({
       },
       states: {
         holding: {
-          on: { TICK: { guard: ({ context, event }) => analysisDue(context, event.at), target: 'guarding' } },
+          on: {
+            TICK: {
+              guard: ({ context, event }) => analysisDue(context, event.at),
+              target: 'guarding',
+              actions: 'stampNow',
+            },
+          },
         },
         // Paused is not unguarded: the held weight is still analysed and a failure still rolls back.
         guarding: {
@@ -540,7 +550,9 @@ function recordVerdict(c: Ctx, v: Verdict): Partial<Ctx> {
   const { sample: _sample, ...light } = v; // keep the persisted snapshot small: numbers live in the checks
   return {
     lastVerdict: light,
-    lastAnalysisAt: v.at,
+    // The analysis is dated by the TICK that started it, not by when Prometheus answered: otherwise every
+    // analysis drifts later by the query time and an aligned scheduler skips a whole interval.
+    lastAnalysisAt: c.now,
     now: Math.max(c.now, v.at),
     analyses: c.analyses + 1,
     failures,

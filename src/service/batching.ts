@@ -35,13 +35,60 @@ export interface BatchingStats {
   fallbackSamples: number;
 }
 
+/** One query for the golden signals of every service matching `filter`, grouped by service and version. */
+function goldenSignalsByService(
+  filter: string,
+  windowMs: number,
+  quantiles: Quantile[],
+  serviceLatency: boolean,
+): string {
+  const w = rangeSelector(windowMs);
+  const by = 'destination_service, destination_version';
+  const tag = (expr: string, signal: string) => `label_replace(${expr}, "signal", "${signal}", "", "")`;
+  const parts = [
+    tag(`sum by (${by}) (increase(istio_requests_total{${filter}}${w}))`, 'requests'),
+    tag(`sum by (${by}) (increase(istio_requests_total{${filter},response_code=~"5.."}${w}))`, 'e5xx'),
+    tag(
+      `sum by (${by}) (increase(istio_requests_total{${filter},response_code!~"5..",grpc_response_status!~"0|"}${w}))`,
+      'egrpc',
+    ),
+  ];
+  for (const q of quantiles) {
+    parts.push(
+      tag(
+        `histogram_quantile(${QUANTILES[q]}, sum by (le, ${by}) (rate(istio_request_duration_milliseconds_bucket{${filter}}${w})))`,
+        q,
+      ),
+    );
+    if (serviceLatency)
+      parts.push(
+        tag(
+          `label_replace(histogram_quantile(${QUANTILES[q]}, sum by (le, destination_service) (rate(istio_request_duration_milliseconds_bucket{${filter}}${w}))), "grp", "service", "", "")`,
+          q,
+        ),
+      );
+  }
+  return parts.join(' or ');
+}
+
 export class BatchingMetricsProvider implements MetricsProvider {
   private readonly groups = new Map<string, Pending[]>();
   readonly stats: BatchingStats = { batches: 0, batchedSamples: 0, fallbackSamples: 0 };
 
+  /** Mesh-wide answers per (reporter, window, quantiles), reused for `cacheMs` (one query per tick slot). */
+  private readonly cache = new Map<string, { at: number; rows: Promise<Row[]> }>();
+
+  /**
+   * @param windowMs collect samples this long into one filtered query (when `cacheMs` is 0)
+   * @param cacheMs  when > 0, ask once for every service in the mesh and answer all samples of the next
+   *                 `cacheMs` from that answer: queries per tick stay at one however many migrations tick
+   *                 (meshshift serve passes its tick alignment). Data at most `cacheMs` old is fine against
+   *                 analysis windows of minutes.
+   */
   constructor(
     private readonly inner: PrometheusProvider,
     private readonly windowMs = 50,
+    private readonly cacheMs = 0,
   ) {}
 
   recentRequests(labels: Record<string, string>, reporter: string, windowMs: number): Promise<number> {
@@ -61,6 +108,7 @@ export class BatchingMetricsProvider implements MetricsProvider {
     }
     const { policy } = req;
     const key = JSON.stringify([policy.analysis.reporter, policy.analysis.window, quantilesOf(policy)]);
+    if (this.cacheMs > 0) return this.fromMeshWideAnswer(key, req);
     return new Promise((resolve, reject) => {
       let group = this.groups.get(key);
       if (!group) {
@@ -73,6 +121,34 @@ export class BatchingMetricsProvider implements MetricsProvider {
       }
       group.push({ req, resolve, reject });
     });
+  }
+
+  private async fromMeshWideAnswer(key: string, req: SampleRequest): Promise<GateSample> {
+    const now = Date.now();
+    let entry = this.cache.get(key);
+    if (!entry || now - entry.at >= this.cacheMs) {
+      const { reporter, window } = req.policy.analysis;
+      const rows = (async () => {
+        this.stats.batches++;
+        return this.inner.query(
+          goldenSignalsByService(
+            `reporter="${escapeLabelValue(reporter)}"`,
+            window,
+            quantilesOf(req.policy),
+            true,
+          ),
+        );
+      })();
+      entry = { at: now, rows };
+      this.cache.set(key, entry);
+      // A failed answer is not cached: the next sample asks again.
+      rows.catch(() => {
+        if (this.cache.get(key) === entry) this.cache.delete(key);
+      });
+    }
+    const rows = await entry.rows;
+    this.stats.batchedSamples++;
+    return this.answer(req, rows, quantilesOf(req.policy), req.policy.analysis.window, Date.now());
   }
 
   private async flush(batch: Pending[]): Promise<void> {
@@ -91,36 +167,11 @@ export class BatchingMetricsProvider implements MetricsProvider {
     const filter = `reporter="${escapeLabelValue(reporter)}",destination_service=~"${[...services]
       .map(escapeLabelValue)
       .join('|')}"`;
-    const w = rangeSelector(windowMs);
-    const by = 'destination_service, destination_version';
-    const tag = (expr: string, signal: string) => `label_replace(${expr}, "signal", "${signal}", "", "")`;
-    const parts = [
-      tag(`sum by (${by}) (increase(istio_requests_total{${filter}}${w}))`, 'requests'),
-      tag(`sum by (${by}) (increase(istio_requests_total{${filter},response_code=~"5.."}${w}))`, 'e5xx'),
-      tag(
-        `sum by (${by}) (increase(istio_requests_total{${filter},response_code!~"5..",grpc_response_status!~"0|"}${w}))`,
-        'egrpc',
-      ),
-    ];
-    for (const q of quantiles) {
-      parts.push(
-        tag(
-          `histogram_quantile(${QUANTILES[q]}, sum by (le, ${by}) (rate(istio_request_duration_milliseconds_bucket{${filter}}${w})))`,
-          q,
-        ),
-      );
-      if (needServiceLatency)
-        parts.push(
-          tag(
-            `label_replace(histogram_quantile(${QUANTILES[q]}, sum by (le, destination_service) (rate(istio_request_duration_milliseconds_bucket{${filter}}${w}))), "grp", "service", "", "")`,
-            q,
-          ),
-        );
-    }
+    const query = goldenSignalsByService(filter, windowMs, quantiles, needServiceLatency);
     let rows: Row[];
     try {
       this.stats.batches++;
-      rows = await this.inner.query(parts.join(' or '));
+      rows = await this.inner.query(query);
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;
