@@ -19,7 +19,6 @@ import { connectRedis, MigrationQueue, redisOptions } from '../service/queue.js'
 import { MigrationService } from '../service/service.js';
 import { RedisMigrationStore } from '../service/store.js';
 import { MigrationWorker } from '../service/worker.js';
-import { mountSlackFromEnv } from '../slack/app.js';
 
 export interface ServeOptions {
   role: 'api' | 'worker' | 'all';
@@ -152,8 +151,16 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     logger,
     authReads: !!o.authReads,
   });
-  // Slack (slash commands, buttons, threaded notifications) when its secrets are configured.
-  mountSlackFromEnv(api, { ...(service ? { service } : {}), store, logger });
+  // Slack (slash commands, buttons, threaded notifications) when its secrets are configured; Bolt is loaded
+  // only then, so processes without Slack do not carry it.
+  if (
+    ['SLACK_SIGNING_SECRET', 'SLACK_SIGNING_SECRET_FILE', 'SLACK_BOT_TOKEN', 'SLACK_BOT_TOKEN_FILE'].some(
+      (k) => process.env[k],
+    )
+  ) {
+    const { mountSlackFromEnv } = await import('../slack/app.js');
+    mountSlackFromEnv(api, { ...(service ? { service } : {}), store, logger });
+  }
   const address = await api.listen({ host: o.host, port: o.port });
   running.api = api;
   running.url = address.replace('[::1]', '127.0.0.1');

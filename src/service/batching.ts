@@ -71,12 +71,30 @@ function goldenSignalsByService(
   return parts.join(' or ');
 }
 
+/** Rows of one answer keyed by (signal, group, service, version), so each migration's lookup is O(1). */
+type RowIndex = Map<string, number>;
+const ANY_VERSION = '*';
+const rowKey = (signal: string, grp: string, service: string, version: string) =>
+  `${signal}\u0000${grp}\u0000${service}\u0000${version}`;
+
+function indexRows(rows: Row[]): RowIndex {
+  const index: RowIndex = new Map();
+  const add = (k: string, v: number) => index.set(k, (index.get(k) ?? 0) + v);
+  for (const r of rows) {
+    const { signal = '', grp = '', destination_service: svc = '', destination_version: ver = '' } = r.labels;
+    add(rowKey(signal, grp, svc, ver), r.value);
+    // Counts summed over versions answer selectors that name only the service (two-host splits).
+    if (!grp) add(rowKey(signal, grp, svc, ANY_VERSION), r.value);
+  }
+  return index;
+}
+
 export class BatchingMetricsProvider implements MetricsProvider {
   private readonly groups = new Map<string, Pending[]>();
   readonly stats: BatchingStats = { batches: 0, batchedSamples: 0, fallbackSamples: 0 };
 
   /** Mesh-wide answers per (reporter, window, quantiles), reused for `cacheMs` (one query per tick slot). */
-  private readonly cache = new Map<string, { at: number; rows: Promise<Row[]> }>();
+  private readonly cache = new Map<string, { at: number; rows: Promise<RowIndex> }>();
 
   /**
    * @param windowMs collect samples this long into one filtered query (when `cacheMs` is 0)
@@ -130,20 +148,23 @@ export class BatchingMetricsProvider implements MetricsProvider {
       const { reporter, window } = req.policy.analysis;
       const rows = (async () => {
         this.stats.batches++;
-        return this.inner.query(
-          goldenSignalsByService(
-            `reporter="${escapeLabelValue(reporter)}"`,
-            window,
-            quantilesOf(req.policy),
-            true,
+        return indexRows(
+          await this.inner.query(
+            goldenSignalsByService(
+              `reporter="${escapeLabelValue(reporter)}"`,
+              window,
+              quantilesOf(req.policy),
+              true,
+            ),
           ),
         );
       })();
-      entry = { at: now, rows };
-      this.cache.set(key, entry);
+      const fresh = { at: now, rows };
+      entry = fresh;
+      this.cache.set(key, fresh);
       // A failed answer is not cached: the next sample asks again.
       rows.catch(() => {
-        if (this.cache.get(key) === entry) this.cache.delete(key);
+        if (this.cache.get(key) === fresh) this.cache.delete(key);
       });
     }
     const rows = await entry.rows;
@@ -177,10 +198,11 @@ export class BatchingMetricsProvider implements MetricsProvider {
       return;
     }
     const at = Date.now();
+    const index = indexRows(rows);
     for (const p of batch) {
       try {
         this.stats.batchedSamples++;
-        p.resolve(await this.answer(p.req, rows, quantiles, windowMs, at));
+        p.resolve(await this.answer(p.req, index, quantiles, windowMs, at));
       } catch (err) {
         p.reject(err);
       }
@@ -189,29 +211,20 @@ export class BatchingMetricsProvider implements MetricsProvider {
 
   private async answer(
     req: SampleRequest,
-    rows: Row[],
+    rows: RowIndex,
     quantiles: Quantile[],
     windowMs: number,
     at: number,
   ): Promise<GateSample> {
     const side = (sel: Record<string, string>): SideSample => {
-      const matches = (r: Row) =>
-        r.labels.destination_service === sel.destination_service &&
-        (sel.destination_version === undefined || r.labels.destination_version === sel.destination_version);
-      const sum = (signal: string) =>
-        rows
-          .filter((r) => r.labels.signal === signal && r.labels.grp === undefined && matches(r))
-          .reduce((a, r) => a + r.value, 0);
+      const svc = sel.destination_service ?? '';
+      const ver = sel.destination_version;
+      const sum = (signal: string) => rows.get(rowKey(signal, '', svc, ver ?? ANY_VERSION)) ?? 0;
       const latencyMs: Partial<Record<Quantile, number>> = {};
       for (const q of quantiles) {
-        const row = rows.find(
-          (r) =>
-            r.labels.signal === q &&
-            (sel.destination_version === undefined
-              ? r.labels.grp === 'service' && r.labels.destination_service === sel.destination_service
-              : r.labels.grp === undefined && matches(r)),
-        );
-        latencyMs[q] = row?.value ?? NaN;
+        latencyMs[q] =
+          (ver === undefined ? rows.get(rowKey(q, 'service', svc, '')) : rows.get(rowKey(q, '', svc, ver))) ??
+          NaN;
       }
       return { requests: sum('requests'), errors: sum('e5xx') + sum('egrpc'), latencyMs };
     };

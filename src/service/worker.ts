@@ -210,6 +210,12 @@ export class MigrationWorker {
     return a > 0 ? Math.ceil(t / a) * a : t;
   }
 
+  /** The tick slot a job belongs to: analyses are dated by it, so the next one lands in a slot too, not one late. */
+  private alignDown(t: number): number {
+    const a = this.o.tickAlignMs ?? 0;
+    return a > 0 ? Math.floor(t / a) * a : t;
+  }
+
   private async drive(job: Job<DriveJob>, token?: string): Promise<unknown> {
     const { store, queue } = this.o;
     const { id, seq } = job.data;
@@ -492,7 +498,7 @@ export class MigrationWorker {
       // 4. Time-based progress: an analysis (and the step it may unlock) when one is due.
       const wake = nextWakeAt(snap);
       if (wake !== undefined && wake <= clock.now() + 5) {
-        actor.send({ type: 'TICK', at: clock.now() });
+        actor.send({ type: 'TICK', at: Math.max(wake, this.alignDown(clock.now())) });
         snap = await settle();
       }
 

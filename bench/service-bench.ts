@@ -1,0 +1,399 @@
+/**
+ * Service benchmark (issue 3): how many concurrent migrations ONE worker process drives with a real Prometheus
+ * answering, at what CPU and RSS, and how many Prometheus queries it issues per analysis tick as migrations grow.
+ *
+ *   node --import tsx bench/service-bench.ts [--migrations 10,100,1000] [--seconds 60] [--interval 10]
+ *        [--concurrency N] [--tick-align 1s] [--batch-window 50ms] [--ready-timeout 240] [--out bench/results]
+ *
+ * For each N: a fresh real Redis, one Kubernetes API test server seeded with N scenarios (namespaces
+ * bench-0000…), ONE synthetic Istio metrics exporter for all N services × {vm, k8s} (bench/service/exporter.ts),
+ * a real Prometheus scraping it every 1 s, and ONE `meshshift serve --role worker` CHILD process (so its CPU and
+ * RSS come cleanly from /proc/<pid>). This process submits the N plans through MigrationService (as the API
+ * would), waits until all are `shifting`, lets one interval pass, then measures over --seconds:
+ *   - worker RSS (max of 1 s samples, and VmHWM) and CPU % of one core (/proc/<pid>/stat);
+ *   - Prometheus queries per analysis interval, counted twice: by the worker
+ *     (meshshift_prometheus_query_duration_seconds_count) and by Prometheus itself
+ *     (prometheus_http_requests_total{handler="/api/v1/query"}, read from its /metrics so we add none);
+ *   - analyses per second (meshshift_verdicts_total) and, from every migration's history, the verdicts each
+ *     one got in the window and the largest gap between two consecutive verdicts (lag = gap − interval;
+ *     "missed a tick" = migrations with a gap above 1.5 × interval). The effective cadence is interval + job
+ *     time rounded up to --tick-align, so ~1 verdict fewer than window/interval is normal.
+ * The worker runs compiled JavaScript (dist/ if fresh, else a tsc build in a temp dir; --tsx for the sources).
+ * The policy's steps are 30 min long, so every migration stays at its first step (shifting) while measured.
+ * Prints a table and writes bench/results/service-<date>.json.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { silentLogger } from '../src/log/logger.js';
+import { connectRedis, MigrationQueue, redisOptions } from '../src/service/queue.js';
+import { MigrationService } from '../src/service/service.js';
+import { RedisMigrationStore } from '../src/service/store.js';
+import { seedMigrationScenario, type ScenarioFixture } from '../test/harness/istio-fixtures.js';
+import { startKubeApiServer } from '../test/harness/kube-api-server.js';
+import { startPrometheus } from '../test/harness/prometheus.js';
+import { startRedis } from '../test/harness/redis.js';
+import { planYamlFor } from '../test/harness/scenario.js';
+import { startIstioExporter } from './service/exporter.js';
+import {
+  machineCpu,
+  metricSum,
+  procSample,
+  startWorkerChild,
+  workerEntry,
+  type ProcSample,
+} from './service/proc.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (s: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`);
+
+const { values: argv } = parseArgs({
+  options: {
+    migrations: { type: 'string', default: '10,100,1000' },
+    seconds: { type: 'string', default: '60' },
+    interval: { type: 'string', default: '10' },
+    concurrency: { type: 'string' },
+    'tick-align': { type: 'string' },
+    'batch-window': { type: 'string' },
+    'ready-timeout': { type: 'string', default: '240' },
+    out: { type: 'string', default: path.join(root, 'bench/results') },
+    tsx: { type: 'boolean', default: false },
+  },
+});
+const sizes = argv.migrations.split(',').map((s) => Number(s.trim()));
+const seconds = Number(argv.seconds);
+const intervalS = Number(argv.interval);
+const readyTimeoutMs = Number(argv['ready-timeout']) * 1000;
+if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !(seconds > 0) || !(intervalS > 0))
+  throw new Error('usage: --migrations 10,100,1000 --seconds 60 --interval 10');
+const workerFlags = [
+  ...(argv.concurrency ? ['--concurrency', argv.concurrency] : []),
+  ...(argv['tick-align'] ? ['--tick-align', argv['tick-align']] : []),
+  ...(argv['batch-window'] ? ['--batch-window', argv['batch-window']] : []),
+];
+
+/** Absolute SLOs only, healthy synthetic traffic: every analysis passes; 30 min steps keep all N shifting. */
+const POLICY = `
+steps: [1, 5, 10, 25, 50, 100]
+stepDuration: 30m
+analysis:
+  interval: ${intervalS}s
+  window: 1m
+  minRequests: 50
+  minPassesPerStep: 2
+  inconclusiveLimit: 1000
+slo:
+  errorRate:
+    max: 0.01
+  latency:
+    p99:
+      maxMs: 500
+`;
+
+interface Row {
+  migrations: number;
+  reachedShifting: number;
+  secondsToAllShifting: number | null;
+  windowSeconds: number;
+  rssMaxMB: number;
+  rssHwmMB: number;
+  rssIdleMB: number;
+  /** V8 heap in use at the window's end (the worker's own meshshift_process_nodejs_heap_size_used_bytes). */
+  heapUsedMB: number;
+  cpuPercentOneCore: number;
+  machineCpuBusyPercent: number;
+  promQueriesPerTickWorker: number;
+  promQueriesPerTickServer: number;
+  analysesPerSecond: number;
+  expectedAnalysesPerSecond: number;
+  verdictsPerMigrationMin: number;
+  verdictsPerMigrationExpected: number;
+  migrationsMissingATick: number;
+  maxGapSeconds: number;
+  maxLagSeconds: number;
+  verdictOutcomes: Record<string, number>;
+  phasesAtEnd: Record<string, number>;
+  workerJobs: number;
+  exporterSeries: number;
+  note?: string;
+}
+
+async function fetchText(url: string): Promise<string> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  return res.text();
+}
+
+async function runOne(n: number): Promise<Row> {
+  log(`N=${n}: starting Redis, Kubernetes API test server, exporter, Prometheus`);
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'meshshift-sbench-'));
+  cleanups.push(() => rm(tmp, { recursive: true, force: true }));
+  try {
+    const redis = await startRedis();
+    cleanups.unshift(() => redis.close());
+    const kube = await startKubeApiServer();
+    cleanups.unshift(() => kube.close());
+    const fixtures: ScenarioFixture[] = [];
+    for (let i = 0; i < n; i++)
+      fixtures.push(seedMigrationScenario(kube, { namespace: `bench-${String(i).padStart(4, '0')}` }));
+    const kubeconfig = kube.writeKubeconfig(tmp);
+    const exporter = await startIstioExporter(fixtures.map((f) => f.host));
+    cleanups.unshift(() => exporter.close());
+    const prom = await startPrometheus({ scrapeIntervalSeconds: 1 });
+    cleanups.unshift(() => prom.close());
+    await prom.addTarget('istio-bench', exporter.target);
+    const last = fixtures[fixtures.length - 1]!.host;
+    await prom.waitForSeries(
+      `sum(increase(istio_requests_total{destination_service="${last}",destination_version="vm"}[10s])) > 0`,
+      60_000,
+    );
+    log(`N=${n}: Prometheus scrapes ${exporter.series} series; starting the worker child`);
+
+    const prefix = 'bench';
+    const worker = await startWorkerChild(workerCmd, root, [
+      '--redis',
+      redis.url,
+      '--prefix',
+      prefix,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--kubeconfig',
+      kubeconfig,
+      '--prometheus',
+      prom.url,
+      '--log-level',
+      'info',
+      ...workerFlags,
+    ]);
+    cleanups.unshift(() => worker.stop());
+    await sleep(2000);
+    const idle = procSample(worker.pid);
+
+    // Submit through MigrationService, as POST /v1/migrations does (its own Redis connections, in this process).
+    const redisConn = connectRedis(redis.url, 'bench-submit');
+    cleanups.unshift(() => redisConn.quit().catch(() => undefined));
+    const store = new RedisMigrationStore(redisConn, prefix);
+    const queue = new MigrationQueue(redisOptions(redis.url), prefix);
+    cleanups.unshift(() => queue.close().catch(() => undefined));
+    const service = new MigrationService({ store, queue, logger: silentLogger, timeScale: 1 });
+    const t0 = Date.now();
+    for (let i = 0; i < n; i += 50)
+      await Promise.all(
+        fixtures.slice(i, i + 50).map((f) => service.submit(planYamlFor(f, POLICY), 'bench')),
+      );
+    log(`N=${n}: submitted in ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting until all are shifting`);
+
+    let phases: Record<string, number> = {};
+    let allShiftingAt: number | undefined;
+    let peakRss = idle.rssBytes;
+    for (let lastLog = 0; Date.now() - t0 < readyTimeoutMs;) {
+      phases = await store.countByPhase();
+      peakRss = Math.max(peakRss, procSample(worker.pid).rssBytes);
+      if ((phases.shifting ?? 0) >= n) {
+        allShiftingAt = Date.now();
+        break;
+      }
+      if (Date.now() - lastLog > 10_000) {
+        lastLog = Date.now();
+        log(`N=${n}:   phases ${JSON.stringify(phases)}`);
+      }
+      await sleep(1000);
+    }
+    const reached = phases.shifting ?? 0;
+    let note: string | undefined;
+    if (allShiftingAt === undefined) {
+      note = `only ${reached}/${n} shifting after ${readyTimeoutMs / 1000} s (${JSON.stringify(phases)}); measured anyway`;
+      log(`N=${n}: ${note}`);
+    } else
+      log(`N=${n}: all shifting after ${((allShiftingAt - t0) / 1000).toFixed(1)} s; warm-up one interval`);
+    await sleep(intervalS * 1000 + 2000);
+
+    // ── the measurement window ──
+    const promMetricsUrl = `${prom.url}/metrics`;
+    const queryFilter = /handler="\/api\/v1\/query"/;
+    const w0 = {
+      proc: procSample(worker.pid),
+      machine: machineCpu(),
+      worker: await fetchText(`${worker.url}/metrics`),
+      prom: await fetchText(promMetricsUrl),
+    };
+    const samples: ProcSample[] = [w0.proc];
+    const windowEnd = w0.proc.at + seconds * 1000;
+    while (Date.now() < windowEnd) {
+      await sleep(Math.min(1000, Math.max(0, windowEnd - Date.now())));
+      samples.push(procSample(worker.pid));
+    }
+    const w1 = {
+      proc: procSample(worker.pid),
+      machine: machineCpu(),
+      worker: await fetchText(`${worker.url}/metrics`),
+      prom: await fetchText(promMetricsUrl),
+    };
+    samples.push(w1.proc);
+    const span = (w1.proc.at - w0.proc.at) / 1000;
+    const ticks = span / intervalS;
+    const delta = (name: string, a: string, b: string, f?: RegExp) =>
+      metricSum(b, name, f) - metricSum(a, name, f);
+
+    // ── per-migration analysis cadence, from the histories ──
+    const ids = await store.ids();
+    let minVerdicts = Infinity;
+    let maxGapMs = 0;
+    let missing = 0;
+    const outcomes: Record<string, number> = {};
+    const expected = Math.floor(span / intervalS);
+    for (let i = 0; i < ids.length; i += 100) {
+      const hs = await Promise.all(ids.slice(i, i + 100).map((id) => store.history(id)));
+      for (const h of hs) {
+        const ats = h.filter((e) => e.type === 'verdict').map((e) => Number(e.at));
+        let inWindow = 0;
+        let prev: number | undefined;
+        let migrationGap = 0;
+        for (const e of h) {
+          if (e.type !== 'verdict') continue;
+          const at = Number(e.at);
+          if (at >= w0.proc.at && at <= w1.proc.at) {
+            inWindow++;
+            const o = String((e as { outcome?: unknown }).outcome);
+            outcomes[o] = (outcomes[o] ?? 0) + 1;
+            if (prev !== undefined) migrationGap = Math.max(migrationGap, at - prev);
+          }
+          if (at <= w1.proc.at) prev = at;
+        }
+        // Time since the last verdict at the window's end also counts as a gap (a migration that stopped ticking).
+        const lastAt = ats.filter((a) => a <= w1.proc.at).at(-1);
+        migrationGap = Math.max(migrationGap, w1.proc.at - (lastAt ?? w0.proc.at));
+        maxGapMs = Math.max(maxGapMs, migrationGap);
+        minVerdicts = Math.min(minVerdicts, inWindow);
+        if (migrationGap > 1.5 * intervalS * 1000) missing++;
+      }
+    }
+    const phasesAtEnd = await store.countByPhase();
+    const mb = (b: number) => Math.round((b / 1024 / 1024) * 10) / 10;
+    const r1 = (x: number) => Math.round(x * 10) / 10;
+    const row: Row = {
+      migrations: n,
+      reachedShifting: reached,
+      secondsToAllShifting: allShiftingAt !== undefined ? r1((allShiftingAt - t0) / 1000) : null,
+      windowSeconds: r1(span),
+      rssMaxMB: mb(Math.max(...samples.map((s) => s.rssBytes))),
+      rssHwmMB: mb(w1.proc.hwmBytes),
+      rssIdleMB: mb(idle.rssBytes),
+      heapUsedMB: mb(metricSum(w1.worker, 'meshshift_process_nodejs_heap_size_used_bytes')),
+      cpuPercentOneCore: r1(((w1.proc.cpuSeconds - w0.proc.cpuSeconds) / span) * 100),
+      machineCpuBusyPercent: r1(
+        ((w1.machine.busy - w0.machine.busy) / (w1.machine.total - w0.machine.total)) * 100,
+      ),
+      promQueriesPerTickWorker: r1(
+        delta('meshshift_prometheus_query_duration_seconds_count', w0.worker, w1.worker) / ticks,
+      ),
+      promQueriesPerTickServer: r1(
+        delta('prometheus_http_requests_total', w0.prom, w1.prom, queryFilter) / ticks,
+      ),
+      analysesPerSecond: r1(delta('meshshift_verdicts_total', w0.worker, w1.worker) / span),
+      expectedAnalysesPerSecond: r1(n / intervalS),
+      verdictsPerMigrationMin: minVerdicts === Infinity ? 0 : minVerdicts,
+      verdictsPerMigrationExpected: expected,
+      migrationsMissingATick: missing,
+      maxGapSeconds: r1(maxGapMs / 1000),
+      maxLagSeconds: r1(Math.max(0, maxGapMs / 1000 - intervalS)),
+      verdictOutcomes: outcomes,
+      phasesAtEnd,
+      workerJobs: delta('meshshift_worker_jobs_total', w0.worker, w1.worker),
+      exporterSeries: exporter.series,
+      ...(note ? { note } : {}),
+    };
+    void peakRss;
+    log(`N=${n}: ${JSON.stringify(row)}`);
+    return row;
+  } finally {
+    for (const c of cleanups) await c().catch(() => undefined);
+  }
+}
+
+function table(rows: Row[]): string {
+  const head = [
+    'N',
+    'shifting',
+    'RSS max MB',
+    'RSS idle MB',
+    'heap used MB',
+    'CPU % 1 core',
+    'machine busy %',
+    'queries/tick (worker)',
+    'queries/tick (prom)',
+    'analyses/s (expected)',
+    'min verdicts (exp.)',
+    'missed a tick',
+    'max lag s',
+  ];
+  const body = rows.map((r) => [
+    String(r.migrations),
+    `${r.reachedShifting}`,
+    String(r.rssMaxMB),
+    String(r.rssIdleMB),
+    String(r.heapUsedMB),
+    String(r.cpuPercentOneCore),
+    String(r.machineCpuBusyPercent),
+    String(r.promQueriesPerTickWorker),
+    String(r.promQueriesPerTickServer),
+    `${r.analysesPerSecond} (${r.expectedAnalysesPerSecond})`,
+    `${r.verdictsPerMigrationMin} (${r.verdictsPerMigrationExpected})`,
+    String(r.migrationsMissingATick),
+    String(r.maxLagSeconds),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(fmt)].join('\n');
+}
+
+const started = new Date();
+const workerCmd = workerEntry(root, argv.tsx);
+const { entry } = workerCmd;
+log(`worker entry: ${entry}; sizes ${sizes.join(', ')}; window ${seconds} s; interval ${intervalS} s`);
+const rows: Row[] = [];
+const errors: Array<{ migrations: number; error: string }> = [];
+for (const n of sizes) {
+  try {
+    rows.push(await runOne(n));
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    log(`N=${n}: FAILED: ${msg}`);
+    errors.push({ migrations: n, error: msg });
+  }
+}
+const result = {
+  date: started.toISOString(),
+  machine: {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memGB: Math.round(os.totalmem() / 1024 ** 3),
+    node: process.version,
+    loadavgAtStart: os.loadavg(),
+  },
+  options: {
+    migrations: sizes,
+    seconds,
+    intervalSeconds: intervalS,
+    workerEntry: entry,
+    workerFlags,
+    policy: POLICY.trim(),
+  },
+  rows,
+  errors,
+};
+await mkdir(argv.out, { recursive: true });
+const file = path.join(argv.out, `service-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+await writeFile(file, JSON.stringify(result, null, 2) + '\n');
+process.stdout.write(
+  `\nmeshshift service benchmark, ${result.date}, ${result.machine.cpus} CPUs (${result.machine.cpuModel})\n`,
+);
+process.stdout.write(`${table(rows)}\n`);
+if (errors.length) process.stdout.write(`errors: ${JSON.stringify(errors)}\n`);
+process.stdout.write(`results: ${path.relative(process.cwd(), file)}\n`);
+process.exit(errors.length ? 1 : 0);
