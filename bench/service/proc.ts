@@ -11,6 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
+import { waitForServeUrl } from '../../test/harness/serve-child.js';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -120,33 +121,14 @@ export async function startWorkerChild(
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, NO_COLOR: '1' },
   });
-  let err = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`worker did not start within ${startTimeoutMs} ms:\n${err.slice(-3000)}`)),
-      startTimeoutMs,
-    );
-    proc.stderr!.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-100_000);
-      const m =
-        /"url":"(http:[^"]+)"[^\n]*meshshift serving/.exec(err) ??
-        /meshshift serving[^\n]*"url":"(http:[^"]+)"/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited with ${code}:\n${err.slice(-3000)}`));
-    });
-  });
+  const started = waitForServeUrl(proc, startTimeoutMs, 100_000);
+  const url = await started.url;
   return {
     proc,
     pid: proc.pid!,
     url,
     entry,
-    stderrTail: () => err.slice(-3000),
+    stderrTail: () => started.stderr().slice(-3000),
     stop: () =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return resolve();

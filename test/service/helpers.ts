@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { waitForServeUrl } from '../harness/serve-child.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startService, type RunningService, type ServeOptions } from '../../src/cli/serve.js';
@@ -133,32 +134,13 @@ export async function startWorkerProcess(args: {
     ],
     { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
   );
-  let err = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`worker did not start within 20 s:\n${err.slice(-3000)}`)),
-      20_000,
-    );
-    proc.stderr!.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-200_000);
-      const m =
-        /"url":"(http:[^"]+)"[^\n]*meshshift serving/.exec(err) ??
-        /meshshift serving[^\n]*"url":"(http:[^"]+)"/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited with ${code}:\n${err.slice(-3000)}`));
-    });
-  });
+  const started = waitForServeUrl(proc, 20_000, 200_000);
+  const url = await started.url;
   return {
     proc,
     pid: proc.pid!,
     url,
-    stderr: () => err,
+    stderr: started.stderr,
     kill9: () => proc.kill('SIGKILL'),
     stop: () =>
       new Promise((resolve) => {

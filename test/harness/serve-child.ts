@@ -1,0 +1,35 @@
+/** Waiting for a `meshshift serve` child process to listen (tests and benchmarks). No vitest import. */
+import type { ChildProcess } from 'node:child_process';
+
+/**
+ * Resolves with the URL a `meshshift serve` child logs in its "meshshift serving" line (pino JSON on stderr);
+ * rejects if it exits or does not start in time. `stderr()` returns what it printed so far (the last `keep` chars).
+ */
+export function waitForServeUrl(
+  proc: ChildProcess,
+  timeoutMs: number,
+  keep = 200_000,
+): { url: Promise<string>; stderr: () => string } {
+  let err = '';
+  const url = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`worker did not start within ${timeoutMs} ms:\n${err.slice(-3000)}`)),
+      timeoutMs,
+    );
+    proc.stderr!.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-keep);
+      const m =
+        /"url":"(http:[^"]+)"[^\n]*meshshift serving/.exec(err) ??
+        /meshshift serving[^\n]*"url":"(http:[^"]+)"/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited with ${code}:\n${err.slice(-3000)}`));
+    });
+  });
+  return { url, stderr: () => err };
+}
