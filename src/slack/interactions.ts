@@ -33,7 +33,9 @@ export function registerListeners(bolt: App, deps: ListenerDeps): void {
         return { text: `:x: meshshift could not do that: ${(err as Error).message}` };
       },
     );
-    const quick = await Promise.race([work, sleep(deps.ackBudgetMs ?? 2000)]);
+    // A budget of 0 always acks at once and answers through response_url (no race with a fast answer).
+    const budget = deps.ackBudgetMs ?? 2000;
+    const quick = budget > 0 ? await Promise.race([work, sleep(budget)]) : undefined;
     if (quick) {
       await ack({ response_type: 'ephemeral', text: quick.text });
       return;
