@@ -208,6 +208,11 @@ export class IstioMeshAdapter implements MeshAdapter {
     const checks: PreflightCheck[] = [];
     const add = (id: string, ok: boolean, message: string, fix?: string) =>
       checks.push({ id, ok, message, ...(fix && !ok ? { fix } : {}) });
+    /** A failed read: "not found" gets its own message and fix; anything else reports the API's error. */
+    const failedRead = (id: string, err: unknown, notFound: string, notFoundFix: string) =>
+      isNotFound(err)
+        ? add(id, false, notFound, notFoundFix)
+        : add(id, false, (err as Error).message, (err as RouteError).fix);
     const { namespace } = plan;
     const fqdn = (h: string) => qualifyHost(h, namespace);
     let version = 'v1';
@@ -246,14 +251,12 @@ export class IstioMeshAdapter implements MeshAdapter {
         `route ${loc.routeName ?? `#${loc.httpIndex}`} of ${namespace}/${plan.virtualService.name}: ${loc.sourceWeight} % source / ${loc.targetWeight} % target${loc.targetIndex < 0 ? ' (target will be added)' : ''}`,
       );
     } catch (err) {
-      if (isNotFound(err))
-        add(
-          'virtualservice',
-          false,
-          `VirtualService ${namespace}/${plan.virtualService.name} not found`,
-          'create it with the source at weight 100 (see deploy/examples)',
-        );
-      else add('virtualservice', false, (err as Error).message, (err as RouteError).fix);
+      failedRead(
+        'virtualservice',
+        err,
+        `VirtualService ${namespace}/${plan.virtualService.name} not found`,
+        'create it with the source at weight 100 (see deploy/examples)',
+      );
     }
 
     // DestinationRule subsets (make-before-break: both must exist before any weight moves).
@@ -333,14 +336,12 @@ export class IstioMeshAdapter implements MeshAdapter {
       }
       await this.checkEndpoints(plan, version, se, add);
     } catch (err) {
-      if (isNotFound(err))
-        add(
-          'serviceentry',
-          false,
-          `ServiceEntry ${namespace}/${plan.source.serviceEntry} not found`,
-          'create the MESH_INTERNAL ServiceEntry for the VMs, or fix spec.source.serviceEntry',
-        );
-      else add('serviceentry', false, (err as Error).message);
+      failedRead(
+        'serviceentry',
+        err,
+        `ServiceEntry ${namespace}/${plan.source.serviceEntry} not found`,
+        'create the MESH_INTERNAL ServiceEntry for the VMs, or fix spec.source.serviceEntry',
+      );
     }
 
     // The containers: a Deployment with all desired replicas available and pods the target subset selects.
@@ -381,14 +382,12 @@ export class IstioMeshAdapter implements MeshAdapter {
         );
       }
     } catch (err) {
-      if (isNotFound(err))
-        add(
-          'deployment',
-          false,
-          `Deployment ${namespace}/${plan.target.deployment} not found`,
-          'deploy the containerized service first, or fix spec.target.deployment',
-        );
-      else add('deployment', false, (err as Error).message);
+      failedRead(
+        'deployment',
+        err,
+        `Deployment ${namespace}/${plan.target.deployment} not found`,
+        'deploy the containerized service first, or fix spec.target.deployment',
+      );
     }
 
     // How the two sides are told apart in Istio metrics.
