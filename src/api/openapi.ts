@@ -1,4 +1,6 @@
 /** The OpenAPI 3.1 document served at /openapi.json. Kept next to the routes it describes (src/api/server.ts). */
+import { HISTORY_TYPES } from '../engine/history.js';
+import { COMMANDS, PHASES } from '../engine/vocabulary.js';
 const error = {
   type: 'object',
   required: ['error'],
@@ -16,25 +18,16 @@ const fieldError = {
 };
 const migration = {
   type: 'object',
-  required: ['id', 'name', 'namespace', 'phase', 'weight', 'steps', 'createdAt', 'createdBy', 'seq'],
+  required: ['id', 'name', 'namespace', 'phase', 'weight', 'steps', 'possible', 'createdAt', 'createdBy', 'seq'],
   properties: {
     id: { type: 'string', example: 'productcatalogservice-to-k8s-3fa9c2' },
     name: { type: 'string' },
     namespace: { type: 'string' },
-    phase: {
-      type: 'string',
-      enum: [
-        'pending',
-        'preflight',
-        'shifting',
-        'awaitingApproval',
-        'paused',
-        'rollingBack',
-        'completed',
-        'rolledBack',
-        'aborted',
-        'failed',
-      ],
+    phase: { type: 'string', enum: [...PHASES] },
+    possible: {
+      type: 'array',
+      items: { type: 'string', enum: [...COMMANDS] },
+      description: 'commands the migration accepts right now',
     },
     weight: { type: 'integer', description: 'percent of traffic on the target (Kubernetes)' },
     steps: { type: 'array', items: { type: 'integer' } },
@@ -56,22 +49,7 @@ const historyEntry = {
   additionalProperties: true,
   properties: {
     id: { type: 'string', description: 'Redis stream id' },
-    type: {
-      type: 'string',
-      enum: [
-        'submitted',
-        'preflight',
-        'phase',
-        'weight',
-        'verdict',
-        'command',
-        'takeover',
-        'waiting',
-        'schedule',
-        'started',
-        'finished',
-      ],
-    },
+    type: { type: 'string', enum: [...HISTORY_TYPES] },
     at: { type: 'integer', description: 'epoch ms' },
     seq: { type: 'integer' },
     by: { type: 'string' },

@@ -109,7 +109,9 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
     if (err instanceof NotFoundError)
       return reply.code(404).send({ error: 'not found', message: err.message });
     if (err instanceof CommandRefusedError)
-      return reply.code(409).send({ error: 'conflict', message: err.message, phase: err.phase });
+      return reply
+        .code(409)
+        .send({ error: 'conflict', message: err.message, phase: err.phase, possible: err.possible });
     throw err;
   };
 

@@ -8,7 +8,7 @@ import type { CommandType } from '../machine/types.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { IstioMeshAdapter } from '../mesh/istio.js';
 import { PeerAuthenticationAdapter } from '../mesh/peer-authentication.js';
-import type { MtlsStep } from '../runner/actors.js';
+import type { MtlsStep } from '../engine/effects.js';
 import { loadKubeConfig } from '../mesh/kube.js';
 import type { MeshAdapter } from '../mesh/types.js';
 import { ValidationError, formatFieldError } from '../plan/errors.js';

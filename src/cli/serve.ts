@@ -9,10 +9,12 @@ import { FileTokenStore, type TokenStore } from '../api/auth.js';
 import { PrometheusProvider } from '../gate/prometheus.js';
 import type { MetricsProvider } from '../gate/provider.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import { PeerAuthenticationAdapter } from '../mesh/peer-authentication.js';
+import type { MtlsStep } from '../engine/effects.js';
 import { IstioMeshAdapter } from '../mesh/istio.js';
 import { loadKubeConfig } from '../mesh/kube.js';
 import type { MeshAdapter } from '../mesh/types.js';
-import type { Clock } from '../runner/clock.js';
+import type { Clock } from '../engine/clock.js';
 import { BatchingMetricsProvider } from '../service/batching.js';
 import { createServiceMetrics, type ServiceMetrics } from '../service/metrics.js';
 import { connectRedis, MigrationQueue, redisOptions } from '../service/queue.js';
@@ -61,6 +63,8 @@ export interface ServeDeps {
   /** Injected in tests/benchmarks instead of --kubeconfig / --prometheus. */
   mesh?: MeshAdapter;
   metricsProvider?: MetricsProvider;
+  /** PeerAuthentication adapter ("policy second"); default: built from the kubeconfig and Prometheus. */
+  mtls?: MtlsStep;
   tokens?: TokenStore;
 }
 
@@ -81,8 +85,9 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
   let worker: MigrationWorker | undefined;
   if (o.role !== 'api') {
     let mesh = deps.mesh;
+    let kc: ReturnType<typeof loadKubeConfig> | undefined;
     if (!mesh) {
-      const kc = loadKubeConfig({
+      kc = loadKubeConfig({
         ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
         ...(o.context ? { context: o.context } : {}),
       });
@@ -94,10 +99,11 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
       });
     }
     let provider = deps.metricsProvider;
+    let prom: PrometheusProvider | undefined;
     if (!provider) {
       if (!o.prometheus)
         throw new Error('workers need Prometheus: pass --prometheus URL or set MESHSHIFT_PROMETHEUS_URL');
-      const prom = new PrometheusProvider({
+      prom = new PrometheusProvider({
         url: o.prometheus,
         onQuery: ({ ms, ok }) => {
           metrics.prometheusQueries.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000);
@@ -108,7 +114,13 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
         o.batchWindowMs > 0 ? new BatchingMetricsProvider(prom, o.batchWindowMs, o.tickAlignMs) : prom;
     }
     running.provider = provider;
+    // "Policy second" (plan spec.mtls): the same PeerAuthentication adapter `meshshift run` uses.
+    const promForMtls = prom;
+    const mtls =
+      deps.mtls ??
+      (kc && promForMtls ? new PeerAuthenticationAdapter(kc, { query: (q) => promForMtls.query(q) }) : undefined);
     worker = new MigrationWorker({
+      ...(mtls ? { mtls } : {}),
       store,
       queue,
       connection,

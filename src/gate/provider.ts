@@ -8,6 +8,8 @@ export interface SampleRequest {
   policy: PolicySpec;
   /** Evaluation time (epoch ms); undefined = "now" on the metrics server. */
   at?: number;
+  /** When the current step's weight was written (epoch ms): evidence since then belongs to this step. */
+  stepStartedAt?: number;
 }
 
 export interface MetricsProvider {

@@ -1,4 +1,5 @@
 /** Data the migration machine keeps and the events it accepts. All JSON-serializable. */
+import type { JudgeMemory } from '../gate/judge.js';
 import type { MetricSelectors, Verdict } from '../gate/types.js';
 
 /** The policy, reduced to what the machine decides with (durations in ms, already time-scaled). */
@@ -27,9 +28,14 @@ export interface HistoryNote {
   text: string;
 }
 
-export interface FailureStreak {
-  count: number;
-  at: number;
+export type { FailureStreak } from '../gate/judge.js';
+
+/** A write that must land (rollback, mTLS tightening): how far it got and when it is tried next. */
+export interface Retrying {
+  attempts: number;
+  /** Epoch ms of the next attempt (a TICK at or after it starts one). */
+  retryAt: number;
+  lastError?: string;
 }
 
 export interface MigrationContext {
@@ -42,19 +48,26 @@ export interface MigrationContext {
   initialWeight: number;
   selectors?: MetricSelectors;
   now: number;
+  /** When START was accepted (epoch ms). */
+  startedAt?: number;
   stepStartedAt?: number;
   lastAnalysisAt?: number;
-  passesThisStep: number;
-  /** Failure streak per check name: independent failures counted, and when the last counted one was seen. */
-  failures: Record<string, FailureStreak>;
-  consecutiveInconclusive: number;
+  /** The judge's evidence for the current step (failure streaks, inconclusive windows, passes). */
+  judge: JudgeMemory;
+  /**
+   * The weight was found in the cluster at preflight (a split that existed before meshshift): it is judged
+   * before anything grows, and the next step is the first one above it.
+   */
+  inherited: boolean;
   lastVerdict?: Verdict;
   analyses: number;
   approvedWeights: number[];
   /** Set when paused for drift: the next RESUME overwrites the weights that someone else wrote. */
   forceNextWrite: boolean;
   pauseReason?: string;
-  rollback?: { cause: RollbackCause; reason: string; by?: string; at: number };
+  rollback?: { cause: RollbackCause; reason: string; by?: string; at: number } & Partial<Retrying>;
+  /** Retries of the mTLS tightening after completion of the traffic shift. */
+  securing?: Retrying;
   error?: string;
   completedAt?: number;
   /** Outcome of the optional mTLS step after completion. */
@@ -97,9 +110,14 @@ export interface SetWeightOutput {
 export interface AnalyzeInput {
   weight: number;
   selectors: MetricSelectors;
+  /** When the current step's weight was written: evidence since then belongs to this step. */
+  stepStartedAt?: number;
 }
 export interface RollbackInput {
   reason: string;
+  /** The weight meshshift last confirmed in the cluster (reported as `previous`). */
+  from: number;
+  attempt: number;
 }
 export interface SecureOutput {
   at: number;

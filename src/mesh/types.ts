@@ -34,6 +34,8 @@ export interface SetWeightOptions {
   /** Overwrite whatever is there (rollback, or RESUME after the operator accepted drift). */
   force: boolean;
   signal?: AbortSignal;
+  /** Called before every write attempt, retries included; throwing stops the write (lease fencing). */
+  beforeAttempt?: () => Promise<void>;
 }
 
 export interface MeshAdapter {

@@ -5,8 +5,8 @@
  */
 import { Queue, type ConnectionOptions, type Job, type RepeatOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Clock } from '../runner/clock.js';
-import { systemClock } from '../runner/clock.js';
+import type { Clock } from '../engine/clock.js';
+import { systemClock } from '../engine/clock.js';
 import { clockRepeatStrategy } from './schedule.js';
 
 export const QUEUE_NAME = 'meshshift-migrations';

@@ -4,7 +4,7 @@
  */
 import { getNextMillis, type RepeatOptions } from 'bullmq';
 import type { ResolvedPlan } from '../plan/load.js';
-import type { Clock } from '../runner/clock.js';
+import type { Clock } from '../engine/clock.js';
 
 export type PlanSchedule = NonNullable<ResolvedPlan['schedule']>;
 export type AdvanceWindow = NonNullable<PlanSchedule['windows']>[number];

@@ -1,13 +1,11 @@
 /** What the HTTP API does with Redis and the queue: submit plans, read state and history, queue commands. */
 import { randomBytes } from 'node:crypto';
-import { createActor } from 'xstate';
 import type { Logger } from '../log/logger.js';
-import { migrationMachine, phaseOf, TERMINAL_PHASES, type Phase } from '../machine/migration.js';
-import type { CommandType } from '../machine/types.js';
+import { describePossible, isTerminalPhase, type CommandType } from '../engine/vocabulary.js';
+import { possibleOf, viewOf, type MigrationView } from '../engine/view.js';
 import { ValidationError } from '../plan/errors.js';
-import { parsePlan, type ResolvedPlan } from '../plan/load.js';
-import { systemClock, type Clock } from '../runner/clock.js';
-import { machineConfig } from '../runner/runner.js';
+import { parsePlan } from '../plan/load.js';
+import { systemClock, type Clock } from '../engine/clock.js';
 import type { MigrationQueue } from './queue.js';
 import { absoluteStart, nextCron } from './schedule.js';
 import type { HistoryEntry, MigrationRecord, RedisMigrationStore } from './store.js';
@@ -22,29 +20,14 @@ export interface MigrationServiceOptions {
   policiesDir?: string;
 }
 
-export interface MigrationView {
-  id: string;
-  name: string;
-  namespace: string;
-  phase: string;
-  weight: number;
-  steps: number[];
-  policy: string;
-  reason?: string;
-  createdAt: string;
-  createdBy: string;
-  updatedAt: string;
-  nextWakeAt?: string;
-  schedule?: ResolvedPlan['schedule'];
-  heldByWindow: boolean;
-  seq: number;
-  lastVerdict?: unknown;
-}
+export type { MigrationView } from '../engine/view.js';
 
 export class CommandRefusedError extends Error {
   constructor(
     message: string,
     readonly phase: string,
+    /** What the migration accepts instead. */
+    readonly possible: CommandType[],
   ) {
     super(message);
     this.name = 'CommandRefusedError';
@@ -57,14 +40,6 @@ export class NotFoundError extends Error {
     this.name = 'NotFoundError';
   }
 }
-
-const ALLOWED: Partial<Record<Phase, string>> = {
-  pending: 'abort',
-  preflight: 'abort',
-  shifting: 'promote, pause, abort',
-  awaitingApproval: 'promote, pause, abort',
-  paused: 'resume, abort',
-};
 
 export class MigrationService {
   private readonly clock: Clock;
@@ -124,24 +99,7 @@ export class MigrationService {
   }
 
   view(rec: MigrationRecord): MigrationView {
-    return {
-      id: rec.id,
-      name: rec.name,
-      namespace: rec.namespace,
-      phase: rec.phase,
-      weight: rec.weight,
-      steps: rec.plan.policy.steps,
-      policy: rec.plan.policyName,
-      ...(rec.reason ? { reason: rec.reason } : {}),
-      createdAt: new Date(rec.createdAt).toISOString(),
-      createdBy: rec.createdBy,
-      updatedAt: new Date(rec.updatedAt).toISOString(),
-      ...(rec.nextWakeAt !== undefined ? { nextWakeAt: new Date(rec.nextWakeAt).toISOString() } : {}),
-      ...(rec.plan.schedule ? { schedule: rec.plan.schedule } : {}),
-      heldByWindow: rec.heldByWindow,
-      seq: rec.seq,
-      ...(rec.lastVerdict ? { lastVerdict: rec.lastVerdict } : {}),
-    };
+    return viewOf(rec);
   }
 
   async list(limit = 100, offset = 0): Promise<MigrationView[]> {
@@ -178,32 +136,12 @@ export class MigrationService {
   ): Promise<{ queued: true; phase: string }> {
     const rec = await this.o.store.get(id);
     if (!rec) throw new NotFoundError(id);
-    const phase = rec.phase as Phase;
-    if (TERMINAL_PHASES.includes(phase))
-      throw new CommandRefusedError(`${type} is not possible: the migration has finished (${phase})`, phase);
-    if (rec.snapshot !== undefined) {
-      const snap = createActor(migrationMachine, {
-        snapshot: rec.snapshot as never,
-        input: { config: machineConfig(rec.plan.policy), now: 0 },
-      }).getSnapshot();
-      const event = { type, at: this.clock.now(), by };
-      // An effect in flight (a weight write) refuses PROMOTE for a moment; queue it rather than refuse it.
-      const inFlight = /applying|analyzing|guarding|preflight|rollingBack|securing/.test(
-        JSON.stringify(snap.value),
-      );
-      if (!inFlight && !snap.can(event)) {
-        const p = phaseOf(snap);
-        throw new CommandRefusedError(
-          `${type} is not possible while ${p}${ALLOWED[p] ? ` (possible now: ${ALLOWED[p]})` : ''}`,
-          p,
-        );
-      }
-    } else if (type !== 'ABORT') {
-      throw new CommandRefusedError(
-        `${type} is not possible before the migration starts (possible now: abort)`,
-        phase,
-      );
-    }
+    if (isTerminalPhase(rec.phase))
+      throw new CommandRefusedError(`${type} is not possible: the migration has finished (${rec.phase})`, rec.phase, []);
+    // The stored snapshot is always at rest (drivers commit after effects settle): ask the machine itself.
+    const { phase, possible } = possibleOf(rec);
+    if (!possible.includes(type))
+      throw new CommandRefusedError(`${type} is not possible while ${phase} (${describePossible(possible)})`, phase, possible);
     await this.o.store.pushCommand(id, { type, by, at: this.clock.now(), ...(reason ? { reason } : {}) });
     // Run the migration's pending job now; retry if the seq moved while we looked.
     for (let i = 0; i < 3; i++) {

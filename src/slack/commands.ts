@@ -3,7 +3,7 @@ import type { Logger } from '../log/logger.js';
 import type { CommandType } from '../machine/types.js';
 import { CommandRefusedError, NotFoundError, type MigrationService } from '../service/service.js';
 import type { SlackAction, SlackAuthorizer } from './auth.js';
-import { listMessage, phaseLabel, possibleNow, statusMessage } from './format.js';
+import { listMessage, phaseLabel, statusMessage } from './format.js';
 
 export const USAGE = [
   '*Usage:* `/meshshift list` · `/meshshift status <id>` · `/meshshift promote <id>` · `/meshshift pause <id> [reason]`',
@@ -93,7 +93,7 @@ export async function act(
     if (err instanceof CommandRefusedError)
       return {
         ok: false,
-        text: `:warning: ${err.message}. \`${id}\` is ${phaseLabel(err.phase)}: ${possibleNow(err.phase)}.`,
+        text: `:warning: \`${id}\` is ${phaseLabel(err.phase)}: ${err.message}.`,
       };
     if (err instanceof NotFoundError)
       return {

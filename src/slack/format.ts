@@ -1,6 +1,7 @@
 /** Slack messages for migrations: the parent message, one threaded reply per history entry, status and list. */
 import type { types } from '@slack/bolt';
-import type { MigrationView } from '../service/service.js';
+import { describePossible } from '../engine/vocabulary.js';
+import type { MigrationView } from '../engine/view.js';
 import type { HistoryEntry } from '../service/store.js';
 
 export type Block = types.KnownBlock;
@@ -27,19 +28,6 @@ const PHASE: Record<string, string> = {
   failed: ':x: failed',
 };
 export const phaseLabel = (p: string): string => PHASE[p] ?? p;
-
-/** What each state accepts, for "possible now" hints (mirrors the service's rules). */
-export const POSSIBLE: Record<string, string[]> = {
-  pending: ['abort'],
-  preflight: ['abort'],
-  shifting: ['promote', 'pause', 'abort'],
-  awaitingApproval: ['promote', 'pause', 'abort'],
-  paused: ['resume', 'abort'],
-};
-export const possibleNow = (phase: string): string =>
-  POSSIBLE[phase]?.length
-    ? `possible now: ${POSSIBLE[phase].join(', ')}`
-    : 'nothing: the migration has finished';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -321,7 +309,7 @@ export function statusMessage(m: MigrationView, verdicts: HistoryEntry[]): strin
   ];
   const last = verdicts.at(-1);
   if (last) lines.push(verdictText(last));
-  lines.push(`_${possibleNow(m.phase)}_`);
+  lines.push(`_${describePossible(m.possible)}_`);
   return lines.join('\n');
 }
 

@@ -13,9 +13,9 @@
 import { randomBytes } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../log/logger.js';
-import { TERMINAL_PHASES, type Phase } from '../machine/migration.js';
-import type { MigrationRecord, RedisMigrationStore } from '../service/store.js';
-import type { MigrationView } from '../service/service.js';
+import { isTerminalPhase } from '../engine/vocabulary.js';
+import { viewOf } from '../engine/view.js';
+import type { RedisMigrationStore } from '../service/store.js';
 import { entryMessages, parentMessage, type EntryContext } from './format.js';
 
 export interface NotifierOptions {
@@ -32,27 +32,6 @@ export interface NotifierOptions {
   verdicts?: 'all' | 'changes';
   /** History entries read per migration and pass. */
   batch?: number;
-}
-
-type ParentView = Pick<
-  MigrationView,
-  'id' | 'name' | 'namespace' | 'phase' | 'weight' | 'steps' | 'policy' | 'createdBy'
-> & {
-  reason?: string;
-};
-
-function viewOf(rec: MigrationRecord): ParentView {
-  return {
-    id: rec.id,
-    name: rec.name,
-    namespace: rec.namespace,
-    phase: rec.phase,
-    weight: rec.weight,
-    steps: rec.plan.policy.steps,
-    policy: rec.plan.policyName,
-    createdBy: rec.createdBy,
-    ...(rec.reason ? { reason: rec.reason } : {}),
-  };
 }
 
 /** HSET only while the lock is ours. KEYS: state, lock. ARGV: token, field, value, … */
@@ -152,7 +131,7 @@ export class SlackNotifier {
       let ts = state.ts;
       let parentText = state.parent ?? '';
       if (!ts) {
-        const parent = parentMessage({ ...viewOf(rec) } as MigrationView);
+        const parent = parentMessage(viewOf(rec));
         const res = await client.chat.postMessage({
           channel,
           text: parent.text,
@@ -206,12 +185,12 @@ export class SlackNotifier {
       }
       // The parent shows the state as of now (re-read: the worker may have committed meanwhile).
       const now = (await store.get(id)) ?? rec;
-      const parent = parentMessage({ ...viewOf(now) } as MigrationView);
+      const parent = parentMessage(viewOf(now));
       if (parent.text !== parentText) {
         await client.chat.update({ channel: target, ts, text: parent.text, blocks: parent.blocks ?? [] });
         await save({ parent: parent.text });
       }
-      if (entries.length < batch && TERMINAL_PHASES.includes(now.phase as Phase)) {
+      if (entries.length < batch && isTerminalPhase(now.phase)) {
         const more = await store.history(id, {
           after: entries.at(-1)?.id ?? state.cursor ?? '0-0',
           count: 1,

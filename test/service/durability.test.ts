@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import type { Clock } from '../../src/runner/clock.js';
+import type { Clock } from '../../src/engine/clock.js';
 import { mayAdvance } from '../../src/service/schedule.js';
 import { startRedis } from '../harness/redis.js';
 import { startScenario } from '../harness/scenario.js';

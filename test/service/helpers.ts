@@ -9,7 +9,7 @@ import { startService, type RunningService, type ServeOptions } from '../../src/
 import { FileTokenStore } from '../../src/api/auth.js';
 import { silentLogger } from '../../src/log/logger.js';
 import type { HistoryEntry } from '../../src/service/store.js';
-import type { Clock } from '../../src/runner/clock.js';
+import type { Clock } from '../../src/engine/clock.js';
 
 /**
  * The service tests judge the service (jobs, locks, history), not the gate: an inline policy with the default's

@@ -143,7 +143,7 @@ describe('slash command', () => {
       /No migration with id `nope-000000`/,
     );
     const refused = ephemeral(await post(srv.base, signed(slashBody('UALICE', `promote ${id}`))));
-    expect(refused).toMatch(/PROMOTE is not possible before the migration starts/);
+    expect(refused).toMatch(/PROMOTE is not possible while pending/);
     expect(refused).toMatch(/possible now: abort/);
     expect(await inbox(id)).toEqual([]);
   });

@@ -1,7 +1,9 @@
 import { SimulatedClock, createActor } from 'xstate';
 import type { MigrationInput } from '../../src/machine/types.js';
 import { describe, expect, it } from 'vitest';
-import { migrationMachine, nextWakeAt, phaseOf, countFailures } from '../../src/machine/migration.js';
+import { migrationMachine } from '../../src/machine/migration.js';
+import { nextWakeAt, phaseOf } from '../../src/engine/vocabulary.js';
+import { countFailures } from '../../src/gate/judge.js';
 import { MigrationRunner } from '../../src/runner/runner.js';
 import { MemorySnapshotStore } from '../../src/runner/store.js';
 import type { RunnerEvent } from '../../src/runner/events.js';
@@ -58,7 +60,7 @@ describe('migration machine, driven by the runner on a simulated clock', () => {
     await advance(t.clock, 2 * 60_000);
     const s = t.runner.snapshot();
     expect(s.phase).toBe('paused');
-    expect(s.context.pauseReason).toMatch(/3 inconclusive analyses/);
+    expect(s.context.pauseReason).toMatch(/3 inconclusive analysis windows in a row/);
     expect(t.mesh.writes).toEqual([10]);
   });
 
@@ -114,7 +116,7 @@ describe('migration machine, driven by the runner on a simulated clock', () => {
     expect(t.mesh.writes).toEqual([10]);
     expect(t.runner.command('PROMOTE', 'bob')).toMatchObject({
       accepted: false,
-      reason: expect.stringMatching(/possible now: RESUME, ABORT/),
+      reason: expect.stringMatching(/possible now: resume, abort/),
     });
     expect(t.runner.command('RESUME', 'alice').accepted).toBe(true);
     await advance(t.clock, 1000);
@@ -239,7 +241,7 @@ describe('machine internals', () => {
     expect(f.failures.p99).toEqual({ count: 1, at: 0 });
     f = countFailures(f.failures, v('inconclusive', 20_000), W); // missing data keeps the streak
     f = countFailures(f.failures, v('fail', 30_000), W);
-    expect(f.tripped).toBe('p99');
+    expect(f.tripped?.name).toBe('p99');
     expect(countFailures(f.failures, v('pass', 40_000), W).failures.p99!.count).toBe(0);
   });
 

@@ -1,4 +1,4 @@
-/** Time source for runners. xstate's SimulatedClock fits this interface, so tests never sleep. */
+/** Time source for the engine and its drivers. xstate's SimulatedClock fits this interface, so tests never sleep. */
 export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;

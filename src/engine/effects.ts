@@ -1,6 +1,6 @@
 /**
- * The four promise actors the migration machine invokes (preflight, setWeight, analyze, rollback), built from
- * real adapters. Shared by the in-process runner and the service worker so both drive the machine identically.
+ * The effects the migration machine invokes (preflight, setWeight, analyze, rollback, secure), built from real
+ * adapters. Every driver gets exactly these through the engine; nothing else provides actors to the machine.
  */
 import { fromPromise } from 'xstate';
 import type { MetricsProvider } from '../gate/provider.js';
@@ -8,17 +8,20 @@ import type { Verdict } from '../gate/types.js';
 import { evaluate, unavailableVerdict } from '../gate/verdict.js';
 import type { Logger } from '../log/logger.js';
 import { migrationMachine } from '../machine/migration.js';
-import type { MigrationContext, SetWeightInput } from '../machine/types.js';
+import type { AnalyzeInput, RollbackInput, SetWeightInput } from '../machine/types.js';
+import type { PeerAuthenticationAdapter } from '../mesh/peer-authentication.js';
 import type { MeshAdapter } from '../mesh/types.js';
 import { PreflightError } from '../mesh/types.js';
 import type { ResolvedPlan } from '../plan/load.js';
 import type { PolicySpec } from '../plan/schema.js';
-import type { PeerAuthenticationAdapter } from '../mesh/peer-authentication.js';
 import type { Clock } from './clock.js';
-import type { RunnerEvent } from './events.js';
+import type { EngineEvent } from './history.js';
 import { runPreflight } from './preflight.js';
 
-export interface ActorDeps {
+/** The part of PeerAuthenticationAdapter the engine uses (src/mesh/peer-authentication.ts). */
+export type MtlsStep = Pick<PeerAuthenticationAdapter, 'preflightMtls' | 'tightenMtls'>;
+
+export interface EffectDeps {
   plan: ResolvedPlan;
   /** The policy as the machine runs it (already time-scaled). */
   policy: PolicySpec;
@@ -26,27 +29,19 @@ export interface ActorDeps {
   metrics: MetricsProvider;
   clock: Clock;
   log: Logger;
-  emit: (e: RunnerEvent) => void;
-  /** The weight meshshift believes is in the cluster right now (reported as `previous` by a rollback). */
-  currentWeight: () => number;
-  /** Attempts for the rollback write before giving up and failing loudly. Default 5. */
-  rollbackAttempts?: number;
+  emit: (e: EngineEvent) => void;
   /**
-   * Called right before every write to the mesh; throwing refuses the write. The service worker uses it to
-   * check that it still holds the migration's lock (fencing), so a worker that lost its lock changes nothing.
+   * Called right before every write to the mesh; throwing refuses the write. The service worker checks that it
+   * still holds the migration's lease (fencing), so a worker that lost it changes nothing.
    */
   beforeWrite?: () => Promise<void>;
   /** "Policy second": tightens the PeerAuthentication after completion when the plan asks for it. */
   mtls?: MtlsStep;
 }
 
-/** The part of PeerAuthenticationAdapter the engine uses (src/mesh/peer-authentication.ts). */
-export type MtlsStep = Pick<PeerAuthenticationAdapter, 'preflightMtls' | 'tightenMtls'>;
-
-/** The migration machine with real actors provided. */
-export function machineWithActors(deps: ActorDeps) {
-  const { plan, mesh, metrics, clock, log, emit } = deps;
-  const policy = deps.policy;
+/** The migration machine with real effects provided. */
+export function machineWithEffects(deps: EffectDeps) {
+  const { plan, mesh, metrics, clock, log, emit, policy } = deps;
   const beforeWrite = deps.beforeWrite ?? (async () => undefined);
   return migrationMachine.provide({
     actors: {
@@ -69,6 +64,7 @@ export function machineWithActors(deps: ActorDeps) {
           expected: input.expected,
           force: input.force,
           signal,
+          beforeAttempt: beforeWrite,
         });
         emit({
           type: 'weight',
@@ -79,70 +75,60 @@ export function machineWithActors(deps: ActorDeps) {
           attempts: w.attempts,
         });
         log.info(
-          {
-            weight: w.weight,
-            previous: input.expected,
-            wrote: w.wrote,
-            attempts: w.attempts,
-            resourceVersion: w.resourceVersion,
-          },
+          { weight: w.weight, previous: input.expected, wrote: w.wrote, attempts: w.attempts },
           'weight set',
         );
         return { at: clock.now(), weight: w.weight };
       }),
-      analyze: fromPromise(
-        async ({
-          input,
-        }: {
-          input: { weight: number; selectors: NonNullable<MigrationContext['selectors']> };
-        }) => {
-          let verdict: Verdict;
-          try {
-            const sample = await metrics.sample({
-              namespace: plan.namespace,
-              selectors: input.selectors,
-              policy,
-            });
-            verdict = evaluate(policy, { ...sample, at: clock.now() }, input.weight);
-          } catch (err) {
-            verdict = unavailableVerdict(clock.now(), input.weight, (err as Error).message);
-          }
-          emit({ type: 'verdict', at: verdict.at, verdict });
-          log.info(
-            { outcome: verdict.outcome, weight: verdict.weight, summary: verdict.summary },
-            'analysis',
-          );
-          return verdict;
-        },
-      ),
-      rollback: fromPromise(async ({ input }: { input: { reason: string } }) => {
-        // Rollback never waits for drift checks or backoff-heavy logic: force 0 % target in one write,
-        // retrying a few times because this is the write that must land.
-        const attempts = deps.rollbackAttempts ?? 5;
-        let last: unknown;
-        await beforeWrite();
-        for (let i = 1; i <= attempts; i++) {
-          try {
-            const previous = deps.currentWeight();
-            const w = await mesh.setWeight(plan, 0, { expected: 0, force: true });
-            emit({
-              type: 'weight',
-              at: clock.now(),
-              weight: 0,
-              previous,
-              wrote: w.wrote,
-              attempts: w.attempts,
-              rollback: true,
-            });
-            log.warn({ reason: input.reason, wrote: w.wrote }, 'rolled back to 100 % source');
-            return { at: clock.now() };
-          } catch (err) {
-            last = err;
-            log.error({ err: (err as Error).message, attempt: i }, 'rollback write failed');
-            await new Promise((r) => setTimeout(r, 200 * i));
-          }
+      analyze: fromPromise(async ({ input }: { input: AnalyzeInput }) => {
+        let verdict: Verdict;
+        try {
+          const sample = await metrics.sample({
+            namespace: plan.namespace,
+            selectors: input.selectors,
+            policy,
+            ...(input.stepStartedAt !== undefined ? { stepStartedAt: input.stepStartedAt } : {}),
+          });
+          verdict = evaluate(policy, { ...sample, at: clock.now() }, input.weight);
+        } catch (err) {
+          verdict = unavailableVerdict(clock.now(), input.weight, (err as Error).message);
         }
-        throw last;
+        emit({ type: 'verdict', at: verdict.at, verdict });
+        log.info({ outcome: verdict.outcome, weight: verdict.weight, summary: verdict.summary }, 'analysis');
+        return verdict;
+      }),
+      // One forced write of 100 % source per attempt (the adapter retries conflicts and blips inside it); the
+      // machine retries failed attempts with capped backoff, for as long as it takes.
+      rollback: fromPromise(async ({ input, signal }: { input: RollbackInput; signal: AbortSignal }) => {
+        await beforeWrite();
+        try {
+          const w = await mesh.setWeight(plan, 0, {
+            expected: 0,
+            force: true,
+            signal,
+            beforeAttempt: beforeWrite,
+          });
+          emit({
+            type: 'weight',
+            at: clock.now(),
+            weight: 0,
+            previous: input.from,
+            wrote: w.wrote,
+            attempts: w.attempts,
+            rollback: true,
+          });
+          log.warn(
+            { reason: input.reason, wrote: w.wrote, attempt: input.attempt },
+            'rolled back to 100 % source',
+          );
+          return { at: clock.now() };
+        } catch (err) {
+          log.error(
+            { err: (err as Error).message, attempt: input.attempt, reason: input.reason },
+            'ROLLBACK WRITE FAILED: traffic is still on the target; retrying',
+          );
+          throw err;
+        }
       }),
       secure: fromPromise(async () => {
         if (!deps.mtls || !plan.mtls)

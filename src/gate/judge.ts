@@ -1,0 +1,146 @@
+/**
+ * The judge: turns a stream of verdicts for one step into a decision — advance, hold, pause or roll back.
+ * Pure and JSON-serializable: the machine keeps `JudgeMemory` in its context and acts on the decision; all
+ * bookkeeping of evidence (failure streaks, inconclusive runs, passes this step) lives here, next to the verdict,
+ * as Argo Rollouts' analysis package decides "failed" rather than its rollout loop.
+ */
+import type { Verdict } from './types.js';
+
+export interface JudgeConfig {
+  /** The analysis window: overlapping windows are one piece of evidence, not several. */
+  windowMs: number;
+  intervalMs: number;
+  /** Bake time of a step: no advance before this much time has passed at the step's weight. */
+  stepDurationMs: number;
+  minPassesPerStep: number;
+  /** Independent inconclusive windows in a row before the migration pauses (or rolls back). */
+  inconclusiveLimit: number;
+  inconclusiveAction: 'pause' | 'rollback';
+}
+
+export interface FailureStreak {
+  count: number;
+  at: number;
+}
+
+export interface JudgeMemory {
+  /** Failure streak per check name: independent failures counted, and when the last counted one was seen. */
+  failures: Record<string, FailureStreak>;
+  /** Independent inconclusive windows in a row, and when the last counted one was seen. */
+  inconclusive: FailureStreak;
+  /** Passing analyses at the current step. */
+  passes: number;
+}
+
+export type Decision =
+  | { kind: 'advance' }
+  | { kind: 'hold' }
+  | { kind: 'pause'; reason: string }
+  | { kind: 'rollback'; cause: 'regression' | 'inconclusive'; reason: string };
+
+export interface StepInfo {
+  /** When the current step's weight was written (epoch ms). */
+  startedAt: number;
+  weight: number;
+  /** Guarding a held weight (paused, awaiting approval): only a rollback can come out of it. */
+  guarding: boolean;
+  /** Bake time override (e.g. a weight inherited from before the migration: judged, not baked again). */
+  bakeMs?: number;
+  /** The window before this time may still hold traffic from another weight: inconclusive there is free. */
+  settledAt?: number;
+}
+
+export function freshMemory(): JudgeMemory {
+  return { failures: {}, inconclusive: { count: 0, at: 0 }, passes: 0 };
+}
+
+/** A new step starts: passes and inconclusive runs start over; failure streaks carry (a failing check stays failing). */
+export function nextStep(m: JudgeMemory): JudgeMemory {
+  return { ...m, passes: 0, inconclusive: { count: 0, at: 0 } };
+}
+
+/** An operator resumed: inconclusive evidence starts over. */
+export function resumed(m: JudgeMemory): JudgeMemory {
+  return { ...m, inconclusive: { count: 0, at: 0 } };
+}
+
+/**
+ * Counts a streak once per window: analyses every 10 s over a 1 m window mostly see the same requests.
+ * Returns the streak after this observation.
+ */
+function countOnce(streak: FailureStreak | undefined, at: number, windowMs: number): FailureStreak {
+  const independent = !streak || streak.count === 0 || at - streak.at >= windowMs;
+  return independent ? { count: (streak?.count ?? 0) + 1, at } : streak;
+}
+
+/**
+ * Updates per-check failure streaks; returns the first check that reached its threshold.
+ * A pass clears the streak; inconclusive or skipped results keep it (missing data neither condemns nor clears).
+ */
+export function countFailures(
+  prev: Record<string, FailureStreak>,
+  verdict: Verdict,
+  windowMs: number,
+): { failures: Record<string, FailureStreak>; tripped?: Verdict['checks'][number] } {
+  const failures = { ...prev };
+  let tripped: Verdict['checks'][number] | undefined;
+  for (const check of verdict.checks) {
+    const streak = failures[check.name];
+    if (check.outcome === 'fail') {
+      const next = countOnce(streak, verdict.at, windowMs);
+      failures[check.name] = next;
+      if (next.count >= check.failureThreshold && !tripped) tripped = check;
+    } else if (check.outcome === 'pass' && streak) {
+      failures[check.name] = { count: 0, at: verdict.at };
+    }
+  }
+  return { failures, ...(tripped ? { tripped } : {}) };
+}
+
+/** Judges one verdict at the current step. */
+export function judge(
+  cfg: JudgeConfig,
+  memory: JudgeMemory,
+  verdict: Verdict,
+  step: StepInfo,
+): { memory: JudgeMemory; decision: Decision } {
+  const { failures, tripped } = countFailures(memory.failures, verdict, cfg.windowMs);
+  const settledAt = step.settledAt ?? step.startedAt + cfg.windowMs;
+  const inconclusive =
+    verdict.outcome === 'inconclusive'
+      ? verdict.at >= settledAt
+        ? countOnce(memory.inconclusive, verdict.at, cfg.windowMs)
+        : memory.inconclusive
+      : { count: 0, at: verdict.at };
+  const passes = verdict.outcome === 'pass' ? memory.passes + 1 : memory.passes;
+  const next: JudgeMemory = { failures, inconclusive, passes };
+
+  if (tripped) {
+    const times = step.guarding ? 'while held' : `${tripped.failureThreshold}× in a row`;
+    return {
+      memory: next,
+      decision: {
+        kind: 'rollback',
+        cause: 'regression',
+        reason: `${tripped.name} failed ${times} at ${step.weight} %: ${tripped.message}`,
+      },
+    };
+  }
+  if (step.guarding) return { memory: next, decision: { kind: 'hold' } };
+  if (verdict.outcome === 'inconclusive' && inconclusive.count >= cfg.inconclusiveLimit) {
+    const what = `${cfg.inconclusiveLimit} inconclusive analysis windows in a row at ${step.weight} % (${verdict.summary})`;
+    return {
+      memory: next,
+      decision:
+        cfg.inconclusiveAction === 'rollback'
+          ? { kind: 'rollback', cause: 'inconclusive', reason: what }
+          : { kind: 'pause', reason: `${what} — holding; RESUME to retry or ABORT` },
+    };
+  }
+  const bakeMs = step.bakeMs ?? cfg.stepDurationMs;
+  const baked =
+    verdict.outcome === 'pass' &&
+    verdict.at - step.startedAt >= bakeMs &&
+    passes >= (step.bakeMs !== undefined ? 1 : cfg.minPassesPerStep);
+  return { memory: next, decision: { kind: baked ? 'advance' : 'hold' } };
+}
