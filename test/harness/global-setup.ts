@@ -6,13 +6,13 @@
  *
  * Tests get the server with `inject('prometheusUrl')` and register their
  * simulators by writing file_sd JSON into `inject('prometheusSdDir')` via
- * `registerScrapeTarget()` from './prometheus.js'. Use a unique id per target
+ * `registerScrapeTarget()` from src/sim/prometheus.ts. Use a unique id per target
  * and add a distinguishing label (or unique namespace/service names) so that
  * queries of one test file are not polluted by series of another.
  */
 import type { TestProject } from 'vitest/node';
 import type {} from 'vitest';
-import { findPrometheusBinary, startPrometheus } from './prometheus.js';
+import { findPrometheusBinary, startPrometheus } from '../../src/sim/prometheus.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
