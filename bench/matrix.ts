@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { BackendBehavior } from '../test/harness/mesh-sim.js';
+import type { BackendBehavior } from '../src/sim/mesh/index.js';
 
 /** The VM's behaviour in every scenario: a long-tailed latency and a 0.1 % background error rate. */
 export const VM_BEHAVIOR: BackendBehavior = {

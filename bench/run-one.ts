@@ -12,8 +12,8 @@ import { loadPolicy } from '../src/plan/load.js';
 import { policySpecSchema, type PolicySpec } from '../src/plan/schema.js';
 import type { RunnerEvent } from '../src/runner/events.js';
 import type { MigrationRunner } from '../src/runner/runner.js';
-import { ISTIO_DURATION_BUCKETS, type BackendStats } from '../test/harness/mesh-sim.js';
-import { startScenario } from '../test/harness/scenario.js';
+import { ISTIO_DURATION_BUCKETS, type BackendStats } from '../src/sim/mesh/index.js';
+import { startScenario } from '../src/sim/scenario.js';
 import {
   VM_BEHAVIOR,
   type Outcome,

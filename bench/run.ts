@@ -19,7 +19,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startPrometheus } from '../test/harness/prometheus.js';
+import { startPrometheus } from '../src/sim/prometheus.js';
 import {
   DEFAULT_POLICIES,
   SCENARIOS,

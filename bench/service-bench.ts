@@ -31,11 +31,11 @@ import { silentLogger } from '../src/log/logger.js';
 import { connectRedis, MigrationQueue, redisOptions } from '../src/service/queue.js';
 import { MigrationService } from '../src/service/service.js';
 import { RedisMigrationStore } from '../src/service/store.js';
-import { seedMigrationScenario, type ScenarioFixture } from '../test/harness/istio-fixtures.js';
-import { startKubeApiServer } from '../test/harness/kube-api-server.js';
-import { startPrometheus } from '../test/harness/prometheus.js';
-import { startRedis } from '../test/harness/redis.js';
-import { planYamlFor } from '../test/harness/scenario.js';
+import { seedMigrationScenario, type ScenarioFixture } from '../src/sim/istio-fixtures.js';
+import { startKubeApiServer } from '../src/sim/kube/index.js';
+import { startPrometheus } from '../src/sim/prometheus.js';
+import { startRedis } from '../src/sim/redis.js';
+import { planYamlFor } from '../src/sim/scenario.js';
 import { startIstioExporter } from './service/exporter.js';
 import {
   machineCpu,

@@ -122,10 +122,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--prometheus-bin <path>', 'Prometheus binary (default: prometheus on PATH)')
     .addOption(new Option('--output <format>').choices(['text', 'json']).default('text'))
     .action(async (o: { prometheusBin?: string; output: 'text' | 'json' }) => {
-      // The demo lives with the test harness it reuses (simulated cluster, mesh and Prometheus launcher).
-      const { runDemo } = (await import('../../test/harness/demo.js')) as {
-        runDemo: (o: { prometheusBin?: string; output: 'text' | 'json' }) => Promise<number>;
-      };
+      // Loaded on demand: the simulated cluster, mesh and Prometheus launcher are only needed here.
+      const { runDemo } = await import('../sim/demo/run.js');
       code = await runDemo(o);
     });
 

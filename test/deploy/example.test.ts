@@ -16,10 +16,10 @@ import { PeerAuthenticationAdapter } from '../../src/mesh/peer-authentication.js
 import { loadPlanFile, parsePlan } from '../../src/plan/load.js';
 import type { RunnerEvent } from '../../src/runner/events.js';
 import { MigrationRunner } from '../../src/runner/runner.js';
-import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../harness/kube-api-server.js';
-import { startMeshSim, subsetScenarioBackends, type MeshSim } from '../harness/mesh-sim.js';
-import { registerScrapeTarget } from '../harness/prometheus.js';
-import { targetWeightsFromRequests } from '../harness/scenario.js';
+import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../../src/sim/kube/index.js';
+import { startMeshSim, subsetScenarioBackends, type MeshSim } from '../../src/sim/mesh/index.js';
+import { registerScrapeTarget } from '../../src/sim/prometheus.js';
+import { targetWeightsFromRequests } from '../../src/sim/scenario.js';
 import { renderKustomization } from './kustomize.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

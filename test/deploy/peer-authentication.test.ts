@@ -14,7 +14,7 @@ import {
 } from '../../src/mesh/peer-authentication.js';
 import { ValidationError } from '../../src/plan/errors.js';
 import { parsePlan, type ResolvedPlan } from '../../src/plan/load.js';
-import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../harness/kube-api-server.js';
+import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../../src/sim/kube/index.js';
 
 const NS = 'shop';
 const PA_REF = {

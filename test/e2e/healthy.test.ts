@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { startScenario, type Scenario } from '../harness/scenario.js';
+import { startScenario, type Scenario } from '../../src/sim/scenario.js';
 
 const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
 let s: Scenario | undefined;

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { RunnerEvent } from '../../src/runner/events.js';
-import { startScenario, type Scenario } from '../harness/scenario.js';
+import { startScenario, type Scenario } from '../../src/sim/scenario.js';
 
 const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
 const scenarios: Scenario[] = [];

@@ -1,7 +1,7 @@
 /** The VirtualService is shared property: meshshift changes two weights and nothing else, and loses no write. */
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import type { KubeObject } from '../harness/kube-api-server.js';
-import { startScenario, type Scenario } from '../harness/scenario.js';
+import type { KubeObject } from '../../src/sim/kube/index.js';
+import { startScenario, type Scenario } from '../../src/sim/scenario.js';
 
 const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
 let s: Scenario | undefined;

@@ -1,8 +1,8 @@
 /** When the gate cannot judge, meshshift holds: it never promotes on missing data. */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { RunnerEvent } from '../../src/runner/events.js';
-import { startPrometheus, type PrometheusServer } from '../harness/prometheus.js';
-import { startScenario, type Scenario } from '../harness/scenario.js';
+import { startPrometheus, type PrometheusServer } from '../../src/sim/prometheus.js';
+import { startScenario, type Scenario } from '../../src/sim/scenario.js';
 
 const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
 const cleanups: Array<() => Promise<void>> = [];

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { startScenario, type Scenario } from '../harness/scenario.js';
+import { startScenario, type Scenario } from '../../src/sim/scenario.js';
 
 const BIN = path.resolve('bin/meshshift.js');
 const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });

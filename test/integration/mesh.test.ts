@@ -8,9 +8,9 @@ import {
   startKubeApiServer,
   type KubeApiServer,
   type KubeObject,
-} from '../harness/kube-api-server.js';
-import { seedMigrationScenario, type ScenarioFixture, type SeedOptions } from '../harness/istio-fixtures.js';
-import { planYamlFor } from '../harness/scenario.js';
+} from '../../src/sim/kube/index.js';
+import { seedMigrationScenario, type ScenarioFixture, type SeedOptions } from '../../src/sim/istio-fixtures.js';
+import { planYamlFor } from '../../src/sim/scenario.js';
 
 let kube: KubeApiServer | undefined;
 afterEach(async () => {

@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { RunningService } from '../../src/cli/serve.js';
-import { startRedis } from '../harness/redis.js';
-import { planYamlFor, startScenario } from '../harness/scenario.js';
+import { startRedis } from '../../src/sim/redis.js';
+import { planYamlFor, startScenario } from '../../src/sim/scenario.js';
 import { SERVICE_POLICY, TERMINAL, TOKEN, OTHER_TOKEN, http, startApi, waitFor } from './helpers.js';
 
 const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { Clock } from '../../src/engine/clock.js';
 import { mayAdvance } from '../../src/service/schedule.js';
-import { startRedis } from '../harness/redis.js';
-import { startScenario } from '../harness/scenario.js';
+import { startRedis } from '../../src/sim/redis.js';
+import { startScenario } from '../../src/sim/scenario.js';
 import { SERVICE_POLICY, TERMINAL, TOKEN, historyWeights, http, startApi, waitFor } from './helpers.js';
 
 const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });

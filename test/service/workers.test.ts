@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { RunningService } from '../../src/cli/serve.js';
-import { startRedis, type RedisServer } from '../harness/redis.js';
-import { startScenario, type Scenario } from '../harness/scenario.js';
+import { startRedis, type RedisServer } from '../../src/sim/redis.js';
+import { startScenario, type Scenario } from '../../src/sim/scenario.js';
 import {
   SERVICE_POLICY,
   TERMINAL,

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSlackPolicy } from '../../src/slack/auth.js';
 import { parseCommand } from '../../src/slack/commands.js';
-import { startRedis, type RedisServer } from '../harness/redis.js';
+import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import {
   PLAN,
   post,

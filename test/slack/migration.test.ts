@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SlackNotifier } from '../../src/slack/notifier.js';
 import { parseSlackPolicy } from '../../src/slack/auth.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { startRedis } from '../harness/redis.js';
-import { startScenario } from '../harness/scenario.js';
+import { startRedis } from '../../src/sim/redis.js';
+import { startScenario } from '../../src/sim/scenario.js';
 import {
   CHANNEL,
   buttonBody,

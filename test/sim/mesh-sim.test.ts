@@ -1,15 +1,15 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { KubeStatusError, startKubeApiServer } from './kube-api-server.js';
-import type { KubeApiServer, ObjectRef, RecordedRequest } from './kube-api-server.js';
-import { seedMigrationScenario } from './istio-fixtures.js';
-import type { ScenarioFixture } from './istio-fixtures.js';
+import { KubeStatusError, startKubeApiServer } from '../../src/sim/kube/index.js';
+import type { KubeApiServer, ObjectRef, RecordedRequest } from '../../src/sim/kube/index.js';
+import { seedMigrationScenario } from '../../src/sim/istio-fixtures.js';
+import type { ScenarioFixture } from '../../src/sim/istio-fixtures.js';
 import {
   ISTIO_DURATION_BUCKETS,
   createLatencySampler,
   startMeshSim,
   subsetScenarioBackends,
-} from './mesh-sim.js';
-import type { MeshSim, MeshSimOptions } from './mesh-sim.js';
+} from '../../src/sim/mesh/index.js';
+import type { MeshSim, MeshSimOptions } from '../../src/sim/mesh/index.js';
 
 const NS = 'shop';
 const SERVICE = 'productcatalogservice';

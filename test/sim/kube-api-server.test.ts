@@ -12,10 +12,10 @@ import {
   KubeStatusError,
   parseLabelSelector,
   startKubeApiServer,
-} from './kube-api-server.js';
-import type { KubeApiServer, KubeObject, KubeStatus, ObjectRef } from './kube-api-server.js';
-import { seedMigrationScenario } from './istio-fixtures.js';
-import type { ScenarioFixture } from './istio-fixtures.js';
+} from '../../src/sim/kube/index.js';
+import type { KubeApiServer, KubeObject, KubeStatus, ObjectRef } from '../../src/sim/kube/index.js';
+import { seedMigrationScenario } from '../../src/sim/istio-fixtures.js';
+import type { ScenarioFixture } from '../../src/sim/istio-fixtures.js';
 
 const NET = 'networking.istio.io';
 const TOKEN = 's3cret-token';

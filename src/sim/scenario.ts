@@ -4,22 +4,22 @@
  * (or the simulator's counters), and the real IstioMeshAdapter + runner. Used by e2e tests, the demo and bench.
  */
 import { randomBytes } from 'node:crypto';
-import type { MetricsProvider } from '../../src/gate/provider.js';
-import { PrometheusProvider } from '../../src/gate/prometheus.js';
-import { IstioMeshAdapter } from '../../src/mesh/istio.js';
-import { parsePlan, type ResolvedPlan } from '../../src/plan/load.js';
-import type { RunnerEvent } from '../../src/runner/events.js';
-import { MigrationRunner, type RunResult } from '../../src/runner/runner.js';
-import type { Logger } from '../../src/log/logger.js';
+import type { MetricsProvider } from '../gate/provider.js';
+import { PrometheusProvider } from '../gate/prometheus.js';
+import { IstioMeshAdapter } from '../mesh/istio.js';
+import { parsePlan, type ResolvedPlan } from '../plan/load.js';
+import type { RunnerEvent } from '../runner/events.js';
+import { MigrationRunner, type RunResult } from '../runner/runner.js';
+import type { Logger } from '../log/logger.js';
 import { seedMigrationScenario, type ScenarioFixture, type SeedOptions } from './istio-fixtures.js';
-import { startKubeApiServer, type KubeApiServer } from './kube-api-server.js';
+import { startKubeApiServer, type KubeApiServer } from './kube/index.js';
 import {
   startMeshSim,
   subsetScenarioBackends,
   type BackendBehavior,
   type BackendSpec,
   type MeshSim,
-} from './mesh-sim.js';
+} from './mesh/index.js';
 import { registerScrapeTarget } from './prometheus.js';
 import { SimulatorMetricsProvider } from './sim-metrics.js';
 

@@ -11,7 +11,7 @@
  *
  * Everything is plain JSON data. The WorkloadEntry addresses are placeholders and are never dialled.
  */
-import type { KubeApiServer, KubeObject } from './kube-api-server.js';
+import type { KubeApiServer, KubeObject } from './kube/index.js';
 
 export interface ScenarioFixture {
   namespace: string;

@@ -7,11 +7,11 @@ import {
   findPrometheusBinary,
   startPrometheus,
   type PrometheusServer,
-} from './prometheus.js';
-import { startScenario, type Scenario } from './scenario.js';
-import { eventPrinter } from '../../src/cli/run.js';
-import { bold, dim, green, red } from '../../src/cli/render.js';
-import type { RunnerEvent } from '../../src/runner/events.js';
+} from '../prometheus.js';
+import { startScenario, type Scenario } from '../scenario.js';
+import { eventPrinter } from '../../cli/run.js';
+import { bold, dim, green, red } from '../../cli/render.js';
+import type { RunnerEvent } from '../../runner/events.js';
 
 export interface DemoOptions {
   prometheusBin?: string;

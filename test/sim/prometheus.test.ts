@@ -2,15 +2,15 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
-import { startMeshSim, subsetScenarioBackends } from './mesh-sim.js';
-import type { MeshSim } from './mesh-sim.js';
+import { startMeshSim, subsetScenarioBackends } from '../../src/sim/mesh/index.js';
+import type { MeshSim } from '../../src/sim/mesh/index.js';
 import {
   PROMETHEUS_INSTALL_HINT,
   findPrometheusBinary,
   registerScrapeTarget,
   startPrometheus,
-} from './prometheus.js';
-import type { PrometheusServer } from './prometheus.js';
+} from '../../src/sim/prometheus.js';
+import type { PrometheusServer } from '../../src/sim/prometheus.js';
 
 interface QueryResponse {
   status: string;
