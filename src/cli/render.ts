@@ -24,6 +24,11 @@ export function renderEvent(e: RunnerEvent): string | undefined {
     case 'preflight':
       return [
         `${t} preflight ${e.ok ? green('passed') : red('FAILED — no weight was changed')}`,
+        ...(e.ok && e.initialWeight > 0
+          ? [
+              `         ${yellow('!')} the route already sends ${e.initialWeight} % to the target (inherited): it is judged before any step grows it`,
+            ]
+          : []),
         ...e.checks.map(
           (c) =>
             `         ${c.ok ? green('✓') : red('✗')} ${c.id}: ${c.message}${c.fix ? dim(`\n             fix: ${c.fix}`) : ''}`,
@@ -50,6 +55,8 @@ export function renderEvent(e: RunnerEvent): string | undefined {
         return `${t} ${yellow('⏸ waiting for approval')} at ${e.weight} % — type "promote" to continue, "abort" to roll back`;
       if (e.phase === 'rollingBack') return `${t} ${red('rolling back')}: ${e.reason ?? ''}`;
       return undefined;
+    case 'rollbackRetry':
+      return `${t} ${red(`ROLLBACK WRITE FAILED (attempt ${e.attempt})`)}: ${e.error} — traffic is still on the target; retrying at ${time(e.retryAt)}`;
     case 'mtls':
       return `${t} ${e.ok ? green('🔒 mTLS') : red('mTLS step failed (traffic migration is complete)')}: ${e.message}`;
     case 'command':

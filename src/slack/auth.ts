@@ -22,11 +22,9 @@ export const SLACK_ACTIONS = ['promote', 'pause', 'resume', 'abort'] as const;
 export type SlackAction = (typeof SLACK_ACTIONS)[number];
 
 const slackId = (what: string, prefix: RegExp) =>
-  z
-    .string()
-    .regex(prefix, {
-      error: `${what} must be a Slack id such as ${what === 'user' ? 'U012ABCDEF' : 'S0123456789'}`,
-    });
+  z.string().regex(prefix, {
+    error: `${what} must be a Slack id such as ${what === 'user' ? 'U012ABCDEF' : 'S0123456789'}`,
+  });
 
 const ruleSchema = z.strictObject({
   namespaces: z.array(z.string().min(1)).min(1, { error: 'list at least one namespace (or "*")' }),

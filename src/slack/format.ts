@@ -197,7 +197,7 @@ export function entryMessages(e: HistoryEntry, ctx: EntryContext): SlackMessage[
         .map((c) => `• ${esc(str(c.name) ?? '?')}: ${esc(str(c.message) ?? '')}`);
       return [
         {
-          text: `${ok ? ':white_check_mark: Preflight passed' : ':x: Preflight failed'} (starting weight ${num(e.initialWeight) ?? 0} %)${bad.length ? `\n${bad.join('\n')}` : ''}`,
+          text: `${ok ? ':white_check_mark: Preflight passed' : ':x: Preflight failed'} (starting weight ${num(e.initialWeight) ?? 0} %${(num(e.initialWeight) ?? 0) > 0 ? ', inherited: judged before it grows' : ''})${bad.length ? `\n${bad.join('\n')}` : ''}`,
         },
       ];
     }
@@ -292,6 +292,12 @@ export function entryMessages(e: HistoryEntry, ctx: EntryContext): SlackMessage[
         },
       ];
     }
+    case 'rollbackRetry':
+      return [
+        {
+          text: `:rotating_light: *Rollback write failed* (attempt ${num(e.attempt) ?? '?'}): ${esc(str(e.error) ?? 'unknown error')}. Traffic is still on Kubernetes; meshshift keeps retrying (next at ${new Date(num(e.retryAt) ?? 0).toISOString()}). Check the Kubernetes API.`,
+        },
+      ];
     case 'takeover':
       return [{ text: `:recycle: ${esc(str(e.text) ?? 'another worker took over')}` }];
     case 'waiting':

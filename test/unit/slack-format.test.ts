@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import type { MigrationView } from '../../src/engine/view.js';
+import type { HistoryEntry } from '../../src/service/store.js';
+import {
+  entryMessages,
+  listMessage,
+  parentMessage,
+  statusMessage,
+  verdictText,
+  who,
+  type EntryContext,
+} from '../../src/slack/format.js';
+
+const view = (o: Partial<MigrationView> = {}): MigrationView => ({
+  id: 'cart-1a2b3c',
+  name: 'cart',
+  namespace: 'shop',
+  phase: 'shifting',
+  weight: 25,
+  steps: [1, 5, 10, 25, 50, 100],
+  policy: 'default',
+  possible: ['PROMOTE', 'PAUSE', 'ABORT'],
+  createdAt: '2026-11-29T00:00:00.000Z',
+  createdBy: 'slack:U123ABC',
+  updatedAt: '2026-11-29T00:10:00.000Z',
+  heldByWindow: false,
+  seq: 7,
+  ...o,
+});
+const entry = (o: Record<string, unknown>): HistoryEntry => ({
+  id: '1-0',
+  at: 1_700_000_000_000,
+  seq: 1,
+  type: 'x',
+  ...o,
+});
+const ctx = (): EntryContext => ({ id: 'cart-1a2b3c', verdicts: 'changes' });
+
+describe('Slack formatting', () => {
+  it('mentions Slack users and quotes anything else', () => {
+    expect(who('slack:U123ABC')).toBe('<@U123ABC>');
+    expect(who('ci-bot')).toBe('`ci-bot`');
+    expect(who(undefined)).toBe('`someone`');
+  });
+
+  it('the parent message shows phase, weight bar, steps and escapes names', () => {
+    const m = parentMessage(view({ name: '<b>&', reason: 'x < y' }));
+    expect(m.text).toBe('meshshift cart-1a2b3c: shifting at 25 % (x < y)');
+    const body = JSON.stringify(m.blocks);
+    expect(body).toContain('&lt;b&gt;&amp;');
+    expect(body).toContain('25 %* on Kubernetes ███░░░░░░░');
+    expect(body).toContain('1 → 5 → 10 → 25 → 50 → 100');
+  });
+
+  it('status says what is possible now, from the view (the engine), not from a copy of the rules', () => {
+    expect(statusMessage(view(), [])).toMatch(/possible now: promote, pause, abort/);
+    expect(statusMessage(view({ phase: 'paused', possible: ['RESUME', 'ABORT'] }), [])).toMatch(
+      /possible now: resume, abort/,
+    );
+    expect(statusMessage(view({ phase: 'completed', possible: [] }), [])).toMatch(
+      /the migration has finished/,
+    );
+  });
+
+  it('verdicts keep their numbers: checks with limits and both sides’ requests', () => {
+    const text = verdictText(
+      entry({
+        type: 'verdict',
+        outcome: 'fail',
+        weight: 10,
+        summary: 'error rate 5.00 % exceeds 1.00 %',
+        checks: [{ name: 'error-rate', outcome: 'fail', observed: 0.05, threshold: 0.01 }],
+        sample: {
+          source: { requests: 9000, errors: 9 },
+          target: { requests: 1000, errors: 50 },
+          windowMs: 120_000,
+        },
+      }),
+    );
+    expect(text).toContain('at 10 %');
+    expect(text).toContain('`error-rate`');
+    expect(text).toMatch(/requests over 120 s: VMs 9000 req \/ 9 err · Kubernetes 1000 req \/ 50 err/);
+  });
+
+  it('offers approval buttons once per gate, and says loudly when a rollback write fails', () => {
+    const c = ctx();
+    const gate = entryMessages(entry({ type: 'phase', phase: 'awaitingApproval', weight: 50 }), c);
+    expect(gate).toHaveLength(1);
+    expect(JSON.stringify(gate[0]!.blocks)).toContain('meshshift:promote');
+    expect(entryMessages(entry({ type: 'phase', phase: 'awaitingApproval', weight: 50 }), c)).toEqual([]);
+    const loud = entryMessages(
+      entry({ type: 'rollbackRetry', attempt: 3, retryAt: 1_700_000_004_000, error: 'HTTP 500' }),
+      c,
+    );
+    expect(loud[0]!.text).toMatch(/Rollback write failed\* \(attempt 3\): HTTP 500/);
+  });
+
+  it('a preflight that found an existing split says the weight is inherited', () => {
+    const [m] = entryMessages(entry({ type: 'preflight', ok: true, checks: [], initialWeight: 20 }), ctx());
+    expect(m!.text).toMatch(/starting weight 20 %, inherited/);
+  });
+
+  it('lists migrations, or says there are none', () => {
+    expect(listMessage([])).toBe('No migrations yet.');
+    expect(listMessage([view(), view({ id: 'b', weight: 100, phase: 'completed' })])).toMatch(
+      /2 most recent migrations/,
+    );
+  });
+});
