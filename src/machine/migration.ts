@@ -15,49 +15,27 @@
  * timestamps and the driver sends TICK events; `engine/vocabulary.ts` tells it when the next one is useful.
  * Tags: `busy` (an effect is running), `guarding` (a held weight is still analysed), `terminal`.
  */
-import { and, assign, fromPromise, not, setup, stateIn } from 'xstate';
+import { and, assign } from 'xstate';
 import type { Decision } from '../gate/judge.js';
-import { resumed } from '../gate/judge.js';
 import type { Verdict } from '../gate/types.js';
-import { unavailableVerdict } from '../gate/verdict.js';
-import {
-  MTLS_ATTEMPTS,
-  analysisDue,
-  currentStepWeight,
-  errorText,
-  firstStepAbove,
-  initialContext,
-  isLastStep,
-  judgement,
-  needsApproval,
-  recordVerdict,
-  retryDelay,
-  rollbackOf,
-  toNextStep,
-} from './context.js';
-import type {
-  AnalyzeInput,
-  MigrationContext,
-  MigrationEvent,
-  MigrationInput,
-  PreflightOutput,
-  RollbackInput,
-  RollbackOutput,
-  SecureOutput,
-  SetWeightInput,
-  SetWeightOutput,
-} from './types.js';
-
-/** Placeholders: a driver supplies real effects with `machine.provide({ actors })` (engine/effects.ts). */
-const notProvided = <O, I>(name: string) =>
-  fromPromise<O, I>(async () => {
-    throw new Error(`actor "${name}" was not provided to the migration machine`);
-  });
+import { currentStepWeight, errorText, initialContext, rollbackOf } from './context.js';
+import { machineSetup, type Judged, type Wants } from './setup.js';
+import type { AnalyzeInput, MigrationContext } from './types.js';
 
 type Ctx = MigrationContext;
-type Judged = { verdict: Verdict; guarding: boolean };
-/** A decision of the judge, optionally together with where the migration stands (last step, gate ahead). */
-type Wants = Judged & { kind: Decision['kind']; when?: 'lastStep' | 'approval' };
+
+/** Dynamic params for the `decides` guard and the verdict actions: the analysis output, judged. */
+const judged =
+  (guarding: boolean) =>
+  ({ event }: { event: { output: Verdict } }): Judged => ({ verdict: event.output, guarding });
+const wants =
+  (kind: Decision['kind'], guarding = false, when?: Wants['when']) =>
+  ({ event }: { event: { output: Verdict } }): Wants => ({
+    verdict: event.output,
+    guarding,
+    kind,
+    ...(when ? { when } : {}),
+  });
 
 const analyzeInput = ({ context }: { context: Ctx }): AnalyzeInput => ({
   weight: context.weight,
@@ -81,30 +59,11 @@ const guardingStates = {
         input: analyzeInput,
         onDone: [
           {
-            guard: {
-              type: 'decides' as const,
-              params: ({ event }: { event: { output: Verdict } }) =>
-                ({ verdict: event.output, guarding: true, kind: 'rollback' }) as Wants,
-            },
+            guard: { type: 'decides' as const, params: wants('rollback', true) },
             target: '#migration.rollingBack',
-            actions: {
-              type: 'rollBackOnVerdict' as const,
-              params: ({ event }: { event: { output: Verdict } }) => ({
-                verdict: event.output,
-                guarding: true,
-              }),
-            },
+            actions: { type: 'rollBackOnVerdict' as const, params: judged(true) },
           },
-          {
-            target: 'holding' as const,
-            actions: {
-              type: 'recordJudged' as const,
-              params: ({ event }: { event: { output: Verdict } }) => ({
-                verdict: event.output,
-                guarding: true,
-              }),
-            },
-          },
+          { target: 'holding' as const, actions: { type: 'recordJudged' as const, params: judged(true) } },
         ],
         onError: {
           target: 'holding' as const,
@@ -115,134 +74,7 @@ const guardingStates = {
   },
 };
 
-export const migrationMachine = setup({
-  types: {
-    context: {} as MigrationContext,
-    events: {} as MigrationEvent,
-    input: {} as MigrationInput,
-    tags: {} as 'busy' | 'guarding' | 'terminal',
-  },
-  actors: {
-    preflight: notProvided<PreflightOutput, Record<string, never>>('preflight'),
-    setWeight: notProvided<SetWeightOutput, SetWeightInput>('setWeight'),
-    analyze: notProvided<Verdict, AnalyzeInput>('analyze'),
-    rollback: notProvided<RollbackOutput, RollbackInput>('rollback'),
-    secure: notProvided<SecureOutput, Record<string, never>>('secure'),
-  },
-  guards: {
-    notWriting: not(stateIn({ shifting: 'applying' })),
-    notRollingBack: not(stateIn('rollingBack')),
-    onLastStep: ({ context }) => isLastStep(context),
-    /** Nothing meshshift wrote is in the cluster: an ABORT ends without a write. */
-    nothingToUndo: ({ context }) => context.weight === 0,
-    analysisDue: ({ context, event }) => event.type === 'TICK' && analysisDue(context, event.at),
-    retryDue: ({ context, event }) =>
-      event.type === 'TICK' && event.at >= (context.rollback?.retryAt ?? context.securing?.retryAt ?? 0),
-    mtlsOff: ({ context }) => !context.config.tightenMtls,
-    mtlsAttemptsLeft: ({ context }) => (context.securing?.attempts ?? 0) + 1 < MTLS_ATTEMPTS,
-    decides: ({ context }, p: Wants) =>
-      judgement(context, p.verdict, p.guarding).decision.kind === p.kind &&
-      (p.when !== 'lastStep' || isLastStep(context)) &&
-      (p.when !== 'approval' || needsApproval(context)),
-    isAbort: ({ context }) => context.rollback?.cause === 'abort',
-    isDrift: ({ event }) => (event as { error?: { name?: string } }).error?.name === 'DriftError',
-  },
-  actions: {
-    stampNow: assign(({ context, event }) =>
-      'at' in event && typeof event.at === 'number' ? { now: Math.max(context.now, event.at) } : {},
-    ),
-    markStarted: assign(({ context }) => ({ startedAt: context.now })),
-    recordAbort: assign(({ context, event }) => {
-      if (event.type !== 'ABORT') return {};
-      const at = Math.max(context.now, event.at);
-      return { now: at, rollback: rollbackOf('abort', event.reason ?? 'aborted', at, event.by) };
-    }),
-    pauseByOperator: assign(({ context, event }) => {
-      if (event.type !== 'PAUSE') return {};
-      return {
-        now: Math.max(context.now, event.at),
-        pauseReason: `paused by ${event.by ?? 'operator'}${event.reason ? `: ${event.reason}` : ''}`,
-      };
-    }),
-    resume: assign(({ context }) => ({ pauseReason: undefined, judge: resumed(context.judge) })),
-    promote: assign(({ context }) => toNextStep(context, true)),
-    advance: assign(({ context }) => toNextStep(context, false)),
-    recordJudged: assign(({ context }, p: Judged) =>
-      recordVerdict(context, p.verdict, judgement(context, p.verdict, p.guarding).memory),
-    ),
-    rollBackOnVerdict: assign(({ context }, p: Judged) => {
-      const { memory, decision } = judgement(context, p.verdict, p.guarding);
-      const cause = decision.kind === 'rollback' ? decision.cause : 'regression';
-      const reason = decision.kind === 'rollback' ? decision.reason : p.verdict.summary;
-      return {
-        ...recordVerdict(context, p.verdict, memory),
-        rollback: rollbackOf(cause, reason, p.verdict.at),
-      };
-    }),
-    pauseOnVerdict: assign(({ context }, p: Judged) => {
-      const { memory, decision } = judgement(context, p.verdict, p.guarding);
-      return {
-        ...recordVerdict(context, p.verdict, memory),
-        pauseReason: decision.kind === 'pause' ? decision.reason : p.verdict.summary,
-      };
-    }),
-    /** The analysis actor itself failed (it normally turns errors into inconclusive verdicts). */
-    analysisFailed: assign(({ context, event }, p: { guarding: boolean }) => {
-      const v = unavailableVerdict(
-        context.now,
-        context.weight,
-        errorText((event as { error?: unknown }).error),
-      );
-      return { ...recordVerdict(context, v, judgement(context, v, p.guarding).memory) };
-    }),
-    stepWritten: assign(({ context }, p: SetWeightOutput) => ({
-      weight: p.weight,
-      now: Math.max(context.now, p.at),
-      stepStartedAt: p.at,
-      // The first analysis of a step waits one interval so the window sees the new weight.
-      lastAnalysisAt: p.at,
-      forceNextWrite: false,
-    })),
-    preflightDone: assign(({ context }, p: PreflightOutput) => ({
-      now: Math.max(context.now, p.at),
-      initialWeight: p.initialWeight,
-      weight: p.initialWeight,
-      selectors: p.selectors,
-      stepIndex: firstStepAbove(context.config.steps, p.initialWeight),
-    })),
-    /** A weight found in the cluster is judged before anything grows: observe it as if just written. */
-    inheritWeight: assign(({ context }) => ({
-      inherited: true,
-      stepIndex: firstStepAbove(context.config.steps, context.weight) - 1,
-      stepStartedAt: context.now,
-      lastAnalysisAt: context.now,
-    })),
-    rollbackWritten: assign(({ context }, p: RollbackOutput) => ({
-      weight: 0,
-      now: Math.max(context.now, p.at),
-    })),
-    rollbackFailed: assign(({ context, event }) => {
-      const attempts = (context.rollback?.attempts ?? 0) + 1;
-      return {
-        rollback: {
-          ...context.rollback!,
-          attempts,
-          retryAt: context.now + retryDelay(attempts),
-          lastError: errorText((event as { error?: unknown }).error),
-        },
-      };
-    }),
-    mtlsFailed: assign(({ context, event }) => {
-      const attempts = (context.securing?.attempts ?? 0) + 1;
-      const lastError = errorText((event as { error?: unknown }).error);
-      return { securing: { attempts, retryAt: context.now + retryDelay(attempts), lastError } };
-    }),
-    mtlsGaveUp: assign(({ context, event }) => ({
-      mtls: `mTLS not tightened after ${MTLS_ATTEMPTS} attempts: ${errorText((event as { error?: unknown }).error)} — traffic stays on the target; tighten the PeerAuthentication by hand`,
-      securing: { ...(context.securing ?? { retryAt: context.now }), attempts: MTLS_ATTEMPTS },
-    })),
-  },
-}).createMachine({
+export const migrationMachine = machineSetup.createMachine({
   id: 'migration',
   context: ({ input }) => initialContext(input),
   initial: 'pending',
@@ -332,81 +164,32 @@ export const migrationMachine = setup({
             input: analyzeInput,
             onDone: [
               {
-                guard: {
-                  type: 'decides',
-                  params: ({ event }) => ({ verdict: event.output, guarding: false, kind: 'rollback' }),
-                },
+                guard: { type: 'decides', params: wants('rollback') },
                 target: '#migration.rollingBack',
-                actions: {
-                  type: 'rollBackOnVerdict',
-                  params: ({ event }) => ({ verdict: event.output, guarding: false }),
-                },
+                actions: { type: 'rollBackOnVerdict', params: judged(false) },
               },
               {
-                guard: {
-                  type: 'decides',
-                  params: ({ event }) => ({ verdict: event.output, guarding: false, kind: 'pause' }),
-                },
+                guard: { type: 'decides', params: wants('pause') },
                 target: '#migration.paused',
-                actions: {
-                  type: 'pauseOnVerdict',
-                  params: ({ event }) => ({ verdict: event.output, guarding: false }),
-                },
+                actions: { type: 'pauseOnVerdict', params: judged(false) },
               },
+              // A step advances only on the back of a fresh passing analysis, never on stale data.
               {
-                // A step advances only on the back of a fresh passing analysis, never on stale data.
-                guard: {
-                  type: 'decides',
-                  params: ({ event }) => ({
-                    verdict: event.output,
-                    guarding: false,
-                    kind: 'advance',
-                    when: 'lastStep',
-                  }),
-                },
+                guard: { type: 'decides', params: wants('advance', false, 'lastStep') },
                 target: '#migration.securing',
-                actions: {
-                  type: 'recordJudged',
-                  params: ({ event }) => ({ verdict: event.output, guarding: false }),
-                },
+                actions: { type: 'recordJudged', params: judged(false) },
               },
               {
-                guard: {
-                  type: 'decides',
-                  params: ({ event }) => ({
-                    verdict: event.output,
-                    guarding: false,
-                    kind: 'advance',
-                    when: 'approval',
-                  }),
-                },
+                guard: { type: 'decides', params: wants('advance', false, 'approval') },
                 target: 'awaitingApproval',
-                actions: {
-                  type: 'recordJudged',
-                  params: ({ event }) => ({ verdict: event.output, guarding: false }),
-                },
+                actions: { type: 'recordJudged', params: judged(false) },
               },
               {
-                guard: {
-                  type: 'decides',
-                  params: ({ event }) => ({ verdict: event.output, guarding: false, kind: 'advance' }),
-                },
+                guard: { type: 'decides', params: wants('advance') },
                 target: 'applying',
-                actions: [
-                  {
-                    type: 'recordJudged',
-                    params: ({ event }) => ({ verdict: event.output, guarding: false }),
-                  },
-                  'advance',
-                ],
+                actions: [{ type: 'recordJudged', params: judged(false) }, 'advance'],
               },
-              {
-                target: 'observing',
-                actions: {
-                  type: 'recordJudged',
-                  params: ({ event }) => ({ verdict: event.output, guarding: false }),
-                },
-              },
+              { target: 'observing', actions: { type: 'recordJudged', params: judged(false) } },
             ],
             onError: {
               target: 'observing',
