@@ -60,5 +60,6 @@ describe('no data, no promotion', () => {
     expect(writes.slice(0, writes.indexOf(10) + 1)).toEqual([1, 5, 10]);
     expect(result.phase, result.reason).toBe('completed');
     expect(writes.at(-1)).toBe(100);
-  });
+    // A pause takes as many independent windows as a rollback (default: 6 × 6 s here), then a full run: allow 4 min.
+  }, 240_000);
 });
