@@ -12,7 +12,7 @@ import type { MtlsStep } from '../engine/effects.js';
 import { loadKubeConfig } from '../mesh/kube.js';
 import type { MeshAdapter } from '../mesh/types.js';
 import { ValidationError, formatFieldError } from '../plan/errors.js';
-import { loadPlanFile, type ResolvedPlan } from '../plan/load.js';
+import { loadPlanDocument, type ResolvedPlan } from '../plan/load.js';
 import type { RunnerEvent } from '../runner/events.js';
 import { MigrationRunner, type RunResult } from '../runner/runner.js';
 import { FileSnapshotStore } from '../runner/store.js';
@@ -130,7 +130,13 @@ export async function driveMigration(
 export async function runCommand(planFile: string, opts: RunOptions, io: Io): Promise<number> {
   let plan: ResolvedPlan;
   try {
-    plan = loadPlanFile(planFile, opts.policies);
+    const found = loadPlanDocument(planFile, opts.policies);
+    plan = found.plan;
+    if (found.documents > 1) {
+      io.stderr.write(
+        `${planFile}: running MigrationPlan ${plan.name} (document ${found.document} of ${found.documents}; the other documents are valid Policies)\n`,
+      );
+    }
   } catch (e) {
     if (e instanceof ValidationError) {
       for (const fe of e.errors) io.stderr.write(`${formatFieldError(e.source, fe)}\n`);

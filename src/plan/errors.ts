@@ -3,7 +3,7 @@
  * what is wrong and what to write instead (with a "did you mean" for misspelt fields).
  */
 import type { z } from 'zod';
-import { LineCounter, isMap, isNode, parseDocument, type Document } from 'yaml';
+import { isMap, isNode, type Document, type LineCounter } from 'yaml';
 
 export interface FieldError {
   /** Dotted path with indexes, e.g. spec.analysis.interval or spec.steps[2]. */
@@ -12,6 +12,8 @@ export interface FieldError {
   /** 1-based position in the source file, when known. */
   line?: number;
   column?: number;
+  /** 1-based index of the document in a file with several (`---` separated). */
+  document?: number;
 }
 
 export class ValidationError extends Error {
@@ -26,7 +28,8 @@ export class ValidationError extends Error {
 
 export function formatFieldError(source: string, e: FieldError): string {
   const where = e.line ? `${source}:${e.line}:${e.column ?? 1} ` : '';
-  return `${where}${e.path || '(document)'}: ${e.message}`;
+  const doc = e.document ? `[document ${e.document}] ` : '';
+  return `${where}${doc}${e.path || '(document)'}: ${e.message}`;
 }
 
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
@@ -107,7 +110,7 @@ function knownKeysAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): strin
   return def?.type === 'object' ? Object.keys(def.shape as object) : [];
 }
 
-function positionOf(
+export function positionOf(
   doc: Document | undefined,
   lc: LineCounter | undefined,
   path: ReadonlyArray<PropertyKey>,
@@ -143,13 +146,15 @@ export function issuesToFieldErrors(
   doc?: Document,
   lc?: LineCounter,
   prefix: ReadonlyArray<PropertyKey> = [],
+  limit = Infinity,
 ): FieldError[] {
   const out: FieldError[] = [];
   for (const issue of issues) {
+    if (out.length >= limit) break;
     const path = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeysAt(schema, path);
-      for (const key of issue.keys) {
+      for (const key of issue.keys.slice(0, limit - out.length)) {
         const hint = suggest(key, known);
         out.push({
           path: formatPath([...path, key]),
@@ -166,7 +171,7 @@ export function issuesToFieldErrors(
         (errs) => errs.length > 0 && !errs.some((e) => e.code === 'invalid_type' && e.path.length === 0),
       );
       if (branch) {
-        out.push(...issuesToFieldErrors(schema, branch, input, doc, lc, path));
+        out.push(...issuesToFieldErrors(schema, branch, input, doc, lc, path, limit - out.length));
         continue;
       }
     }
@@ -180,31 +185,4 @@ export function issuesToFieldErrors(
     out.push({ path: formatPath(path), message, ...positionOf(doc, lc, path) });
   }
   return out;
-}
-
-export interface ParsedYaml {
-  value: unknown;
-  doc: Document;
-  lineCounter: LineCounter;
-}
-
-/** Parses YAML; syntax errors become a ValidationError with line numbers. */
-export function parseYaml(text: string, source: string): ParsedYaml {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ValidationError(
-      source,
-      doc.errors.map((e) => {
-        const pos = lineCounter.linePos(e.pos[0]);
-        return {
-          path: '',
-          message: `YAML syntax error: ${e.message.split('\n')[0]}`,
-          line: pos.line,
-          column: pos.col,
-        };
-      }),
-    );
-  }
-  return { value: doc.toJS({ maxAliasCount: 50 }) as unknown, doc, lineCounter };
 }

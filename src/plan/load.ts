@@ -2,9 +2,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { z } from 'zod';
-import { ValidationError, issuesToFieldErrors, parseYaml } from './errors.js';
-import { planSchema, policySchema, type MigrationPlan, type PlanSpec, type PolicySpec } from './schema.js';
+import { checkDocuments, describeDocuments, type CheckedDocument, type Kind } from './documents.js';
+import { ValidationError, formatFieldError, type FieldError } from './errors.js';
+import type { MigrationPlan, PlanSpec, PolicySpec } from './schema.js';
 
 /** The policies/ folder shipped with meshshift (works from src/ under tsx and from dist/src/ once built). */
 export function defaultPoliciesDir(): string {
@@ -47,24 +47,21 @@ export interface ResolvedPlan {
   document: MigrationPlan;
 }
 
-function validate<S extends z.ZodType>(schema: S, text: string, source: string): z.output<S> {
-  const { value, doc, lineCounter } = parseYaml(text, source);
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ValidationError(source, [
-      { path: '', message: 'expected a YAML mapping (apiVersion, kind, metadata, spec)' },
-    ]);
-  }
-  const result = schema.safeParse(value);
-  if (!result.success)
-    throw new ValidationError(
-      source,
-      issuesToFieldErrors(schema, result.error.issues, value, doc, lineCounter),
-    );
-  return result.data;
+/** The one document of `kind` in a file that must hold exactly one (run, submit, a policies/ file). */
+function onlyOne(docs: readonly CheckedDocument[], kind: Kind, source: string, use: string): CheckedDocument {
+  const errors = docs.flatMap((d) => d.errors);
+  if (errors.length > 0) throw new ValidationError(source, errors);
+  const matching = docs.filter((d) => d.kind === kind);
+  if (matching.length === 1) return matching[0]!;
+  const message =
+    matching.length === 0
+      ? `no ${kind} here (it holds ${describeDocuments(docs)}): ${use} takes exactly one ${kind}`
+      : `${matching.length} ${kind}s here (${describeDocuments(matching)}): ${use} takes exactly one; put each in its own file`;
+  throw new ValidationError(source, [{ path: '', message }]);
 }
 
 export function parsePolicy(text: string, source = 'policy'): { name: string; spec: PolicySpec } {
-  const policy = validate(policySchema, text, source);
+  const policy = onlyOne(checkDocuments(text, source), 'Policy', source, 'a policy file').policy!;
   return { name: policy.metadata.name, spec: policy.spec };
 }
 
@@ -102,15 +99,24 @@ export function qualifyHost(host: string, namespace: string): string {
   return host.includes('.') ? host : `${host}.${namespace}.svc.cluster.local`;
 }
 
+/**
+ * Resolves a validated plan's policy: an inline policy, a Policy document of the same file (`filePolicies`), or a
+ * file of `policiesDir`.
+ */
 export function resolvePlan(
   plan: MigrationPlan,
   source: string,
   policiesDir = defaultPoliciesDir(),
+  filePolicies: ReadonlyMap<string, PolicySpec> = new Map(),
 ): ResolvedPlan {
   const { spec } = plan;
   let policyName = 'inline';
   let policy: PolicySpec;
-  if (typeof spec.policy === 'string') {
+  const fromFile = typeof spec.policy === 'string' ? filePolicies.get(spec.policy) : undefined;
+  if (typeof spec.policy === 'string' && fromFile) {
+    policyName = spec.policy;
+    policy = fromFile;
+  } else if (typeof spec.policy === 'string') {
     try {
       const loaded = loadPolicy(spec.policy, policiesDir);
       policyName = loaded.name;
@@ -150,12 +156,76 @@ export function resolvePlan(
   };
 }
 
-/** Parses, validates and resolves a MigrationPlan from YAML text. Throws ValidationError naming every bad field. */
-export function parsePlan(text: string, source = 'plan', policiesDir?: string): ResolvedPlan {
-  return resolvePlan(validate(planSchema, text, source), source, policiesDir);
+/** A document of a plan file, checked and (for a MigrationPlan) resolved. */
+export interface PlanFileDocument extends CheckedDocument {
+  resolved?: ResolvedPlan;
 }
 
-export function loadPlanFile(file: string, policiesDir?: string): ResolvedPlan {
+function resolveErrors(err: unknown, source: string): FieldError[] {
+  if (!(err instanceof ValidationError)) throw err;
+  if (err.source === source) return err.errors;
+  // A broken file in policies/: name it, since the plan itself may be fine.
+  return err.errors.map((e) => ({
+    path: 'spec.policy',
+    message: `policy file ${formatFieldError(err.source, e)}`,
+  }));
+}
+
+/**
+ * Validates every document of `text` (MigrationPlans and Policies together); a plan may name a Policy of the same
+ * text. Throws a ValidationError only for problems of the whole text (size, nesting, no document).
+ */
+export function validateText(text: string, source: string, policiesDir?: string): PlanFileDocument[] {
+  const docs: PlanFileDocument[] = checkDocuments(text, source);
+  const filePolicies = new Map<string, PolicySpec>();
+  for (const d of docs) {
+    if (!d.policy) continue;
+    const name = d.policy.metadata.name;
+    const first = docs.find((o) => o.policy?.metadata.name === name);
+    if (first !== d) {
+      d.errors.push({
+        path: 'metadata.name',
+        message: `Policy "${name}" is already defined in document ${first?.index}: give each Policy its own name`,
+        ...(docs.length > 1 ? { document: d.index } : {}),
+      });
+    } else filePolicies.set(name, d.policy.spec);
+  }
+  for (const d of docs) {
+    if (!d.plan) continue;
+    try {
+      d.resolved = resolvePlan(d.plan, source, policiesDir, filePolicies);
+    } catch (err) {
+      const extra = docs.length > 1 ? { document: d.index } : {};
+      d.errors.push(...resolveErrors(err, source).map((e) => ({ ...e, ...extra })));
+    }
+  }
+  return docs;
+}
+
+/**
+ * The one MigrationPlan of `text`, validated and resolved, with its place in the file. Every document must be
+ * valid; a text with no plan or several plans is refused, naming what it holds.
+ */
+export function parsePlanDocument(
+  text: string,
+  source = 'plan',
+  policiesDir?: string,
+): { plan: ResolvedPlan; document: number; documents: number } {
+  const docs = validateText(text, source, policiesDir);
+  const chosen = onlyOne(docs, 'MigrationPlan', source, 'a migration (run, submit)') as PlanFileDocument;
+  return { plan: chosen.resolved!, document: chosen.index, documents: docs.length };
+}
+
+/** Parses, validates and resolves a MigrationPlan from YAML text. Throws ValidationError naming every bad field. */
+export function parsePlan(text: string, source = 'plan', policiesDir?: string): ResolvedPlan {
+  return parsePlanDocument(text, source, policiesDir).plan;
+}
+
+/** The one MigrationPlan of a file, with its place among the file's documents. */
+export function loadPlanDocument(
+  file: string,
+  policiesDir?: string,
+): { plan: ResolvedPlan; document: number; documents: number } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -164,7 +234,11 @@ export function loadPlanFile(file: string, policiesDir?: string): ResolvedPlan {
       `cannot read plan ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
     );
   }
-  return parsePlan(text, file, policiesDir);
+  return parsePlanDocument(text, file, policiesDir);
+}
+
+export function loadPlanFile(file: string, policiesDir?: string): ResolvedPlan {
+  return loadPlanDocument(file, policiesDir).plan;
 }
 
 /**
