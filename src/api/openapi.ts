@@ -14,6 +14,7 @@ const fieldError = {
     message: { type: 'string' },
     line: { type: 'integer' },
     column: { type: 'integer' },
+    document: { type: 'integer', description: '1-based document index, when the text holds several' },
   },
 };
 const migration = {

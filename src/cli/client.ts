@@ -5,7 +5,9 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { formatFieldError, type FieldError } from '../plan/errors.js';
 import { bar, bold, dim, green, red, yellow } from './render.js';
+import { planOfText } from './submit-plan.js';
 
 export interface ClientOptions {
   server: string;
@@ -64,7 +66,7 @@ export async function api<T>(
   o: ClientOptions,
   method: 'GET' | 'POST',
   path: string,
-  body?: { text: string; type: string },
+  body?: { text: string; type: string; source?: string },
 ): Promise<T> {
   const base = o.server.replace(/\/+$/, '');
   const t = token(o);
@@ -90,17 +92,14 @@ export async function api<T>(
     json = text;
   }
   if (!res.ok) {
-    const b = json as
-      { message?: string; errors?: Array<{ path: string; message: string; line?: number }> } | undefined;
+    const b = json as { error?: string; message?: string; errors?: FieldError[] } | undefined;
     const details = b?.errors
-      ?.map((e) => `  ${e.line ? `line ${e.line}: ` : ''}${e.path || '(document)'}: ${e.message}`)
+      ?.map((e) => `  ${formatFieldError(body?.source ?? 'request body', e)}`)
       .join('\n');
     const hint = res.status === 401 ? ' (set MESHSHIFT_TOKEN or pass --token-file)' : '';
-    throw new ApiError(
-      `${res.status} ${b?.message ?? res.statusText}${hint}${details ? `\n${details}` : ''}`,
-      res.status,
-      json,
-    );
+    // With field errors, the message repeats them: show each once.
+    const headline = details ? (b?.error ?? res.statusText) : (b?.message ?? res.statusText);
+    throw new ApiError(`${res.status} ${headline}${hint}${details ? `\n${details}` : ''}`, res.status, json);
   }
   return json as T;
 }
@@ -199,8 +198,15 @@ export function registerClientCommands(program: Command, setCode: (code: number)
     .action(
       run(async (file: string, o: ClientOptions & { watch?: boolean }) => {
         const text = readFileSync(file, 'utf8');
+        const local = planOfText(text, file);
+        if (local.refusal) {
+          io.err(local.refusal);
+          return 1;
+        }
+        if (local.note) io.err(local.note);
         const m = await api<MigrationJson>(o, 'POST', '/v1/migrations', {
           text,
+          source: file,
           type: /\.json$/i.test(file) ? 'application/json' : 'application/yaml',
         });
         io.out(
