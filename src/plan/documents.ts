@@ -22,6 +22,8 @@ export interface CheckedDocument {
   plan?: MigrationPlan;
   policy?: Policy;
   errors: FieldError[];
+  /** Line and column of a field of this document, for errors found later (e.g. an unknown policy name). */
+  locate: (path: ReadonlyArray<string | number>) => { line?: number; column?: number };
 }
 
 function show(value: unknown): string {
@@ -51,17 +53,23 @@ function schemaErrors(schema: z.ZodType, y: YamlDocument): { data?: unknown; err
   if (result.success) return { data: result.data, errors: [] };
   const max = LIMITS.maxErrorsPerDocument;
   const errors = issuesToFieldErrors(schema, result.error.issues, y.value, y.doc, y.lineCounter, [], max);
-  if (errors.length >= max)
-    errors.push({ path: '', message: `more errors not shown (${max} at most): fix these first` });
+  if (errors.length >= max) {
+    errors.push({
+      path: '',
+      message: `more errors not shown (${max} at most): fix these first`,
+      ...positionOf(y.doc, y.lineCounter, []),
+    });
+  }
   return { errors };
 }
 
 function check(y: YamlDocument): CheckedDocument {
-  if (y.errors.length > 0) return { index: y.index, errors: y.errors };
+  const locate = (path: ReadonlyArray<string | number>) => positionOf(y.doc, y.lineCounter, path);
+  if (y.errors.length > 0) return { index: y.index, errors: y.errors, locate };
   const value = y.value as Record<string, unknown>;
   const meta = value.metadata as { name?: unknown } | undefined;
   const name = typeof meta?.name === 'string' ? meta.name : undefined;
-  const base = { index: y.index, ...(name !== undefined ? { name } : {}) };
+  const base = { index: y.index, locate, ...(name !== undefined ? { name } : {}) };
   const kind = kindOf(y, value);
   if (typeof kind !== 'string') return { ...base, errors: [kind] };
   if (kind === 'Policy') {

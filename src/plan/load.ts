@@ -186,6 +186,7 @@ export function validateText(text: string, source: string, policiesDir?: string)
       d.errors.push({
         path: 'metadata.name',
         message: `Policy "${name}" is already defined in document ${first?.index}: give each Policy its own name`,
+        ...d.locate(['metadata', 'name']),
         ...(docs.length > 1 ? { document: d.index } : {}),
       });
     } else filePolicies.set(name, d.policy.spec);
@@ -196,7 +197,8 @@ export function validateText(text: string, source: string, policiesDir?: string)
       d.resolved = resolvePlan(d.plan, source, policiesDir, filePolicies);
     } catch (err) {
       const extra = docs.length > 1 ? { document: d.index } : {};
-      d.errors.push(...resolveErrors(err, source).map((e) => ({ ...e, ...extra })));
+      const where = d.locate(['spec', 'policy']);
+      d.errors.push(...resolveErrors(err, source).map((e) => ({ ...where, ...e, ...extra })));
     }
   }
   return docs;

@@ -134,16 +134,26 @@ function isEmpty(doc: Document): boolean {
   );
 }
 
-/** Parses every document of `text`. Throws a ValidationError for problems of the whole file. */
+/** Line and column of `offset`, without parsing (for text too large to parse). */
+function scanPosition(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+/** Parses every document of `text`. Throws a ValidationError (with a line) for problems of the whole text. */
 export function parseYamlDocuments(text: string, source: string): YamlDocument[] {
-  const fail = (message: string, offset?: number, lc?: LineCounter): never => {
-    throw new ValidationError(source, [
-      { path: '', message, ...(offset !== undefined && lc ? at(lc, offset) : {}) },
-    ]);
+  const fail = (message: string, pos: { line: number; column: number }): never => {
+    throw new ValidationError(source, [{ path: '', message, ...pos }]);
   };
   if (text.length > LIMITS.maxChars) {
     fail(
-      `the text is ${Math.ceil(text.length / 1024)} KiB; a plan or policy file may be at most ${LIMITS.maxChars / 1024} KiB`,
+      `the text is ${Math.ceil(text.length / 1024)} KiB and passes the limit of ${LIMITS.maxChars / 1024} KiB here: a plan or policy file is a few KiB; is this the right file?`,
+      scanPosition(text, LIMITS.maxChars),
     );
   }
   const lc = new LineCounter();
@@ -151,17 +161,22 @@ export function parseYamlDocuments(text: string, source: string): YamlDocument[]
   const deep = tooDeepAt(tokens, LIMITS.maxDepth);
   if (deep !== undefined) {
     fail(
-      `nested more than ${LIMITS.maxDepth} levels deep (a plan needs about 6): is this the right file?`,
-      deep,
-      lc,
+      `nested more than ${LIMITS.maxDepth} levels deep here (a plan needs about 6): is this the right file?`,
+      at(lc, deep),
     );
   }
   const composer = new Composer({ prettyErrors: false, uniqueKeys: false });
   const docs = Array.from(composer.compose(tokens, false, text.length));
   const out = docs.map((doc, i) => ({ doc, index: i + 1 })).filter(({ doc }) => !isEmpty(doc));
-  if (out.length === 0) fail('the file holds no document: expected a MigrationPlan or a Policy');
-  if (out.length > LIMITS.maxDocuments) {
-    fail(`the file holds ${out.length} documents; at most ${LIMITS.maxDocuments} are read from one file`);
+  if (out.length === 0) {
+    fail('the text holds no document: expected a MigrationPlan or a Policy', { line: 1, column: 1 });
+  }
+  const extra = out[LIMITS.maxDocuments];
+  if (extra) {
+    fail(
+      `the text holds ${out.length} documents; at most ${LIMITS.maxDocuments} are read from one file (this is document ${extra.index})`,
+      at(lc, extra.doc.range[0]),
+    );
   }
   return out.map(({ doc, index }) => documentOf(doc as Document, index, lc));
 }
