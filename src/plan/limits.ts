@@ -7,7 +7,7 @@ import type { CST } from 'yaml';
 
 export const LIMITS = {
   /** Characters of YAML/JSON text in one file or request body. */
-  maxChars: 256 * 1024,
+  maxChars: 128 * 1024,
   /** Nesting of mappings and lists (a plan needs 6). */
   maxDepth: 64,
   /** Non-empty documents in one file. */

@@ -47,17 +47,28 @@ export interface ResolvedPlan {
   document: MigrationPlan;
 }
 
+const plural = (kind: Kind) => (kind === 'Policy' ? 'Policies' : `${kind}s`);
+
 /** The one document of `kind` in a file that must hold exactly one (run, submit, a policies/ file). */
 function onlyOne(docs: readonly CheckedDocument[], kind: Kind, source: string, use: string): CheckedDocument {
   const errors = docs.flatMap((d) => d.errors);
   if (errors.length > 0) throw new ValidationError(source, errors);
   const matching = docs.filter((d) => d.kind === kind);
   if (matching.length === 1) return matching[0]!;
+  // Point at the kind of the first document too many (or of the first document when none matches).
+  const at = matching[1] ?? docs[0]!;
   const message =
     matching.length === 0
       ? `no ${kind} here (it holds ${describeDocuments(docs)}): ${use} takes exactly one ${kind}`
-      : `${matching.length} ${kind}s here (${describeDocuments(matching)}): ${use} takes exactly one; put each in its own file`;
-  throw new ValidationError(source, [{ path: '', message }]);
+      : `${matching.length} ${plural(kind)} here (${describeDocuments(matching)}): ${use} takes exactly one; put each in its own file`;
+  throw new ValidationError(source, [
+    {
+      path: 'kind',
+      message,
+      ...at.locate(['kind']),
+      ...(docs.length > 1 ? { document: at.index } : {}),
+    },
+  ]);
 }
 
 export function parsePolicy(text: string, source = 'policy'): { name: string; spec: PolicySpec } {
