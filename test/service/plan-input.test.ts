@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../src/cli/serve.js';
 import { parsePlan } from '../../src/plan/load.js';
 import { GOOD_PLAN, GOOD_POLICY, badInputs } from '../harness/bad-plans.js';
-import { startRedis } from '../harness/redis.js';
+import { startRedis } from '../../src/sim/redis.js';
 import { TOKEN, http, startApi } from './helpers.js';
 
 const BIN = path.resolve('bin/meshshift.js');
