@@ -131,7 +131,7 @@ function randomJson(r: Rand, depth: number): unknown {
 }
 
 function deep(r: Rand): string {
-  const n = pick(r, [63, 64, 65, 200, 5_000, 20_000]);
+  const n = pick(r, [63, 64, 65, 200, 2_000, 5_000]);
   switch (int(r, 0, 3)) {
     case 0:
       return `kind: MigrationPlan\nspec: ${'['.repeat(n)}${']'.repeat(n)}\n`;
