@@ -72,7 +72,9 @@ function duplicateKeys(doc: Document, lc: LineCounter): FieldError[] {
           message: `duplicate key "${key}" (first at line ${at(lc, first).line}): keep one of them`,
           ...at(lc, offset),
         });
+        if (errors.length >= LIMITS.maxErrorsPerDocument) return visit.BREAK;
       }
+      return undefined;
     },
   });
   return errors;

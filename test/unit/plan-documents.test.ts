@@ -173,6 +173,10 @@ describe('hostile or broken text becomes field errors', () => {
       parsePlan('{"kind": "MigrationPlan", "spec": {"steps": [{"a": 1, "a": 2}]}}', 'p.json'),
     );
     expect(json.errors[0]).toMatchObject({ path: 'spec.steps[0].a', line: 1 });
+    const many = failure(() =>
+      parsePlan(`kind: MigrationPlan\nspec:\n${'  a: 1\n'.repeat(10_000)}`, 'p.yaml'),
+    );
+    expect(many.errors).toHaveLength(LIMITS.maxErrorsPerDocument);
   });
 
   it('an alias bomb is a ValidationError naming the alias, quickly', () => {
