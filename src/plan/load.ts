@@ -204,6 +204,17 @@ export function validateText(text: string, source: string, policiesDir?: string)
   }
   for (const d of docs) {
     if (!d.plan) continue;
+    const named = d.plan.spec.policy;
+    const broken = docs.find((o) => o.kind === 'Policy' && !o.policy && o.name === named);
+    if (typeof named === 'string' && !filePolicies.has(named) && broken) {
+      d.errors.push({
+        path: 'spec.policy',
+        message: `Policy "${named}" of document ${broken.index} is invalid: fix it first`,
+        ...d.locate(['spec', 'policy']),
+        ...(docs.length > 1 ? { document: d.index } : {}),
+      });
+      continue;
+    }
     try {
       d.resolved = resolvePlan(d.plan, source, policiesDir, filePolicies);
     } catch (err) {

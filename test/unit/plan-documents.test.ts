@@ -92,9 +92,11 @@ describe('multi-document files', () => {
 
   it('an invalid Policy next to the plan stops run/submit too', () => {
     const text = `${POLICY.replace('stepDuration: 1m', 'stepDuration: soon')}---\n${PLAN}`;
-    expect(failure(() => parsePlan(text, 'p.yaml')).message).toMatch(
-      /p\.yaml:7:\d+ \[document 1\] spec\.stepDuration: /,
-    );
+    const err = failure(() => parsePlan(text.replace('policy: default', 'policy: quick'), 'p.yaml'));
+    expect(lines('p.yaml', err.errors)).toEqual([
+      expect.stringMatching(/^p\.yaml:7:\d+ \[document 1\] spec\.stepDuration: /),
+      'p.yaml:26:11 [document 2] spec.policy: Policy "quick" of document 1 is invalid: fix it first',
+    ]);
   });
 
   it('two Policies of the same name in one file are an error on the second', () => {
