@@ -2,6 +2,8 @@
  * API client commands: meshshift submit|list|status|promote|pause|resume|abort --server URL.
  * The token comes from --token-file or $MESHSHIFT_TOKEN (never from a flag, so it stays out of shell history).
  */
+import type { MigrationView } from '../engine/view.js';
+import { isTerminalPhase } from '../engine/vocabulary.js';
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,20 +29,9 @@ interface HistoryItem {
   [k: string]: unknown;
 }
 
-interface MigrationJson {
-  id: string;
-  name: string;
-  namespace: string;
-  phase: string;
-  weight: number;
-  steps: number[];
-  reason?: string;
-  createdBy: string;
-  updatedAt: string;
-  nextWakeAt?: string;
-}
+/** What the API answers for a migration: the engine's one view. */
+type MigrationJson = MigrationView;
 
-const TERMINAL = ['completed', 'rolledBack', 'aborted', 'failed'];
 
 function token(o: ClientOptions): string | undefined {
   if (o.tokenFile) {
@@ -136,7 +127,9 @@ export function renderHistory(h: HistoryItem): string {
     case 'waiting':
       return `${t} ${yellow('waiting')}: ${String(h.reason)}`;
     case 'preflight':
-      return `${t} preflight ${h.ok ? green('passed') : red('FAILED')}`;
+      return `${t} preflight ${h.ok ? green('passed') : red('FAILED')}${Number(h.initialWeight) > 0 ? yellow(` — ${Number(h.initialWeight)} % already on the target (inherited): judged before it grows`) : ''}`;
+    case 'rollbackRetry':
+      return `${t} ${red(`ROLLBACK WRITE FAILED (attempt ${String(h.attempt)})`)}: ${String(h.error)} — retrying`;
     default:
       return `${t} ${h.type}${h.text ? `: ${String(h.text)}` : ''}`;
   }
@@ -158,7 +151,7 @@ export async function follow(o: ClientOptions, id: string, io: Io, pollMs = 1000
       'GET',
       `/v1/migrations/${encodeURIComponent(id)}`,
     );
-    if (TERMINAL.includes(migration.phase)) {
+    if (isTerminalPhase(migration.phase)) {
       if (o.output !== 'json') io.out(`${migration.id}: ${phaseText(migration)}`);
       return migration.phase === 'completed' ? 0 : migration.phase === 'failed' ? 1 : 2;
     }
