@@ -9,7 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { IstioMeshAdapter } from '../mesh/istio.js';
 import { PeerAuthenticationAdapter } from '../mesh/peer-authentication.js';
 import type { MtlsStep } from '../engine/effects.js';
-import { loadKubeConfig } from '../mesh/kube.js';
+import { loadKubeConfig } from '../mesh/kube/config.js';
 import type { MeshAdapter } from '../mesh/types.js';
 import { ValidationError, formatFieldError } from '../plan/errors.js';
 import { loadPlanDocument, type ResolvedPlan } from '../plan/load.js';

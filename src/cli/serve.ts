@@ -12,7 +12,7 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { PeerAuthenticationAdapter } from '../mesh/peer-authentication.js';
 import type { MtlsStep } from '../engine/effects.js';
 import { IstioMeshAdapter } from '../mesh/istio.js';
-import { loadKubeConfig } from '../mesh/kube.js';
+import { loadKubeConfig } from '../mesh/kube/config.js';
 import type { MeshAdapter } from '../mesh/types.js';
 import type { Clock } from '../engine/clock.js';
 import { BatchingMetricsProvider } from '../service/batching.js';

@@ -5,6 +5,7 @@
  * each sub-expression is tagged with `side` and `signal` labels via label_replace and joined with `or`.
  */
 import { formatDuration } from '../plan/duration.js';
+import { qualifyHost, type ResolvedPlan } from '../plan/load.js';
 import { QUANTILES, type MetricSelectors, type Quantile } from './types.js';
 
 export type Side = 'source' | 'target';
@@ -109,4 +110,38 @@ export function recentTrafficQuery(
   windowMs: number,
 ): string {
   return `sum(increase(istio_requests_total{${selectorFor(labels, reporter)}}${rangeSelector(windowMs)}))`;
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Requests that a PeerAuthentication governs, by connection_security_policy (the check before mTLS goes
+ * STRICT). A PeerAuthentication with a selector covers the plan's workloads (both hosts of a two-host plan);
+ * one without a selector covers the whole namespace.
+ */
+export function mtlsTrafficQuery(
+  plan: Pick<ResolvedPlan, 'namespace' | 'source' | 'target'>,
+  opts: { namespaceWide: boolean; reporter: 'destination' | 'source'; windowMs: number },
+): string {
+  const seconds = Math.max(1, Math.round(opts.windowMs / 1000));
+  let scope: string;
+  if (opts.namespaceWide) {
+    scope = `destination_workload_namespace="${escapeLabelValue(plan.namespace)}"`;
+  } else {
+    const hosts = [
+      ...new Set(
+        [plan.source.destination.host, plan.target.destination.host].map((h) =>
+          qualifyHost(h, plan.namespace),
+        ),
+      ),
+    ];
+    // A regex inside a PromQL string: escape for the regex, then for the string (`\.` becomes `\\.`).
+    scope =
+      hosts.length === 1
+        ? `destination_service="${escapeLabelValue(hosts[0]!)}"`
+        : `destination_service=~"${hosts.map((h) => escapeLabelValue(escapeRegex(h))).join('|')}"`;
+  }
+  return `sum by (connection_security_policy) (increase(istio_requests_total{reporter="${opts.reporter}",${scope}}[${seconds}s]))`;
 }

@@ -127,14 +127,5 @@ export interface RollbackOutput {
   at: number;
 }
 
-/** Thrown by setWeight when the cluster's weights are not the ones meshshift last wrote. */
-export class DriftError extends Error {
-  constructor(
-    message: string,
-    readonly found: number,
-    readonly expected: number,
-  ) {
-    super(message);
-    this.name = 'DriftError';
-  }
-}
+/** Thrown by setWeight on drift; owned by the mesh layer, re-exported for existing importers. */
+export { DriftError } from '../mesh/errors.js';

@@ -4,34 +4,32 @@
  * no plaintext client is cut off.
  *
  * Talks to Kubernetes only through @kubernetes/client-node (security.istio.io v1, falling back to v1beta1),
- * and to Prometheus only through a query function passed in (e.g. `PrometheusProvider.query`).
+ * every call with a deadline and the caller's AbortSignal, and to Prometheus only through a query function
+ * passed in (e.g. `PrometheusProvider.query`).
  *
  * Kubernetes calls made here (the RBAC in deploy/ grants exactly these):
  *   get   peerauthentications.security.istio.io
  *   patch peerauthentications.security.istio.io   (JSON patch: test resourceVersion + mode, replace mode)
  */
 import * as k8s from '@kubernetes/client-node';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { qualifyHost, type ResolvedPlan } from '../plan/load.js';
-import { isConflict, isNotFound, isRetryable, toKubeError } from './kube.js';
-import type { PreflightCheck } from './types.js';
+import { mtlsTrafficQuery } from '../gate/promql.js';
+import type { ResolvedPlan } from '../plan/load.js';
+import { MtlsError } from './errors.js';
+import { KubeCalls, jsonPatch, type KubeCallOptions } from './kube/call.js';
+import { CheckList } from './kube/checks.js';
+import { ApiDiscovery } from './kube/discovery.js';
+import { guardedPatch, type JsonPatchOp } from './kube/guarded-patch.js';
+import { retryPolicy, type RetryPolicy } from './kube/retry.js';
+import { judgeMtlsTraffic, type MtlsQueryFn } from './mtls-traffic.js';
+import type { CallOptions, PreflightCheck } from './types.js';
 
 const GROUP = 'security.istio.io';
-const SUPPORTED = ['v1', 'v1beta1'] as const;
 const PLURAL = 'peerauthentications';
+const SUPPORTED = ['v1', 'v1beta1'] as const;
 
 export type MtlsMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
 
-/** One series of an instant query, as `PrometheusProvider.query` returns it. */
-export interface MtlsQuerySeries {
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Runs one PromQL instant query. `PrometheusProvider#query` fits: `(q) => provider.query(q)`. */
-export type MtlsQueryFn = (promql: string) => Promise<MtlsQuerySeries[]>;
-
-export interface PeerAuthenticationAdapterOptions {
+export interface PeerAuthenticationAdapterOptions extends KubeCallOptions {
   /** Prometheus access for the traffic check; without it preflightMtls reports the check as failed. */
   query?: MtlsQueryFn;
   /** Share of requests that must be mutual TLS. Default 0.999 ("about all": a stray health probe is fine). */
@@ -44,6 +42,8 @@ export interface PeerAuthenticationAdapterOptions {
   reporter?: 'destination' | 'source';
   /** Attempts for the patch when the object changes under us (422 from the `test` op) or the API blips. */
   maxAttempts?: number;
+  /** Backoff between those attempts. */
+  retry?: Partial<Omit<RetryPolicy, 'maxAttempts'>>;
 }
 
 export interface MtlsPreflightReport {
@@ -71,14 +71,9 @@ export interface MtlsTightenResult {
   resourceVersion?: string;
 }
 
-export class MtlsError extends Error {
-  constructor(
-    message: string,
-    readonly fix?: string,
-  ) {
-    super(message);
-    this.name = 'MtlsError';
-  }
+export interface TightenOptions extends CallOptions {
+  /** Runs before every PATCH attempt, retries included (the fencing check); throwing stops the write. */
+  beforeAttempt?: () => Promise<void>;
 }
 
 interface PeerAuthenticationObject {
@@ -90,109 +85,93 @@ interface PeerAuthenticationObject {
   };
 }
 
+interface Target {
+  namespace: string;
+  name: string;
+  version: string;
+  signal?: AbortSignal;
+}
+
 const MODES: readonly MtlsMode[] = ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT'];
 function modeOf(pa: PeerAuthenticationObject): MtlsMode {
   const m = pa.spec?.mtls?.mode ?? 'UNSET';
   return (MODES as readonly string[]).includes(m) ? (m as MtlsMode) : 'UNSET';
 }
 
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+function requireMtls(plan: ResolvedPlan): { peerAuthentication: string } {
+  if (!plan.mtls)
+    throw new MtlsError(
+      `plan ${plan.name} has no spec.mtls block`,
+      'add spec.mtls.peerAuthentication to the MigrationPlan',
+    );
+  return plan.mtls;
 }
 
-/**
- * PromQL counting the requests that a PeerAuthentication governs, by connection_security_policy. A
- * PeerAuthentication with a selector covers the plan's workloads (both hosts of the plan); one without a
- * selector covers the whole namespace.
- */
-export function mtlsTrafficQuery(
-  plan: Pick<ResolvedPlan, 'namespace' | 'source' | 'target'>,
-  opts: { namespaceWide: boolean; reporter: 'destination' | 'source'; windowMs: number },
-): string {
-  const seconds = Math.max(1, Math.round(opts.windowMs / 1000));
-  let scope: string;
-  if (opts.namespaceWide) {
-    scope = `destination_workload_namespace="${plan.namespace}"`;
-  } else {
-    const hosts = [
-      ...new Set(
-        [plan.source.destination.host, plan.target.destination.host].map((h) =>
-          qualifyHost(h, plan.namespace),
-        ),
-      ),
-    ];
-    scope =
-      hosts.length === 1
-        ? `destination_service="${hosts[0]}"`
-        : `destination_service=~"${hosts.map(escapeRegex).join('|')}"`;
-  }
-  return `sum by (connection_security_policy) (increase(istio_requests_total{reporter="${opts.reporter}",${scope}}[${seconds}s]))`;
+/** The patch from PERMISSIVE to STRICT, null when STRICT already; MtlsError for any other mode. */
+function tightenPatch(pa: PeerAuthenticationObject, ref: string): JsonPatchOp[] | null {
+  const mode = modeOf(pa);
+  if (mode === 'STRICT') return null;
+  if (mode !== 'PERMISSIVE')
+    throw new MtlsError(
+      `PeerAuthentication ${ref} has mode ${mode}, not PERMISSIVE: refusing to change it`,
+      'set spec.mtls.mode: PERMISSIVE and run the mTLS preflight',
+    );
+  const rv = pa.metadata.resourceVersion;
+  if (!rv) throw new MtlsError(`PeerAuthentication ${ref} has no resourceVersion`);
+  return [
+    { op: 'test', path: '/metadata/resourceVersion', value: rv },
+    { op: 'test', path: '/spec/mtls/mode', value: 'PERMISSIVE' },
+    { op: 'replace', path: '/spec/mtls/mode', value: 'STRICT' },
+  ];
 }
 
 export class PeerAuthenticationAdapter {
   private readonly custom: k8s.CustomObjectsApi;
-  private readonly apis: k8s.ApisApi;
-  private version: Promise<string> | undefined;
+  private readonly calls: KubeCalls;
+  private readonly discovery: ApiDiscovery;
+  private readonly policy: RetryPolicy;
 
   constructor(
     kc: k8s.KubeConfig,
     private readonly opts: PeerAuthenticationAdapterOptions = {},
   ) {
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    this.apis = kc.makeApiClient(k8s.ApisApi);
+    this.calls = new KubeCalls(opts);
+    this.discovery = new ApiDiscovery(kc, this.calls);
+    this.policy = retryPolicy({ ...opts.retry, maxAttempts: opts.maxAttempts ?? 5 });
   }
 
-  /** The security.istio.io version to use: v1 when served (Istio ≥ 1.22), else v1beta1. */
-  apiVersion(): Promise<string> {
-    if (!this.version) {
-      const p = this.discoverVersion();
-      p.catch(() => {
-        if (this.version === p) this.version = undefined;
-      });
-      this.version = p;
-    }
-    return this.version;
+  /** The security.istio.io version to use: the cluster's preferred one of v1 (Istio ≥ 1.22) and v1beta1. */
+  apiVersion(signal?: AbortSignal): Promise<string> {
+    return this.discovery.version(
+      { group: GROUP, supported: SUPPORTED, hint: 'is Istio installed?' },
+      signal,
+    );
   }
 
-  private async discoverVersion(): Promise<string> {
-    let groups: k8s.V1APIGroupList;
-    try {
-      groups = await this.apis.getAPIVersions();
-    } catch (err) {
-      throw toKubeError(err, 'discover apis');
-    }
-    const group = groups.groups.find((g) => g.name === GROUP);
-    if (!group) throw new MtlsError(`the cluster does not serve ${GROUP}: is Istio installed?`);
-    const served = group.versions.map((v) => v.version);
-    const found = SUPPORTED.find((v) => served.includes(v));
-    if (!found)
-      throw new MtlsError(
-        `the cluster serves ${GROUP} ${served.join(', ')}; meshshift supports ${SUPPORTED.join(', ')}`,
-      );
-    return found;
+  private read(t: Target): Promise<PeerAuthenticationObject> {
+    const { namespace, name, version } = t;
+    return this.calls.run(
+      'get',
+      `${PLURAL}/${namespace}/${name}`,
+      (o) =>
+        this.custom.getNamespacedCustomObject({ group: GROUP, version, namespace, plural: PLURAL, name }, o),
+      t.signal,
+    );
   }
 
-  private requireMtls(plan: ResolvedPlan): { peerAuthentication: string; tightenAfterCompletion: boolean } {
-    if (!plan.mtls)
-      throw new MtlsError(
-        `plan ${plan.name} has no spec.mtls block`,
-        'add spec.mtls.peerAuthentication to the MigrationPlan',
-      );
-    return plan.mtls;
-  }
-
-  private async read(namespace: string, name: string, version: string): Promise<PeerAuthenticationObject> {
-    try {
-      return (await this.custom.getNamespacedCustomObject({
-        group: GROUP,
-        version,
-        namespace,
-        plural: PLURAL,
-        name,
-      })) as PeerAuthenticationObject;
-    } catch (err) {
-      throw toKubeError(err, `get ${PLURAL}/${namespace}/${name}`);
-    }
+  private patch(t: Target, body: JsonPatchOp[]): Promise<PeerAuthenticationObject> {
+    const { namespace, name, version } = t;
+    return this.calls.run(
+      'patch',
+      `${PLURAL}/${namespace}/${name}`,
+      (o) =>
+        this.custom.patchNamespacedCustomObject(
+          { group: GROUP, version, namespace, plural: PLURAL, name, body },
+          jsonPatch(o),
+        ),
+      t.signal,
+    );
   }
 
   /**
@@ -200,118 +179,82 @@ export class PeerAuthenticationAdapter {
    * PERMISSIVE (or STRICT already), and Prometheus shows (about) every request it governs arriving over mutual
    * TLS. Read-only: never changes anything.
    */
-  async preflightMtls(plan: ResolvedPlan): Promise<MtlsPreflightReport> {
-    const { peerAuthentication: name } = this.requireMtls(plan);
-    const { namespace } = plan;
-    const checks: PreflightCheck[] = [];
-    const add = (id: string, ok: boolean, message: string, fix?: string) =>
-      checks.push({ id, ok, message, ...(fix && !ok ? { fix } : {}) });
+  async preflightMtls(plan: ResolvedPlan, opts: CallOptions = {}): Promise<MtlsPreflightReport> {
+    const name = requireMtls(plan).peerAuthentication;
+    const checks = new CheckList(opts.signal);
     const report = (extra: Partial<MtlsPreflightReport> = {}): MtlsPreflightReport => ({
-      ok: checks.length > 0 && checks.every((c) => c.ok),
-      checks,
+      ok: checks.ok,
+      checks: checks.checks,
       alreadyStrict: false,
       ...extra,
     });
-
     let version: string;
     try {
-      version = await this.apiVersion();
-      add('mtls-api', true, `${GROUP}/${version} is served`);
+      version = await this.apiVersion(opts.signal);
+      checks.add('mtls-api', true, `${GROUP}/${version} is served`);
     } catch (err) {
-      add('mtls-api', false, (err as Error).message, 'install Istio ≥ 1.22 (security.istio.io/v1)');
+      checks.failed('mtls-api', err, 'install Istio ≥ 1.22 (security.istio.io/v1)');
       return report();
     }
-
+    const target: Target = {
+      namespace: plan.namespace,
+      name,
+      version,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    };
     let pa: PeerAuthenticationObject;
     try {
-      pa = await this.read(namespace, name, version);
+      pa = await this.read(target);
     } catch (err) {
-      if (isNotFound(err))
-        add(
-          'peerauthentication',
-          false,
-          `PeerAuthentication ${namespace}/${name} not found`,
-          'create it with spec.mtls.mode PERMISSIVE (see deploy/examples), or fix spec.mtls.peerAuthentication',
-        );
-      else add('peerauthentication', false, (err as Error).message);
+      checks.failedRead(
+        'peerauthentication',
+        err,
+        `PeerAuthentication ${plan.namespace}/${name} not found`,
+        'create it with spec.mtls.mode PERMISSIVE (see deploy/examples), or fix spec.mtls.peerAuthentication',
+      );
       return report({ apiVersion: version });
     }
-    const mode = modeOf(pa);
-    const alreadyStrict = mode === 'STRICT';
-    const portModes = Object.entries(pa.spec?.portLevelMtls ?? {})
-      .map(([port, m]) => `${port}: ${m.mode ?? 'UNSET'}`)
-      .join(', ');
-    add(
-      'peerauthentication',
-      mode === 'PERMISSIVE' || alreadyStrict,
-      mode === 'PERMISSIVE'
-        ? `PeerAuthentication ${namespace}/${name} is PERMISSIVE and can be moved to STRICT${portModes ? ` (portLevelMtls stays as it is: ${portModes})` : ''}`
-        : alreadyStrict
-          ? `PeerAuthentication ${namespace}/${name} is STRICT already: nothing to do`
-          : `PeerAuthentication ${namespace}/${name} has mode ${mode}: meshshift only moves PERMISSIVE to STRICT`,
-      mode === 'UNSET'
-        ? 'set spec.mtls.mode: PERMISSIVE explicitly (UNSET inherits from the namespace or mesh policy)'
-        : 'set spec.mtls.mode: PERMISSIVE first, and let the clients move to mutual TLS',
-    );
-    const namespaceWide =
-      !pa.spec?.selector?.matchLabels || Object.keys(pa.spec.selector.matchLabels).length === 0;
+    const mode = checkMode(checks, pa, `${plan.namespace}/${name}`);
+    if (mode === 'STRICT') return report({ apiVersion: version, mode, alreadyStrict: true });
+    return report({ apiVersion: version, mode, ...(await this.checkTraffic(checks, plan, pa)) });
+  }
 
-    if (alreadyStrict) return report({ apiVersion: version, mode, alreadyStrict });
-
-    // Observability first: only tighten what the metrics prove is mutual TLS already.
-    const minRatio = this.opts.minMutualTlsRatio ?? 0.999;
-    const minRequests = this.opts.minRequests ?? 1;
+  /** Observability first: only tighten what the metrics prove is mutual TLS already. */
+  private async checkTraffic(
+    checks: CheckList,
+    plan: ResolvedPlan,
+    pa: PeerAuthenticationObject,
+  ): Promise<Pick<MtlsPreflightReport, 'query' | 'requests' | 'mutualTlsRatio'>> {
+    const namespaceWide = Object.keys(pa.spec?.selector?.matchLabels ?? {}).length === 0;
     const query = mtlsTrafficQuery(plan, {
       namespaceWide,
       reporter: this.opts.reporter ?? 'destination',
       windowMs: this.opts.windowMs ?? 10 * 60_000,
     });
     if (!this.opts.query) {
-      add(
-        'mtls-traffic',
-        false,
-        'no Prometheus query function given: cannot check the traffic',
-        'pass options.query',
-      );
-      return report({ apiVersion: version, mode, query });
+      const message = 'no Prometheus query function given: cannot check the traffic';
+      checks.add('mtls-traffic', false, message, 'pass options.query');
+      return { query };
     }
-    let series: MtlsQuerySeries[];
+    let series;
     try {
       series = await this.opts.query(query);
     } catch (err) {
-      add('mtls-traffic', false, `Prometheus: ${(err as Error).message}`, 'check that Prometheus is up');
-      return report({ apiVersion: version, mode, query });
-    }
-    let total = 0;
-    let mutual = 0;
-    const plain: string[] = [];
-    for (const s of series) {
-      if (!Number.isFinite(s.value)) continue;
-      total += s.value;
-      const policy = s.labels.connection_security_policy ?? '';
-      if (policy === 'mutual_tls') mutual += s.value;
-      else if (s.value > 0) plain.push(`${policy || '(none)'}: ${Math.round(s.value)}`);
-    }
-    const ratio = total > 0 ? mutual / total : 0;
-    const what = namespaceWide ? `namespace ${namespace}` : `${plan.host}`;
-    if (total < minRequests) {
-      add(
+      checks.add(
         'mtls-traffic',
         false,
-        `Prometheus shows ${Math.round(total)} requests to ${what} in the window: too few to prove that clients use mutual TLS`,
-        'wait for traffic, or check the Istio metrics scrape',
+        `Prometheus: ${(err as Error).message}`,
+        'check that Prometheus is up',
       );
-    } else {
-      add(
-        'mtls-traffic',
-        ratio >= minRatio,
-        ratio >= minRatio
-          ? `${(ratio * 100).toFixed(2)} % of ${Math.round(total)} requests to ${what} use mutual TLS`
-          : `only ${(ratio * 100).toFixed(2)} % of ${Math.round(total)} requests to ${what} use mutual TLS (${plain.join(', ')}): STRICT would reject the rest`,
-        'move the remaining clients into the mesh (sidecar or ambient) before tightening',
-      );
+      return { query };
     }
-    return report({ apiVersion: version, mode, requests: total, mutualTlsRatio: ratio, query });
+    const v = judgeMtlsTraffic(series, {
+      what: namespaceWide ? `namespace ${plan.namespace}` : plan.host,
+      minRatio: this.opts.minMutualTlsRatio ?? 0.999,
+      minRequests: this.opts.minRequests ?? 1,
+    });
+    checks.add('mtls-traffic', v.ok, v.message, v.fix);
+    return { query, requests: v.requests, mutualTlsRatio: v.mutualTlsRatio };
   }
 
   /**
@@ -319,59 +262,53 @@ export class PeerAuthenticationAdapter {
    * metadata.resourceVersion and spec.mtls.mode; touches no other field. Idempotent: STRICT already → no write.
    * Refuses any other starting mode (run preflightMtls first).
    */
-  async tightenMtls(plan: ResolvedPlan): Promise<MtlsTightenResult> {
-    const { peerAuthentication: name } = this.requireMtls(plan);
-    const { namespace } = plan;
-    const version = await this.apiVersion();
-    const maxAttempts = this.opts.maxAttempts ?? 5;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const pa = await this.read(namespace, name, version);
-      const mode = modeOf(pa);
-      if (mode === 'STRICT') {
-        return {
-          changed: false,
-          from: 'STRICT',
-          mode: 'STRICT',
-          attempts: attempt,
-          ...(pa.metadata.resourceVersion ? { resourceVersion: pa.metadata.resourceVersion } : {}),
-        };
-      }
-      if (mode !== 'PERMISSIVE') {
-        throw new MtlsError(
-          `PeerAuthentication ${namespace}/${name} has mode ${mode}, not PERMISSIVE: refusing to change it`,
-          'set spec.mtls.mode: PERMISSIVE and run the mTLS preflight',
-        );
-      }
-      const rv = pa.metadata.resourceVersion;
-      if (!rv) throw new MtlsError(`PeerAuthentication ${namespace}/${name} has no resourceVersion`);
-      const patch = [
-        { op: 'test', path: '/metadata/resourceVersion', value: rv },
-        { op: 'test', path: '/spec/mtls/mode', value: 'PERMISSIVE' },
-        { op: 'replace', path: '/spec/mtls/mode', value: 'STRICT' },
-      ];
-      try {
-        const updated = (await this.custom.patchNamespacedCustomObject(
-          { group: GROUP, version, namespace, plural: PLURAL, name, body: patch },
-          k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
-        )) as PeerAuthenticationObject;
-        return {
-          changed: true,
-          from: 'PERMISSIVE',
-          mode: 'STRICT',
-          attempts: attempt,
-          ...(updated.metadata?.resourceVersion ? { resourceVersion: updated.metadata.resourceVersion } : {}),
-        };
-      } catch (err) {
-        const e = toKubeError(err, `patch ${PLURAL}/${namespace}/${name}`);
-        if (!(isConflict(e) || isRetryable(e))) throw e;
-        lastError = e;
-        // Someone wrote in between: re-read (maybe it is STRICT now) and try again.
-        if (attempt < maxAttempts) await sleep(Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random()));
-      }
-    }
-    throw new Error(
-      `gave up tightening PeerAuthentication ${namespace}/${name} after ${maxAttempts} attempts: ${(lastError as Error)?.message}`,
-    );
+  async tightenMtls(plan: ResolvedPlan, opts: TightenOptions = {}): Promise<MtlsTightenResult> {
+    const name = requireMtls(plan).peerAuthentication;
+    const ref = `${plan.namespace}/${name}`;
+    const version = await this.apiVersion(opts.signal);
+    const target: Target = {
+      namespace: plan.namespace,
+      name,
+      version,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    };
+    const r = await guardedPatch<PeerAuthenticationObject>({
+      what: `tighten PeerAuthentication ${ref} to STRICT`,
+      policy: this.policy,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.beforeAttempt ? { beforeWrite: opts.beforeAttempt } : {}),
+      read: () => this.read(target),
+      decide: (pa) => tightenPatch(pa, ref),
+      write: (ops) => this.patch(target, ops),
+    });
+    const resourceVersion = r.object.metadata?.resourceVersion;
+    return {
+      changed: r.wrote,
+      from: r.wrote ? 'PERMISSIVE' : 'STRICT',
+      mode: 'STRICT',
+      attempts: r.attempts,
+      ...(resourceVersion ? { resourceVersion } : {}),
+    };
   }
+}
+
+/** PERMISSIVE can be tightened and STRICT needs nothing; anything else is refused with what to set. */
+function checkMode(checks: CheckList, pa: PeerAuthenticationObject, ref: string): MtlsMode {
+  const mode = modeOf(pa);
+  const portModes = Object.entries(pa.spec?.portLevelMtls ?? {})
+    .map(([port, m]) => `${port}: ${m.mode ?? 'UNSET'}`)
+    .join(', ');
+  checks.add(
+    'peerauthentication',
+    mode === 'PERMISSIVE' || mode === 'STRICT',
+    mode === 'PERMISSIVE'
+      ? `PeerAuthentication ${ref} is PERMISSIVE and can be moved to STRICT${portModes ? ` (portLevelMtls stays as it is: ${portModes})` : ''}`
+      : mode === 'STRICT'
+        ? `PeerAuthentication ${ref} is STRICT already: nothing to do`
+        : `PeerAuthentication ${ref} has mode ${mode}: meshshift only moves PERMISSIVE to STRICT`,
+    mode === 'UNSET'
+      ? 'set spec.mtls.mode: PERMISSIVE explicitly (UNSET inherits from the namespace or mesh policy)'
+      : 'set spec.mtls.mode: PERMISSIVE first, and let the clients move to mutual TLS',
+  );
+  return mode;
 }

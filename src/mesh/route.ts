@@ -3,6 +3,7 @@
  * Only the two weights change; every other route, match, retry, timeout and header stays as it was.
  */
 import { qualifyHost, type Destination } from '../plan/load.js';
+import type { JsonPatchOp } from './kube/guarded-patch.js';
 
 export interface VsDestination {
   host?: string;
@@ -143,9 +144,6 @@ export function locateRoute(
     targetWeight: targetIndex >= 0 ? (w[targetIndex] ?? 0) : 0,
   };
 }
-
-export type JsonPatchOp =
-  { op: 'test'; path: string; value: unknown } | { op: 'replace' | 'add'; path: string; value: unknown };
 
 /**
  * A JSON patch that moves the route to `targetWeight` (source gets the rest, always summing to 100).

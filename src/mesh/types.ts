@@ -33,17 +33,28 @@ export interface SetWeightOptions {
   expected: number;
   /** Overwrite whatever is there (rollback, or RESUME after the operator accepted drift). */
   force: boolean;
+  /** Cancels the write: no attempt starts, and a request in flight is aborted, once this fires. */
+  signal?: AbortSignal;
+  /**
+   * Runs before every PATCH attempt, retries included (e.g. "do we still hold the lease?"). Throwing stops the
+   * write; the error is rethrown as it is.
+   */
+  beforeAttempt?: () => Promise<void>;
+}
+
+/** Cancellation for a read-only mesh call. */
+export interface CallOptions {
   signal?: AbortSignal;
   /** Called before every write attempt, retries included; throwing stops the write (lease fencing). */
   beforeAttempt?: () => Promise<void>;
 }
 
 export interface MeshAdapter {
-  preflight(plan: ResolvedPlan): Promise<PreflightReport>;
+  preflight(plan: ResolvedPlan, opts?: CallOptions): Promise<PreflightReport>;
   /** Sets the target's weight (the source gets 100 − weight) in one write. */
   setWeight(plan: ResolvedPlan, weight: number, opts: SetWeightOptions): Promise<WeightWrite>;
   /** Reads the current target weight. */
-  currentWeight(plan: ResolvedPlan): Promise<number>;
+  currentWeight(plan: ResolvedPlan, opts?: CallOptions): Promise<number>;
 }
 
 export class PreflightError extends Error {

@@ -6,12 +6,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  MtlsError,
-  PeerAuthenticationAdapter,
-  mtlsTrafficQuery,
-  type MtlsQuerySeries,
-} from '../../src/mesh/peer-authentication.js';
+import { mtlsTrafficQuery } from '../../src/gate/promql.js';
+import { MtlsError } from '../../src/mesh/errors.js';
+import type { MtlsQuerySeries } from '../../src/mesh/mtls-traffic.js';
+import { PeerAuthenticationAdapter } from '../../src/mesh/peer-authentication.js';
 import { ValidationError } from '../../src/plan/errors.js';
 import { parsePlan, type ResolvedPlan } from '../../src/plan/load.js';
 import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../../src/sim/kube/index.js';
@@ -216,7 +214,8 @@ describe('preflightMtls', () => {
       { namespaceWide: false, reporter: 'destination', windowMs: 60_000 },
     );
     expect(q).toContain(
-      'destination_service=~"pcs\\.shop\\.svc\\.cluster\\.local|pcs-k8s\\.shop\\.svc\\.cluster\\.local"',
+      // `\\.` in the PromQL string: a regex-escaped dot (a single backslash is an invalid escape there).
+      'destination_service=~"pcs\\\\.shop\\\\.svc\\\\.cluster\\\\.local|pcs-k8s\\\\.shop\\\\.svc\\\\.cluster\\\\.local"',
     );
     expect(q).toContain('[60s]');
   });

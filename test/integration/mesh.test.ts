@@ -1,7 +1,7 @@
 /** The Istio adapter against the strict Kubernetes API test server, through the real @kubernetes/client-node. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { IstioMeshAdapter } from '../../src/mesh/istio.js';
-import { DriftError } from '../../src/machine/types.js';
+import { DriftError } from '../../src/mesh/errors.js';
 import { parsePlan } from '../../src/plan/load.js';
 import {
   KubeStatusError,

@@ -1,35 +1,10 @@
-/** Kubernetes client plumbing: kubeconfig loading and readable errors from ApiException. */
+/** Readable Kubernetes API errors (Status message, reason, HTTP code) and how the retry loop classifies them. */
 import * as k8s from '@kubernetes/client-node';
 
-export interface KubeConnectionOptions {
-  /** Path to a kubeconfig file; default: $KUBECONFIG, ~/.kube/config, or in-cluster service account. */
-  kubeconfig?: string;
-  context?: string;
-}
-
-export function loadKubeConfig(opts: KubeConnectionOptions = {}): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-  else kc.loadFromDefault();
-  if (opts.context) {
-    if (!kc.getContexts().some((c) => c.name === opts.context)) {
-      throw new Error(
-        `kubeconfig has no context "${opts.context}" (contexts: ${
-          kc
-            .getContexts()
-            .map((c) => c.name)
-            .join(', ') || 'none'
-        })`,
-      );
-    }
-    kc.setCurrentContext(opts.context);
-  }
-  if (!kc.getCurrentCluster())
-    throw new Error('no Kubernetes cluster configured: pass --kubeconfig or set KUBECONFIG');
-  return kc;
-}
-
-/** A Kubernetes API error with the Status message, reason and HTTP code pulled out of the response body. */
+/**
+ * A Kubernetes API error with the Status message, reason and HTTP code pulled out of the response body.
+ * `code` is 0 when no HTTP answer arrived (connection refused, reset, or the call's deadline passed).
+ */
 export class KubeApiError extends Error {
   constructor(
     message: string,
@@ -41,7 +16,11 @@ export class KubeApiError extends Error {
   }
 }
 
+/** reason of a KubeApiError raised because a call did not answer within its deadline. */
+export const TIMEOUT_REASON = 'Timeout';
+
 export function toKubeError(err: unknown, what: string): Error {
+  if (err instanceof KubeApiError) return err;
   if (err instanceof k8s.ApiException) {
     const code = Number(err.code);
     let reason: string | undefined;
@@ -63,10 +42,11 @@ export function toKubeError(err: unknown, what: string): Error {
   return new KubeApiError(`${what}: ${sys ? `${sys} ` : ''}${e?.message ?? String(err)}`, 0);
 }
 
-export const isNotFound = (e: unknown) => e instanceof KubeApiError && e.code === 404;
+export const isNotFound = (e: unknown): boolean => e instanceof KubeApiError && e.code === 404;
 /** 409 from a stale resourceVersion, or 422 from a failed JSON-patch `test` precondition. */
-export const isConflict = (e: unknown) =>
+export const isConflict = (e: unknown): boolean =>
   e instanceof KubeApiError &&
   (e.code === 409 || (e.code === 422 && /test|precondition|resourceVersion/i.test(e.message)));
-export const isRetryable = (e: unknown) =>
+/** No answer (network error or deadline), throttled, or a server error: worth another attempt. */
+export const isRetryable = (e: unknown): boolean =>
   e instanceof KubeApiError && (e.code === 0 || e.code === 429 || e.code >= 500);

@@ -1,0 +1,30 @@
+/** Building a preflight report: one check per line, with the fix shown only where a check failed. */
+import type { PreflightCheck } from '../types.js';
+import { isNotFound } from './errors.js';
+
+export class CheckList {
+  readonly checks: PreflightCheck[] = [];
+
+  /** An abort of `signal` is not a failed check: it propagates out of `failed` / `failedRead`. */
+  constructor(private readonly signal?: AbortSignal) {}
+
+  add(id: string, ok: boolean, message: string, fix?: string): void {
+    this.checks.push({ id, ok, message, ...(fix && !ok ? { fix } : {}) });
+  }
+
+  /** A check that could not run: the error's message, and its own fix when it carries one. */
+  failed(id: string, err: unknown, fix?: string): void {
+    this.signal?.throwIfAborted();
+    this.add(id, false, (err as Error).message, fix ?? (err as { fix?: string }).fix);
+  }
+
+  /** A failed read: "not found" gets its own message and fix; anything else reports the API's error. */
+  failedRead(id: string, err: unknown, notFound: string, notFoundFix: string): void {
+    if (isNotFound(err)) this.add(id, false, notFound, notFoundFix);
+    else this.failed(id, err);
+  }
+
+  get ok(): boolean {
+    return this.checks.length > 0 && this.checks.every((c) => c.ok);
+  }
+}
