@@ -21,6 +21,13 @@ interface Ctx {
   fqdn: (host: string) => string;
 }
 
+/** What to do when an object the plan names does not exist. */
+const NOT_FOUND_FIX = {
+  virtualservice: 'create it with the source at weight 100 (see deploy/examples)',
+  serviceentry: 'create the MESH_INTERNAL ServiceEntry for the VMs, or fix spec.source.serviceEntry',
+  deployment: 'deploy the containerized service first, or fix spec.target.deployment',
+};
+
 export async function runPreflight(
   api: IstioApi,
   plan: ResolvedPlan,
@@ -69,12 +76,7 @@ async function checkVirtualService({ api, plan, at, checks }: Ctx): Promise<numb
     );
     return loc.targetWeight;
   } catch (err) {
-    checks.failedRead(
-      'virtualservice',
-      err,
-      `VirtualService ${ref} not found`,
-      'create it with the source at weight 100 (see deploy/examples)',
-    );
+    checks.failedRead('virtualservice', err, `VirtualService ${ref}`, NOT_FOUND_FIX.virtualservice);
     return 0;
   }
 }
@@ -153,8 +155,8 @@ async function checkServiceEntry(c: Ctx): Promise<void> {
     checks.failedRead(
       'serviceentry',
       err,
-      `ServiceEntry ${plan.namespace}/${name} not found`,
-      'create the MESH_INTERNAL ServiceEntry for the VMs, or fix spec.source.serviceEntry',
+      `ServiceEntry ${plan.namespace}/${name}`,
+      NOT_FOUND_FIX.serviceentry,
     );
   }
 }
@@ -235,12 +237,7 @@ async function checkDeployment(
       'align the subset labels with the pod template labels',
     );
   } catch (err) {
-    checks.failedRead(
-      'deployment',
-      err,
-      `Deployment ${plan.namespace}/${name} not found`,
-      'deploy the containerized service first, or fix spec.target.deployment',
-    );
+    checks.failedRead('deployment', err, `Deployment ${plan.namespace}/${name}`, NOT_FOUND_FIX.deployment);
   }
 }
 

@@ -26,6 +26,8 @@ import type { CallOptions, PreflightCheck } from './types.js';
 const GROUP = 'security.istio.io';
 const PLURAL = 'peerauthentications';
 const SUPPORTED = ['v1', 'v1beta1'] as const;
+const PA_NOT_FOUND_FIX =
+  'create it with spec.mtls.mode PERMISSIVE (see deploy/examples), or fix spec.mtls.peerAuthentication';
 
 export type MtlsMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
 
@@ -209,8 +211,8 @@ export class PeerAuthenticationAdapter {
       checks.failedRead(
         'peerauthentication',
         err,
-        `PeerAuthentication ${plan.namespace}/${name} not found`,
-        'create it with spec.mtls.mode PERMISSIVE (see deploy/examples), or fix spec.mtls.peerAuthentication',
+        `PeerAuthentication ${plan.namespace}/${name}`,
+        PA_NOT_FOUND_FIX,
       );
       return report({ apiVersion: version });
     }

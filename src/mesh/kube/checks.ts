@@ -18,9 +18,9 @@ export class CheckList {
     this.add(id, false, (err as Error).message, fix ?? (err as { fix?: string }).fix);
   }
 
-  /** A failed read: "not found" gets its own message and fix; anything else reports the API's error. */
-  failedRead(id: string, err: unknown, notFound: string, notFoundFix: string): void {
-    if (isNotFound(err)) this.add(id, false, notFound, notFoundFix);
+  /** A failed read of `what`: "<what> not found" with its fix; anything else reports the API's error. */
+  failedRead(id: string, err: unknown, what: string, notFoundFix: string): void {
+    if (isNotFound(err)) this.add(id, false, `${what} not found`, notFoundFix);
     else this.failed(id, err);
   }
 

@@ -196,6 +196,12 @@ class TestKubeApiServer implements KubeApiServer {
         if (ctx.body !== undefined) hookReq.body = ctx.body;
         await fn(hookReq);
       }
+      if (res.destroyed || req.socket.destroyed) {
+        // kube-apiserver cancels a request's context when its client disconnects: a request whose client gave
+        // up while it waited (e.g. in a hook that hangs it) is not applied. 499 = client closed request.
+        this.record(ctx, query, 499);
+        return;
+      }
       this.authenticate(req);
       const reply = this.route(ctx, res, query);
       if (reply) this.send(res, ctx, query, reply.code, reply.body);

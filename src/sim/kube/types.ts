@@ -77,7 +77,8 @@ export interface KubeApiServer {
   /**
    * Runs (awaited, in registration order) before each request is authenticated and handled.
    * A hook may mutate the store (e.g. `server.edit(...)` to simulate a concurrent writer), delay the
-   * request, or throw a {@link KubeStatusError} to make the server answer with that Status instead
+   * request (a request whose client disconnected meanwhile is then not applied, and is recorded with status
+   * 499), or throw a {@link KubeStatusError} to make the server answer with that Status instead
    * (any other thrown error becomes a 500 InternalError). Returns an unsubscribe function.
    */
   onRequest(hook: RequestHook): () => void;
