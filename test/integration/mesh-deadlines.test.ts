@@ -216,10 +216,9 @@ describe('fencing before every write attempt', () => {
   it('drift is final (not retried) and reported with both weights', async () => {
     const { kube: k, fx, plan, mesh } = await world();
     k.edit(vsRef(fx), (vs) => {
-      (vs.spec as { http: Array<{ route: Array<{ weight?: number }> }> }).http[0]!.route = [
-        { ...(vs.spec as { http: Array<{ route: object[] }> }).http[0]!.route[0]!, weight: 80 },
-        { destination: { host: fx.host, subset: 'k8s' }, weight: 20 },
-      ];
+      const [vm, k8s] = (vs.spec as { http: Array<{ route: Array<{ weight?: number }> }> }).http[0]!.route;
+      vm!.weight = 80;
+      k8s!.weight = 20;
     });
     const err = await mesh.setWeight(plan, 5, { expected: 0, force: false }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DriftError);
