@@ -13,7 +13,6 @@ import type { JsonPatchOp } from './kube/guarded-patch.js';
 import type { VirtualServiceObject } from './route.js';
 
 export const NETWORKING = 'networking.istio.io';
-const NET = 'networking.istio.io';
 
 export interface KubeList<T> {
   items?: T[];
@@ -66,7 +65,7 @@ export class IstioApi {
   getVirtualService(at: At, name: string): Promise<VirtualServiceObject> {
     const args = { ...where(at), name };
     return this.run(at, 'get', 'virtualservices', name, (o) =>
-      this.custom.getNamespacedCustomObject({ group: NET, plural: 'virtualservices', ...args }, o),
+      this.custom.getNamespacedCustomObject({ group: NETWORKING, plural: 'virtualservices', ...args }, o),
     );
   }
 
@@ -74,7 +73,7 @@ export class IstioApi {
     const args = { ...where(at), name, body };
     return this.run(at, 'patch', 'virtualservices', name, (o) =>
       this.custom.patchNamespacedCustomObject(
-        { group: NET, plural: 'virtualservices', ...args },
+        { group: NETWORKING, plural: 'virtualservices', ...args },
         jsonPatch(o),
       ),
     );
@@ -82,7 +81,10 @@ export class IstioApi {
 
   async listDestinationRules(at: At): Promise<DestinationRuleObject[]> {
     const list: KubeList<DestinationRuleObject> = await this.run(at, 'list', 'destinationrules', null, (o) =>
-      this.custom.listNamespacedCustomObject({ group: NET, plural: 'destinationrules', ...where(at) }, o),
+      this.custom.listNamespacedCustomObject(
+        { group: NETWORKING, plural: 'destinationrules', ...where(at) },
+        o,
+      ),
     );
     return list.items ?? [];
   }
@@ -90,7 +92,7 @@ export class IstioApi {
   getServiceEntry(at: At, name: string): Promise<ServiceEntryObject> {
     const args = { ...where(at), name };
     return this.run(at, 'get', 'serviceentries', name, (o) =>
-      this.custom.getNamespacedCustomObject({ group: NET, plural: 'serviceentries', ...args }, o),
+      this.custom.getNamespacedCustomObject({ group: NETWORKING, plural: 'serviceentries', ...args }, o),
     );
   }
 
@@ -98,7 +100,7 @@ export class IstioApi {
   async hasWorkloadEntry(at: At, name: string): Promise<boolean> {
     const args = { ...where(at), name };
     const send: Send<unknown> = (o) =>
-      this.custom.getNamespacedCustomObject({ group: NET, plural: 'workloadentries', ...args }, o);
+      this.custom.getNamespacedCustomObject({ group: NETWORKING, plural: 'workloadentries', ...args }, o);
     return this.run(at, 'get', 'workloadentries', name, send).then(
       () => true,
       (err: unknown) => (isNotFound(err) ? false : Promise.reject(err as Error)),
@@ -113,7 +115,8 @@ export class IstioApi {
       'list',
       'workloadentries',
       null,
-      (o) => this.custom.listNamespacedCustomObject({ group: NET, plural: 'workloadentries', ...args }, o),
+      (o) =>
+        this.custom.listNamespacedCustomObject({ group: NETWORKING, plural: 'workloadentries', ...args }, o),
     );
     return (list.items ?? []).map((i) => i.metadata.name);
   }
