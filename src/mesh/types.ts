@@ -45,8 +45,6 @@ export interface SetWeightOptions {
 /** Cancellation for a read-only mesh call. */
 export interface CallOptions {
   signal?: AbortSignal;
-  /** Called before every write attempt, retries included; throwing stops the write (lease fencing). */
-  beforeAttempt?: () => Promise<void>;
 }
 
 export interface MeshAdapter {

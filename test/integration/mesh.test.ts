@@ -9,7 +9,11 @@ import {
   type KubeApiServer,
   type KubeObject,
 } from '../../src/sim/kube/index.js';
-import { seedMigrationScenario, type ScenarioFixture, type SeedOptions } from '../../src/sim/istio-fixtures.js';
+import {
+  seedMigrationScenario,
+  type ScenarioFixture,
+  type SeedOptions,
+} from '../../src/sim/istio-fixtures.js';
 import { planYamlFor } from '../../src/sim/scenario.js';
 
 let kube: KubeApiServer | undefined;

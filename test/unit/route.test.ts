@@ -8,7 +8,7 @@ import {
   type VirtualServiceObject,
   type VsHttpRoute,
 } from '../../src/mesh/route.js';
-import { JsonPatchError, applyJsonPatch } from '../harness/kube-api-server.js';
+import { JsonPatchError, applyJsonPatch } from '../../src/sim/kube/index.js';
 
 const NS = 'shop';
 const FQDN = 'pcs.shop.svc.cluster.local';
