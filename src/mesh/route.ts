@@ -65,6 +65,51 @@ function weightsOf(route: VsRouteDestination[]): number[] {
   return route.map((r) => r.weight ?? 0);
 }
 
+interface RouteSearch {
+  http: VsHttpRoute[];
+  ref: string;
+  /** Index of destination `d` in route `r`, -1 when absent. */
+  has: (r: VsHttpRoute, d: Destination) => number;
+}
+
+/** The http route to shift: the named one, else the one route to the source (preferring one with both sides). */
+function routeIndex(
+  { http, ref, has }: RouteSearch,
+  source: Destination,
+  target: Destination,
+  routeName?: string,
+) {
+  if (routeName !== undefined) {
+    const index = http.findIndex((r) => r.name === routeName);
+    if (index === -1) {
+      const names = http.map((r, i) => r.name ?? `#${i} (unnamed)`).join(', ');
+      throw new RouteError(
+        `${ref} has no http route named "${routeName}" (routes: ${names})`,
+        'fix spec.virtualService.route',
+      );
+    }
+    return index;
+  }
+  const indexes = (keep: (r: VsHttpRoute) => boolean) =>
+    http.map((r, i) => (keep(r) ? i : -1)).filter((i) => i >= 0);
+  const both = indexes((r) => has(r, source) >= 0 && has(r, target) >= 0);
+  const candidates = both.length ? both : indexes((r) => has(r, source) >= 0);
+  if (candidates.length === 0)
+    throw new RouteError(
+      `${ref} has no http route to the source (${describe(source)})`,
+      'check spec.source and spec.host against the VirtualService',
+    );
+  if (candidates.length > 1) {
+    const names = candidates.map((i) => http[i]!.name ?? `#${i} (unnamed)`).join(', ');
+    throw new RouteError(
+      `${ref} has ${candidates.length} http routes to the source (${names}); meshshift will not guess which one to shift`,
+      'name the route in spec.virtualService.route (give unnamed routes a name)',
+    );
+  }
+  return candidates[0]!;
+}
+
+/** Where the source and target sit in the route to shift, and their weights; RouteError with a fix otherwise. */
 export function locateRoute(
   vs: VirtualServiceObject,
   source: Destination,
@@ -81,38 +126,7 @@ export function locateRoute(
     );
   const has = (r: VsHttpRoute, d: Destination) =>
     (r.route ?? []).findIndex((x) => sameDestination(x.destination, d, ns));
-
-  let index: number;
-  if (routeName !== undefined) {
-    index = http.findIndex((r) => r.name === routeName);
-    if (index === -1) {
-      const names = http.map((r, i) => r.name ?? `#${i} (unnamed)`).join(', ');
-      throw new RouteError(
-        `${ref} has no http route named "${routeName}" (routes: ${names})`,
-        'fix spec.virtualService.route',
-      );
-    }
-  } else {
-    const both = http
-      .map((r, i) => (has(r, source) >= 0 && has(r, target) >= 0 ? i : -1))
-      .filter((i) => i >= 0);
-    const sourceOnly = http.map((r, i) => (has(r, source) >= 0 ? i : -1)).filter((i) => i >= 0);
-    const candidates = both.length ? both : sourceOnly;
-    if (candidates.length === 0) {
-      throw new RouteError(
-        `${ref} has no http route to the source (${describe(source)})`,
-        'check spec.source and spec.host against the VirtualService',
-      );
-    }
-    if (candidates.length > 1) {
-      const names = candidates.map((i) => http[i]!.name ?? `#${i} (unnamed)`).join(', ');
-      throw new RouteError(
-        `${ref} has ${candidates.length} http routes to the source (${names}); meshshift will not guess which one to shift`,
-        'name the route in spec.virtualService.route (give unnamed routes a name)',
-      );
-    }
-    index = candidates[0]!;
-  }
+  const index = routeIndex({ http, ref, has }, source, target, routeName);
   const route = http[index]!.route ?? [];
   const sourceIndex = has(http[index]!, source);
   const targetIndex = has(http[index]!, target);
