@@ -45,8 +45,8 @@ export function machineWithEffects(deps: EffectDeps) {
   const beforeWrite = deps.beforeWrite ?? (async () => undefined);
   return migrationMachine.provide({
     actors: {
-      preflight: fromPromise(async () => {
-        const report = await runPreflight(plan, policy, mesh, metrics);
+      preflight: fromPromise(async ({ signal }: { signal: AbortSignal }) => {
+        const report = await runPreflight(plan, policy, mesh, metrics, signal);
         emit({
           type: 'preflight',
           at: clock.now(),
@@ -130,12 +130,12 @@ export function machineWithEffects(deps: EffectDeps) {
           throw err;
         }
       }),
-      secure: fromPromise(async () => {
+      secure: fromPromise(async ({ signal }: { signal: AbortSignal }) => {
         if (!deps.mtls || !plan.mtls)
           throw new Error(
             'the plan asks for mTLS tightening but no PeerAuthentication adapter is configured',
           );
-        const report = await deps.mtls.preflightMtls(plan);
+        const report = await deps.mtls.preflightMtls(plan, { signal });
         if (!report.ok) {
           const failed = report.checks
             .filter((c) => !c.ok)
@@ -149,7 +149,7 @@ export function machineWithEffects(deps: EffectDeps) {
           return { at: clock.now(), message };
         }
         await beforeWrite();
-        const r = await deps.mtls.tightenMtls(plan);
+        const r = await deps.mtls.tightenMtls(plan, { signal, beforeAttempt: beforeWrite });
         const message = `PeerAuthentication ${plan.mtls.peerAuthentication}: ${r.from} → STRICT (${((report.mutualTlsRatio ?? 0) * 100).toFixed(2)} % of ${Math.round(report.requests ?? 0)} requests were already mutual TLS)`;
         emit({ type: 'mtls', at: clock.now(), ok: true, changed: r.changed, message });
         log.info(

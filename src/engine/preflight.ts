@@ -10,8 +10,9 @@ export async function runPreflight(
   policy: PolicySpec,
   mesh: MeshAdapter,
   metrics: MetricsProvider,
+  signal?: AbortSignal,
 ): Promise<PreflightReport> {
-  const report = await mesh.preflight(plan);
+  const report = await mesh.preflight(plan, signal ? { signal } : {});
   // Look back over several windows: a quiet minute should not block, an absent series should.
   const lookback = policy.analysis.window * 5;
   try {
