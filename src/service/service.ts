@@ -120,7 +120,7 @@ export class MigrationService {
   }
 
   async history(id: string, after?: string): Promise<HistoryEntry[]> {
-    if (!(await this.o.store.redis.exists(this.o.store.key(id)))) throw new NotFoundError(id);
+    if (!(await this.o.store.exists(id))) throw new NotFoundError(id);
     return this.o.store.history(id, after ? { after } : {});
   }
 
@@ -145,9 +145,9 @@ export class MigrationService {
     await this.o.store.pushCommand(id, { type, by, at: this.clock.now(), ...(reason ? { reason } : {}) });
     // Run the migration's pending job now; retry if the seq moved while we looked.
     for (let i = 0; i < 3; i++) {
-      const seq = Number(await this.o.store.redis.hget(this.o.store.key(id), 'seq'));
+      const seq = Number(await this.o.store.seq(id));
       await this.o.queue.kick(id, seq);
-      if (Number(await this.o.store.redis.hget(this.o.store.key(id), 'seq')) === seq) break;
+      if ((await this.o.store.seq(id)) === seq) break;
     }
     this.o.logger.info({ migration: id, command: type, by }, 'command queued');
     return { queued: true, phase };
