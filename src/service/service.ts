@@ -106,22 +106,30 @@ export class MigrationService {
     return (await this.o.store.list(limit, offset)).map((r) => this.view(r));
   }
 
+  /** The migration, one page of its history (`historyNext`: the cursor of the next page) and its last verdicts. */
   async get(
     id: string,
-  ): Promise<{ migration: MigrationView; history: HistoryEntry[]; lastVerdicts: HistoryEntry[] }> {
+    page: { after?: string; limit?: number } = {},
+  ): Promise<{
+    migration: MigrationView;
+    history: HistoryEntry[];
+    historyNext?: string;
+    lastVerdicts: HistoryEntry[];
+  }> {
     const rec = await this.o.store.get(id);
     if (!rec) throw new NotFoundError(id);
-    const history = await this.o.store.history(id);
+    const history = await this.o.store.historyPage(id, { ...page, limit: page.limit ?? 1000 });
     return {
       migration: this.view(rec),
-      history,
-      lastVerdicts: history.filter((h) => h.type === 'verdict').slice(-5),
+      history: history.items,
+      ...(history.next ? { historyNext: history.next } : {}),
+      lastVerdicts: await this.o.store.recentVerdicts(id, 5),
     };
   }
 
-  async history(id: string, after?: string): Promise<HistoryEntry[]> {
+  async history(id: string, after?: string, limit?: number): Promise<HistoryEntry[]> {
     if (!(await this.o.store.exists(id))) throw new NotFoundError(id);
-    return this.o.store.history(id, after ? { after } : {});
+    return this.o.store.history(id, { ...(after ? { after } : {}), ...(limit ? { count: limit } : {}) });
   }
 
   /**
