@@ -13,6 +13,7 @@
  *   {p}:live              zset id → creation time (not finished: what the reconciler and gauges read)
  *   {p}:finished          zset id → finish time (retention: removed with their keys after the retention)
  *   {p}:phases            hash phase → count of kept migrations (for /metrics, without reading each one)
+ *   {p}:indexes           string: version of these indexes (built once for data stored before them)
  *   {p}:active, {p}:active:ns:{namespace}   sets: concurrency slots of started migrations
  *   {p}:slack:done        set: migrations the Slack notifier has fully posted
  *
@@ -53,6 +54,7 @@ export class StoreKeys {
   readonly live: string;
   readonly finished: string;
   readonly phases: string;
+  readonly indexVersion: string;
   readonly active: string;
   readonly slackDone: string;
 
@@ -63,6 +65,7 @@ export class StoreKeys {
     this.live = `${prefix}:live`;
     this.finished = `${prefix}:finished`;
     this.phases = `${prefix}:phases`;
+    this.indexVersion = `${prefix}:indexes`;
     this.active = `${prefix}:active`;
     this.slackDone = `${prefix}:slack:done`;
   }

@@ -19,6 +19,7 @@ import {
   type HistoryPage,
   type NewHistoryEntry,
 } from './history.js';
+import { ensureIndexes } from './indexes.js';
 import { isHistoryCursor, isMigrationId, StoreKeys } from './keys.js';
 import { Lease } from './lease.js';
 import {
@@ -87,6 +88,7 @@ export class RedisMigrationStore {
   readonly historyMaxLen: number;
   /** The Slack notifier's per-migration state and replay protection. */
   readonly slack: SlackNotifierStore;
+  private indexed?: Promise<void>;
 
   constructor(
     private readonly redis: Redis,
@@ -106,8 +108,18 @@ export class RedisMigrationStore {
     return this.keys.prefix;
   }
 
+  /** The indexes exist (built once for migrations stored by a version without them). */
+  private indexes(): Promise<void> {
+    this.indexed ??= ensureIndexes(this.redis, this.keys).catch((err: unknown) => {
+      this.indexed = undefined;
+      throw err;
+    });
+    return this.indexed;
+  }
+
   /** Creates a migration record and its first history entry. Fails if the id exists. */
   async create(rec: MigrationRecord, first: NewHistoryEntry): Promise<void> {
+    await this.indexes();
     const k = this.keys;
     const created = await scripts.create.run(
       this.redis,
@@ -144,6 +156,7 @@ export class RedisMigrationStore {
 
   /** Newest first; `live` lists only migrations that have not finished. */
   async list(limit = 100, offset = 0, o: { live?: boolean } = {}): Promise<MigrationRecord[]> {
+    if (o.live) await this.indexes();
     const index = o.live ? this.keys.live : this.keys.index;
     const ids = await this.redis.zrevrange(index, offset, offset + limit - 1);
     const pipe = this.redis.pipeline();
@@ -161,6 +174,7 @@ export class RedisMigrationStore {
 
   /** Migrations that have not finished, oldest first: what the reconciler looks at. */
   async liveIds(): Promise<string[]> {
+    await this.indexes();
     return this.redis.zrange(this.keys.live, 0, -1);
   }
 
@@ -262,6 +276,7 @@ export class RedisMigrationStore {
   }
 
   async commit(id: string, namespace: string, c: CommitInput): Promise<{ seq: number; inbox: number }> {
+    await this.indexes();
     const k = this.keys;
     const now = Date.now();
     const r = (await scripts.commit.run(
@@ -336,6 +351,7 @@ export class RedisMigrationStore {
 
   /** One line per live migration and per migration finished within `finishedWithinMs` (for the gauges). */
   async summaries(finishedWithinMs = 24 * 3600_000, now = Date.now()): Promise<MigrationSummary[]> {
+    await this.indexes();
     const live = await this.redis.zrange(this.keys.live, 0, -1);
     const recent = await this.redis.zrangebyscore(this.keys.finished, now - finishedWithinMs, '+inf');
     const ids = [...new Set([...live, ...recent])];
@@ -347,6 +363,7 @@ export class RedisMigrationStore {
 
   /** Kept migrations by phase, for /metrics (one read: the counts are kept up to date by the scripts). */
   async countByPhase(): Promise<Record<string, number>> {
+    await this.indexes();
     const h = await this.redis.hgetall(this.keys.phases);
     const out: Record<string, number> = {};
     for (const [phase, n] of Object.entries(h)) if (Number(n) > 0) out[phase] = Number(n);

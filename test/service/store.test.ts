@@ -149,6 +149,23 @@ describe('indexes and retention', () => {
   });
 });
 
+describe('upgrade', () => {
+  it('builds the live and finished indexes and phase counts for migrations stored before them', async () => {
+    const s = store();
+    const [a, b, c] = [record(), record(), record()];
+    for (const r of [a, b, c]) await s.create(r, { type: 'submitted', at: 1, by: 'test' });
+    await step(s, b, [weight(2, 5)], { phase: 'shifting' });
+    await step(s, c, [weight(2, 0)], { phase: 'rolledBack' }, { finished: true });
+    const k = s.keys;
+    await redis.del(k.live, k.finished, k.phases, k.indexVersion); // as a version without them left it
+    const upgraded = new RedisMigrationStore(redis, s.prefix);
+    expect((await upgraded.liveIds()).sort()).toEqual([a.id, b.id].sort());
+    expect(await upgraded.countByPhase()).toEqual({ pending: 1, shifting: 1, rolledBack: 1 });
+    expect(await redis.zrange(k.finished, 0, -1)).toEqual([c.id]);
+    expect(await redis.get(k.indexVersion)).toBe('2');
+  });
+});
+
 describe('leases and fencing', () => {
   it('a lease that expired can neither write, extend nor release the next holder’s lease', async () => {
     const s = store();
