@@ -200,6 +200,12 @@ export const openApiDocument = {
             schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
           },
           { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
+          {
+            name: 'live',
+            in: 'query',
+            description: 'true: only migrations that have not finished',
+            schema: { type: 'boolean', default: false },
+          },
         ],
         responses: {
           '200': {

@@ -134,7 +134,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   });
 
   app.get('/v1/migrations', readGuard, async (req, reply) => {
-    const q = req.query as { limit?: string; offset?: string };
+    const q = req.query as { limit?: string; offset?: string; live?: string };
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     const offset = q.offset === undefined ? 0 : Number(q.offset);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
@@ -143,7 +143,9 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
         .send({ error: 'bad request', message: 'limit must be an integer from 1 to 1000' });
     if (!Number.isInteger(offset) || offset < 0)
       return reply.code(400).send({ error: 'bad request', message: 'offset must be a non-negative integer' });
-    return { items: await service.list(limit, offset) };
+    if (q.live !== undefined && q.live !== 'true' && q.live !== 'false')
+      return reply.code(400).send({ error: 'bad request', message: 'live must be true or false' });
+    return { items: await service.list(limit, offset, { live: q.live === 'true' }) };
   });
 
   /** Ids are checked before anything reaches Redis: anything that is not a migration id is not found. */

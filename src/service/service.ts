@@ -102,8 +102,9 @@ export class MigrationService {
     return viewOf(rec);
   }
 
-  async list(limit = 100, offset = 0): Promise<MigrationView[]> {
-    return (await this.o.store.list(limit, offset)).map((r) => this.view(r));
+  /** Newest first; `live`: only migrations that have not finished (read from the live index). */
+  async list(limit = 100, offset = 0, o: { live?: boolean } = {}): Promise<MigrationView[]> {
+    return (await this.o.store.list(limit, offset, o)).map((r) => this.view(r));
   }
 
   /** The migration, one page of its history (`historyNext`: the cursor of the next page) and its last verdicts. */

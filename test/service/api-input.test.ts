@@ -86,6 +86,24 @@ describe('ids and cursors (defects: 500 WRONGTYPE, 500 Invalid stream ID)', () =
   });
 });
 
+describe('listing', () => {
+  it('?live=true lists only migrations that have not finished (the live index)', async () => {
+    const rec = (await api.store.get(ids[1]!))!;
+    await step(
+      api.store,
+      rec,
+      [{ type: 'phase', at: 5, phase: 'aborted' }],
+      { phase: 'aborted' },
+      { finished: true },
+    );
+    const all = await http(base, 'GET', '/v1/migrations');
+    expect((all.json.items as Array<{ id: string }>).map((m) => m.id).sort()).toEqual([...ids].sort());
+    const live = await http(base, 'GET', '/v1/migrations?live=true');
+    expect((live.json.items as Array<{ id: string }>).map((m) => m.id)).toEqual([ids[0]]);
+    expect((await http(base, 'GET', '/v1/migrations?live=yes')).status).toBe(400);
+  });
+});
+
 /** Deterministic PRNG (mulberry32). */
 function rng(seed: number) {
   let a = seed >>> 0;

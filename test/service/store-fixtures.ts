@@ -1,5 +1,5 @@
 /** Records, history entries and one-call drive steps for the store tests (real Redis, no worker). */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { parsePlan } from '../../src/plan/load.js';
 import type { MigrationRecord, NewHistoryEntry, RedisMigrationStore } from '../../src/service/store.js';
 import type { ScenarioFixture } from '../harness/istio-fixtures.js';
