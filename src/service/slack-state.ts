@@ -11,6 +11,8 @@ export class SlackNotifierStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: StoreKeys,
+    /** A fully posted migration's state expires with the migration's own keys. */
+    private readonly keepMs: number,
   ) {}
 
   /** The notifier's lease on one migration, or undefined while another process holds it. */
@@ -34,7 +36,11 @@ export class SlackNotifierStore {
   }
 
   async markDone(id: string): Promise<void> {
-    await this.redis.sadd(this.keys.slackDone, id);
+    await this.redis
+      .multi()
+      .sadd(this.keys.slackDone, id)
+      .pexpire(this.keys.slackState(id), this.keepMs)
+      .exec();
   }
 
   /** True the first time `v` is seen within `ttlSeconds` (a signature or trigger id); false for a replay. */

@@ -101,7 +101,7 @@ export class RedisMigrationStore {
     if (!(this.retentionMs > 0)) throw new Error('retention must be a positive duration, e.g. 30d');
     if (!Number.isInteger(this.historyMaxLen) || this.historyMaxLen < 0)
       throw new Error('historyMaxLen must be a non-negative integer (0 = no cap)');
-    this.slack = new SlackNotifierStore(redis, this.keys);
+    this.slack = new SlackNotifierStore(redis, this.keys, this.retentionMs + TTL_GRACE_MS);
   }
 
   get prefix(): string {
