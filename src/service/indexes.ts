@@ -4,7 +4,7 @@
  * the indexes are built makes the build start again, so none is left out.
  */
 import type { Redis } from 'ioredis';
-import { TERMINAL_PHASES, type Phase } from '../machine/migration.js';
+import { isTerminalPhase } from '../engine/vocabulary.js';
 import { isMigrationId, type StoreKeys } from './keys.js';
 
 export const INDEX_VERSION = '2';
@@ -32,7 +32,7 @@ async function rebuild(redis: Redis, keys: StoreKeys): Promise<boolean> {
     const [phase, updatedAt] = await redis.hmget(keys.migration(id), 'phase', 'updatedAt');
     if (!phase) continue;
     tx.hincrby(keys.phases, phase, 1);
-    if (TERMINAL_PHASES.includes(phase as Phase)) tx.zadd(keys.finished, Number(updatedAt ?? createdAt), id);
+    if (isTerminalPhase(phase)) tx.zadd(keys.finished, Number(updatedAt ?? createdAt), id);
     else tx.zadd(keys.live, createdAt, id);
   }
   return (await tx.set(keys.indexVersion, INDEX_VERSION).exec()) !== null;

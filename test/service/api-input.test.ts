@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../src/cli/serve.js';
-import { startRedis, type RedisServer } from '../harness/redis.js';
+import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { http, startApi, TOKEN } from './helpers.js';
 import { dump, FUTURE_PLAN, step, verdict } from './store-fixtures.js';
 

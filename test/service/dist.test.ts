@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
-import { startRedis, type RedisServer } from '../harness/redis.js';
+import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { waitForServeUrl } from '../harness/serve-child.js';
 import { http, TOKEN, tokensFile } from './helpers.js';
 import { FUTURE_PLAN } from './store-fixtures.js';

@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RedisMigrationStore } from '../../src/service/store.js';
-import { startRedis, type RedisServer } from '../harness/redis.js';
+import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { record, verdict } from './store-fixtures.js';
 
 let server: RedisServer;

@@ -2,8 +2,8 @@
 import type { Redis } from 'ioredis';
 import { parsePlan } from '../../src/plan/load.js';
 import type { MigrationRecord, NewHistoryEntry, RedisMigrationStore } from '../../src/service/store.js';
-import type { ScenarioFixture } from '../harness/istio-fixtures.js';
-import { planYamlFor } from '../harness/scenario.js';
+import type { ScenarioFixture } from '../../src/sim/istio-fixtures.js';
+import { planYamlFor } from '../../src/sim/scenario.js';
 
 export const FIXTURE = {
   mode: 'subsets',

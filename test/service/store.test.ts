@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lease, LostLeaseError } from '../../src/service/lease.js';
 import { FencedError, RedisMigrationStore } from '../../src/service/store.js';
-import { startRedis, type RedisServer } from '../harness/redis.js';
+import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { record, step, verdict } from './store-fixtures.js';
 
 let server: RedisServer;
