@@ -1,6 +1,8 @@
 /** The OpenAPI 3.1 document served at /openapi.json. Kept next to the routes it describes (src/api/server.ts). */
 import { HISTORY_TYPES } from '../engine/history.js';
 import { COMMANDS, PHASES } from '../engine/vocabulary.js';
+import { HISTORY_CURSOR_PATTERN, MIGRATION_ID_PATTERN } from '../service/keys.js';
+
 const error = {
   type: 'object',
   required: ['error'],
@@ -19,7 +21,18 @@ const fieldError = {
 };
 const migration = {
   type: 'object',
-  required: ['id', 'name', 'namespace', 'phase', 'weight', 'steps', 'possible', 'createdAt', 'createdBy', 'seq'],
+  required: [
+    'id',
+    'name',
+    'namespace',
+    'phase',
+    'weight',
+    'steps',
+    'possible',
+    'createdAt',
+    'createdBy',
+    'seq',
+  ],
   properties: {
     id: { type: 'string', example: 'productcatalogservice-to-k8s-3fa9c2' },
     name: { type: 'string' },
@@ -54,9 +67,47 @@ const historyEntry = {
     at: { type: 'integer', description: 'epoch ms' },
     seq: { type: 'integer' },
     by: { type: 'string' },
+    run: {
+      type: 'object',
+      description:
+        "on the latest of a run of identical passing verdicts (same weight, same checks): the run's length and " +
+        "start (epoch ms); the run's first entry is kept too, the ones between are compacted away",
+      properties: { length: { type: 'integer' }, since: { type: 'integer' } },
+    },
   },
 };
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const idParam = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'migration id: the plan name and 6 hex digits; anything else is 404',
+  schema: { type: 'string', pattern: MIGRATION_ID_PATTERN.source },
+};
+const historyParams = [
+  {
+    name: 'after',
+    in: 'query',
+    description:
+      'cursor: the id of the last entry already seen (or `next` / `historyNext` of the previous page)',
+    schema: { type: 'string', pattern: HISTORY_CURSOR_PATTERN.source },
+  },
+  {
+    name: 'limit',
+    in: 'query',
+    description: 'entries per page',
+    schema: { type: 'integer', minimum: 1, maximum: 1000, default: 1000 },
+  },
+];
+/** A 200 answer with a JSON object. */
+const ok = (description: string, properties: Record<string, unknown>) => ({
+  description,
+  content: { 'application/json': { schema: { type: 'object', properties } } },
+});
+const notFound = { description: 'no such migration', content: { 'application/json': { schema: error } } };
+const badRequest = {
+  description: 'malformed cursor or limit',
+  content: { 'application/json': { schema: error } },
+};
 const bearer = [{ bearer: [] }];
 const command = (verb: string, what: string) => ({
   post: {
@@ -149,6 +200,12 @@ export const openApiDocument = {
             schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
           },
           { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
+          {
+            name: 'live',
+            in: 'query',
+            description: 'true: only migrations that have not finished',
+            schema: { type: 'boolean', default: false },
+          },
         ],
         responses: {
           '200': {
@@ -164,43 +221,36 @@ export const openApiDocument = {
     },
     '/v1/migrations/{id}': {
       get: {
-        summary: 'State, current weight, last verdicts and the full history of one migration',
+        summary: 'State, current weight, last verdicts and the first page of the history of one migration',
         operationId: 'getMigration',
-        parameters: [idParam],
+        parameters: [idParam, ...historyParams],
         responses: {
-          '200': {
-            description: 'the migration',
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  properties: {
-                    migration,
-                    lastVerdicts: { type: 'array', items: historyEntry },
-                    history: { type: 'array', items: historyEntry },
-                  },
-                },
-              },
+          '200': ok('the migration', {
+            migration,
+            lastVerdicts: { type: 'array', items: historyEntry },
+            history: { type: 'array', items: historyEntry },
+            historyNext: {
+              type: 'string',
+              description: 'present when there is more: GET …/history?after=<historyNext>',
             },
-          },
-          '404': { description: 'no such migration', content: { 'application/json': { schema: error } } },
+          }),
+          '400': badRequest,
+          '404': notFound,
         },
       },
     },
     '/v1/migrations/{id}/history': {
       get: {
-        summary: 'History entries after a stream id (for following a migration live)',
+        summary: 'One page of history entries after a cursor (for paging, or following a migration live)',
         operationId: 'getMigrationHistory',
-        parameters: [idParam, { name: 'after', in: 'query', schema: { type: 'string' } }],
+        parameters: [idParam, ...historyParams],
         responses: {
-          '200': {
-            description: 'entries',
-            content: {
-              'application/json': {
-                schema: { type: 'object', properties: { items: { type: 'array', items: historyEntry } } },
-              },
-            },
-          },
+          '200': ok('entries, oldest first', {
+            items: { type: 'array', items: historyEntry },
+            next: { type: 'string', description: "present when the page is full: the next page's `after`" },
+          }),
+          '400': badRequest,
+          '404': notFound,
         },
       },
     },

@@ -14,6 +14,7 @@ import type { CommandType } from '../machine/types.js';
 import { ValidationError } from '../plan/errors.js';
 import type { ServiceMetrics } from '../service/metrics.js';
 import { CommandRefusedError, NotFoundError, type MigrationService } from '../service/service.js';
+import { isHistoryCursor, isMigrationId } from '../service/keys.js';
 import { bearer, type TokenStore } from './auth.js';
 import { openApiDocument } from './openapi.js';
 
@@ -133,7 +134,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   });
 
   app.get('/v1/migrations', readGuard, async (req, reply) => {
-    const q = req.query as { limit?: string; offset?: string };
+    const q = req.query as { limit?: string; offset?: string; live?: string };
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     const offset = q.offset === undefined ? 0 : Number(q.offset);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
@@ -142,21 +143,43 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
         .send({ error: 'bad request', message: 'limit must be an integer from 1 to 1000' });
     if (!Number.isInteger(offset) || offset < 0)
       return reply.code(400).send({ error: 'bad request', message: 'offset must be a non-negative integer' });
-    return { items: await service.list(limit, offset) };
+    if (q.live !== undefined && q.live !== 'true' && q.live !== 'false')
+      return reply.code(400).send({ error: 'bad request', message: 'live must be true or false' });
+    return { items: await service.list(limit, offset, { live: q.live === 'true' }) };
   });
 
+  /** Ids are checked before anything reaches Redis: anything that is not a migration id is not found. */
+  const notAnId = (reply: FastifyReply, id: string) =>
+    reply.code(404).send({
+      error: 'not found',
+      message: `no migration with id "${id.slice(0, 80)}": ids look like <plan name>-<6 hex digits> (GET /v1/migrations lists them)`,
+    });
+
+  /** The id and history page a request names; undefined once a 404 or 400 has been sent. */
+  const pageOf = (req: FastifyRequest, reply: FastifyReply) => {
+    const { id } = req.params as { id: string };
+    if (!isMigrationId(id)) return void notAnId(reply, id);
+    const page = historyPage(req.query);
+    if (!('error' in page)) return { id, page };
+    void reply.code(400).send({ error: 'bad request', message: page.error });
+  };
+
   app.get('/v1/migrations/:id', readGuard, async (req, reply) => {
+    const r = pageOf(req, reply);
+    if (!r) return reply;
     try {
-      return await service.get((req.params as { id: string }).id);
+      return await service.get(r.id, r.page);
     } catch (err) {
       return sendError(reply, err);
     }
   });
 
   app.get('/v1/migrations/:id/history', readGuard, async (req, reply) => {
+    const r = pageOf(req, reply);
+    if (!r) return reply;
     try {
-      const after = (req.query as { after?: string }).after;
-      return { items: await service.history((req.params as { id: string }).id, after) };
+      const items = await service.history(r.id, r.page.after, r.page.limit);
+      return { items, ...(items.length === r.page.limit ? { next: items.at(-1)!.id } : {}) };
     } catch (err) {
       return sendError(reply, err);
     }
@@ -170,14 +193,20 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
         error: 'not found',
         message: `unknown command "${command}": use promote, pause, resume or abort`,
       });
+    if (!isMigrationId(id)) return notAnId(reply, id);
     let reason: string | undefined;
     const body = typeof req.body === 'string' ? req.body.trim() : '';
     if (body) {
       try {
-        const parsed = JSON.parse(body) as { reason?: unknown };
-        if (parsed.reason !== undefined && typeof parsed.reason !== 'string')
+        const parsed = JSON.parse(body) as unknown;
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+          return reply
+            .code(400)
+            .send({ error: 'bad request', message: 'the body must be a JSON object like {"reason": "…"}' });
+        const r = (parsed as { reason?: unknown }).reason;
+        if (r !== undefined && typeof r !== 'string')
           return reply.code(400).send({ error: 'bad request', message: 'reason must be a string' });
-        reason = parsed.reason as string | undefined;
+        reason = r;
       } catch {
         return reply
           .code(400)
@@ -193,3 +222,18 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
 
   return app;
 }
+
+/** History paging parameters: `after` (an entry id from a previous page) and `limit` (1 to 1000, default 1000). */
+export function historyPage(query: unknown): { after?: string; limit: number } | { error: string } {
+  const q = (query ?? {}) as { after?: unknown; limit?: unknown };
+  if (q.after !== undefined && !isHistoryCursor(q.after))
+    return {
+      error: `after must be a history entry id such as "1732900000000-0" (the "id" or "next" of a previous page), got ${JSON.stringify(q.after).slice(0, 80)}`,
+    };
+  const limit = q.limit === undefined ? HISTORY_PAGE_MAX : Number(q.limit);
+  if (typeof q.limit === 'object' || !Number.isInteger(limit) || limit < 1 || limit > HISTORY_PAGE_MAX)
+    return { error: `limit must be an integer from 1 to ${HISTORY_PAGE_MAX}` };
+  return { ...(q.after ? { after: q.after } : {}), limit };
+}
+
+const HISTORY_PAGE_MAX = 1000;

@@ -139,13 +139,14 @@ export function renderHistory(h: HistoryItem): string {
 export async function follow(o: ClientOptions, id: string, io: Io, pollMs = 1000): Promise<number> {
   let after: string | undefined;
   for (;;) {
-    const { items } = await api<{ items: HistoryItem[] }>(
+    const { items, next } = await api<{ items: HistoryItem[]; next?: string }>(
       o,
       'GET',
       `/v1/migrations/${encodeURIComponent(id)}/history${after ? `?after=${encodeURIComponent(after)}` : ''}`,
     );
     for (const h of items) io.out(o.output === 'json' ? JSON.stringify(h) : renderHistory(h));
     if (items.length) after = items.at(-1)!.id;
+    if (next) continue; // a full page: read on before looking at the phase
     const { migration } = await api<{ migration: MigrationJson }>(
       o,
       'GET',

@@ -41,6 +41,8 @@ export interface ServeOptions {
   tickAlignMs: number;
   batchWindowMs: number;
   reconcileEveryMs: number;
+  /** Finished migrations are forgotten this long after they finished (default 30 days). */
+  retentionMs?: number;
   policies?: string;
   logLevel?: string;
 }
@@ -72,7 +74,9 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
   const logger = deps.logger ?? createLogger({ ...(o.logLevel ? { level: o.logLevel } : {}) });
   const redis: Redis = connectRedis(o.redis, 'meshshift-store');
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  const store = new RedisMigrationStore(redis, o.prefix);
+  const store = new RedisMigrationStore(redis, o.prefix, {
+    ...(o.retentionMs ? { retentionMs: o.retentionMs } : {}),
+  });
   const connection = redisOptions(o.redis);
   const queue = new MigrationQueue(connection, o.prefix, deps.clock);
   queue.queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));

@@ -14,6 +14,13 @@ const duration = (what: string) => (v: string) => {
     throw new InvalidArgumentError(`${what}: expected a duration such as "30s" or "500ms"`);
   return ms;
 };
+/** A retention: whole days ("30d") or a duration ("12h"). */
+const retention = (v: string) => {
+  const days = /^\s*(\d+)d\s*$/.exec(v);
+  const ms = days ? Number(days[1]) * 24 * 3600_000 : parseDuration(v);
+  if (!ms) throw new InvalidArgumentError('--retention: expected e.g. "30d" or "12h" (more than zero)');
+  return ms;
+};
 const integer = (min: number) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
@@ -118,20 +125,31 @@ export function registerServiceCommands(program: Command, setCode: (code: number
       duration('--reconcile-every'),
       parseDuration(env.MESHSHIFT_RECONCILE_EVERY ?? '30s'),
     )
+    .option(
+      '--retention <duration>',
+      'forget finished migrations (record and history) this long after they finished [MESHSHIFT_RETENTION]',
+      retention,
+      retention(env.MESHSHIFT_RETENTION ?? '30d'),
+    )
     .option('--policies <dir>', 'folder with policy YAML files')
     .option('--log-level <level>', 'pino level [MESHSHIFT_LOG_LEVEL]', env.MESHSHIFT_LOG_LEVEL ?? 'info')
     .action(
       async (
-        flags: Omit<ServeOptions, 'lockTtlMs' | 'tickAlignMs' | 'batchWindowMs' | 'reconcileEveryMs'> & {
+        flags: Omit<
+          ServeOptions,
+          'lockTtlMs' | 'tickAlignMs' | 'batchWindowMs' | 'reconcileEveryMs' | 'retentionMs'
+        > & {
           lockTtl: number;
           tickAlign: number;
           batchWindow: number;
           reconcileEvery: number;
+          retention: number;
         },
       ) => {
-        const { lockTtl, tickAlign, batchWindow, reconcileEvery, ...rest } = flags;
+        const { lockTtl, tickAlign, batchWindow, reconcileEvery, retention: retentionMs, ...rest } = flags;
         const o: ServeOptions = {
           ...rest,
+          retentionMs,
           lockTtlMs: lockTtl,
           tickAlignMs: tickAlign,
           batchWindowMs: batchWindow,

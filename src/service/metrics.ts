@@ -20,7 +20,10 @@ export interface ServiceMetrics {
   httpRequests: Counter<'route' | 'method' | 'status'>;
 }
 
-/** Per-migration gauges of finished migrations are dropped this long after their last transition. */
+/**
+ * Per-migration gauges of finished migrations are dropped this long after their last transition (the store's
+ * summaries read only live migrations and those finished within a day).
+ */
 const FINISHED_RETENTION_MS = 24 * 3600_000;
 const FINISHED = new Set(['completed', 'rolledBack', 'aborted', 'failed']);
 
@@ -39,6 +42,24 @@ export function createServiceMetrics(
       (r) => !FINISHED.has(r.phase) || now - r.transitionAt < FINISHED_RETENTION_MS,
     );
   };
+  /** A gauge with one series per live (or recently finished) migration, read at scrape time. */
+  const perMigration = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: L[],
+    series: (r: MigrationSummary) => [Partial<Record<L, string>>, number],
+  ): Gauge<L> =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      async collect() {
+        const list = await rows();
+        this.reset();
+        for (const r of list) this.set(...series(r));
+      },
+    });
   collectDefaultMetrics({ register: registry, prefix: 'meshshift_process_' });
   const m: ServiceMetrics = {
     registry,
@@ -73,39 +94,24 @@ export function createServiceMetrics(
       labelNames: ['cause', 'namespace', 'migration'],
       registers: [registry],
     }),
-    migrationWeight: new Gauge({
-      name: 'meshshift_migration_weight_percent',
-      help: 'Target (Kubernetes) weight last written, 0-100 (read from Redis at scrape time)',
-      labelNames: ['namespace', 'migration', 'plan'],
-      registers: [registry],
-      async collect() {
-        const list = await rows();
-        this.reset();
-        for (const r of list) this.set({ namespace: r.namespace, migration: r.id, plan: r.plan }, r.weight);
-      },
-    }),
-    migrationPhase: new Gauge({
-      name: 'meshshift_migration_phase',
-      help: '1 for the current phase of each migration (read from Redis at scrape time)',
-      labelNames: ['namespace', 'migration', 'phase'],
-      registers: [registry],
-      async collect() {
-        const list = await rows();
-        this.reset();
-        for (const r of list) this.set({ namespace: r.namespace, migration: r.id, phase: r.phase }, 1);
-      },
-    }),
-    migrationLastTransition: new Gauge({
-      name: 'meshshift_migration_last_transition_timestamp_seconds',
-      help: 'Unix time of the last phase change or weight write of each migration',
-      labelNames: ['namespace', 'migration'],
-      registers: [registry],
-      async collect() {
-        const list = await rows();
-        this.reset();
-        for (const r of list) this.set({ namespace: r.namespace, migration: r.id }, r.transitionAt / 1000);
-      },
-    }),
+    migrationWeight: perMigration(
+      'meshshift_migration_weight_percent',
+      'Target (Kubernetes) weight last written, 0-100 (read from Redis at scrape time)',
+      ['namespace', 'migration', 'plan'],
+      (r) => [{ namespace: r.namespace, migration: r.id, plan: r.plan }, r.weight],
+    ),
+    migrationPhase: perMigration(
+      'meshshift_migration_phase',
+      '1 for the current phase of each migration (read from Redis at scrape time)',
+      ['namespace', 'migration', 'phase'],
+      (r) => [{ namespace: r.namespace, migration: r.id, phase: r.phase }, 1],
+    ),
+    migrationLastTransition: perMigration(
+      'meshshift_migration_last_transition_timestamp_seconds',
+      'Unix time of the last phase change or weight write of each migration',
+      ['namespace', 'migration'],
+      (r) => [{ namespace: r.namespace, migration: r.id }, r.transitionAt / 1000],
+    ),
     kubeCalls: new Histogram({
       name: 'meshshift_kubernetes_request_duration_seconds',
       help: 'Kubernetes API call latency',

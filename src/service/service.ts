@@ -102,26 +102,35 @@ export class MigrationService {
     return viewOf(rec);
   }
 
-  async list(limit = 100, offset = 0): Promise<MigrationView[]> {
-    return (await this.o.store.list(limit, offset)).map((r) => this.view(r));
+  /** Newest first; `live`: only migrations that have not finished (read from the live index). */
+  async list(limit = 100, offset = 0, o: { live?: boolean } = {}): Promise<MigrationView[]> {
+    return (await this.o.store.list(limit, offset, o)).map((r) => this.view(r));
   }
 
+  /** The migration, one page of its history (`historyNext`: the cursor of the next page) and its last verdicts. */
   async get(
     id: string,
-  ): Promise<{ migration: MigrationView; history: HistoryEntry[]; lastVerdicts: HistoryEntry[] }> {
+    page: { after?: string; limit?: number } = {},
+  ): Promise<{
+    migration: MigrationView;
+    history: HistoryEntry[];
+    historyNext?: string;
+    lastVerdicts: HistoryEntry[];
+  }> {
     const rec = await this.o.store.get(id);
     if (!rec) throw new NotFoundError(id);
-    const history = await this.o.store.history(id);
+    const history = await this.o.store.historyPage(id, { ...page, limit: page.limit ?? 1000 });
     return {
       migration: this.view(rec),
-      history,
-      lastVerdicts: history.filter((h) => h.type === 'verdict').slice(-5),
+      history: history.items,
+      ...(history.next ? { historyNext: history.next } : {}),
+      lastVerdicts: await this.o.store.recentVerdicts(id, 5),
     };
   }
 
-  async history(id: string, after?: string): Promise<HistoryEntry[]> {
-    if (!(await this.o.store.redis.exists(this.o.store.key(id)))) throw new NotFoundError(id);
-    return this.o.store.history(id, after ? { after } : {});
+  async history(id: string, after?: string, limit?: number): Promise<HistoryEntry[]> {
+    if (!(await this.o.store.exists(id))) throw new NotFoundError(id);
+    return this.o.store.history(id, { ...(after ? { after } : {}), ...(limit ? { count: limit } : {}) });
   }
 
   /**
@@ -145,9 +154,9 @@ export class MigrationService {
     await this.o.store.pushCommand(id, { type, by, at: this.clock.now(), ...(reason ? { reason } : {}) });
     // Run the migration's pending job now; retry if the seq moved while we looked.
     for (let i = 0; i < 3; i++) {
-      const seq = Number(await this.o.store.redis.hget(this.o.store.key(id), 'seq'));
+      const seq = Number(await this.o.store.seq(id));
       await this.o.queue.kick(id, seq);
-      if (Number(await this.o.store.redis.hget(this.o.store.key(id), 'seq')) === seq) break;
+      if ((await this.o.store.seq(id)) === seq) break;
     }
     this.o.logger.info({ migration: id, command: type, by }, 'command queued');
     return { queued: true, phase };

@@ -1,73 +1,41 @@
 /**
- * Durable migration state in Redis.
+ * Durable migration state in Redis: the only module that talks to Redis about migrations (key names in
+ * keys.ts, scripts in lua/*.lua, leases in lease.ts, the history rule in history.ts).
  *
- * Per migration (id):
- *   {p}:m:{id}           hash: plan (resolved, JSON), snapshot (xstate persisted snapshot), seq, phase, weight, …
- *   {p}:m:{id}:history   stream: append-only history (transitions, verdicts with numbers, weight writes, commands)
- *   {p}:m:{id}:inbox     list: operator commands waiting for the worker (PROMOTE/PAUSE/RESUME/ABORT, who sent it)
- *   {p}:m:{id}:lock      string: "<worker>|<seq>" with a TTL — the one worker driving the migration right now
- * Indexes: {p}:migrations (zset by creation time), {p}:active (set), {p}:active:ns:{namespace} (set).
+ * Fencing: `seq` is the migration's version. A drive job carries the seq it was enqueued for; the lease is taken
+ * only if the stored seq matches, and the commit (record + history + seq+1) is one script that checks both the
+ * lease and the seq. A worker that lost its lease (paused process, kill -9, network partition) can never
+ * overwrite state or append history.
  *
- * Fencing: `seq` is the migration's version. A drive job carries the seq it was enqueued for; the lock is taken
- * only if the stored seq matches, and the commit (snapshot + history + seq+1) is one Lua script that checks
- * both the lock owner and the seq. A worker that lost its lock (paused process, kill -9, network partition)
- * can never overwrite state or append history.
+ * Bounds: history runs of identical passing verdicts are compacted and the stream is capped (`historyMaxLen`);
+ * a finished migration leaves the live index at once and is forgotten `retentionMs` after it finished
+ * (`prune`, run on every submission and by the reconciler; its keys also carry a TTL a week longer).
  */
 import type { Redis } from 'ioredis';
-import type { ResolvedPlan } from '../plan/load.js';
+import {
+  decodeEntry,
+  encodeEntries,
+  type HistoryEntry,
+  type HistoryPage,
+  type NewHistoryEntry,
+} from './history.js';
+import { ensureIndexes } from './indexes.js';
+import { isHistoryCursor, isMigrationId, StoreKeys } from './keys.js';
+import { Lease } from './lease.js';
+import {
+  fromFields,
+  summaryOf,
+  SUMMARY_FIELDS,
+  toFields,
+  type MigrationRecord,
+  type MigrationSummary,
+} from './record.js';
+import { scripts } from './scripts.js';
+import { SlackNotifierStore } from './slack-state.js';
 
-export interface MigrationSummary {
-  id: string;
-  namespace: string;
-  plan: string;
-  phase: string;
-  weight: number;
-  /** Epoch ms of the last phase change or weight write. */
-  transitionAt: number;
-}
-
-export interface MigrationRecord {
-  id: string;
-  name: string;
-  namespace: string;
-  plan: ResolvedPlan;
-  /** Version of the state; the next drive job has id `<id>-<seq>`. */
-  seq: number;
-  /** Persisted xstate snapshot, or undefined before the first drive. */
-  snapshot?: unknown;
-  phase: string;
-  weight: number;
-  createdAt: number;
-  createdBy: string;
-  updatedAt: number;
-  /** Policy time scale for this migration (1 in production; smaller in demos/tests). */
-  timeScale: number;
-  /** Scheduled start (epoch ms) for `schedule.start.at`. */
-  startAt?: number;
-  /** Waiting for the cron job scheduler to fire (`schedule.start.cron`). */
-  awaitingCron: boolean;
-  /** Paused by meshshift because the time is outside every advance window. */
-  heldByWindow: boolean;
-  /** The worker that is running a drive job now (cleared on commit): left set by a worker that died mid-step. */
-  runningBy?: string;
-  runningPid?: number;
-  runningSince?: number;
-  /** One line for humans: why it is paused, rolled back, waiting, failed. */
-  reason?: string;
-  lastVerdict?: unknown;
-  nextWakeAt?: number;
-}
-
-export interface HistoryEntry {
-  /** Redis stream id (time-ordered). */
-  id: string;
-  type: string;
-  at: number;
-  seq: number;
-  [k: string]: unknown;
-}
-
-export type NewHistoryEntry = { type: string; at: number } & Record<string, unknown>;
+export type { HistoryEntry, HistoryPage, NewHistoryEntry } from './history.js';
+export type { MigrationRecord, MigrationSummary } from './record.js';
+export { InvalidIdError, isHistoryCursor, isMigrationId } from './keys.js';
 
 export interface CommandMessage {
   type: 'PROMOTE' | 'PAUSE' | 'RESUME' | 'ABORT';
@@ -89,74 +57,6 @@ export class FencedError extends Error {
   }
 }
 
-const ACQUIRE = `
--- KEYS[1] hash, KEYS[2] lock; ARGV token, ttlMs, seq, worker, pid, now
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
-local seq = redis.call('HGET', KEYS[1], 'seq')
-if seq ~= ARGV[3] then return {'stale', seq} end
-local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[1] then return {'locked', tostring(redis.call('PTTL', KEYS[2])), holder} end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-local prev = redis.call('HMGET', KEYS[1], 'runningBy', 'runningPid', 'runningSince')
-redis.call('HSET', KEYS[1], 'runningBy', ARGV[4], 'runningPid', ARGV[5], 'runningSince', ARGV[6])
-return {'ok', prev[1] or '', prev[2] or '', prev[3] or ''}
-`;
-
-const EXTEND = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`;
-
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
-const FENCE = `
--- KEYS[1] hash, KEYS[2] lock; ARGV token, seq
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 'lock' end
-if redis.call('HGET', KEYS[1], 'seq') ~= ARGV[2] then return 'seq' end
-return 'ok'
-`;
-
-const COMMIT = `
--- KEYS: hash, lock, history, inbox, activeAll, activeNs
--- ARGV: token, seq, fieldsJson, inboxConsumed, releaseSlot, historyJson
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {'lock'} end
-if redis.call('HGET', KEYS[1], 'seq') ~= ARGV[2] then return {'seq'} end
-local fields = cjson.decode(ARGV[3])
-local flat = {}
-for k, v in pairs(fields) do
-  if v == cjson.null then redis.call('HDEL', KEYS[1], k) else table.insert(flat, k); table.insert(flat, v) end
-end
-local newSeq = tonumber(ARGV[2]) + 1
-table.insert(flat, 'seq'); table.insert(flat, tostring(newSeq))
-redis.call('HSET', KEYS[1], unpack(flat))
-redis.call('HDEL', KEYS[1], 'runningBy', 'runningPid', 'runningSince')
-local n = tonumber(ARGV[4])
-if n > 0 then redis.call('LTRIM', KEYS[4], n, -1) end
-if ARGV[5] == '1' then
-  local id = redis.call('HGET', KEYS[1], 'id')
-  redis.call('SREM', KEYS[5], id)
-  redis.call('SREM', KEYS[6], id)
-end
-local entries = cjson.decode(ARGV[6])
-for _, e in ipairs(entries) do
-  redis.call('XADD', KEYS[3], '*', 'seq', ARGV[2], 'e', e)
-end
-return {'ok', tostring(newSeq), tostring(redis.call('LLEN', KEYS[4]))}
-`;
-
-const SLOT = `
--- KEYS activeAll, activeNs; ARGV id, nsLimit, allLimit
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return {'ok'} end
-local nsLimit = tonumber(ARGV[2]); local allLimit = tonumber(ARGV[3])
-if nsLimit > 0 and redis.call('SCARD', KEYS[2]) >= nsLimit then return {'namespace', tostring(redis.call('SCARD', KEYS[2]))} end
-if allLimit > 0 and redis.call('SCARD', KEYS[1]) >= allLimit then return {'cluster', tostring(redis.call('SCARD', KEYS[1]))} end
-redis.call('SADD', KEYS[1], ARGV[1]); redis.call('SADD', KEYS[2], ARGV[1])
-return {'ok'}
-`;
-
 export interface CommitInput {
   token: string;
   seq: number;
@@ -164,128 +64,165 @@ export interface CommitInput {
   fields: Record<string, string | null>;
   inboxConsumed: number;
   releaseSlot: boolean;
+  /** The migration reached a final phase: leave the live index, start the retention clock (default: releaseSlot). */
+  finished?: boolean;
   history: NewHistoryEntry[];
 }
 
-export class RedisMigrationStore {
-  constructor(
-    readonly redis: Redis,
-    readonly prefix = 'meshshift',
-  ) {}
+export interface StoreOptions {
+  /** Finished migrations are forgotten this long after they finished (default 30 days). */
+  retentionMs?: number;
+  /** Cap of a migration's history stream, entries (approximate, oldest go first; default 10,000; 0 = none). */
+  historyMaxLen?: number;
+}
 
-  key(id: string, part?: 'history' | 'inbox' | 'lock'): string {
-    return part ? `${this.prefix}:m:${id}:${part}` : `${this.prefix}:m:${id}`;
+export const DEFAULT_RETENTION_MS = 30 * 24 * 3600_000;
+export const DEFAULT_HISTORY_MAX_LEN = 10_000;
+/** Keys of a finished migration expire this long after the retention, in case nothing prunes before. */
+const TTL_GRACE_MS = 7 * 24 * 3600_000;
+const PRUNE_BATCH = 100;
+
+export class RedisMigrationStore {
+  readonly keys: StoreKeys;
+  readonly retentionMs: number;
+  readonly historyMaxLen: number;
+  /** The Slack notifier's per-migration state and replay protection. */
+  readonly slack: SlackNotifierStore;
+  private indexed?: Promise<void>;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix = 'meshshift',
+    o: StoreOptions = {},
+  ) {
+    this.keys = new StoreKeys(prefix);
+    this.retentionMs = o.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.historyMaxLen = o.historyMaxLen ?? DEFAULT_HISTORY_MAX_LEN;
+    if (!(this.retentionMs > 0)) throw new Error('retention must be a positive duration, e.g. 30d');
+    if (!Number.isInteger(this.historyMaxLen) || this.historyMaxLen < 0)
+      throw new Error('historyMaxLen must be a non-negative integer (0 = no cap)');
+    this.slack = new SlackNotifierStore(redis, this.keys, this.retentionMs + TTL_GRACE_MS);
   }
-  private get indexKey() {
-    return `${this.prefix}:migrations`;
+
+  get prefix(): string {
+    return this.keys.prefix;
   }
-  activeKey(namespace?: string): string {
-    return namespace ? `${this.prefix}:active:ns:${namespace}` : `${this.prefix}:active`;
+
+  /** The indexes exist (built once for migrations stored by a version without them). */
+  private indexes(): Promise<void> {
+    this.indexed ??= ensureIndexes(this.redis, this.keys).catch((err: unknown) => {
+      this.indexed = undefined;
+      throw err;
+    });
+    return this.indexed;
   }
 
   /** Creates a migration record and its first history entry. Fails if the id exists. */
   async create(rec: MigrationRecord, first: NewHistoryEntry): Promise<void> {
-    const fields = this.toFields(rec);
-    const res = await this.redis.multi().hsetnx(this.key(rec.id), 'id', rec.id).exec();
-    if (!res || res[0]?.[1] !== 1) throw new Error(`migration ${rec.id} already exists`);
-    await this.redis
-      .multi()
-      .hset(this.key(rec.id), fields)
-      .zadd(this.indexKey, rec.createdAt, rec.id)
-      .xadd(this.key(rec.id, 'history'), '*', 'seq', '0', 'e', JSON.stringify(first))
-      .exec();
+    await this.indexes();
+    const k = this.keys;
+    const created = await scripts.create.run(
+      this.redis,
+      [k.migration(rec.id), k.history(rec.id), k.index, k.live, k.phases],
+      [
+        rec.id,
+        JSON.stringify(Object.entries(toFields(rec)).flat()),
+        JSON.stringify(first),
+        rec.createdAt,
+        rec.phase,
+        this.historyMaxLen,
+      ],
+    );
+    if (created !== 1) throw new Error(`migration ${rec.id} already exists`);
+    await this.prune(rec.createdAt);
   }
 
-  private toFields(rec: MigrationRecord): Record<string, string> {
-    const f: Record<string, string> = {
-      id: rec.id,
-      name: rec.name,
-      namespace: rec.namespace,
-      plan: JSON.stringify(rec.plan),
-      seq: String(rec.seq),
-      phase: rec.phase,
-      weight: String(rec.weight),
-      createdAt: String(rec.createdAt),
-      createdBy: rec.createdBy,
-      updatedAt: String(rec.updatedAt),
-      timeScale: String(rec.timeScale),
-      awaitingCron: rec.awaitingCron ? '1' : '0',
-      heldByWindow: rec.heldByWindow ? '1' : '0',
-    };
-    if (rec.snapshot !== undefined) f.snapshot = JSON.stringify(rec.snapshot);
-    if (rec.startAt !== undefined) f.startAt = String(rec.startAt);
-    if (rec.reason !== undefined) f.reason = rec.reason;
-    return f;
-  }
-
-  private fromFields(h: Record<string, string>): MigrationRecord | undefined {
-    if (!h.id || !h.plan) return undefined;
-    const num = (s: string | undefined) => (s === undefined || s === '' ? undefined : Number(s));
-    return {
-      id: h.id,
-      name: h.name ?? h.id,
-      namespace: h.namespace ?? '',
-      plan: JSON.parse(h.plan) as ResolvedPlan,
-      seq: Number(h.seq ?? 0),
-      ...(h.snapshot ? { snapshot: JSON.parse(h.snapshot) as unknown } : {}),
-      phase: h.phase ?? 'pending',
-      weight: Number(h.weight ?? 0),
-      createdAt: Number(h.createdAt ?? 0),
-      createdBy: h.createdBy ?? 'unknown',
-      updatedAt: Number(h.updatedAt ?? 0),
-      timeScale: Number(h.timeScale ?? 1),
-      ...(num(h.startAt) !== undefined ? { startAt: num(h.startAt)! } : {}),
-      awaitingCron: h.awaitingCron === '1',
-      heldByWindow: h.heldByWindow === '1',
-      ...(h.runningBy ? { runningBy: h.runningBy } : {}),
-      ...(num(h.runningPid) !== undefined ? { runningPid: num(h.runningPid)! } : {}),
-      ...(num(h.runningSince) !== undefined ? { runningSince: num(h.runningSince)! } : {}),
-      ...(h.reason ? { reason: h.reason } : {}),
-      ...(h.lastVerdict ? { lastVerdict: JSON.parse(h.lastVerdict) as unknown } : {}),
-      ...(num(h.nextWakeAt) !== undefined ? { nextWakeAt: num(h.nextWakeAt)! } : {}),
-    };
-  }
-
+  /** The record, or undefined for an unknown id or anything that is not a migration id. */
   async get(id: string): Promise<MigrationRecord | undefined> {
-    return this.fromFields(await this.redis.hgetall(this.key(id)));
+    if (!isMigrationId(id)) return undefined;
+    return fromFields(await this.redis.hgetall(this.keys.migration(id)));
   }
 
-  /** Newest first. */
-  async list(limit = 100, offset = 0): Promise<MigrationRecord[]> {
-    const ids = await this.redis.zrevrange(this.indexKey, offset, offset + limit - 1);
+  async exists(id: string): Promise<boolean> {
+    return isMigrationId(id) && (await this.redis.exists(this.keys.migration(id))) === 1;
+  }
+
+  /** The migration's current seq, or undefined when it does not exist. */
+  async seq(id: string): Promise<number | undefined> {
+    if (!isMigrationId(id)) return undefined;
+    const s = await this.redis.hget(this.keys.migration(id), 'seq');
+    return s === null ? undefined : Number(s);
+  }
+
+  /** Newest first; `live` lists only migrations that have not finished. */
+  async list(limit = 100, offset = 0, o: { live?: boolean } = {}): Promise<MigrationRecord[]> {
+    if (o.live) await this.indexes();
+    const index = o.live ? this.keys.live : this.keys.index;
+    const ids = await this.redis.zrevrange(index, offset, offset + limit - 1);
     const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hgetall(this.key(id));
+    for (const id of ids) pipe.hgetall(this.keys.migration(id));
     const res = (await pipe.exec()) ?? [];
     return res
-      .map(([, h]) => this.fromFields((h ?? {}) as Record<string, string>))
+      .map(([, h]) => fromFields((h ?? {}) as Record<string, string>))
       .filter((r): r is MigrationRecord => r !== undefined);
   }
 
+  /** Every kept migration (finished ones until their retention passes), oldest first. */
   async ids(): Promise<string[]> {
-    return this.redis.zrange(this.indexKey, 0, -1);
+    return this.redis.zrange(this.keys.index, 0, -1);
   }
 
+  /** Migrations that have not finished, oldest first: what the reconciler looks at. */
+  async liveIds(): Promise<string[]> {
+    await this.indexes();
+    return this.redis.zrange(this.keys.live, 0, -1);
+  }
+
+  /** History entries oldest first, after a cursor (a previous entry's id). */
   async history(id: string, opts: { after?: string; count?: number } = {}): Promise<HistoryEntry[]> {
+    if (opts.after !== undefined && !isHistoryCursor(opts.after))
+      throw new Error(`invalid history cursor "${opts.after}": expected an entry id such as 1732900000000-0`);
+    const key = this.keys.history(id);
     const start = opts.after ? `(${opts.after}` : '-';
     const rows = opts.count
-      ? await this.redis.xrange(this.key(id, 'history'), start, '+', 'COUNT', opts.count)
-      : await this.redis.xrange(this.key(id, 'history'), start, '+');
-    return rows.map(([streamId, kv]) => {
-      const f: Record<string, string> = {};
-      for (let i = 0; i + 1 < kv.length; i += 2) f[kv[i]!] = kv[i + 1]!;
-      const e = JSON.parse(f.e ?? '{}') as NewHistoryEntry;
-      return { ...e, id: streamId, seq: Number(f.seq ?? 0) };
-    });
+      ? await this.redis.xrange(key, start, '+', 'COUNT', opts.count)
+      : await this.redis.xrange(key, start, '+');
+    return rows.map(([streamId, kv]) => decodeEntry(streamId, kv));
+  }
+
+  /** One page of history: `limit` entries after the cursor, and the cursor of the next page if there is more. */
+  async historyPage(id: string, o: { after?: string; limit: number }): Promise<HistoryPage> {
+    const rows = await this.history(id, { ...(o.after ? { after: o.after } : {}), count: o.limit + 1 });
+    const items = rows.slice(0, o.limit);
+    return rows.length > o.limit ? { items, next: items.at(-1)!.id } : { items };
+  }
+
+  /** The newest `n` verdicts, oldest first (reads from the end of the stream, at most `scan` entries). */
+  async recentVerdicts(id: string, n = 5, scan = 200): Promise<HistoryEntry[]> {
+    const rows = await this.redis.xrevrange(this.keys.history(id), '+', '-', 'COUNT', scan);
+    return rows
+      .map(([streamId, kv]) => decodeEntry(streamId, kv))
+      .filter((e) => e.type === 'verdict')
+      .slice(0, n)
+      .reverse();
   }
 
   async pushCommand(id: string, cmd: CommandMessage): Promise<number> {
-    return this.redis.rpush(this.key(id, 'inbox'), JSON.stringify(cmd));
+    return this.redis.rpush(this.keys.inbox(id), JSON.stringify(cmd));
   }
 
   async inbox(id: string): Promise<CommandMessage[]> {
-    return (await this.redis.lrange(this.key(id, 'inbox'), 0, -1)).map(
-      (s) => JSON.parse(s) as CommandMessage,
-    );
+    return (await this.redis.lrange(this.keys.inbox(id), 0, -1)).map((s) => JSON.parse(s) as CommandMessage);
+  }
+
+  /** A cron start fired: the migration no longer waits for it (history notes it). */
+  async releaseCron(id: string, entry: NewHistoryEntry): Promise<void> {
+    const cap = this.historyMaxLen > 0 ? (['MAXLEN', '~', this.historyMaxLen] as const) : ([] as const);
+    await this.redis
+      .multi()
+      .hset(this.keys.migration(id), 'awaitingCron', '0', 'runKey', '')
+      .xadd(this.keys.history(id), ...cap, '*', 'seq', '0', 'e', JSON.stringify(entry))
+      .exec();
   }
 
   async acquire(
@@ -296,17 +233,10 @@ export class RedisMigrationStore {
     worker: string,
     now: number,
   ): Promise<LockResult> {
-    const r = (await this.redis.eval(
-      ACQUIRE,
-      2,
-      this.key(id),
-      this.key(id, 'lock'),
-      token,
-      String(ttlMs),
-      String(seq),
-      worker,
-      String(process.pid),
-      String(now),
+    const r = (await scripts.acquire.run(
+      this.redis,
+      [this.keys.migration(id), this.keys.lock(id)],
+      [token, ttlMs, seq, worker, process.pid, now],
     )) as string[];
     if (r[0] === 'gone') return { ok: false, why: 'gone' };
     if (r[0] === 'stale') return { ok: false, why: 'stale', seq: Number(r[1]) };
@@ -317,24 +247,26 @@ export class RedisMigrationStore {
       : { ok: true };
   }
 
+  /** The lease a drive job took with `acquire`. */
+  lease(id: string, token: string): Lease {
+    return new Lease(this.redis, this.keys.lock(id), token);
+  }
+
   async extend(id: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.eval(EXTEND, 1, this.key(id, 'lock'), token, String(ttlMs))) === 1;
+    return this.lease(id, token).extend(ttlMs);
   }
 
   async release(id: string, token: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.key(id, 'lock'), token);
+    await this.lease(id, token).release();
   }
 
   /** Throws FencedError unless `token` still holds the lock at `seq`. */
   async fence(id: string, seq: number, token: string): Promise<void> {
-    const r = (await this.redis.eval(
-      FENCE,
-      2,
-      this.key(id),
-      this.key(id, 'lock'),
-      token,
-      String(seq),
-    )) as string;
+    const r = await scripts.fence.run(
+      this.redis,
+      [this.keys.migration(id), this.keys.lock(id)],
+      [token, seq],
+    );
     if (r !== 'ok')
       throw new FencedError(
         r === 'lock'
@@ -344,21 +276,34 @@ export class RedisMigrationStore {
   }
 
   async commit(id: string, namespace: string, c: CommitInput): Promise<{ seq: number; inbox: number }> {
-    const r = (await this.redis.eval(
-      COMMIT,
-      6,
-      this.key(id),
-      this.key(id, 'lock'),
-      this.key(id, 'history'),
-      this.key(id, 'inbox'),
-      this.activeKey(),
-      this.activeKey(namespace),
-      c.token,
-      String(c.seq),
-      JSON.stringify(c.fields),
-      String(c.inboxConsumed),
-      c.releaseSlot ? '1' : '0',
-      JSON.stringify(c.history.map((e) => JSON.stringify(e))),
+    await this.indexes();
+    const k = this.keys;
+    const now = Date.now();
+    const r = (await scripts.commit.run(
+      this.redis,
+      [
+        k.migration(id),
+        k.lock(id),
+        k.history(id),
+        k.inbox(id),
+        k.active,
+        k.activeIn(namespace),
+        k.live,
+        k.finished,
+        k.phases,
+      ],
+      [
+        c.token,
+        c.seq,
+        JSON.stringify(c.fields),
+        c.inboxConsumed,
+        c.releaseSlot ? '1' : '0',
+        (c.finished ?? c.releaseSlot) ? '1' : '0',
+        encodeEntries(c.history),
+        this.historyMaxLen,
+        now,
+        this.retentionMs + TTL_GRACE_MS,
+      ],
     )) as string[];
     if (r[0] === 'lock')
       throw new FencedError(`lost the lock on migration ${id} before committing seq ${c.seq}; discarded`);
@@ -372,50 +317,56 @@ export class RedisMigrationStore {
     namespace: string,
     limits: { perNamespace: number; total: number },
   ): Promise<{ ok: true } | { ok: false; scope: 'namespace' | 'cluster'; running: number }> {
-    const r = (await this.redis.eval(
-      SLOT,
-      2,
-      this.activeKey(),
-      this.activeKey(namespace),
-      id,
-      String(limits.perNamespace),
-      String(limits.total),
+    const r = (await scripts.takeSlot.run(
+      this.redis,
+      [this.keys.active, this.keys.activeIn(namespace)],
+      [id, limits.perNamespace, limits.total],
     )) as string[];
     if (r[0] === 'ok') return { ok: true };
     return { ok: false, scope: r[0] === 'namespace' ? 'namespace' : 'cluster', running: Number(r[1]) };
   }
 
-  /** Counts by phase, for /metrics. */
-  /** One line per migration for the per-migration gauges (read at scrape time). */
-  async summaries(): Promise<MigrationSummary[]> {
-    const ids = await this.ids();
-    const pipe = this.redis.pipeline();
-    for (const id of ids)
-      pipe.hmget(this.key(id), 'namespace', 'name', 'phase', 'weight', 'transitionAt', 'createdAt');
-    const out: MigrationSummary[] = [];
-    for (const [i, [, v]] of ((await pipe.exec()) ?? []).entries()) {
-      const [namespace, name, phase, weight, transitionAt, createdAt] = (v ?? []) as Array<string | null>;
-      out.push({
-        id: ids[i]!,
-        namespace: namespace ?? '',
-        plan: name ?? ids[i]!,
-        phase: phase ?? 'unknown',
-        weight: Number(weight ?? 0),
-        transitionAt: Number(transitionAt ?? createdAt ?? 0),
-      });
+  /** Forgets migrations that finished more than the retention ago; returns how many. */
+  async prune(now = Date.now()): Promise<number> {
+    const k = this.keys;
+    const before = now - this.retentionMs;
+    const ids = await this.redis.zrangebyscore(k.finished, '-inf', `(${before}`, 'LIMIT', 0, PRUNE_BATCH);
+    let n = 0;
+    for (const id of ids) {
+      if (!isMigrationId(id)) {
+        await this.redis.zrem(k.finished, id);
+        continue;
+      }
+      const keys = [k.migration(id), k.history(id), k.inbox(id), k.lock(id), k.slackState(id)];
+      n += Number(
+        await scripts.forget.run(
+          this.redis,
+          [...keys, k.index, k.finished, k.phases, k.slackDone],
+          [id, before],
+        ),
+      );
     }
-    return out;
+    return n;
   }
 
-  async countByPhase(): Promise<Record<string, number>> {
-    const ids = await this.ids();
+  /** One line per live migration and per migration finished within `finishedWithinMs` (for the gauges). */
+  async summaries(finishedWithinMs = 24 * 3600_000, now = Date.now()): Promise<MigrationSummary[]> {
+    await this.indexes();
+    const live = await this.redis.zrange(this.keys.live, 0, -1);
+    const recent = await this.redis.zrangebyscore(this.keys.finished, now - finishedWithinMs, '+inf');
+    const ids = [...new Set([...live, ...recent])];
     const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hget(this.key(id), 'phase');
+    for (const id of ids) pipe.hmget(this.keys.migration(id), ...SUMMARY_FIELDS);
+    const res = (await pipe.exec()) ?? [];
+    return ids.map((id, i) => summaryOf(id, (res[i]?.[1] ?? []) as Array<string | null>));
+  }
+
+  /** Kept migrations by phase, for /metrics (one read: the counts are kept up to date by the scripts). */
+  async countByPhase(): Promise<Record<string, number>> {
+    await this.indexes();
+    const h = await this.redis.hgetall(this.keys.phases);
     const out: Record<string, number> = {};
-    for (const [, p] of (await pipe.exec()) ?? []) {
-      const phase = typeof p === 'string' ? p : 'unknown';
-      out[phase] = (out[phase] ?? 0) + 1;
-    }
+    for (const [phase, n] of Object.entries(h)) if (Number(n) > 0) out[phase] = Number(n);
     return out;
   }
 }

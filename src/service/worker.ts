@@ -111,16 +111,7 @@ export class MigrationWorker {
   private async cronFired(job: Job<StartJob>) {
     const { store, queue } = this.o;
     const id = job.data.id;
-    const released = await store.redis.hset(store.key(id), 'awaitingCron', '0');
-    void released;
-    await store.redis.xadd(
-      store.key(id, 'history'),
-      '*',
-      'seq',
-      '0',
-      'e',
-      JSON.stringify({ type: 'schedule', at: this.clock.now(), text: 'cron start fired' }),
-    );
+    await store.releaseCron(id, { type: 'schedule', at: this.clock.now(), text: 'cron start fired' });
     await queue.removeCronStart(id);
     const rec = await store.get(id);
     if (rec) await queue.kick(id, rec.seq);
@@ -132,7 +123,8 @@ export class MigrationWorker {
     const { store, queue } = this.o;
     let checked = 0;
     let fixed = 0;
-    for (const id of await store.ids()) {
+    await store.prune();
+    for (const id of await store.liveIds()) {
       const rec = await store.get(id);
       if (!rec || isTerminalPhase(rec.phase) || rec.awaitingCron) continue;
       checked++;

@@ -86,10 +86,6 @@ class FastifyReceiver implements Receiver {
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
 
-  private seenKey(kind: string, v: string) {
-    return `${this.o.store.prefix}:slack:seen:${kind}:${v}`;
-  }
-
   register(app: FastifyInstance): void {
     void app.register(async (scope) => {
       // The signature covers the exact bytes: keep them (the API's own parser decodes text).
@@ -117,15 +113,8 @@ class FastifyReceiver implements Receiver {
       return reply.code(401).send({ error: 'unauthorized', message: v.reason });
     }
     const retryNum = Number(header('x-slack-retry-num') ?? 0) || undefined;
-    const redis = this.o.store.redis;
-    const fresh = await redis.set(
-      this.seenKey('sig', v.signature.slice(3)),
-      '1',
-      'EX',
-      SEEN_TTL_SECONDS,
-      'NX',
-    );
-    if (fresh !== 'OK') {
+    const seen = this.o.store.slack;
+    if (!(await seen.firstSeen('sig', v.signature.slice(3), SEEN_TTL_SECONDS))) {
       if (retryNum) return reply.code(200).send(); // Slack re-sent a request we already handled
       log.warn({ ip: req.ip }, 'slack request refused: replayed signature');
       return reply.code(401).send({ error: 'unauthorized', message: 'replayed request' });
@@ -142,8 +131,7 @@ class FastifyReceiver implements Receiver {
     }
     const trigger = typeof body.trigger_id === 'string' ? body.trigger_id : undefined;
     if (trigger) {
-      const first = await redis.set(this.seenKey('trigger', trigger), '1', 'EX', SEEN_TTL_SECONDS, 'NX');
-      if (first !== 'OK') {
+      if (!(await seen.firstSeen('trigger', trigger, SEEN_TTL_SECONDS))) {
         log.info({ trigger, retryNum }, 'slack delivery already handled: acknowledged, not applied again');
         return reply.code(200).send();
       }

@@ -3,18 +3,18 @@
  * one parent message per migration, every step / verdict / rollback / completion as a threaded reply, and the
  * parent edited to show the current state and weight.
  *
- * Durable and shared: the parent's ts and a cursor into the history stream live in Redis
- * (`{p}:slack:n:{id}`: channel, ts, cursor, part, parent, lv). Any number of processes may run a notifier: a
- * migration is handled by one at a time (lock `{p}:slack:n:{id}:lock`, SET NX PX), and every cursor write
- * checks the lock is still ours, so an entry is posted once. (A crash between a post and its cursor write
+ * Durable and shared: the parent's ts and a cursor into the history stream live in Redis (the store's
+ * `slack` part: channel, ts, cursor, part, parent, lv). Any number of processes may run a notifier: a
+ * migration is handled by one at a time (a Lease on it), and every cursor write is fenced by that lease, so
+ * an entry is posted once. (A crash between a post and its cursor write
  * re-posts that one reply: at-least-once, never silently lost.) Finished and fully posted migrations go to
  * `{p}:slack:done` and are not looked at again.
  */
-import { randomBytes } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../log/logger.js';
 import { isTerminalPhase } from '../engine/vocabulary.js';
 import { viewOf } from '../engine/view.js';
+import { LostLeaseError } from '../service/lease.js';
 import type { RedisMigrationStore } from '../service/store.js';
 import { entryMessages, parentMessage, type EntryContext } from './format.js';
 
@@ -34,31 +34,13 @@ export interface NotifierOptions {
   batch?: number;
 }
 
-/** HSET only while the lock is ours. KEYS: state, lock. ARGV: token, field, value, … */
-const FENCED_HSET = `
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return 1
-`;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-
-class LostLock extends Error {}
-
 export class SlackNotifier {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = true;
   private readonly backoff = new Map<string, number>();
-  private readonly redisKeys: { state: (id: string) => string; lock: (id: string) => string; done: string };
 
-  constructor(private readonly o: NotifierOptions) {
-    const p = `${o.store.prefix}:slack`;
-    this.redisKeys = { state: (id) => `${p}:n:${id}`, lock: (id) => `${p}:n:${id}:lock`, done: `${p}:done` };
-  }
-
-  get keys() {
-    return this.redisKeys;
-  }
+  constructor(private readonly o: NotifierOptions) {}
 
   start(): void {
     if (!this.stopped) return;
@@ -87,15 +69,15 @@ export class SlackNotifier {
     const { store } = this.o;
     const ids = await store.ids();
     if (!ids.length) return;
-    const done = await store.redis.smismember(this.redisKeys.done, ...ids);
+    const done = await store.slack.done(ids);
     const now = Date.now();
     for (const [i, id] of ids.entries()) {
-      if (done[i] === 1 || (this.backoff.get(id) ?? 0) > now) continue;
+      if (done[i] || (this.backoff.get(id) ?? 0) > now) continue;
       try {
         await this.migration(id);
         this.backoff.delete(id);
       } catch (err) {
-        if (err instanceof LostLock) continue;
+        if (err instanceof LostLeaseError) continue;
         const wait = 30_000;
         this.backoff.set(id, Date.now() + wait);
         this.o.logger.warn(
@@ -108,24 +90,16 @@ export class SlackNotifier {
 
   private async migration(id: string): Promise<void> {
     const { store, client } = this.o;
-    const redis = store.redis;
-    const stateKey = this.redisKeys.state(id);
-    const lockKey = this.redisKeys.lock(id);
-    const token = randomBytes(8).toString('hex');
-    const got = await redis.set(lockKey, token, 'PX', this.o.lockTtlMs ?? 30_000, 'NX');
-    if (got !== 'OK') return; // another process is posting this migration
-    const save = async (fields: Record<string, string>) => {
-      const args = Object.entries(fields).flat();
-      const ok = (await redis.eval(FENCED_HSET, 2, stateKey, lockKey, token, ...args)) as number;
-      if (ok !== 1) throw new LostLock(`lost the Slack notifier lock on ${id}`);
-    };
+    const lease = await store.slack.lease(id, this.o.lockTtlMs ?? 30_000);
+    if (!lease) return; // another process is posting this migration
+    const save = (fields: Record<string, string>) => store.slack.save(lease, id, fields);
     try {
       const rec = await store.get(id);
       if (!rec) return;
-      const state = await redis.hgetall(stateKey);
+      const state = await store.slack.state(id);
       const channel = state.channel || rec.plan.notify?.slackChannel || this.o.defaultChannel;
       if (!channel) {
-        await redis.sadd(this.redisKeys.done, id);
+        await store.slack.markDone(id);
         return;
       }
       let ts = state.ts;
@@ -195,10 +169,10 @@ export class SlackNotifier {
           after: entries.at(-1)?.id ?? state.cursor ?? '0-0',
           count: 1,
         });
-        if (!more.length) await redis.sadd(this.redisKeys.done, id);
+        if (!more.length) await store.slack.markDone(id);
       }
     } finally {
-      await redis.eval(RELEASE, 1, lockKey, token).catch(() => undefined);
+      await lease.release().catch(() => undefined);
     }
   }
 }

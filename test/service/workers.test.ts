@@ -91,7 +91,7 @@ describe('service mode with two worker processes', () => {
       const weight = typeof last === 'number' ? last : (last as { weight?: number } | undefined)?.weight;
       if (weight !== 25) return;
       const id = (await api.store.ids())[0]!;
-      killedPid = Number(await api.store.redis.hget(api.store.key(id), 'runningPid'));
+      killedPid = Number((await api.store.get(id))?.runningPid);
       const victim = workers.find((w) => w.pid === killedPid);
       if (!victim) throw new Error(`the driving pid ${killedPid} is not one of the workers`);
       victim.kill9();
