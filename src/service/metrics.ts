@@ -11,6 +11,7 @@ export interface ServiceMetrics {
   migrationWeight: Gauge<'namespace' | 'migration' | 'plan'>;
   migrationPhase: Gauge<'namespace' | 'migration' | 'phase'>;
   migrationLastTransition: Gauge<'namespace' | 'migration'>;
+  rollbackPending: Gauge<'namespace' | 'migration'>;
   kubeCalls: Histogram<'verb' | 'outcome'>;
   kubeErrors: Counter<'verb' | 'code'>;
   prometheusQueries: Histogram<'outcome'>;
@@ -112,6 +113,20 @@ export function createServiceMetrics(
       ['namespace', 'migration'],
       (r) => [{ namespace: r.namespace, migration: r.id }, r.transitionAt / 1000],
     ),
+    rollbackPending: new Gauge({
+      name: 'meshshift_rollback_pending_seconds',
+      help: 'Seconds since a decided rollback started while it has not landed yet (one series per migration rolling back)',
+      labelNames: ['namespace', 'migration'],
+      registers: [registry],
+      async collect() {
+        const list = await rows();
+        const now = Date.now();
+        this.reset();
+        for (const r of list)
+          if (r.phase === 'rollingBack')
+            this.set({ namespace: r.namespace, migration: r.id }, Math.max(0, now - r.transitionAt) / 1000);
+      },
+    }),
     kubeCalls: new Histogram({
       name: 'meshshift_kubernetes_request_duration_seconds',
       help: 'Kubernetes API call latency',
