@@ -148,6 +148,22 @@ describe('demo story', () => {
     expect(st.reached).toEqual([1, 5]);
   });
 
+  it('prints a repeated verdict with the same numbers once and counts it in the step line', () => {
+    const fail = verdict('fail', 100, 'p99 971 ms > 500 ms', ok);
+    const lines = storyLines([
+      w(0, 100, 50),
+      v(500, fail),
+      v(1000, fail),
+      v(1500, verdict('fail', 100, 'p99 866 ms > 500 ms', ok)),
+      w(6000, 0, 100, true),
+    ]);
+    expect(lines.filter((l) => l.includes('✗ FAIL'))).toEqual([
+      '      ✗ FAIL at 100 %: p99 971 ms > 500 ms',
+      '      ✗ FAIL at 100 %: p99 866 ms > 500 ms',
+    ]);
+    expect(lines.find((l) => l.includes('100 %   6.0 s'))).toContain('0 analyses passed, 3 failed;');
+  });
+
   it('says so when a side had no traffic or no sample', () => {
     expect(lastNumbers(undefined)).toBe('no analysis yet');
     expect(

@@ -68,6 +68,8 @@ async function runMigration(
     else if (e.type !== 'fault') printJson(e);
   };
   const sim = scenario.sim;
+  // The simulator serves traffic before the migration starts: count only what happens during it.
+  const before = sim.stats();
   let injectedAt = 0;
   let failedAtInjection = 0;
   let rollbackAt = 0;
@@ -89,7 +91,10 @@ async function runMigration(
     },
   });
   const stats = sim.stats();
-  const side = (name: string) => ({ requests: stats[name]?.requests ?? 0, errors: stats[name]?.errors ?? 0 });
+  const side = (name: string) => ({
+    requests: (stats[name]?.requests ?? 0) - (before[name]?.requests ?? 0),
+    errors: (stats[name]?.errors ?? 0) - (before[name]?.errors ?? 0),
+  });
   const summary: MigrationSummary = {
     title,
     phase: result.phase,
@@ -158,13 +163,13 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     runs.push(await runMigration(healthy, 'healthy', o));
     await healthy.close();
 
-    // 2. The same migration, but the containers start failing once they take 10 % of the traffic.
+    // 2. The same migration, but the containers start failing once they take 5 % of the traffic.
     say(
-      `\n${bold('2/2 broken containers')}: the same service; at 10 % the containers start failing 20 % of requests`,
+      `\n${bold('2/2 broken containers')}: the same service; at 5 % the containers start failing 20 % of requests`,
     );
     await broken.waitForTraffic(30_000);
     const fault: Fault = {
-      atWeight: 10,
+      atWeight: 5,
       errorRate: 0.2,
       description: 'the containers now fail 20 % of requests',
     };

@@ -89,8 +89,8 @@ function verdictLines(s: StepState, v: Verdict, style: Style): string[] {
   }
   if (v.outcome === 'fail') s.failed++;
   else s.inconclusive++;
-  // Every non-pass verdict in full; an identical repeat within the step is only counted in the step line.
-  if (v.outcome !== 'fail' && s.lastNonPass === v.summary) return [];
+  // Every non-pass verdict in full; an identical repeat (same numbers) within the step is only counted.
+  if (s.lastNonPass === v.summary) return [];
   s.lastNonPass = v.summary;
   const mark = v.outcome === 'fail' ? style.red('✗ FAIL') : style.yellow('? inconclusive');
   const extra = v.checks
