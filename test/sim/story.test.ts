@@ -164,6 +164,15 @@ describe('demo story', () => {
     expect(lines.find((l) => l.includes('100 %   6.0 s'))).toContain('0 analyses passed, 3 failed;');
   });
 
+  it('says a failed rollback write in full', () => {
+    const st = initialStory();
+    expect(
+      storyStep(st, { type: 'rollbackRetry', at: 1000, attempt: 2, retryAt: 3000, error: 'HTTP 500' }),
+    ).toEqual([
+      '  ⟲ ROLLBACK WRITE FAILED (attempt 2): HTTP 500; traffic is still on the target, retrying in 2.0 s',
+    ]);
+  });
+
   it('says so when a side had no traffic or no sample', () => {
     expect(lastNumbers(undefined)).toBe('no analysis yet');
     expect(

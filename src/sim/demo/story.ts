@@ -164,6 +164,14 @@ export function storyStep(st: StoryState, e: StoryEvent, opts: StoryOptions = {}
       if (e.phase === 'paused') return [style.yellow(`  ⏸ paused at ${e.weight} %: ${e.reason ?? ''}`)];
       if (e.phase === 'awaitingApproval') return [style.yellow(`  ⏸ waiting for approval at ${e.weight} %`)];
       return [];
+    case 'rollbackRetry':
+      return [
+        style.bold(
+          style.red(
+            `  ⟲ ROLLBACK WRITE FAILED (attempt ${e.attempt}): ${e.error}; traffic is still on the target, retrying in ${secs(e.retryAt - e.at)}`,
+          ),
+        ),
+      ];
     case 'mtls':
       return [`  mTLS: ${e.ok ? '' : style.red('FAILED ')}${e.message}`];
     case 'command':
