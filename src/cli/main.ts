@@ -121,7 +121,8 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option('--prometheus-bin <path>', 'Prometheus binary (default: prometheus on PATH)')
     .addOption(new Option('--output <format>').choices(['text', 'json']).default('text'))
-    .action(async (o: { prometheusBin?: string; output: 'text' | 'json' }) => {
+    .option('--verbose', 'print every analysis, not only one line per step')
+    .action(async (o: { prometheusBin?: string; output: 'text' | 'json'; verbose?: boolean }) => {
       // Loaded on demand: the simulated cluster, mesh and Prometheus launcher are only needed here.
       const { runDemo } = await import('../sim/demo/run.js');
       code = await runDemo(o);

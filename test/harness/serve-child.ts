@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 
 /**
  * Resolves with the URL a `meshshift serve` child logs in its "meshshift serving" line (pino JSON on stderr);
- * rejects if it exits or does not start in time. `stderr()` returns what it printed so far (the last `keep` chars).
+ * rejects if it exits or does not start in time (then it is killed). `stderr()` returns what it printed so far (the last `keep` chars).
  */
 export function waitForServeUrl(
   proc: ChildProcess,
@@ -12,10 +12,11 @@ export function waitForServeUrl(
 ): { url: Promise<string>; stderr: () => string } {
   let err = '';
   const url = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`worker did not start within ${timeoutMs} ms:\n${err.slice(-3000)}`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => {
+      // A child that missed its start is of no use to anyone: do not leave it running after the test.
+      proc.kill('SIGKILL');
+      reject(new Error(`worker did not start within ${timeoutMs} ms:\n${err.slice(-3000)}`));
+    }, timeoutMs);
     proc.stderr!.on('data', (d: Buffer) => {
       err = (err + d.toString()).slice(-keep);
       const m =

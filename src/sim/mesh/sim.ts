@@ -71,100 +71,52 @@ function metricsServerFor(metrics: IstioMetrics): http.Server {
   });
 }
 
-export async function startMeshSim(opts: MeshSimOptions): Promise<MeshSim> {
-  validateOptions(opts);
-  const protocol = opts.protocol ?? 'grpc';
-  const grpc = protocol === 'grpc';
-  const seed = opts.seed ?? 1;
-  const first = opts.backends[0] as BackendSpec;
-  const srcNs = opts.source?.namespace ?? first.labels.destination_workload_namespace;
-  const srcWorkload = opts.source?.workload ?? 'loadgen';
-  const vsNamespace = 'static' in opts.routing ? undefined : opts.routing.namespace;
-  const method = grpc ? 'POST' : 'GET';
-  const path = opts.requestPath ?? (grpc ? `/${first.labels.destination_service_name}.Service/Call` : '/');
-  const requestShape: RequestShape = {
-    uri: path,
-    method,
-    authority: first.destination.host,
-    scheme: 'http',
-    sourceLabels: { app: srcWorkload, version: 'v1' },
-    sourceNamespace: srcNs,
-  };
-  const metrics = new IstioMetrics(protocol, sourceLabelsOf(srcWorkload, srcNs));
+/** What one running simulator is made of (for its handle and its shutdown). */
+interface Running {
+  state: { closed: boolean };
+  backends: BackendRuntime[];
+  servers: http.Server[];
+  metricsServer: http.Server;
+  metricsPort: number;
+  router: Router;
+  load: LoadGenerator;
+  watch: VirtualServiceWatch | undefined;
+}
 
-  let closed = false;
-  const isClosed = (): boolean => closed;
-  const servers: http.Server[] = [];
-  const backends: BackendRuntime[] = [];
-  const ctx: BackendContext = {
-    grpc,
-    seed,
-    slowMs: opts.slowThresholdMs ?? 500,
-    vsNamespace,
-    metrics,
-    isClosed,
-  };
-  try {
-    for (const [index, spec] of opts.backends.entries())
-      backends.push(await startBackend(spec, index, ctx, servers));
-  } catch (err) {
-    await Promise.all(servers.map((s) => closeServer(s).catch(() => undefined)));
-    throw err;
+/** Static weights, or a watch on the VirtualService (read once now: a failure closes the backends and throws). */
+async function followRouting(
+  routing: MeshSimOptions['routing'],
+  router: Router,
+  state: Running['state'],
+  servers: http.Server[],
+): Promise<VirtualServiceWatch | undefined> {
+  if ('static' in routing) {
+    router.setStatic(routing.static);
+    return undefined;
   }
-  const byName = new Map(backends.map((b) => [b.spec.name, b]));
-  const router = new Router(backends, requestShape, vsNamespace);
-
-  let watch: VirtualServiceWatch | undefined;
-  if ('static' in opts.routing) {
-    router.setStatic(opts.routing.static);
-  } else {
-    const r = opts.routing;
-    watch = new VirtualServiceWatch(r, router, isClosed);
-    try {
-      await watch.start();
-    } catch (err) {
-      closed = true;
-      await Promise.all(servers.map((s) => closeServer(s)));
-      const code = errorCode(err);
-      throw new Error(
-        `startMeshSim: cannot read VirtualService ${r.namespace}/${r.name}` +
-          `${code !== undefined ? ` (HTTP ${code})` : ''}: ${err instanceof Error ? err.message : String(err)}`,
-        { cause: err },
-      );
-    }
-  }
-
-  const load = new LoadGenerator({
-    rps: opts.rps,
-    seed,
-    grpc,
-    method,
-    path,
-    maxInFlight: opts.maxInFlight ?? 2000,
-    backends,
-    router,
-    metrics,
-    isClosed,
-  });
-
-  const metricsServer = metricsServerFor(metrics);
-  let metricsPort: number;
+  const watch = new VirtualServiceWatch(routing, router, () => state.closed);
   try {
-    metricsPort = await listen(metricsServer);
+    await watch.start();
+    return watch;
   } catch (err) {
-    closed = true;
-    load.stop();
-    load.destroy();
-    await watch?.stop();
+    state.closed = true;
     await Promise.all(servers.map((s) => closeServer(s)));
-    throw err;
+    const code = errorCode(err);
+    throw new Error(
+      `startMeshSim: cannot read VirtualService ${routing.namespace}/${routing.name}` +
+        `${code !== undefined ? ` (HTTP ${code})` : ''}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
+}
 
+function handleFor(r: Running): MeshSim {
+  const { backends, router, load } = r;
+  const byName = new Map(backends.map((b) => [b.spec.name, b]));
   let closing: Promise<void> | undefined;
-
-  const sim: MeshSim = {
-    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
-    metricsTarget: `127.0.0.1:${metricsPort}`,
+  return {
+    metricsUrl: `http://127.0.0.1:${r.metricsPort}/metrics`,
+    metricsTarget: `127.0.0.1:${r.metricsPort}`,
 
     setBehavior(name, patch) {
       const b = byName.get(name);
@@ -199,18 +151,82 @@ export async function startMeshSim(opts: MeshSimOptions): Promise<MeshSim> {
 
     close() {
       closing ??= (async () => {
-        closed = true;
+        r.state.closed = true;
         load.stop();
-        await watch?.stop();
+        await r.watch?.stop();
         for (const b of backends) {
           for (const t of b.pending) clearTimeout(t);
           b.pending.clear();
         }
         load.destroy();
-        await Promise.all([...servers, metricsServer].map((s) => closeServer(s)));
+        await Promise.all([...r.servers, r.metricsServer].map((s) => closeServer(s)));
       })();
       return closing;
     },
   };
-  return sim;
+}
+
+export async function startMeshSim(opts: MeshSimOptions): Promise<MeshSim> {
+  validateOptions(opts);
+  const protocol = opts.protocol ?? 'grpc';
+  const grpc = protocol === 'grpc';
+  const seed = opts.seed ?? 1;
+  const first = opts.backends[0] as BackendSpec;
+  const srcNs = opts.source?.namespace ?? first.labels.destination_workload_namespace;
+  const srcWorkload = opts.source?.workload ?? 'loadgen';
+  const vsNamespace = 'static' in opts.routing ? undefined : opts.routing.namespace;
+  const method = grpc ? 'POST' : 'GET';
+  const path = opts.requestPath ?? (grpc ? `/${first.labels.destination_service_name}.Service/Call` : '/');
+  const requestShape: RequestShape = {
+    uri: path,
+    method,
+    authority: first.destination.host,
+    scheme: 'http',
+    sourceLabels: { app: srcWorkload, version: 'v1' },
+    sourceNamespace: srcNs,
+  };
+  const metrics = new IstioMetrics(protocol, sourceLabelsOf(srcWorkload, srcNs));
+
+  const state = { closed: false };
+  const isClosed = (): boolean => state.closed;
+  const servers: http.Server[] = [];
+  const backends: BackendRuntime[] = [];
+  const slowMs = opts.slowThresholdMs ?? 500;
+  const ctx: BackendContext = { grpc, seed, slowMs, vsNamespace, metrics, isClosed };
+  try {
+    for (const [index, spec] of opts.backends.entries())
+      backends.push(await startBackend(spec, index, ctx, servers));
+  } catch (err) {
+    await Promise.all(servers.map((s) => closeServer(s).catch(() => undefined)));
+    throw err;
+  }
+  const router = new Router(backends, requestShape, vsNamespace);
+  const watch = await followRouting(opts.routing, router, state, servers);
+  const maxInFlight = opts.maxInFlight ?? 2000;
+  const load = new LoadGenerator({
+    rps: opts.rps,
+    seed,
+    grpc,
+    method,
+    path,
+    maxInFlight,
+    backends,
+    router,
+    metrics,
+    isClosed,
+  });
+
+  const metricsServer = metricsServerFor(metrics);
+  let metricsPort: number;
+  try {
+    metricsPort = await listen(metricsServer);
+  } catch (err) {
+    state.closed = true;
+    load.stop();
+    load.destroy();
+    await watch?.stop();
+    await Promise.all(servers.map((s) => closeServer(s)));
+    throw err;
+  }
+  return handleFor({ state, backends, servers, metricsServer, metricsPort, router, load, watch });
 }
