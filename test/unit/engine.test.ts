@@ -163,3 +163,63 @@ describe('engine step', () => {
     expect(possibleCommands(inspect(initialSnapshot(config, 0), config))).toEqual(['ABORT']);
   });
 });
+
+describe('policy second: a failed mTLS step is retried, then reported, never rolled back', () => {
+  const plan = {
+    ...testPlan(FAST_POLICY),
+    mtls: { peerAuthentication: 'default', tightenAfterCompletion: true },
+  };
+  function mtls(failures: number) {
+    let calls = 0;
+    return {
+      calls: () => calls,
+      step: {
+        preflightMtls: async () => ({
+          ok: true,
+          checks: [],
+          alreadyStrict: false,
+          requests: 1000,
+          mutualTlsRatio: 1,
+        }),
+        tightenMtls: async () => {
+          if (++calls <= failures) throw new Error('HTTP 500 from the API server');
+          return { changed: true, from: 'PERMISSIVE' as const, mode: 'STRICT' as const, attempts: 1 };
+        },
+      },
+    };
+  }
+  async function run(failures: number) {
+    const clock = new SimulatedClock();
+    clock.set(1_700_000_000_000);
+    const mesh = new FakeMesh(clock);
+    const m = mtls(failures);
+    const events: EngineEvent[] = [];
+    const runner = new MigrationRunner({
+      plan,
+      mesh,
+      metrics: new FakeMetrics(clock, mesh, healthy),
+      clock,
+      mtls: m.step,
+      onEvent: (e) => events.push(e),
+    });
+    await runner.start();
+    await advance(clock, 10 * 60_000);
+    return { r: await runner.done, calls: m.calls(), mesh, events };
+  }
+
+  it('a transient failure is retried and the PeerAuthentication ends STRICT', async () => {
+    const { r, calls, mesh } = await run(2);
+    expect(r.phase).toBe('completed');
+    expect(calls).toBe(3);
+    expect(r.context.mtls).toMatch(/PERMISSIVE → STRICT/);
+    expect(mesh.weight).toBe(100);
+  });
+
+  it('a lasting failure is reported after five attempts; the traffic migration stays completed', async () => {
+    const { r, calls, mesh } = await run(99);
+    expect(r.phase).toBe('completed');
+    expect(calls).toBe(5);
+    expect(r.context.mtls).toMatch(/mTLS not tightened after 5 attempts: HTTP 500/);
+    expect(mesh.weight).toBe(100);
+  });
+});
