@@ -15,7 +15,13 @@ import { ValidationError } from '../plan/errors.js';
 import type { ServiceMetrics } from '../service/metrics.js';
 import { CommandRefusedError, NotFoundError, type MigrationService } from '../service/service.js';
 import { isHistoryCursor, isMigrationId } from '../service/keys.js';
+import {
+  checkIdempotencyKey,
+  CommandExpiredError,
+  IdempotencyConflictError,
+} from '../service/command-deadline.js';
 import { bearer, type TokenStore } from './auth.js';
+import { failFast } from './fail-fast.js';
 import { openApiDocument } from './openapi.js';
 
 export interface ApiOptions {
@@ -29,6 +35,8 @@ export interface ApiOptions {
   authReads?: boolean;
   /** Max request body (plans are small). */
   bodyLimit?: number;
+  /** Every request is answered within this budget: 503 when Redis is slow or unreachable. Default 2000 ms. */
+  requestTimeoutMs?: number;
 }
 
 const COMMANDS: Record<string, CommandType> = {
@@ -61,6 +69,8 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
       status: String(reply.statusCode),
     });
   });
+  const budgetMs = o.requestTimeoutMs ?? 2000;
+  failFast(app, { budgetMs, metrics: o.metrics });
 
   const authenticate = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!o.tokens) {
@@ -113,6 +123,10 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
       return reply
         .code(409)
         .send({ error: 'conflict', message: err.message, phase: err.phase, possible: err.possible });
+    if (err instanceof IdempotencyConflictError)
+      return reply.code(422).send({ error: 'idempotency key reused', message: err.message });
+    if (err instanceof CommandExpiredError)
+      return reply.code(503).header('retry-after', '1').send({ error: 'unavailable', message: err.message });
     throw err;
   };
 
@@ -213,8 +227,18 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
           .send({ error: 'bad request', message: 'the body must be JSON like {"reason": "…"}' });
       }
     }
+    const key = req.headers['idempotency-key'];
+    const keyError = typeof key === 'string' ? checkIdempotencyKey(key) : key && 'send one Idempotency-Key';
+    if (keyError) return reply.code(400).send({ error: 'bad request', message: keyError });
+    // Redis must store the command well before this request's answer budget ends (margin for clock skew and
+    // the reply's way back): a push that arrives later is refused by Redis, so a 503 is never applied later.
+    const deadline = Date.now() - (performance.now() - req.startedAt) + Math.max(100, budgetMs - 500);
     try {
-      return reply.code(202).send(await service.command(id, type, req.caller ?? 'unknown', reason));
+      const answer = await service.command(id, type, req.caller ?? 'unknown', reason, {
+        deadline,
+        ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
+      });
+      return reply.code(202).send(answer);
     } catch (err) {
       return sendError(reply, err);
     }

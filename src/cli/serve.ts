@@ -1,6 +1,13 @@
 /**
  * `meshshift serve`: the HTTP API, the workers, or both in one process. Every flag has an environment variable
- * (flags win). SIGTERM/SIGINT: stop taking jobs, let the in-flight ones commit, close the API and Redis.
+ * (flags win). Redis is one node, a Sentinel group or a Cluster (see redis-connection.ts); the API and the workers
+ * use separate connections (the API's fail fast, the workers' wait).
+ *
+ * Shutdown (SIGTERM/SIGINT), each step bounded so the process exits well within Kubernetes' 30 s grace period:
+ * 1. workers stop taking jobs and let the in-flight ones commit (at most `shutdownTimeoutMs` − 5 s; then they are
+ *    abandoned: their locks expire and another worker resumes them, fenced);
+ * 2. the API and Slack (notifier pass, open requests) close, at most 3 s;
+ * 3. the queue and the Redis connections close, at most 2 s.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -17,14 +24,35 @@ import type { MeshAdapter } from '../mesh/types.js';
 import type { Clock } from '../engine/clock.js';
 import { BatchingMetricsProvider } from '../service/batching.js';
 import { createServiceMetrics, type ServiceMetrics } from '../service/metrics.js';
-import { connectRedis, MigrationQueue, redisOptions } from '../service/queue.js';
+import { MigrationQueue } from '../service/queue.js';
+import {
+  clusterPrefix,
+  describeTopology,
+  RedisConnections,
+  redisTopology,
+  type RedisClient,
+  waitReady,
+} from '../service/redis-connection.js';
 import { MigrationService } from '../service/service.js';
 import { RedisMigrationStore } from '../service/store.js';
 import { MigrationWorker } from '../service/worker.js';
 
 export interface ServeOptions {
   role: 'api' | 'worker' | 'all';
+  /** redis://… (one node; with Sentinel or Cluster only its credentials, db and TLS are used). */
   redis: string;
+  /** host:port of each Sentinel: connect to the master `redisSentinelName` (default mymaster). */
+  redisSentinels?: string[];
+  redisSentinelName?: string;
+  redisSentinelPassword?: string;
+  /** host:port of cluster nodes: Redis Cluster (the prefix gets a hash tag). */
+  redisCluster?: string[];
+  /** The API's Redis command timeout (default 1000 ms). */
+  redisTimeoutMs?: number;
+  /** The API answers every request within this (503 when Redis does not answer). Default 2000 ms. */
+  requestTimeoutMs?: number;
+  /** SIGTERM to exit, at most (default 20 s, inside Kubernetes' 30 s grace period). */
+  shutdownTimeoutMs?: number;
   prefix: string;
   host: string;
   port: number;
@@ -72,14 +100,42 @@ export interface ServeDeps {
 
 export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promise<RunningService> {
   const logger = deps.logger ?? createLogger({ ...(o.logLevel ? { level: o.logLevel } : {}) });
-  const redis: Redis = connectRedis(o.redis, 'meshshift-store');
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  const store = new RedisMigrationStore(redis, o.prefix, {
-    ...(o.retentionMs ? { retentionMs: o.retentionMs } : {}),
+  const topology = redisTopology({
+    url: o.redis,
+    ...(o.redisSentinels ? { sentinels: o.redisSentinels } : {}),
+    ...(o.redisSentinelName ? { sentinelName: o.redisSentinelName } : {}),
+    ...(o.redisSentinelPassword ? { sentinelPassword: o.redisSentinelPassword } : {}),
+    ...(o.redisCluster ? { cluster: o.redisCluster } : {}),
   });
-  const connection = redisOptions(o.redis);
-  const queue = new MigrationQueue(connection, o.prefix, deps.clock);
-  queue.queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
+  const prefix = clusterPrefix(o.prefix, topology);
+  if (prefix !== o.prefix)
+    logger.info({ prefix }, 'Redis Cluster: key prefix hash-tagged so all keys share a slot');
+  const connections = new RedisConnections(topology, {
+    ...(o.redisTimeoutMs ? { commandTimeoutMs: o.redisTimeoutMs } : {}),
+  });
+  // ioredis' Cluster speaks the same commands as Redis; the store is written against the Redis type.
+  const storeOn = (c: RedisClient) => {
+    c.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
+    return new RedisMigrationStore(c as Redis, prefix, {
+      ...(o.retentionMs ? { retentionMs: o.retentionMs } : {}),
+    });
+  };
+  const queueOn = (role: 'api' | 'worker') => {
+    const q = new MigrationQueue(connections.bull(role, `meshshift-queue-${role}`), prefix, deps.clock);
+    q.queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
+    return q;
+  };
+  const hasApi = o.role !== 'worker';
+  const hasWorker = o.role !== 'api';
+  // The API's connection fails fast (503); a worker-only process serves /readyz and /metrics from its own.
+  const apiClient = hasApi ? connections.client('api', 'meshshift-api') : undefined;
+  const apiStore = apiClient ? storeOn(apiClient) : undefined;
+  const workerClient = hasWorker ? connections.client('worker', 'meshshift-worker') : undefined;
+  const workerStore = workerClient ? storeOn(workerClient) : undefined;
+  const store = (apiStore ?? workerStore)!;
+  const apiQueue = hasApi ? queueOn('api') : undefined;
+  const workerQueue = hasWorker ? queueOn('worker') : undefined;
+  const queue = (apiQueue ?? workerQueue)!;
   const metrics = createServiceMetrics(
     () => store.countByPhase(),
     () => store.summaries(),
@@ -122,12 +178,14 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     const promForMtls = prom;
     const mtls =
       deps.mtls ??
-      (kc && promForMtls ? new PeerAuthenticationAdapter(kc, { query: (q) => promForMtls.query(q) }) : undefined);
+      (kc && promForMtls
+        ? new PeerAuthenticationAdapter(kc, { query: (q) => promForMtls.query(q) })
+        : undefined);
     worker = new MigrationWorker({
       ...(mtls ? { mtls } : {}),
-      store,
-      queue,
-      connection,
+      store: workerStore!,
+      queue: workerQueue!,
+      connection: connections.bull('worker', 'meshshift-bullmq-worker'),
       mesh,
       metrics: provider,
       logger,
@@ -152,8 +210,8 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     o.role === 'worker'
       ? undefined
       : new MigrationService({
-          store,
-          queue,
+          store: apiStore!,
+          queue: apiQueue!,
           logger,
           ...(deps.clock ? { clock: deps.clock } : {}),
           timeScale: o.timeScale,
@@ -162,10 +220,11 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
   const api = await buildApi({
     ...(service ? { service } : {}),
     ...(tokens ? { tokens } : {}),
-    redis,
+    redis: (apiClient ?? workerClient)! as Redis,
     metrics,
     logger,
     authReads: !!o.authReads,
+    ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
   });
   // Slack (slash commands, buttons, threaded notifications) when its secrets are configured; Bolt is loaded
   // only then, so processes without Slack do not carry it.
@@ -177,23 +236,71 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     const { mountSlackFromEnv } = await import('../slack/app.js');
     mountSlackFromEnv(api, { ...(service ? { service } : {}), store, logger });
   }
+  // The API's connection refuses commands until it is connected: give it a moment before taking requests (if Redis
+  // is not there yet, the API starts anyway and answers 503 until it is).
+  if (apiClient && !(await waitReady(apiClient, 5000)))
+    logger.warn(
+      { redis: describeTopology(topology) },
+      'Redis not reachable yet: the API answers 503 until it is',
+    );
   const address = await api.listen({ host: o.host, port: o.port });
   running.api = api;
   running.url = address.replace('[::1]', '127.0.0.1');
   logger.info(
-    { role: o.role, url: running.url, redis: o.redis.replace(/\/\/[^@]*@/, '//***@') },
+    { role: o.role, url: running.url, redis: describeTopology(topology), prefix },
     'meshshift serving',
   );
 
-  let closing: Promise<void> | undefined;
-  running.close = () =>
-    (closing ??= (async () => {
-      logger.info('shutting down: no new jobs; finishing in-flight ones');
-      await api.close().catch(() => undefined);
-      await worker?.stop().catch(() => undefined);
-      await queue.close().catch(() => undefined);
-      await redis.quit().catch(() => undefined);
-      logger.info('stopped');
-    })());
+  running.close = shutdown({
+    logger,
+    deadlineMs: o.shutdownTimeoutMs ?? 20_000,
+    worker,
+    api,
+    queues: [apiQueue, workerQueue].filter((q): q is MigrationQueue => !!q),
+    connections,
+  });
   return running;
+}
+
+/** The bounded shutdown sequence (see the file comment). Idempotent: every call returns the same promise. */
+function shutdown(p: {
+  logger: Logger;
+  deadlineMs: number;
+  worker: MigrationWorker | undefined;
+  api: FastifyInstance;
+  queues: MigrationQueue[];
+  connections: RedisConnections;
+}): () => Promise<void> {
+  const { logger } = p;
+  let closing: Promise<void> | undefined;
+  const within = async (what: string, ms: number, work: () => Promise<unknown>): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const ok = await Promise.race([
+      work().then(
+        () => true,
+        (err: unknown) => (logger.warn({ err: (err as Error).message }, `${what} failed`), true),
+      ),
+      new Promise<false>((r) => (timer = setTimeout(() => r(false), Math.max(0, ms)))),
+    ]);
+    clearTimeout(timer);
+    if (!ok) logger.warn({ afterMs: ms }, `${what}: gave up waiting`);
+    return ok;
+  };
+  return () =>
+    (closing ??= (async () => {
+      const t0 = Date.now();
+      logger.info({ deadlineMs: p.deadlineMs }, 'shutting down: no new jobs; finishing in-flight ones');
+      if (p.worker) {
+        const drained = await within('stopping the worker', Math.max(1000, p.deadlineMs - 5000), () =>
+          p.worker!.stop(),
+        );
+        if (!drained) await within('abandoning in-flight jobs', 1000, () => p.worker!.kill());
+        logger.info({ ms: Date.now() - t0, drained }, 'worker stopped');
+      }
+      await within('closing the API and Slack', 3000, () => p.api.close());
+      logger.info({ ms: Date.now() - t0 }, 'API closed');
+      await within('closing the queue', 2000, () => Promise.all(p.queues.map((q) => q.close())));
+      await p.connections.close(2000);
+      logger.info({ ms: Date.now() - t0 }, 'stopped');
+    })());
 }

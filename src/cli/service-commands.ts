@@ -32,6 +32,7 @@ const positive = (v: string) => {
   return n;
 };
 const env = process.env;
+const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter((x) => x.trim())];
 
 /** Registers `serve` and the API client commands on the program (server code loads only when `serve` runs). */
 export function registerServiceCommands(program: Command, setCode: (code: number) => void): void {
@@ -52,6 +53,41 @@ export function registerServiceCommands(program: Command, setCode: (code: number
       '--prefix <prefix>',
       'Redis key prefix [MESHSHIFT_REDIS_PREFIX]',
       env.MESHSHIFT_REDIS_PREFIX ?? 'meshshift',
+    )
+    .option(
+      '--redis-sentinels <host:port,...>',
+      'Redis Sentinel addresses; --redis then gives only password/db/TLS [MESHSHIFT_REDIS_SENTINELS; MESHSHIFT_REDIS_SENTINEL_PASSWORD]',
+      list,
+      list(env.MESHSHIFT_REDIS_SENTINELS ?? ''),
+    )
+    .option(
+      '--redis-sentinel-name <name>',
+      'Sentinel master group name [MESHSHIFT_REDIS_SENTINEL_NAME]',
+      env.MESHSHIFT_REDIS_SENTINEL_NAME ?? 'mymaster',
+    )
+    .option(
+      '--redis-cluster <host:port,...>',
+      'Redis Cluster nodes (the prefix gets a {hash tag}) [MESHSHIFT_REDIS_CLUSTER]',
+      list,
+      list(env.MESHSHIFT_REDIS_CLUSTER ?? ''),
+    )
+    .option(
+      '--redis-timeout <duration>',
+      "the API's Redis command timeout [MESHSHIFT_REDIS_TIMEOUT]",
+      duration('--redis-timeout'),
+      parseDuration(env.MESHSHIFT_REDIS_TIMEOUT ?? '1s'),
+    )
+    .option(
+      '--request-timeout <duration>',
+      'the API answers every request within this, 503 if Redis does not answer [MESHSHIFT_REQUEST_TIMEOUT]',
+      duration('--request-timeout'),
+      parseDuration(env.MESHSHIFT_REQUEST_TIMEOUT ?? '2s'),
+    )
+    .option(
+      '--shutdown-timeout <duration>',
+      'SIGTERM to exit, at most [MESHSHIFT_SHUTDOWN_TIMEOUT]',
+      duration('--shutdown-timeout'),
+      parseDuration(env.MESHSHIFT_SHUTDOWN_TIMEOUT ?? '20s'),
     )
     .option('--host <address>', 'listen address [MESHSHIFT_HOST]', env.MESHSHIFT_HOST ?? '0.0.0.0')
     .option(
@@ -137,19 +173,44 @@ export function registerServiceCommands(program: Command, setCode: (code: number
       async (
         flags: Omit<
           ServeOptions,
-          'lockTtlMs' | 'tickAlignMs' | 'batchWindowMs' | 'reconcileEveryMs' | 'retentionMs'
+          | 'lockTtlMs'
+          | 'tickAlignMs'
+          | 'batchWindowMs'
+          | 'reconcileEveryMs'
+          | 'retentionMs'
+          | 'redisTimeoutMs'
+          | 'requestTimeoutMs'
+          | 'shutdownTimeoutMs'
         > & {
           lockTtl: number;
           tickAlign: number;
           batchWindow: number;
           reconcileEvery: number;
           retention: number;
+          redisTimeout: number;
+          requestTimeout: number;
+          shutdownTimeout: number;
         },
       ) => {
-        const { lockTtl, tickAlign, batchWindow, reconcileEvery, retention: retentionMs, ...rest } = flags;
+        const {
+          lockTtl,
+          tickAlign,
+          batchWindow,
+          reconcileEvery,
+          retention: retentionMs,
+          redisTimeout,
+          requestTimeout,
+          ...rest
+        } = flags;
+        const { shutdownTimeout, ...serve } = rest;
+        const sentinelPassword = env.MESHSHIFT_REDIS_SENTINEL_PASSWORD;
         const o: ServeOptions = {
-          ...rest,
+          ...serve,
           retentionMs,
+          redisTimeoutMs: redisTimeout,
+          requestTimeoutMs: requestTimeout,
+          shutdownTimeoutMs: shutdownTimeout,
+          ...(sentinelPassword ? { redisSentinelPassword: sentinelPassword } : {}),
           lockTtlMs: lockTtl,
           tickAlignMs: tickAlign,
           batchWindowMs: batchWindow,
@@ -171,7 +232,12 @@ export function registerServiceCommands(program: Command, setCode: (code: number
             logger.info({ signal: sig }, 'signal received');
             process.removeListener('SIGTERM', onSignal);
             process.removeListener('SIGINT', onSignal);
-            void svc.close().then(resolve);
+            // Whatever lingers after the bounded shutdown (a socket to an unreachable Slack) must not keep the
+            // process alive past its grace period.
+            void svc.close().then(() => {
+              setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
+              resolve();
+            });
           };
           process.on('SIGTERM', onSignal);
           process.on('SIGINT', onSignal);

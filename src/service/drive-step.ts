@@ -9,6 +9,7 @@ import type { Clock } from '../engine/clock.js';
 import { historyOf, type HistoryRecord } from '../engine/history.js';
 import type { Phase } from '../engine/vocabulary.js';
 import type { ServiceMetrics } from './metrics.js';
+import { commandExpired } from './command-deadline.js';
 import { mayAdvance, nextWindowOpen } from './schedule.js';
 import type { CommandMessage, MigrationRecord, NewHistoryEntry, RedisMigrationStore } from './store.js';
 
@@ -114,7 +115,21 @@ export async function driveStep(
   const { store, clock } = d;
   const id = rec.id;
   const log = d.log.child({ seq: lease.seq });
-  const inbox = await store.inbox(id);
+  const stored = await store.inbox(id);
+  // A command stored after its deadline belongs to a request that failed (503): never apply it.
+  const inbox = stored.filter((c) => !commandExpired(c, clock.now()));
+  for (const c of stored.filter((c) => !inbox.includes(c))) {
+    const refused = 'dropped: it reached Redis after its deadline (its request had failed)';
+    history.push({
+      type: 'command',
+      at: clock.now(),
+      command: c.type,
+      by: c.by,
+      accepted: false,
+      reason: refused,
+      refused,
+    });
+  }
   const job = await planJob(d, rec, inbox, history);
   const r = await advance(
     { ...d.engine, log, beforeWrite: lease.check },
@@ -172,7 +187,7 @@ export async function driveStep(
       lastVerdict: verdict ? JSON.stringify(verdict) : null,
       nextWakeAt: next !== undefined ? String(clock.now() + next) : null,
     },
-    inboxConsumed: inbox.length,
+    inboxConsumed: stored.length,
     releaseSlot: r.terminal,
     history: [...history, ...records] as NewHistoryEntry[],
   });

@@ -7,6 +7,7 @@ import { Queue, type ConnectionOptions, type Job, type RepeatOptions } from 'bul
 import { Redis } from 'ioredis';
 import type { Clock } from '../engine/clock.js';
 import { systemClock } from '../engine/clock.js';
+import { redisOptions } from './redis-connection.js';
 import { clockRepeatStrategy } from './schedule.js';
 
 export const QUEUE_NAME = 'meshshift-migrations';
@@ -23,39 +24,8 @@ export type JobData = DriveJob | StartJob | Record<string, never>;
 export const driveJobId = (id: string, seq: number) => `${id}-s${seq}`;
 export const cronSchedulerId = (id: string) => `start-${id}`;
 
-/** Connection settings accepted by both ioredis and BullMQ. */
-export interface RedisSettings {
-  host: string;
-  port: number;
-  username?: string;
-  password?: string;
-  db?: number;
-  tls?: Record<string, never>;
-  /** BullMQ workers require null (wait for Redis instead of failing commands). */
-  maxRetriesPerRequest: null;
-}
-
-/** Settings from redis://[user:password@]host:port[/db] (or rediss:// for TLS). */
-export function redisOptions(url: string): RedisSettings {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new Error(`invalid Redis URL ${JSON.stringify(url)}: expected redis://host:port[/db]`);
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
-    throw new Error(`invalid Redis URL ${JSON.stringify(url)}: the scheme must be redis:// or rediss://`);
-  const db = u.pathname.replace(/^\//, '');
-  return {
-    host: u.hostname || '127.0.0.1',
-    port: Number(u.port || 6379),
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(db ? { db: Number(db) } : {}),
-    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
-    maxRetriesPerRequest: null,
-  };
-}
+/** One node from a redis:// URL; `src/service/redis-connection.ts` builds Sentinel and Cluster connections. */
+export { redisOptions, type RedisSettings } from './redis-connection.js';
 
 export function connectRedis(url: string, name: string): Redis {
   return new Redis({ ...redisOptions(url), connectionName: name, lazyConnect: false });

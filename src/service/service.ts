@@ -8,6 +8,15 @@ import { parsePlan } from '../plan/load.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import type { MigrationQueue } from './queue.js';
 import { absoluteStart, nextCron } from './schedule.js';
+import {
+  COMMAND_STORE_BUDGET_MS,
+  IDEMPOTENCY_TTL_MS,
+  idempotencyRedisKey,
+  pushAnswer,
+  replayed,
+  type CommandRequest,
+  type IdempotencySlot,
+} from './command-deadline.js';
 import type { HistoryEntry, MigrationRecord, RedisMigrationStore } from './store.js';
 
 export interface MigrationServiceOptions {
@@ -142,23 +151,59 @@ export class MigrationService {
     type: CommandType,
     by: string,
     reason?: string,
+    req: CommandRequest = {},
   ): Promise<{ queued: true; phase: string }> {
+    const idem: IdempotencySlot | undefined = req.idempotencyKey
+      ? {
+          key: idempotencyRedisKey(this.o.store.prefix, by, id, req.idempotencyKey),
+          fingerprint: `${type}\n${reason ?? ''}`,
+        }
+      : undefined;
+    const again =
+      idem &&
+      (await replayed<{ queued: true; phase: string }>((k) => this.o.store.idempotencyRecord(k), idem));
+    if (again) return again; // a retry of a request that was queued: same answer, nothing queued twice
     const rec = await this.o.store.get(id);
     if (!rec) throw new NotFoundError(id);
     if (isTerminalPhase(rec.phase))
-      throw new CommandRefusedError(`${type} is not possible: the migration has finished (${rec.phase})`, rec.phase, []);
+      throw new CommandRefusedError(
+        `${type} is not possible: the migration has finished (${rec.phase})`,
+        rec.phase,
+        [],
+      );
     // The stored snapshot is always at rest (drivers commit after effects settle): ask the machine itself.
     const { phase, possible } = possibleOf(rec);
     if (!possible.includes(type))
-      throw new CommandRefusedError(`${type} is not possible while ${phase} (${describePossible(possible)})`, phase, possible);
-    await this.o.store.pushCommand(id, { type, by, at: this.clock.now(), ...(reason ? { reason } : {}) });
-    // Run the migration's pending job now; retry if the seq moved while we looked.
-    for (let i = 0; i < 3; i++) {
-      const seq = Number(await this.o.store.seq(id));
-      await this.o.queue.kick(id, seq);
-      if ((await this.o.store.seq(id)) === seq) break;
+      throw new CommandRefusedError(
+        `${type} is not possible while ${phase} (${describePossible(possible)})`,
+        phase,
+        possible,
+      );
+    const answer = { queued: true as const, phase };
+    const pushed = await this.o.store.pushCommand(
+      id,
+      { type, by, at: this.clock.now(), ...(reason ? { reason } : {}) },
+      {
+        deadline: req.deadline ?? Date.now() + COMMAND_STORE_BUDGET_MS,
+        ...(idem
+          ? { idempotency: { ...idem, answer: JSON.stringify(answer), ttlMs: IDEMPOTENCY_TTL_MS } }
+          : {}),
+      },
+    );
+    const result = pushAnswer(pushed, answer);
+    if (pushed.outcome !== 'queued') return result;
+    // Run the migration's pending job now; retry if the seq moved while we looked. Best effort: the command is
+    // queued (the answer is 202), and the worker reads the inbox on the migration's next job anyway.
+    try {
+      for (let i = 0; i < 3; i++) {
+        const seq = Number(await this.o.store.seq(id));
+        await this.o.queue.kick(id, seq);
+        if ((await this.o.store.seq(id)) === seq) break;
+      }
+    } catch (err) {
+      this.o.logger.warn({ migration: id, err: (err as Error).message }, 'command queued; kick failed');
     }
     this.o.logger.info({ migration: id, command: type, by }, 'command queued');
-    return { queued: true, phase };
+    return result;
   }
 }

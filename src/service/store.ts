@@ -13,6 +13,12 @@
  */
 import type { Redis } from 'ioredis';
 import {
+  COMMAND_STORE_BUDGET_MS,
+  pushWithDeadline,
+  type PushOptions,
+  type PushResult,
+} from './command-deadline.js';
+import {
   decodeEntry,
   encodeEntries,
   type HistoryEntry,
@@ -42,6 +48,9 @@ export interface CommandMessage {
   by: string;
   reason?: string;
   at: number;
+  /** Epoch ms by which Redis had to store it, and when it did (see command-deadline.ts). */
+  deadline?: number;
+  storedAt?: number;
 }
 
 export type LockResult =
@@ -207,8 +216,18 @@ export class RedisMigrationStore {
       .reverse();
   }
 
-  async pushCommand(id: string, cmd: CommandMessage): Promise<number> {
-    return this.redis.rpush(this.keys.inbox(id), JSON.stringify(cmd));
+  /** Queues a command unless Redis receives it after `o.deadline` (then nothing is stored). */
+  async pushCommand(
+    id: string,
+    cmd: CommandMessage,
+    o: PushOptions = { deadline: Date.now() + COMMAND_STORE_BUDGET_MS },
+  ): Promise<PushResult> {
+    return pushWithDeadline(this.redis, this.keys.inbox(id), { ...cmd }, o);
+  }
+
+  /** The record stored under an Idempotency-Key (see command-deadline.ts), or null. */
+  async idempotencyRecord(key: string): Promise<string | null> {
+    return this.redis.get(key);
   }
 
   async inbox(id: string): Promise<CommandMessage[]> {

@@ -190,7 +190,14 @@ export async function waitFor(
   const deadline = Date.now() + timeoutMs;
   let last: MigrationState | undefined;
   while (Date.now() < deadline) {
-    last = await getMigration(base, id);
+    try {
+      last = await getMigration(base, id);
+    } catch (err) {
+      // 503: the API's Redis connection is reconnecting (it fails fast instead of hanging): ask again.
+      if (!/: 503 /.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
+    }
     if (pred(last)) return last;
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -1,0 +1,272 @@
+/**
+ * REAL Redis Cluster (3 masters, `redis-server --cluster-enabled yes` + `redis-cli --cluster create`) and REAL
+ * Sentinel groups (a primary, a replica and three `redis-sentinel` processes) on loopback ports, for the HA tests.
+ * Missing binaries throw with the install command: tests never skip.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { freePort, isPortOpen } from './ports.js';
+import { findRedisBinary } from './redis.js';
+
+const run = promisify(execFile);
+export const SENTINEL_INSTALL_HINT =
+  'apt-get update && apt-get install -y --no-install-recommends redis-server redis-sentinel';
+
+function findBinary(name: string, envVar: string): string | undefined {
+  const candidates = [
+    process.env[envVar],
+    ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, name)),
+    `/usr/bin/${name}`,
+  ].filter((c): c is string => !!c);
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+export interface RedisNode {
+  readonly port: number;
+  readonly pid: number | undefined;
+  /** SIGKILL: a crash, no shutdown save, no goodbye to clients. */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function launch(bin: string, args: string[], port: number, what: string): Promise<RedisNode> {
+  let log = '';
+  const p: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  p.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  p.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && p.exitCode === null) {
+    if (await isPortOpen(port, 200)) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  if (p.exitCode !== null || !(await isPortOpen(port, 200))) {
+    p.kill('SIGKILL');
+    throw new Error(`${what} did not start on 127.0.0.1:${port}:\n${log}`);
+  }
+  const end = (sig: NodeJS.Signals) =>
+    new Promise<void>((resolve) => {
+      if (p.exitCode !== null || p.signalCode !== null) return resolve();
+      p.once('exit', () => resolve());
+      p.kill(sig);
+      setTimeout(() => p.kill('SIGKILL'), 5000).unref();
+    });
+  return { port, pid: p.pid, kill: () => end('SIGKILL'), stop: () => end('SIGTERM') };
+}
+
+/** A free port whose cluster bus port (+10000) is free too. */
+async function clusterPort(): Promise<number> {
+  for (;;) {
+    const p = await freePort();
+    if (p <= 55_000 && !(await isPortOpen(p + 10_000, 100))) return p;
+  }
+}
+
+export interface RedisCluster {
+  readonly nodes: RedisNode[];
+  /** "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3" for --redis-cluster. */
+  readonly addresses: string;
+  close(): Promise<void>;
+}
+
+/** Three masters, no replicas; resolves when every node reports cluster_state:ok. */
+export async function startRedisCluster(): Promise<RedisCluster> {
+  const bin = findRedisBinary();
+  const cli = findBinary('redis-cli', 'REDIS_CLI_BIN');
+  if (!cli) throw new Error(`redis-cli not found. Install it with: ${SENTINEL_INSTALL_HINT}`);
+  const root = await mkdtemp(path.join(os.tmpdir(), 'meshshift-cluster-'));
+  const nodes: RedisNode[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const port = await clusterPort();
+      const dir = path.join(root, String(port));
+      await mkdir(dir);
+      // each node in its own directory: nodes.conf is per node
+      nodes.push(
+        await launch(
+          bin,
+          [
+            '--port',
+            String(port),
+            '--bind',
+            '127.0.0.1',
+            '--dir',
+            dir,
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            'nodes.conf',
+            '--cluster-node-timeout',
+            '2000',
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+            '--daemonize',
+            'no',
+          ],
+          port,
+          'redis-server (cluster)',
+        ),
+      );
+    }
+    const addrs = nodes.map((n) => `127.0.0.1:${n.port}`);
+    await run(cli, ['--cluster', 'create', ...addrs, '--cluster-yes'], { timeout: 30_000 });
+    const deadline = Date.now() + 20_000;
+    for (const n of nodes) {
+      const c = new Redis(n.port, '127.0.0.1', { lazyConnect: true });
+      await c.connect();
+      try {
+        while (!/cluster_state:ok/.test((await c.call('CLUSTER', 'INFO')) as string)) {
+          if (Date.now() > deadline) throw new Error(`cluster node ${n.port} not ok after 20 s`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        c.disconnect();
+      }
+    }
+    return {
+      nodes,
+      addresses: addrs.join(','),
+      async close() {
+        await Promise.all(nodes.map((n) => n.stop()));
+        await rm(root, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.kill()));
+    await rm(root, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export interface SentinelGroup {
+  readonly name: string;
+  primary: RedisNode;
+  replica: RedisNode;
+  readonly sentinels: RedisNode[];
+  /** "127.0.0.1:s1,…" for --redis-sentinels. */
+  readonly addresses: string;
+  /** The port Sentinel currently names as the master. */
+  masterPort(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * A primary, one replica and three Sentinels (quorum 2, down-after 1 s): killing the primary promotes the
+ * replica in a few seconds.
+ */
+export async function startSentinelGroup(name = 'mymaster'): Promise<SentinelGroup> {
+  const bin = findRedisBinary();
+  const sentinelBin = findBinary('redis-sentinel', 'REDIS_SENTINEL_BIN');
+  if (!sentinelBin) throw new Error(`redis-sentinel not found. Install it with: ${SENTINEL_INSTALL_HINT}`);
+  const root = await mkdtemp(path.join(os.tmpdir(), 'meshshift-sentinel-'));
+  const all: RedisNode[] = [];
+  const node = async (extra: string[]) => {
+    const port = await freePort();
+    const dir = path.join(root, String(port));
+    await mkdir(dir);
+    const n = await launch(
+      bin,
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        ...extra,
+      ],
+      port,
+      'redis-server',
+    );
+    all.push(n);
+    return n;
+  };
+  try {
+    const primary = await node([]);
+    const replica = await node(['--replicaof', '127.0.0.1', String(primary.port)]);
+    const sentinels: RedisNode[] = [];
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort();
+      const conf = path.join(root, `sentinel-${port}.conf`);
+      await writeFile(
+        conf,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${root}`,
+          `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`,
+          `sentinel down-after-milliseconds ${name} 1000`,
+          `sentinel failover-timeout ${name} 10000`,
+          `sentinel parallel-syncs ${name} 1`,
+          '',
+        ].join('\n'),
+      );
+      const s = await launch(sentinelBin, [conf], port, 'redis-sentinel');
+      all.push(s);
+      sentinels.push(s);
+    }
+    const group: SentinelGroup = {
+      name,
+      primary,
+      replica,
+      sentinels,
+      addresses: sentinels.map((s) => `127.0.0.1:${s.port}`).join(','),
+      async masterPort() {
+        for (const s of sentinels) {
+          const c = new Redis(s.port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null });
+          try {
+            await c.connect();
+            const r = (await c.call('SENTINEL', 'get-master-addr-by-name', name)) as [string, string];
+            return Number(r[1]);
+          } catch {
+            // ask the next one
+          } finally {
+            c.disconnect();
+          }
+        }
+        throw new Error('no Sentinel answered');
+      },
+      async close() {
+        await Promise.all(all.map((n) => n.stop()));
+        await rm(root, { recursive: true, force: true });
+      },
+    };
+    // Wait until the replica is in sync and the Sentinels see each other and the replica.
+    const deadline = Date.now() + 20_000;
+    const probe = new Redis(sentinels[0]!.port, '127.0.0.1');
+    try {
+      for (;;) {
+        const info = (await probe.call('SENTINEL', 'master', name)) as string[];
+        const f = Object.fromEntries(info.flatMap((v, i) => (i % 2 ? [] : [[v, info[i + 1]]])));
+        if (Number(f['num-slaves']) >= 1 && Number(f['num-other-sentinels']) >= 2) break;
+        if (Date.now() > deadline) throw new Error(`Sentinel group not ready: ${JSON.stringify(f)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      probe.disconnect();
+    }
+    return group;
+  } catch (err) {
+    await Promise.all(all.map((n) => n.kill()));
+    await rm(root, { recursive: true, force: true });
+    throw err;
+  }
+}

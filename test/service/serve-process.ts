@@ -1,0 +1,61 @@
+/** Starts the real `meshshift serve` CLI as a child process with any flags (API-only, Slack, HA Redis). */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitForServeUrl } from '../harness/serve-child.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface ServeProcess {
+  proc: ChildProcess;
+  url: string;
+  stderr(): string;
+  /** SIGTERM; resolves with the exit code and the time to exit (ms). SIGKILL after `killAfterMs`. */
+  terminate(killAfterMs?: number): Promise<{ code: number | null; signal: string | null; ms: number }>;
+}
+
+export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
+  const proc = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(root, 'test/service/cli-entry.ts'),
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      ...args,
+    ],
+    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } },
+  );
+  const started = waitForServeUrl(proc, 30_000, 400_000);
+  const url = await started.url;
+  return {
+    proc,
+    url,
+    stderr: started.stderr,
+    terminate: (killAfterMs = 40_000) =>
+      new Promise((resolve) => {
+        const t0 = Date.now();
+        if (proc.exitCode !== null || proc.signalCode !== null)
+          return resolve({ code: proc.exitCode, signal: proc.signalCode, ms: 0 });
+        const kill = setTimeout(() => proc.kill('SIGKILL'), killAfterMs);
+        proc.once('exit', (code, signal) => {
+          clearTimeout(kill);
+          resolve({ code, signal, ms: Date.now() - t0 });
+        });
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Mean and 95 % confidence half-width (t-distribution, n ≤ 30 approximated) of a sample. */
+export function meanCi(xs: number[]): { mean: number; ci: number; max: number; n: number } {
+  const n = xs.length;
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const sd = n > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
+  const t = n >= 30 ? 1.96 : ([12.71, 4.3, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23][n - 2] ?? 2.09);
+  return { mean, ci: (t * sd) / Math.sqrt(n), max: Math.max(...xs), n };
+}
