@@ -114,7 +114,17 @@ const command = (verb: string, what: string) => ({
     summary: what,
     operationId: `${verb}Migration`,
     security: bearer,
-    parameters: [idParam],
+    parameters: [
+      idParam,
+      {
+        name: 'Idempotency-Key',
+        in: 'header',
+        required: false,
+        description:
+          'makes retries safe: a retry with the same key returns the first answer and queues nothing twice (24 h)',
+        schema: { type: 'string', minLength: 1, maxLength: 255 },
+      },
+    ],
     requestBody: {
       required: false,
       content: {
@@ -140,6 +150,15 @@ const command = (verb: string, what: string) => ({
       '404': { description: 'no such migration', content: { 'application/json': { schema: error } } },
       '409': {
         description: 'not possible in the current state',
+        content: { 'application/json': { schema: error } },
+      },
+      '422': {
+        description: 'the Idempotency-Key was used for a different command',
+        content: { 'application/json': { schema: error } },
+      },
+      '503': {
+        description:
+          'Redis unavailable or too slow (Retry-After: 1); the command was not queued and never will be',
         content: { 'application/json': { schema: error } },
       },
     },

@@ -30,7 +30,7 @@ export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv =
     ],
     { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } },
   );
-  const started = waitForServeUrl(proc, 30_000, 400_000);
+  const started = waitForServeUrl(proc, 120_000, 400_000); // tsx start-up is slow on a loaded 2-core machine
   const url = await started.url;
   return {
     proc,
