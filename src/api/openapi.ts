@@ -183,6 +183,16 @@ export const openApiDocument = {
         summary: 'Submit a MigrationPlan (YAML or JSON); it starts now or at its schedule',
         operationId: 'submitMigration',
         security: bearer,
+        parameters: [
+          {
+            name: 'Idempotency-Key',
+            in: 'header',
+            required: false,
+            description:
+              'makes retries safe: a retry with the same key and plan returns the migration the first request created (24 h); 409 while the first is still in progress, 422 for another plan',
+            schema: { type: 'string', minLength: 1, maxLength: 255 },
+          },
+        ],
         requestBody: {
           required: true,
           content: {

@@ -22,6 +22,7 @@ import {
 } from '../service/command-deadline.js';
 import { bearer, type TokenStore } from './auth.js';
 import { failFast } from './fail-fast.js';
+import { complete, release, reserve, submitSlot, type Reservation } from './idempotent-submit.js';
 import { openApiDocument } from './openapi.js';
 
 export interface ApiOptions {
@@ -37,6 +38,8 @@ export interface ApiOptions {
   bodyLimit?: number;
   /** Every request is answered within this budget: 503 when Redis is slow or unreachable. Default 2000 ms. */
   requestTimeoutMs?: number;
+  /** The store's Redis key prefix (Idempotency-Key records live under it). */
+  keyPrefix?: string;
 }
 
 const COMMANDS: Record<string, CommandType> = {
@@ -137,12 +140,46 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
         error: 'invalid plan',
         errors: [{ path: '', message: 'the request body is empty: send a MigrationPlan as YAML or JSON' }],
       });
+    const key = req.headers['idempotency-key'];
+    const keyError = typeof key === 'string' ? checkIdempotencyKey(key) : key && 'send one Idempotency-Key';
+    if (keyError) return reply.code(400).send({ error: 'bad request', message: keyError });
+    const slot =
+      typeof key === 'string'
+        ? submitSlot(o.keyPrefix ?? 'meshshift', req.caller ?? 'unknown', key, body)
+        : undefined;
+    if (slot) {
+      let r: Reservation;
+      try {
+        r = await reserve(o.redis, slot);
+      } catch (err) {
+        if (err instanceof IdempotencyConflictError)
+          return reply.code(422).send({ error: 'idempotency key reused', message: err.message });
+        throw err;
+      }
+      if (r.state === 'pending')
+        return reply.code(409).send({
+          error: 'conflict',
+          message: 'a request with this Idempotency-Key is still in progress: retry in a few seconds',
+        });
+      if (r.state === 'done') {
+        const view = JSON.parse(r.answer) as { id: string };
+        return reply.code(201).header('location', `/v1/migrations/${view.id}`).send(view);
+      }
+    }
     try {
       const view = await service.submit(body, req.caller ?? 'unknown');
+      if (slot)
+        await complete(o.redis, slot, JSON.stringify(view)).catch((err: Error) =>
+          req.log.warn({ err: err.message }, 'could not record the Idempotency-Key answer'),
+        );
       return reply.code(201).header('location', `/v1/migrations/${view.id}`).send(view);
     } catch (err) {
-      if (err instanceof ValidationError)
+      if (err instanceof ValidationError) {
+        // Nothing was stored: the key is free for a corrected plan. (After other failures the "in progress" marker
+        // stays until it expires, so a retry cannot create a second migration while the first may still land.)
+        if (slot) await release(o.redis, slot).catch(() => undefined);
         return reply.code(422).send({ error: 'invalid plan', message: err.message, errors: err.errors });
+      }
       throw err;
     }
   });

@@ -225,6 +225,7 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     logger,
     authReads: !!o.authReads,
     ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+    keyPrefix: prefix,
   });
   // Slack (slash commands, buttons, threaded notifications) when its secrets are configured; Bolt is loaded
   // only then, so processes without Slack do not carry it.

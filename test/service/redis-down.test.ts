@@ -130,7 +130,7 @@ describe('Redis unavailable', () => {
     expect((m.json.history as Array<{ type: string }>).map((h) => h.type)).toEqual(['submitted']);
   });
 
-  it('Redis not answering (writes paused): the command answers 503 within 2 s and is never queued later; a plain push would have been', async () => {
+  it('Redis not answering (writes paused): the command answers 503 within 2 s and is never queued later (a plain push would have been); Idempotency-Key makes command and submit retries safe', async () => {
     const { api, raw } = await apiProcess('paused');
     const created = await timed(api.url, 'POST', '/v1/migrations', PLAN);
     expect(created.status, JSON.stringify(created.json)).toBe(201);
@@ -167,6 +167,16 @@ describe('Redis unavailable', () => {
     const badKey = await timed(api.url, 'POST', `/v1/migrations/${id}/abort`, undefined, 'a b');
     expect(badKey.status).toBe(400);
     expect(await raw.llen(inbox)).toBe(1);
+
+    // Submissions: a retry with the same key returns the first migration; another plan under that key → 422.
+    const s1 = await timed(api.url, 'POST', '/v1/migrations', PLAN, 'submit-1');
+    const s2 = await timed(api.url, 'POST', '/v1/migrations', PLAN, 'submit-1');
+    expect([s1.status, s2.status]).toEqual([201, 201]);
+    expect(s2.json.id).toBe(s1.json.id);
+    const s3 = await timed(api.url, 'POST', '/v1/migrations', `${PLAN}\n# edited\n`, 'submit-1');
+    expect(s3.status, JSON.stringify(s3.json)).toBe(422);
+    const list = await timed(api.url, 'GET', '/v1/migrations');
+    expect((list.json.items as unknown[]).length).toBe(2);
   });
 
   it('workers take no jobs while Redis is down and resume without a double step; a command stored after its deadline is dropped', async () => {
