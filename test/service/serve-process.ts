@@ -31,7 +31,10 @@ export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv =
     { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } },
   );
   const started = waitForServeUrl(proc, 120_000, 400_000); // tsx start-up is slow on a loaded 2-core machine
-  const url = await started.url;
+  const url = await started.url.catch((err: unknown) => {
+    proc.kill('SIGKILL'); // never leave a child behind when it did not start
+    throw err;
+  });
   return {
     proc,
     url,
