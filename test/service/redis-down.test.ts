@@ -128,7 +128,7 @@ describe('Redis unavailable', () => {
     expect((after.json.items as unknown[]).length).toBe(1);
     const m = await timed(api.url, 'GET', `/v1/migrations/${id}`);
     expect((m.json.history as Array<{ type: string }>).map((h) => h.type)).toEqual(['submitted']);
-  });
+  }, 300_000);
 
   it('Redis not answering (writes paused): the command answers 503 within 2 s and is never queued later (a plain push would have been); Idempotency-Key makes command and submit retries safe', async () => {
     const { api, raw } = await apiProcess('paused');
@@ -177,7 +177,7 @@ describe('Redis unavailable', () => {
     expect(s3.status, JSON.stringify(s3.json)).toBe(422);
     const list = await timed(api.url, 'GET', '/v1/migrations');
     expect((list.json.items as unknown[]).length).toBe(2);
-  });
+  }, 300_000);
 
   it('workers take no jobs while Redis is down and resume without a double step; a command stored after its deadline is dropped', async () => {
     const redis = await startRedis({ persistent: true });
@@ -246,5 +246,5 @@ describe('Redis unavailable', () => {
     console.log(
       `[figures] worker with Redis down ${startedAt - stoppedAt} ms: ${writesDuring} mesh writes during the outage, history entries inside it: ${during.length}`,
     );
-  });
+  }, 300_000);
 });

@@ -85,7 +85,7 @@ describe('HA Redis', () => {
     );
     expect(counts.filter((k) => k > 0)).toHaveLength(1);
     console.log(`[figures] Redis Cluster: keys per master ${counts.join('/')}`);
-  });
+  }, 300_000);
 
   it('Sentinel: the primary killed mid-migration fails over; nothing lost, no step twice, the API never hangs', async () => {
     const group = await startSentinelGroup('meshshift');
@@ -149,5 +149,5 @@ describe('HA Redis', () => {
         `API: ${unavailable.length} × 503 of ${answers.length} answers (max ${Math.max(...answers.map((a) => a.ms))} ms), ` +
         `200 again after ${back ? back.at - killedAt : NaN} ms; migration progressing again after ${progressAt - killedAt} ms`,
     );
-  });
+  }, 300_000);
 });
