@@ -24,6 +24,8 @@ export interface MigrationObservation {
   phase: string;
   /** Weight in the store at the end. */
   storeWeight: number;
+  /** The store's reason for the phase (pause, rollback or failure), if any. */
+  reason?: string;
   /** Target weight in the cluster's VirtualService at the end. */
   clusterWeight: number | undefined;
   /** Target weights of the successful VirtualService PATCHes, in the order the API server applied them. */
@@ -148,6 +150,8 @@ export function stepViolation(steps: number[], weights: number[], repeatsOk = fa
 export interface Figures {
   migrations: number;
   endPhases: Record<string, number>;
+  /** `phase: reason` (numbers normalised) → migrations, for every migration that did not complete. */
+  endReasons: Record<string, number>;
   takeoversMs: number[];
   /** rollingBack → rolledBack/aborted in the history; still pending at the end counts up to `endAt`. */
   longestRollbackPendingMs: number;
@@ -156,11 +160,16 @@ export interface Figures {
 
 export function figures(migrations: MigrationObservation[], endAt: number): Figures {
   const endPhases: Record<string, number> = {};
+  const endReasons: Record<string, number> = {};
   const takeoversMs: number[] = [];
   let longest = 0;
   let still = 0;
   for (const m of migrations) {
     endPhases[m.phase] = (endPhases[m.phase] ?? 0) + 1;
+    if (m.phase !== 'completed') {
+      const k = `${m.phase}: ${(m.reason ?? '-').replace(/\d+(?:\.\d+)?/g, '#').slice(0, 160)}`;
+      endReasons[k] = (endReasons[k] ?? 0) + 1;
+    }
     for (const h of m.history)
       if (h.type === 'takeover' && h.sinceMs !== undefined) takeoversMs.push(h.sinceMs);
     let since: number | undefined;
@@ -183,6 +192,7 @@ export function figures(migrations: MigrationObservation[], endAt: number): Figu
   return {
     migrations: migrations.length,
     endPhases,
+    endReasons,
     takeoversMs: takeoversMs.sort((a, b) => a - b),
     longestRollbackPendingMs: longest,
     stillRollingBack: still,

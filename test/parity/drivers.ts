@@ -145,7 +145,10 @@ export async function startServe(args: string[]): Promise<ServeProcess> {
     env: { ...process.env, NO_COLOR: '1' },
   });
   const started = waitForServeUrl(proc, 30_000, 100_000);
-  const url = await started.url;
+  const url = await started.url.catch((err: unknown) => {
+    proc.kill('SIGKILL'); // never leave a half-started server behind
+    throw err;
+  });
   return {
     url,
     proc,
