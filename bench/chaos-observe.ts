@@ -1,7 +1,7 @@
 /** Reading the end state: each migration from the API, the cluster's weights and writes, Redis memory. */
 import type { Redis } from 'ioredis';
-import type { ScenarioFixture } from '../test/harness/istio-fixtures.js';
-import type { KubeApiServer } from '../test/harness/kube-api-server.js';
+import type { ScenarioFixture } from '../src/sim/istio-fixtures.js';
+import type { KubeApiServer } from '../src/sim/kube/index.js';
 import type { HistoryItem, MigrationObservation } from './chaos-invariants.js';
 import type { ApiAnswer } from './chaos-world.js';
 

@@ -4,7 +4,7 @@
  * abort some migrations over the API. After a drain, the invariants of bench/chaos-invariants.ts are checked
  * and the figures returned.
  */
-import { planYamlFor } from '../test/harness/scenario.js';
+import { planYamlFor } from '../src/sim/scenario.js';
 import { injectFaults } from './chaos-faults.js';
 import {
   checkInvariants,

@@ -4,16 +4,16 @@
  * by a real Prometheus (the shared one, or the lane's own when a scenario stops Prometheus).
  */
 import { randomBytes } from 'node:crypto';
-import { seedMigrationScenario, type ScenarioFixture } from '../harness/istio-fixtures.js';
-import type { KubeApiServer, KubeObject } from '../harness/kube-api-server.js';
+import { seedMigrationScenario, type ScenarioFixture } from '../../src/sim/istio-fixtures.js';
+import type { KubeApiServer, KubeObject } from '../../src/sim/kube/index.js';
 import {
   startMeshSim,
   subsetScenarioBackends,
   type BackendBehavior,
   type MeshSim,
-} from '../harness/mesh-sim.js';
-import { registerScrapeTarget, startPrometheus, type PrometheusServer } from '../harness/prometheus.js';
-import { planYamlFor } from '../harness/scenario.js';
+} from '../../src/sim/mesh/index.js';
+import { registerScrapeTarget, startPrometheus, type PrometheusServer } from '../../src/sim/prometheus.js';
+import { planYamlFor } from '../../src/sim/scenario.js';
 
 export interface LaneOptions {
   /** Inline policy YAML (see planYamlFor). */

@@ -4,7 +4,7 @@
  * sent when the driver itself reports a weight or a phase, and nothing depends on wall-clock races: a PAUSE
  * sent right after the write to 10 % lands during that step's bake whichever driver carries it.
  */
-import type { BackendBehavior } from '../harness/mesh-sim.js';
+import type { BackendBehavior } from '../../src/sim/mesh/index.js';
 import type { Control, Script } from './drivers.js';
 
 /**
