@@ -119,7 +119,7 @@ export async function startLane(kube: KubeApiServer, o: LaneOptions): Promise<La
         });
         cleanups.push(async () => off());
       },
-      async waitForTraffic(timeoutMs = 30_000) {
+      async waitForTraffic(timeoutMs = 60_000) {
         // What the preflight's observability check asks: an increase over a window, so two scrapes at least.
         const sel = `reporter="destination",destination_service="${fixture.host}",destination_version="vm"`;
         const q = `sum(increase(istio_requests_total{${sel}}[10s]))`;

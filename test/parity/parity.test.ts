@@ -21,7 +21,7 @@ import { commandKinds, differences, phaseKinds, phaseTexts, reasonKind, type Tra
 /** Scenarios played at once (each runs both drivers, so twice as many migrations and simulators). */
 const PARALLEL = Number(process.env.PARITY_PARALLEL ?? 3);
 const DRIVE_TIMEOUT_MS = 100_000;
-const RPS = 300;
+const RPS = 200;
 
 let kube: KubeApiServer;
 let kubeconfig: string;

@@ -8,26 +8,24 @@ import type { BackendBehavior } from '../../src/sim/mesh/index.js';
 import type { Control, Script } from './drivers.js';
 
 /**
- * The service tests' policy (absolute SLOs only: CPU contention cannot fail a healthy run) with 1-minute bakes
- * and 10 inconclusive analyses before a pause (5 s at the tests' time scale: a late scrape on a loaded machine
- * is not an outage).
+ * The error-rate SLO only (the regression scenario injects errors; a latency SLO would judge the CPU load of the
+ * machine running the simulators), 1-minute bakes, 2-minute windows (6 s at the tests' time scale, so a late
+ * scrape on a loaded machine is not a gap), a pause after 3 inconclusive windows, and a first step of 5 % so
+ * that the containers get enough requests per window from the start.
  */
 export function parityPolicy(extra = ''): string {
   return `
-steps: [1, 5, 10, 25, 50, 100]
+steps: [5, 10, 25, 50, 100]
 stepDuration: 1m
 analysis:
   interval: 10s
-  window: 1m
+  window: 2m
   minRequests: 50
   minPassesPerStep: 2
-  inconclusiveLimit: 10
+  inconclusiveLimit: 3
 slo:
   errorRate:
     max: 0.01
-  latency:
-    p99:
-      maxMs: 500
 ${extra}`;
 }
 
@@ -42,7 +40,7 @@ export interface ParityScenario {
   expected: { final: string; writes: number[] };
 }
 
-const ALL = [1, 5, 10, 25, 50, 100];
+const ALL = [5, 10, 25, 50, 100];
 const after = (ms: number, fn: () => unknown) => void setTimeout(() => void fn(), ms);
 
 /** Runs `fn` the first time `pred` holds. */
@@ -72,7 +70,7 @@ export const SCENARIOS: ParityScenario[] = [
         (_w, c) => c.lane.sim.setBehavior('k8s', { errorRate: 0.3 }),
       ),
     }),
-    expected: { final: 'rolledBack', writes: [1, 5, 10, 0] },
+    expected: { final: 'rolledBack', writes: [5, 10, 0] },
   },
   {
     name: 'pause-resume',
@@ -99,7 +97,7 @@ export const SCENARIOS: ParityScenario[] = [
         (_w, c) => c.command('abort', 'customer complaint'),
       ),
     }),
-    expected: { final: 'aborted', writes: [1, 5, 0] },
+    expected: { final: 'aborted', writes: [5, 0] },
   },
   {
     name: 'promote-at-gate',

@@ -29,6 +29,9 @@ describe('reason kinds', () => {
     expect(reasonKind('6 inconclusive analyses in a row at 10 % (metrics unavailable: x) — holding')).toBe(
       'inconclusive at 10 %',
     );
+    expect(reasonKind('3 inconclusive analysis windows in a row at 5 % (no requests) — holding')).toBe(
+      'inconclusive at 5 %',
+    );
     expect(reasonKind('6 inconclusive analyses in a row: no data')).toBe('inconclusive (rollback)');
     expect(reasonKind('paused by alice: parity check')).toBe('paused by alice');
     expect(reasonKind('paused by schedule')).toBe('paused by schedule');

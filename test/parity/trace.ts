@@ -54,9 +54,9 @@ export function reasonKind(reason: string | undefined): string {
   if (reason === undefined) return '-';
   let m = /^([\w.-]+) failed (?:.*? )?at (\d+) %:/.exec(reason);
   if (m) return `regression ${m[1]} at ${m[2]} %`;
-  m = /^\d+ inconclusive analyses in a row at (\d+) %/.exec(reason);
+  m = /^\d+ inconclusive analys(?:es|is windows) in a row at (\d+) %/.exec(reason);
   if (m) return `inconclusive at ${m[1]} %`;
-  if (/^\d+ inconclusive analyses in a row:/.test(reason)) return 'inconclusive (rollback)';
+  if (/^\d+ inconclusive analys(?:es|is windows) in a row:/.test(reason)) return 'inconclusive (rollback)';
   m = /^paused by (\S+?)(?::|$)/.exec(reason);
   if (m) return `paused by ${m[1]}`;
   if (reason.startsWith('drift:')) return 'drift';
