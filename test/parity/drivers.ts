@@ -117,7 +117,7 @@ export async function driveWithRun(
     ...(finalReason ? { finalReason } : {}),
     ...(lane.mtlsMode() !== undefined ? { mtlsMode: lane.mtlsMode()! } : {}),
     exitCode,
-    logTail: stderr.split('\n').slice(-15).join('\n'),
+    logTail: `${lane.diagnostics()}\n${stderr.split('\n').slice(-15).join('\n')}`,
   };
 }
 
@@ -328,10 +328,10 @@ export async function driveWithServe(
     final,
     ...(finalReason ? { finalReason } : {}),
     ...(lane.mtlsMode() !== undefined ? { mtlsMode: lane.mtlsMode()! } : {}),
-    logTail: logs
+    logTail: `${lane.diagnostics()}\n${logs
       .split('\n')
       .filter((l) => l.includes(lane.namespace) || /"level":(40|50)/.test(l))
       .slice(-15)
-      .join('\n'),
+      .join('\n')}`,
   };
 }

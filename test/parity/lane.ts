@@ -42,6 +42,8 @@ export interface Lane {
   /** Runs `fn` with the target weight of every VirtualService PATCH of this lane, before the server applies it. */
   onPatch(fn: (weight: number) => void | Promise<void>): void;
   waitForTraffic(timeoutMs?: number): Promise<void>;
+  /** The simulator's view (weights it routes by, requests per side, dropped/unrouted) for failure messages. */
+  diagnostics(): string;
   close(): Promise<void>;
 }
 
@@ -131,6 +133,11 @@ export async function startLane(kube: KubeApiServer, o: LaneOptions): Promise<La
             throw new Error(`lane ${namespace}: no traffic in Prometheus after ${timeoutMs} ms`);
           await new Promise((r) => setTimeout(r, 250));
         }
+      },
+      diagnostics() {
+        const st = sim.stats();
+        const sides = Object.entries(st).map(([k, v]) => `${k} ${v.requests} req/${v.errors} err`);
+        return `sim routes by ${JSON.stringify(sim.currentWeights())}; ${sides.join(', ')}; dropped ${sim.dropped()}, unrouted ${sim.unrouted()}`;
       },
       async close() {
         for (const c of cleanups.reverse()) await c().catch(() => undefined);

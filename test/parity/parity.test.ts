@@ -121,7 +121,7 @@ function play(s: ParityScenario) {
 }
 
 const describeTrace = (t: Trace) =>
-  `${t.driver}: final ${t.final}, writes [${t.writes.join(',')}]\n  phases ${phaseKinds(t).join(' → ')}\n  commands ${commandKinds(t).join('; ') || '-'}\n  reasons ${phaseTexts(
+  `${t.driver}: final ${t.final}${t.final === 'completed' ? '' : ` (${t.logTail.split('\n')[0]})`}, writes [${t.writes.join(',')}]\n  phases ${phaseKinds(t).join(' → ')}\n  commands ${commandKinds(t).join('; ') || '-'}\n  reasons ${phaseTexts(
     t,
   )
     .filter((x) => x.includes(':'))
