@@ -48,7 +48,7 @@ export async function startKubeFront(o: {
           );
           return;
         }
-        if (res.destroyed) return; // the client gave up while we hung
+        if (res.destroyed || req.socket.destroyed) return; // the client gave up while we hung: never applied
         const m = req.method === 'PATCH' ? VS_PATCH.exec((req.url ?? '').split('?')[0]!) : null;
         if (m)
           o.onWrite({

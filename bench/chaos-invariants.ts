@@ -26,6 +26,8 @@ export interface MigrationObservation {
   storeWeight: number;
   /** The store's reason for the phase (pause, rollback or failure), if any. */
   reason?: string;
+  /** How long before the end the store last changed (tells a slow migration from a stuck one). */
+  idleMs?: number;
   /** Target weight in the cluster's VirtualService at the end. */
   clusterWeight: number | undefined;
   /** Target weights of the successful VirtualService PATCHes, in the order the API server applied them. */
