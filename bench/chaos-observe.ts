@@ -34,7 +34,7 @@ export async function observe(
     if (!id) continue;
     const r = await call('GET', `/v1/migrations/${id}`);
     const m = r.json.migration as
-      { phase: string; weight: number; steps: number[]; reason?: string } | undefined;
+      { phase: string; weight: number; steps: number[]; reason?: string; updatedAt?: string } | undefined;
     const vsPath = `/namespaces/${f.namespace}/virtualservices/${f.virtualService}`;
     out.push({
       id,
@@ -43,6 +43,7 @@ export async function observe(
       phase: m?.phase ?? `unreadable (${r.status})`,
       storeWeight: m?.weight ?? NaN,
       ...(m?.reason ? { reason: m.reason } : {}),
+      ...(m?.updatedAt ? { idleMs: Date.now() - Date.parse(m.updatedAt) } : {}),
       clusterWeight: clusterWeight(kube, f),
       clusterWrites: kube.requests
         .filter((q) => q.method === 'PATCH' && q.status < 300 && q.path.endsWith(vsPath))
