@@ -110,24 +110,7 @@ export async function startChaosWorld(migrations: number, log: (s: string) => vo
       close,
     };
     cleanups.push(async () => Promise.all(world.workers.map((w) => w.proc.stop())));
-    let spawned = 0;
-    const startWorker = async () => {
-      const front = await startKubeFront({
-        upstream: kube.url,
-        fault: () => world.apiFault,
-        holder: (ns) => lockHolder(probe, world.idByNs.get(ns)),
-        onWrite: (w) => world.writes.push(w),
-      });
-      fronts.push(front);
-      const kc = path.join(dir, `kubeconfig-${++spawned}.yaml`);
-      writeFileSync(kc, kube.kubeconfigYaml().replace(kube.url, front.url), { mode: 0o600 });
-      const proc = await startServe([
-        ...['--role', 'worker', ...common, '--kubeconfig', kc, '--prometheus', prom.url],
-        ...['--lock-ttl', '3s', '--tick-align', '100ms', '--batch-window', '20ms', '--reconcile-every', '2s'],
-      ]);
-      front.pid = proc.proc.pid!;
-      world.workers.push({ proc, front });
-    };
+    const startWorker = workerStarter(world, { dir, common, fronts });
     world.replaceWorker = async () => {
       for (let attempt = 1; attempt <= 3; attempt++) {
         try {
@@ -146,6 +129,32 @@ export async function startChaosWorld(migrations: number, log: (s: string) => vo
     await close();
     throw err;
   }
+}
+
+/** Starts one worker process behind a new fault-injecting front (its own kubeconfig points at the front). */
+function workerStarter(
+  world: ChaosWorld,
+  o: { dir: string; common: string[]; fronts: KubeFront[] },
+): () => Promise<void> {
+  let spawned = 0;
+  return async () => {
+    const { kube, prom, probe } = world;
+    const front = await startKubeFront({
+      upstream: kube.url,
+      fault: () => world.apiFault,
+      holder: (ns) => lockHolder(probe, world.idByNs.get(ns)),
+      onWrite: (w) => world.writes.push(w),
+    });
+    o.fronts.push(front);
+    const kc = path.join(o.dir, `kubeconfig-${++spawned}.yaml`);
+    writeFileSync(kc, kube.kubeconfigYaml().replace(kube.url, front.url), { mode: 0o600 });
+    const proc = await startServe([
+      ...['--role', 'worker', ...o.common, '--kubeconfig', kc, '--prometheus', prom.url],
+      ...['--lock-ttl', '3s', '--tick-align', '100ms', '--batch-window', '20ms', '--reconcile-every', '2s'],
+    ]);
+    front.pid = proc.proc.pid!;
+    world.workers.push({ proc, front });
+  };
 }
 
 /** pid in the migration's lock ("<host>:<pid>:<rand>|<seq>|<rand>"), 'none' when free, 'unknown' when unreadable. */
