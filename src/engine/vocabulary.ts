@@ -70,6 +70,8 @@ export function reasonOf(s: MigrationSnapshot): string | undefined {
   }
   if (phase === 'rolledBack' || phase === 'aborted') return c.rollback?.reason;
   if (phase === 'failed') return c.error;
+  if (phase === 'preflight' && c.preflightRetry?.lastError)
+    return `preflight failed ${c.preflightRetry.attempts}× (${c.preflightRetry.lastError}); trying again`;
   return undefined;
 }
 
@@ -80,6 +82,7 @@ export function nextWakeAt(s: MigrationSnapshot): number | undefined {
   const phase = phaseOf(s);
   if (phase === 'rollingBack') return c.rollback?.retryAt ?? c.now;
   if (phase === 'securing') return c.securing?.retryAt ?? c.now;
+  if (phase === 'preflight') return c.preflightRetry?.retryAt ?? c.now;
   if (phase !== 'shifting' && phase !== 'awaitingApproval' && phase !== 'paused') return undefined;
   if (c.weight <= 0) return undefined; // nothing routed to the target yet: nothing to analyse
   return (c.lastAnalysisAt ?? c.now) + c.config.intervalMs;

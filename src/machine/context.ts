@@ -11,6 +11,9 @@ export const RETRY_CAP_MS = 30_000;
 export const retryDelay = (attempts: number) =>
   Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempts - 1));
 
+/** Preflight attempts (1 s, 2 s, 4 s apart) before a failing preflight ends the migration. */
+export const PREFLIGHT_ATTEMPTS = 4;
+
 /** mTLS tightening attempts before the failure is reported and the migration completes without it. */
 export const MTLS_ATTEMPTS = 5;
 

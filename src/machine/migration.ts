@@ -90,22 +90,36 @@ export const migrationMachine = machineSetup.createMachine({
   },
   states: {
     pending: { on: { START: { target: 'preflight', actions: ['stampNow', 'markStarted'] } } },
+    // A failed preflight changed nothing: it is tried again (a transient API or Prometheus error must not end the
+    // migration), and only a repeated failure ends it as `failed`.
     preflight: {
-      tags: ['busy'],
-      invoke: {
-        src: 'preflight',
-        input: () => ({}),
-        onDone: [
-          {
-            guard: ({ event }) => event.output.initialWeight > 0,
-            target: 'shifting.observing',
-            actions: [{ type: 'preflightDone', params: ({ event }) => event.output }, 'inheritWeight'],
+      initial: 'checking',
+      states: {
+        due: { on: { TICK: { guard: 'retryDue', target: 'checking', actions: 'stampNow' } } },
+        checking: {
+          tags: ['busy'],
+          invoke: {
+            src: 'preflight',
+            input: () => ({}),
+            onDone: [
+              {
+                guard: ({ event }) => event.output.initialWeight > 0,
+                target: '#migration.shifting.observing',
+                actions: [{ type: 'preflightDone', params: ({ event }) => event.output }, 'inheritWeight'],
+              },
+              {
+                target: '#migration.shifting',
+                actions: { type: 'preflightDone', params: ({ event }) => event.output },
+              },
+            ],
+            onError: [
+              { guard: 'preflightAttemptsLeft', target: 'due', actions: 'preflightFailed' },
+              {
+                target: '#migration.failed',
+                actions: assign(({ event }) => ({ error: `preflight failed: ${errorText(event.error)}` })),
+              },
+            ],
           },
-          { target: 'shifting', actions: { type: 'preflightDone', params: ({ event }) => event.output } },
-        ],
-        onError: {
-          target: 'failed',
-          actions: assign(({ event }) => ({ error: `preflight failed: ${errorText(event.error)}` })),
         },
       },
     },

@@ -9,6 +9,7 @@ import type { Verdict } from '../gate/types.js';
 import { unavailableVerdict } from '../gate/verdict.js';
 import {
   MTLS_ATTEMPTS,
+  PREFLIGHT_ATTEMPTS,
   analysisDue,
   errorText,
   firstStepAbove,
@@ -65,7 +66,10 @@ export const machineSetup = setup({
     nothingToUndo: ({ context }) => context.weight === 0,
     analysisDue: ({ context, event }) => event.type === 'TICK' && analysisDue(context, event.at),
     retryDue: ({ context, event }) =>
-      event.type === 'TICK' && event.at >= (context.rollback?.retryAt ?? context.securing?.retryAt ?? 0),
+      event.type === 'TICK' &&
+      event.at >=
+        (context.rollback?.retryAt ?? context.securing?.retryAt ?? context.preflightRetry?.retryAt ?? 0),
+    preflightAttemptsLeft: ({ context }) => (context.preflightRetry?.attempts ?? 0) + 1 < PREFLIGHT_ATTEMPTS,
     mtlsOff: ({ context }) => !context.config.tightenMtls,
     mtlsAttemptsLeft: ({ context }) => (context.securing?.attempts ?? 0) + 1 < MTLS_ATTEMPTS,
     decides: ({ context }, p: Wants) =>
@@ -159,6 +163,11 @@ export const machineSetup = setup({
           lastError: errorText((event as { error?: unknown }).error),
         },
       };
+    }),
+    preflightFailed: assign(({ context, event }) => {
+      const attempts = (context.preflightRetry?.attempts ?? 0) + 1;
+      const lastError = errorText((event as { error?: unknown }).error);
+      return { preflightRetry: { attempts, retryAt: context.now + retryDelay(attempts), lastError } };
     }),
     mtlsFailed: assign(({ context, event }) => {
       const attempts = (context.securing?.attempts ?? 0) + 1;

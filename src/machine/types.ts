@@ -66,6 +66,8 @@ export interface MigrationContext {
   forceNextWrite: boolean;
   pauseReason?: string;
   rollback?: { cause: RollbackCause; reason: string; by?: string; at: number } & Partial<Retrying>;
+  /** Retries of a failed preflight (nothing was written yet). */
+  preflightRetry?: Retrying;
   /** Retries of the mTLS tightening after completion of the traffic shift. */
   securing?: Retrying;
   error?: string;

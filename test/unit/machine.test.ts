@@ -182,11 +182,24 @@ describe('migration machine, driven by the runner on a simulated clock', () => {
     const t = setup();
     t.mesh.preflightOk = false;
     await t.runner.start();
-    await advance(t.clock, 1000);
+    await advance(t.clock, 30_000); // tried 4 times, 1 s, 2 s and 4 s apart
     const r = await t.runner.done;
     expect(r.phase).toBe('failed');
     expect(r.reason).toMatch(/MESH_EXTERNAL/);
     expect(t.mesh.writes).toEqual([]);
+    expect(t.events.filter((e) => e.type === 'preflight')).toHaveLength(4);
+  });
+
+  it('a transient preflight failure (API or Prometheus blip) is tried again, not final', async () => {
+    const t = setup();
+    t.mesh.preflightOk = false;
+    await t.runner.start();
+    await advance(t.clock, 2000);
+    expect(t.runner.snapshot().phase).toBe('preflight');
+    t.mesh.preflightOk = true;
+    await advance(t.clock, 5 * 60_000);
+    expect((await t.runner.done).phase).toBe('completed');
+    expect(t.mesh.writes).toEqual([10, 50, 100]);
   });
 
   it('a weight write that keeps failing rolls back (and reports the cause)', async () => {
