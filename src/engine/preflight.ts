@@ -42,6 +42,7 @@ export async function runPreflight(
       ok: false,
       message: (err as Error).message,
       fix: 'check --prometheus and that Prometheus is up',
+      transient: true,
     });
   }
   report.ok = report.checks.every((c) => c.ok);

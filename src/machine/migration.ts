@@ -90,8 +90,8 @@ export const migrationMachine = machineSetup.createMachine({
   },
   states: {
     pending: { on: { START: { target: 'preflight', actions: ['stampNow', 'markStarted'] } } },
-    // A failed preflight changed nothing: it is tried again (a transient API or Prometheus error must not end the
-    // migration), and only a repeated failure ends it as `failed`.
+    // A failed preflight changed nothing: while the API or Prometheus is unavailable it waits (an outage at start
+    // must not end a migration); a check that fails (something is wrong) ends it as `failed` after a few tries.
     preflight: {
       initial: 'checking',
       states: {
@@ -113,6 +113,9 @@ export const migrationMachine = machineSetup.createMachine({
               },
             ],
             onError: [
+              // Unavailable dependencies are waited out (capped backoff, visible as the phase's reason) ...
+              { guard: 'preflightTransient', target: 'due', actions: 'preflightFailed' },
+              // ... a failed check is confirmed a few times before it ends the migration.
               { guard: 'preflightAttemptsLeft', target: 'due', actions: 'preflightFailed' },
               {
                 target: '#migration.failed',

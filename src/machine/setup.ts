@@ -69,6 +69,11 @@ export const machineSetup = setup({
       event.type === 'TICK' &&
       event.at >=
         (context.rollback?.retryAt ?? context.securing?.retryAt ?? context.preflightRetry?.retryAt ?? 0),
+    /** Preflight could not run (API or Prometheus unavailable), as opposed to finding something wrong. */
+    preflightTransient: ({ event }) => {
+      const err = (event as { error?: { name?: string; transient?: boolean } }).error;
+      return err?.name !== 'PreflightError' || err.transient === true;
+    },
     preflightAttemptsLeft: ({ context }) => (context.preflightRetry?.attempts ?? 0) + 1 < PREFLIGHT_ATTEMPTS,
     mtlsOff: ({ context }) => !context.config.tightenMtls,
     mtlsAttemptsLeft: ({ context }) => (context.securing?.attempts ?? 0) + 1 < MTLS_ATTEMPTS,

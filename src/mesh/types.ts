@@ -8,6 +8,8 @@ export interface PreflightCheck {
   message: string;
   /** What to do about it, when not ok. */
   fix?: string;
+  /** The check could not run (API or Prometheus unavailable): trying again later may pass. */
+  transient?: boolean;
 }
 
 export interface PreflightReport {
@@ -63,5 +65,10 @@ export class PreflightError extends Error {
         failed.map((c) => `[${c.id}] ${c.message}${c.fix ? ` (fix: ${c.fix})` : ''}`).join('; '),
     );
     this.name = 'PreflightError';
+  }
+
+  /** Every failed check failed because something was unavailable, not because something is wrong. */
+  get transient(): boolean {
+    return this.report.checks.filter((c) => !c.ok).every((c) => c.transient === true);
   }
 }

@@ -281,3 +281,25 @@ describe('machine internals', () => {
     expect(nextWakeAt(restored.getSnapshot())).toBeUndefined();
   });
 });
+
+describe('preflight while a dependency is down', () => {
+  it('waits out an unavailable Prometheus (transient checks) instead of failing after a few tries', async () => {
+    const clock = new SimulatedClock();
+    clock.set(1_700_000_000_000);
+    const mesh = new FakeMesh(clock);
+    let down = true;
+    const metrics = new FakeMetrics(clock, mesh, healthy);
+    metrics.recentRequests = async () => {
+      if (down) throw new Error('Prometheus at http://127.0.0.1:9: network error');
+      return 1000;
+    };
+    const runner = new MigrationRunner({ plan: testPlan(FAST_POLICY), mesh, metrics, clock });
+    await runner.start();
+    await advance(clock, 3 * 60_000); // far longer than the four tries a failing check gets
+    expect(runner.snapshot().phase).toBe('preflight');
+    down = false;
+    await advance(clock, 5 * 60_000);
+    expect((await runner.done).phase).toBe('completed');
+    expect(mesh.writes).toEqual([10, 50, 100]);
+  });
+});

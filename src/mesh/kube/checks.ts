@@ -1,6 +1,6 @@
 /** Building a preflight report: one check per line, with the fix shown only where a check failed. */
 import type { PreflightCheck } from '../types.js';
-import { isNotFound } from './errors.js';
+import { isNotFound, isRetryable } from './errors.js';
 
 export class CheckList {
   readonly checks: PreflightCheck[] = [];
@@ -16,6 +16,7 @@ export class CheckList {
   failed(id: string, err: unknown, fix?: string): void {
     this.signal?.throwIfAborted();
     this.add(id, false, (err as Error).message, fix ?? (err as { fix?: string }).fix);
+    if (isRetryable(err)) this.checks[this.checks.length - 1]!.transient = true;
   }
 
   /** A failed read of `what`: "<what> not found" with its fix; anything else reports the API's error. */
