@@ -6,7 +6,10 @@ import {
   type MetricsProvider,
   type SampleRequest,
 } from './provider.js';
-import { goldenSignalsQuery, recentTrafficQuery, renderTemplate } from './promql.js';
+import { goldenSignalsQuery, rawCountersQuery, recentTrafficQuery, renderTemplate } from './promql.js';
+import { sideSinceStep, type RawSeries } from './cumulative.js';
+
+const RAW_LOOKBACK_MS = 60_000;
 import type { GateSample, Quantile, SideSample } from './types.js';
 
 export interface PrometheusProviderOptions {
@@ -78,8 +81,40 @@ export class PrometheusProvider implements MetricsProvider {
     }
   }
 
+  /** Raw samples of one side's counters over `rangeMs` before `at`. */
+  async rawSeries(
+    labels: Record<string, string>,
+    reporter: string,
+    rangeMs: number,
+    at?: number,
+  ): Promise<RawSeries[]> {
+    const started = performance.now();
+    const promql = rawCountersQuery(labels, reporter, rangeMs);
+    this.queries++;
+    try {
+      const res = await this.driver.instantQuery(promql, at === undefined ? undefined : new Date(at));
+      this.opts.onQuery?.({ query: promql, ms: performance.now() - started, ok: true });
+      if (res.resultType !== 'matrix')
+        throw new MetricsUnavailableError(`expected a matrix, got ${res.resultType}`, 'bad_data');
+      return (
+        res.result as Array<{
+          metric?: { name?: string; labels?: Record<string, string> };
+          values?: Array<{ time: Date; value: unknown }>;
+        }>
+      ).map((r) => ({
+        labels: { ...(r.metric?.labels ?? {}), __name__: r.metric?.name ?? '' },
+        samples: (r.values ?? []).map((v) => ({ t: v.time.getTime(), v: Number(v.value) })),
+      }));
+    } catch (err) {
+      this.opts.onQuery?.({ query: promql, ms: performance.now() - started, ok: false });
+      throw wrapError(err, this.opts.url);
+    }
+  }
+
   async sample(req: SampleRequest): Promise<GateSample> {
     const { policy } = req;
+    if (policy.analysis.method === 'sequential' && req.stepStartedAt !== undefined)
+      return this.sampleSinceStep(req, req.stepStartedAt);
     const quantiles = quantilesOf(policy);
     const windowMs = policy.analysis.window;
     const reporter = policy.analysis.reporter;
@@ -93,17 +128,7 @@ export class PrometheusProvider implements MetricsProvider {
       // An absent counter means no such requests in the window (Prometheus drops empty sums).
       return { requests: pick('requests') ?? 0, errors: pick('errors') ?? 0, latencyMs };
     };
-    const custom: Record<string, number> = {};
-    for (const m of policy.metrics) {
-      const q = renderTemplate(m.query, {
-        namespace: req.namespace,
-        windowMs,
-        selectors: req.selectors,
-        reporter,
-      });
-      const res = await this.query(q, req.at);
-      custom[m.name] = res.length === 1 ? res[0]!.value : NaN;
-    }
+    const custom = await this.customMetrics(req);
     return {
       at: req.at ?? Date.now(),
       windowMs,
@@ -112,6 +137,44 @@ export class PrometheusProvider implements MetricsProvider {
       custom,
       queries: this.queries - before,
     };
+  }
+
+  /** Sequential method: exact counts of both sides since the step started (see cumulative.ts). */
+  private async sampleSinceStep(req: SampleRequest, since: number): Promise<GateSample> {
+    const before = this.queries;
+    const at = req.at ?? Date.now();
+    // Look back one extra minute so series that existed before the step are told from ones born during it.
+    const rangeMs = Math.max(0, at - since) + RAW_LOOKBACK_MS;
+    const reporter = req.policy.analysis.reporter;
+    const [source, target] = await Promise.all([
+      this.rawSeries(req.selectors.source, reporter, rangeMs, at),
+      this.rawSeries(req.selectors.target, reporter, rangeMs, at),
+    ]);
+    const custom = await this.customMetrics(req);
+    return {
+      at,
+      since,
+      windowMs: Math.max(0, at - since),
+      source: sideSinceStep(source, since),
+      target: sideSinceStep(target, since),
+      custom,
+      queries: this.queries - before,
+    };
+  }
+
+  private async customMetrics(req: SampleRequest): Promise<Record<string, number>> {
+    const custom: Record<string, number> = {};
+    for (const m of req.policy.metrics) {
+      const q = renderTemplate(m.query, {
+        namespace: req.namespace,
+        windowMs: req.policy.analysis.window,
+        selectors: req.selectors,
+        reporter: req.policy.analysis.reporter,
+      });
+      const res = await this.query(q, req.at);
+      custom[m.name] = res.length === 1 ? res[0]!.value : NaN;
+    }
+    return custom;
   }
 
   async recentRequests(labels: Record<string, string>, reporter: string, windowMs: number): Promise<number> {

@@ -145,3 +145,25 @@ export function mtlsTrafficQuery(
   }
   return `sum by (connection_security_policy) (increase(istio_requests_total{reporter="${opts.reporter}",${scope}}[${seconds}s]))`;
 }
+
+/** The metric names whose raw counter samples the sequential method reads. */
+export const RAW_COUNTER_NAMES = [
+  'istio_requests_total',
+  'istio_request_duration_milliseconds_bucket',
+] as const;
+
+/**
+ * Every raw sample of one side's request counters and latency buckets over the last `rangeMs` (a range-vector
+ * instant query: no `increase()`, so no extrapolation; the caller computes exact increases).
+ */
+export function rawCountersQuery(labels: Record<string, string>, reporter: string, rangeMs: number): string {
+  const seconds = Math.max(1, Math.ceil(rangeMs / 1000));
+  return `{__name__=~"${RAW_COUNTER_NAMES.join('|')}",${selectorFor(labels, reporter)}}[${formatDuration(seconds * 1000)}]`;
+}
+
+/** Whether a request series counts as failed: HTTP 5xx, or gRPC status ≠ 0 (Istio reports those with HTTP 200). */
+export function isErrorSeries(labels: Record<string, string>): boolean {
+  const code = labels.response_code ?? '';
+  const grpc = labels.grpc_response_status ?? '';
+  return /^5\d\d$/.test(code) || (grpc !== '' && grpc !== '0');
+}

@@ -8,7 +8,7 @@ export interface SampleRequest {
   policy: PolicySpec;
   /** Evaluation time (epoch ms); undefined = "now" on the metrics server. */
   at?: number;
-  /** When the current step's weight was written (epoch ms): evidence since then belongs to this step. */
+  /** Epoch ms of the current step's weight write: the sequential method counts evidence since then. */
   stepStartedAt?: number;
 }
 

@@ -11,6 +11,12 @@ export interface SideSample {
   errors: number;
   /** Latency quantiles in milliseconds; NaN when Prometheus has no data. */
   latencyMs: Partial<Record<Quantile, number>>;
+  /**
+   * Sequential method: requests at or below each of Istio's bucket bounds (cumulative, as `le` buckets are),
+   * counted exactly since the step started, and the histogram's total count.
+   */
+  buckets?: number[];
+  latencyCount?: number;
 }
 
 export interface GateSample {
@@ -21,6 +27,8 @@ export interface GateSample {
   target: SideSample;
   /** Custom PromQL metrics by name; NaN when empty. */
   custom: Record<string, number>;
+  /** Sequential method: the counts are cumulative since this instant (the step's start), not over windowMs. */
+  since?: number;
   /** How many Prometheus queries produced this sample. */
   queries: number;
 }

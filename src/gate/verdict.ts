@@ -11,22 +11,14 @@
  */
 import type { LatencyObjective, PolicySpec } from '../plan/schema.js';
 import { wilson } from './stats.js';
+import { bucketIndex } from './buckets.js';
+import { sequentialChecks } from './sequential-verdict.js';
+export { ISTIO_LATENCY_BUCKETS_MS } from './buckets.js';
 import { QUANTILES, type CheckResult, type GateSample, type Quantile, type Verdict } from './types.js';
 
 const pct = (x: number) => `${(x * 100).toFixed(x < 0.001 && x > 0 ? 3 : 2)} %`;
 const ms = (x: number) => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
 const round = (x: number, digits = 6) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
-
-/** Istio's default buckets for istio_request_duration_milliseconds (upper bounds, ms). */
-export const ISTIO_LATENCY_BUCKETS_MS: readonly number[] = [
-  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000,
-  3600000,
-];
-
-function bucketIndex(ms: number): number {
-  const i = ISTIO_LATENCY_BUCKETS_MS.findIndex((b) => ms <= b);
-  return i === -1 ? ISTIO_LATENCY_BUCKETS_MS.length : i;
-}
 
 export function minSamplesFor(q: Quantile, o: LatencyObjective): number {
   // ≥ 5 samples above the quantile, and never fewer than 100: a median of 30 requests moves by ±15 %.
@@ -235,9 +227,11 @@ function customChecks(policy: PolicySpec, s: GateSample): CheckResult[] {
 
 /** Judges one sample against the policy. */
 export function evaluate(policy: PolicySpec, sample: GateSample, weight: number): Verdict {
+  const sequential = policy.analysis.method === 'sequential' && sample.since !== undefined;
   const checks = [
-    ...errorRateChecks(policy, sample, weight),
-    ...latencyChecks(policy, sample, weight),
+    ...(sequential
+      ? sequentialChecks(policy, sample, weight)
+      : [...errorRateChecks(policy, sample, weight), ...latencyChecks(policy, sample, weight)]),
     ...customChecks(policy, sample),
   ];
   const failed = checks.filter((c) => c.outcome === 'fail');

@@ -132,6 +132,17 @@ export const policySpecSchema = z
        */
       confidence: z.number().min(0).max(0.9999).default(0.99),
       reporter: z.enum(['destination', 'source']).default('destination'),
+      /**
+       * How evidence is judged. `window`: each analysis looks at the last `window` on its own (Flagger/Argo
+       * style). `sequential`: anytime-valid tests on everything counted since the step started, so a check may
+       * run every interval without inflating false alarms (see README "How the gate decides").
+       */
+      method: z.enum(['window', 'sequential']).default('window'),
+      /**
+       * Sequential method: the false-rollback budget of a whole migration (probability that a container as good
+       * as the VMs is rolled back by the statistics). Split equally between checks and steps.
+       */
+      alpha: z.number().gt(0).max(0.2).default(0.01),
     }),
     slo: z.strictObject({
       errorRate: z

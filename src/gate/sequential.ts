@@ -1,0 +1,104 @@
+/**
+ * Anytime-valid sequential tests on counts (pure).
+ *
+ * Each test returns an e-value: a nonnegative statistic whose expectation is at most 1 under the null, and which,
+ * computed on cumulative counts of events that arrive one by one, is a test supermartingale. By Ville's inequality
+ * P(it ever reaches 1/α) ≤ α, so it may be checked after every interval without inflating false alarms.
+ * Alternatives are mixed over a fixed grid (a mixture SPRT), so no single effect size has to be guessed.
+ *
+ *  - `rateEvidence`: the target's own events (errors, or requests above a latency bound) against an absolute
+ *    rate p0 — H0: p ≤ p0.
+ *  - `ratioEvidence`: the target against the source (the VMs). Requests on both sides arrive as Poisson
+ *    processes; conditionally on the total number of events, each event is the target's with probability
+ *    π(ρ) = ρ·n_t / (ρ·n_t + n_s), where ρ is the ratio of the target's event rate to the source's.
+ *    H0: ρ ≤ ρ0. This is the counting-process test of Lindon, Sanden & Shirikian (KDD 2022) with a grid mixture.
+ *    When events are not rare (a share around the median) the exact conditional law is hypergeometric, which
+ *    is dominated in convex order by the binomial used here, so the test stays valid (only more cautious).
+ */
+
+/** Multiples of the null used as alternatives, with equal prior weight. */
+export const ALTERNATIVES: readonly number[] = [1.25, 1.5, 2, 3, 5, 10, 30];
+
+function logMeanExp(xs: readonly number[]): number {
+  const m = Math.max(...xs);
+  if (!Number.isFinite(m)) return m;
+  return m + Math.log(xs.reduce((s, x) => s + Math.exp(x - m), 0) / xs.length);
+}
+
+/** One-sided binomial mixture: ln E for k events out of n trials against H0: p ≤ p0. */
+export function rateEvidence(k: number, n: number, p0: number, alternatives = ALTERNATIVES): number {
+  if (!(n > 0) || !(p0 > 0) || p0 >= 1) return 0;
+  const kk = Math.min(Math.max(0, k), n);
+  const logs = alternatives
+    .map((a) => Math.min(p0 * a, (1 + p0) / 2, 0.999999))
+    .filter((p1) => p1 > p0)
+    .map((p1) => kk * Math.log(p1 / p0) + (n - kk) * Math.log((1 - p1) / (1 - p0)));
+  return logs.length ? logMeanExp(logs) : 0;
+}
+
+export interface Counts {
+  /** Events (errors, or requests above a latency bound). */
+  events: number;
+  /** Trials (requests). */
+  trials: number;
+}
+
+/** Conditional (two-sample) mixture: ln E that the target's event rate exceeds ρ0 × the source's. */
+export function ratioEvidence(
+  target: Counts,
+  source: Counts,
+  rho0: number,
+  alternatives = ALTERNATIVES,
+): number {
+  const nt = target.trials;
+  const ns = source.trials;
+  if (!(nt > 0) || !(ns > 0) || !(rho0 > 0)) return 0;
+  const kt = Math.max(0, Math.min(target.events, nt));
+  const ks = Math.max(0, Math.min(source.events, ns));
+  const share = (rho: number) => (rho * nt) / (rho * nt + ns);
+  const pi0 = share(rho0);
+  const logs = alternatives.map((a) => {
+    const pi1 = share(rho0 * a);
+    return kt * Math.log(pi1 / pi0) + ks * Math.log((1 - pi1) / (1 - pi0));
+  });
+  return logMeanExp(logs);
+}
+
+/** The e-value threshold (as a natural log) for a test that was given `alpha` of the budget. */
+export function logThreshold(alpha: number): number {
+  return -Math.log(alpha);
+}
+
+/** Standard normal CDF (Abramowitz–Stegun 7.1.26 on erf, |error| < 1.5e-7). */
+export function normalCdf(x: number): number {
+  if (x === Infinity) return 1;
+  if (x === -Infinity) return 0;
+  const z = Math.abs(x) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * z);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+      t *
+      Math.exp(-z * z);
+  return x >= 0 ? (1 + y) / 2 : (1 - y) / 2;
+}
+
+/**
+ * The increase of one counter series from its raw samples: resets handled like Prometheus' `increase()`, but
+ * never extrapolated beyond the samples, so a count is exactly what the sidecars reported. A series whose first
+ * sample comes after `from` was born during the step and counts from zero (its first sample is real traffic);
+ * one already present counts from its first sample at or after `from`.
+ */
+export function counterIncrease(samples: ReadonlyArray<{ t: number; v: number }>, from: number): number {
+  const first = samples[0];
+  if (!first) return 0;
+  const inRange = samples.filter((s) => s.t >= from);
+  if (inRange.length === 0) return 0;
+  let total = first.t > from ? inRange[0]!.v : 0;
+  for (let i = 1; i < inRange.length; i++) {
+    const prev = inRange[i - 1]!.v;
+    const cur = inRange[i]!.v;
+    total += cur >= prev ? cur - prev : cur; // a reset: the counter restarted from zero
+  }
+  return total;
+}
