@@ -7,9 +7,11 @@ import {
   type SampleRequest,
 } from './provider.js';
 import { goldenSignalsQuery, rawCountersQuery, recentTrafficQuery, renderTemplate } from './promql.js';
-import { sideSinceStep, type RawSeries } from './cumulative.js';
+import { binnedSince, sideSinceStep, type RawSeries } from './cumulative.js';
 
 const RAW_LOOKBACK_MS = 60_000;
+/** Evidence bins: a few scrapes each, short enough that most hold a single traffic split. */
+const EVIDENCE_BIN_MS = 30_000;
 import type { GateSample, Quantile, SideSample } from './types.js';
 
 export interface PrometheusProviderOptions {
@@ -139,12 +141,14 @@ export class PrometheusProvider implements MetricsProvider {
     };
   }
 
-  /** Sequential method: exact counts of both sides since the step started (see cumulative.ts). */
+  /** Sequential method: exact counts of both sides since the step started, and binned since evidenceSince. */
   private async sampleSinceStep(req: SampleRequest, since: number): Promise<GateSample> {
     const before = this.queries;
     const at = req.at ?? Date.now();
-    // Look back one extra minute so series that existed before the step are told from ones born during it.
-    const rangeMs = Math.max(0, at - since) + RAW_LOOKBACK_MS;
+    const carried = req.evidenceSince !== undefined && req.evidenceSince <= since;
+    const evidenceSince = carried ? req.evidenceSince! : since;
+    // Look back one extra minute so series that existed before are told from ones born since.
+    const rangeMs = Math.max(0, at - evidenceSince) + RAW_LOOKBACK_MS;
     const reporter = req.policy.analysis.reporter;
     const [source, target] = await Promise.all([
       this.rawSeries(req.selectors.source, reporter, rangeMs, at),
@@ -154,6 +158,8 @@ export class PrometheusProvider implements MetricsProvider {
     return {
       at,
       since,
+      ...(carried ? { evidenceSince } : {}),
+      batches: binnedSince(source, target, evidenceSince, EVIDENCE_BIN_MS),
       windowMs: Math.max(0, at - since),
       source: sideSinceStep(source, since),
       target: sideSinceStep(target, since),

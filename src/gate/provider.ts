@@ -10,6 +10,11 @@ export interface SampleRequest {
   at?: number;
   /** Epoch ms of the current step's weight write: the sequential method counts evidence since then. */
   stepStartedAt?: number;
+  /**
+   * Epoch ms from which the sequential method accumulates evidence across steps (the migration's first weight
+   * write or its resumption); default: the step's start.
+   */
+  evidenceSince?: number;
 }
 
 export interface MetricsProvider {

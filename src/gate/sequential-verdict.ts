@@ -15,8 +15,15 @@
  */
 import type { PolicySpec } from '../plan/schema.js';
 import { ISTIO_LATENCY_BUCKETS_MS } from './buckets.js';
-import { logThreshold, ratioEvidence, rateEvidence } from './sequential.js';
-import { QUANTILES, type CheckResult, type GateSample, type Quantile, type SideSample } from './types.js';
+import { logThreshold, ratioEvidenceBatches, rateEvidence } from './sequential.js';
+import {
+  QUANTILES,
+  type BinCounts,
+  type CheckResult,
+  type GateSample,
+  type Quantile,
+  type SideSample,
+} from './types.js';
 import { minSamplesFor } from './verdict.js';
 
 const pct = (x: number) => `${(x * 100).toFixed(x < 0.001 && x > 0 ? 3 : 2)} %`;
@@ -39,24 +46,55 @@ export function sequentialTestCount(policy: PolicySpec): number {
   return Math.max(1, n);
 }
 
-/** ln(1/α_check): the evidence one check needs to fail. */
-export function failLevel(policy: PolicySpec): number {
-  return logThreshold(policy.analysis.alpha / (sequentialTestCount(policy) * policy.steps.length));
+/**
+ * ln(1/α_check): the evidence one check needs to fail. Evidence carried across steps is one test per check for
+ * the whole migration; evidence that restarts at each step is one test per check and step.
+ */
+export function failLevel(policy: PolicySpec, carried: boolean): number {
+  const tests = sequentialTestCount(policy) * (carried ? 1 : policy.steps.length);
+  return logThreshold(policy.analysis.alpha / tests);
+}
+
+type Bin = NonNullable<GateSample['batches']>[number];
+
+function toBin(side: SideSample): BinCounts {
+  return {
+    requests: side.requests,
+    errors: side.errors,
+    buckets: side.buckets ?? ISTIO_LATENCY_BUCKETS_MS.map(() => side.latencyCount ?? 0),
+    latencyCount: side.latencyCount ?? 0,
+  };
+}
+
+function total(bins: readonly Bin[], side: 'source' | 'target'): BinCounts {
+  const out: BinCounts = {
+    requests: 0,
+    errors: 0,
+    buckets: ISTIO_LATENCY_BUCKETS_MS.map(() => 0),
+    latencyCount: 0,
+  };
+  for (const b of bins) {
+    const c = b[side];
+    out.requests += c.requests;
+    out.errors += c.errors;
+    out.latencyCount += c.latencyCount;
+    c.buckets.forEach((v, i) => (out.buckets[i]! += v));
+  }
+  return out;
 }
 
 /** Requests slower than Istio's bound at `index`, from cumulative bucket counts. */
-function slowerThan(side: SideSample, index: number): number {
-  const total = side.latencyCount ?? side.requests;
-  return Math.max(0, total - (side.buckets?.[index] ?? total));
+function slowerThan(side: BinCounts, index: number): number {
+  return Math.max(0, side.latencyCount - (side.buckets[index] ?? side.latencyCount));
 }
 
 /**
  * The bound the VMs' q-quantile falls at: the highest Istio bound above which at least half of the 1 − q share
  * of the VMs' requests lie (p99 → the bound ~1 % of requests exceed), so the test counts the tail it is about.
  */
-export function sourceBoundIndex(source: SideSample, q: Quantile): number | undefined {
-  const total = source.latencyCount ?? 0;
-  if (!(total > 0) || !source.buckets) return undefined;
+export function sourceBoundIndex(source: BinCounts, q: Quantile): number | undefined {
+  const total = source.latencyCount;
+  if (!(total > 0)) return undefined;
   const want = (1 - QUANTILES[q]) / 2;
   let found: number | undefined;
   for (let i = 0; i < ISTIO_LATENCY_BUCKETS_MS.length; i++)
@@ -66,7 +104,6 @@ export function sourceBoundIndex(source: SideSample, q: Quantile): number | unde
 
 interface Test {
   name: string;
-  failureThreshold: number;
   logE: number;
   level: number;
   observed: number;
@@ -79,9 +116,10 @@ interface Test {
 
 function toCheck(t: Test): CheckResult {
   const evidence = `evidence ${fmtE(t.logE)}, rolls back at ${fmtE(t.level)}`;
+  // The e-value already weighs all the evidence: one crossing is the decision (no streak on top).
   const base = {
     name: t.name,
-    failureThreshold: t.failureThreshold,
+    failureThreshold: 1,
     observed: round(t.observed),
     threshold: round(t.threshold),
   };
@@ -90,35 +128,45 @@ function toCheck(t: Test): CheckResult {
   return { ...base, outcome: 'pass', message: `${t.numbers} (${evidence})` };
 }
 
-function errorTests(policy: PolicySpec, s: GateSample, weight: number, level: number): CheckResult[] {
+/** What the tests see: this step's counts (readiness) and the evidence bins (carried across steps). */
+interface Evidence {
+  step: { target: SideSample; source: SideSample };
+  bins: Bin[];
+  target: BinCounts;
+  source: BinCounts;
+  scope: string;
+  weight: number;
+  level: number;
+}
+
+function errorTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
   const slo = policy.slo.errorRate;
   if (!slo) return [];
   const { minRequests } = policy.analysis;
-  const n = s.target.requests;
-  const k = Math.min(s.target.errors, n);
+  const stepN = ev.step.target.requests;
+  const n = ev.target.requests;
+  const k = Math.min(ev.target.errors, n);
   const out: CheckResult[] = [];
-  const since = 'since the step started';
   if (!(n > 0)) {
     out.push({
       name: 'error-rate',
       outcome: 'inconclusive',
-      failureThreshold: slo.failureThreshold,
-      message: `no requests reached the target ${since}`,
+      failureThreshold: 1,
+      message: `no requests reached the target ${ev.scope}`,
     });
     return out;
   }
   const rate = k / n;
-  const ready = n >= minRequests;
-  const notReady = `only ${n} requests to the target ${since} (need ${minRequests})`;
+  const ready = stepN >= minRequests;
+  const notReady = `only ${stepN} requests to the target since the step started (need ${minRequests})`;
   out.push(
     toCheck({
       name: 'error-rate',
-      failureThreshold: slo.failureThreshold,
       logE: rateEvidence(k, n, slo.max),
-      level,
+      level: ev.level,
       observed: rate,
       threshold: slo.max,
-      numbers: `error rate ${pct(rate)} (${k}/${n}) vs SLO ${pct(slo.max)}`,
+      numbers: `error rate ${pct(rate)} (${k}/${n} ${ev.scope}) vs SLO ${pct(slo.max)}`,
       ready,
       notReady,
       notReadyOutcome: 'inconclusive',
@@ -127,34 +175,32 @@ function errorTests(policy: PolicySpec, s: GateSample, weight: number, level: nu
   const margin = slo.maxIncreaseOverSource;
   if (margin === undefined) return out;
   const name = 'error-rate-vs-source';
-  const sn = s.source.requests;
-  const sk = Math.min(s.source.errors, sn);
-  if (weight >= 100 || !(sn > 0) || sk <= 0) {
+  const sn = ev.source.requests;
+  const sk = Math.min(ev.source.errors, sn);
+  if (ev.weight >= 100 || !(sn > 0) || sk <= 0) {
     const why =
-      weight >= 100
+      ev.weight >= 100
         ? 'the source gets no traffic at 100 %'
         : sn > 0
-          ? `the VMs had no errors ${since}: the absolute check decides`
-          : `no source traffic ${since}`;
-    out.push({
-      name,
-      outcome: 'skipped',
-      failureThreshold: slo.failureThreshold,
-      message: `not compared: ${why}`,
-    });
+          ? `the VMs had no errors ${ev.scope}: the absolute check decides`
+          : `no source traffic ${ev.scope}`;
+    out.push({ name, outcome: 'skipped', failureThreshold: 1, message: `not compared: ${why}` });
     return out;
   }
   const srcRate = sk / sn;
   const rho0 = 1 + margin / srcRate;
+  const batches = ev.bins.map((b) => ({
+    target: { events: b.target.errors, trials: b.target.requests },
+    source: { events: b.source.errors, trials: b.source.requests },
+  }));
   out.push(
     toCheck({
       name,
-      failureThreshold: slo.failureThreshold,
-      logE: ratioEvidence({ events: k, trials: n }, { events: sk, trials: sn }, rho0),
-      level,
+      logE: ratioEvidenceBatches(batches, rho0),
+      level: ev.level,
       observed: rate,
       threshold: srcRate + margin,
-      numbers: `error rate ${pct(rate)} (${k}/${n}) vs ${pct(srcRate)} on the VMs (${sk}/${sn}), allowed +${pct(margin)}`,
+      numbers: `error rate ${pct(rate)} (${k}/${n}) vs ${pct(srcRate)} on the VMs (${sk}/${sn}) ${ev.scope}, allowed +${pct(margin)}`,
       ready,
       notReady,
       notReadyOutcome: 'inconclusive',
@@ -163,29 +209,29 @@ function errorTests(policy: PolicySpec, s: GateSample, weight: number, level: nu
   return out;
 }
 
-function latencyTests(policy: PolicySpec, s: GateSample, weight: number, level: number): CheckResult[] {
+function latencyTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
   const out: CheckResult[] = [];
-  const n = s.target.latencyCount ?? 0;
+  const n = ev.target.latencyCount;
+  const stepN = ev.step.target.latencyCount ?? ev.step.target.requests;
   for (const q of ['p50', 'p95', 'p99'] as const) {
     const o = policy.slo.latency?.[q];
     if (!o) continue;
     const need = minSamplesFor(q, o);
-    const ready = n >= need;
-    const notReady = `${q} not judged yet: ${n} target samples since the step started, need ${need}`;
+    const ready = stepN >= need;
+    const notReady = `${q} not judged yet: ${stepN} target samples since the step started, need ${need}`;
     if (o.maxMs !== undefined) {
       const i = ISTIO_LATENCY_BUCKETS_MS.findIndex((b) => b >= o.maxMs!);
       const bound = ISTIO_LATENCY_BUCKETS_MS[i] ?? o.maxMs;
-      const slow = i >= 0 ? slowerThan(s.target, i) : 0;
+      const slow = i >= 0 ? slowerThan(ev.target, i) : 0;
       const share = n > 0 ? slow / n : 0;
       out.push(
         toCheck({
           name: q,
-          failureThreshold: o.failureThreshold,
           logE: rateEvidence(slow, n, 1 - QUANTILES[q]),
-          level,
+          level: ev.level,
           observed: share,
           threshold: 1 - QUANTILES[q],
-          numbers: `${pct(share)} of target requests over ${bound} ms (${slow}/${n}; ${q} ≤ ${o.maxMs} ms allows ${pct(1 - QUANTILES[q])})`,
+          numbers: `${pct(share)} of target requests over ${bound} ms (${slow}/${n} ${ev.scope}; ${q} ≤ ${o.maxMs} ms allows ${pct(1 - QUANTILES[q])})`,
           ready,
           notReady,
           notReadyOutcome: 'skipped',
@@ -194,35 +240,31 @@ function latencyTests(policy: PolicySpec, s: GateSample, weight: number, level: 
     }
     if (o.maxRatioToSource === undefined) continue;
     const name = `${q}-vs-source`;
-    const sn = s.source.latencyCount ?? 0;
-    const i = weight >= 100 || sn < need ? undefined : sourceBoundIndex(s.source, q);
+    const sn = ev.source.latencyCount;
+    const i = ev.weight >= 100 || sn < need ? undefined : sourceBoundIndex(ev.source, q);
     if (i === undefined) {
       const why =
-        weight >= 100
+        ev.weight >= 100
           ? 'the source gets no traffic at 100 %'
           : `too little source traffic (${sn} samples, need ${need})`;
-      out.push({
-        name,
-        outcome: 'skipped',
-        failureThreshold: o.failureThreshold,
-        message: `${q} not compared: ${why}`,
-      });
+      out.push({ name, outcome: 'skipped', failureThreshold: 1, message: `${q} not compared: ${why}` });
       continue;
     }
     const bound = ISTIO_LATENCY_BUCKETS_MS[i]!;
-    const kt = slowerThan(s.target, i);
-    const ks = slowerThan(s.source, i);
-    const st = n > 0 ? kt / n : 0;
-    const ss = ks / sn;
+    const kt = slowerThan(ev.target, i);
+    const ks = slowerThan(ev.source, i);
+    const batches = ev.bins.map((b) => ({
+      target: { events: slowerThan(b.target, i), trials: b.target.latencyCount },
+      source: { events: slowerThan(b.source, i), trials: b.source.latencyCount },
+    }));
     out.push(
       toCheck({
         name,
-        failureThreshold: o.failureThreshold,
-        logE: ratioEvidence({ events: kt, trials: n }, { events: ks, trials: sn }, o.maxRatioToSource),
-        level,
-        observed: st,
-        threshold: ss * o.maxRatioToSource,
-        numbers: `${pct(st)} of target requests over ${bound} ms (${kt}/${n}) vs ${pct(ss)} on the VMs (${ks}/${sn}), allowed ${o.maxRatioToSource}×`,
+        logE: ratioEvidenceBatches(batches, o.maxRatioToSource),
+        level: ev.level,
+        observed: n > 0 ? kt / n : 0,
+        threshold: (ks / sn) * o.maxRatioToSource,
+        numbers: `${pct(n > 0 ? kt / n : 0)} of target requests over ${bound} ms (${kt}/${n}) vs ${pct(ks / sn)} on the VMs (${ks}/${sn}) ${ev.scope}, allowed ${o.maxRatioToSource}×`,
         ready,
         notReady,
         notReadyOutcome: 'skipped',
@@ -232,8 +274,18 @@ function latencyTests(policy: PolicySpec, s: GateSample, weight: number, level: 
   return out;
 }
 
-/** The error and latency checks of the sequential method on counts since the step started. */
+/** The error and latency checks of the sequential method. */
 export function sequentialChecks(policy: PolicySpec, sample: GateSample, weight: number): CheckResult[] {
-  const level = failLevel(policy);
-  return [...errorTests(policy, sample, weight, level), ...latencyTests(policy, sample, weight, level)];
+  const carried = sample.evidenceSince !== undefined;
+  const bins = sample.batches ?? [{ source: toBin(sample.source), target: toBin(sample.target) }];
+  const ev: Evidence = {
+    step: { target: sample.target, source: sample.source },
+    bins,
+    target: total(bins, 'target'),
+    source: total(bins, 'source'),
+    scope: carried ? 'since the migration started' : 'since the step started',
+    weight,
+    level: failLevel(policy, carried),
+  };
+  return [...errorTests(policy, ev), ...latencyTests(policy, ev)];
 }

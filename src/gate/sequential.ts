@@ -64,6 +64,40 @@ export function ratioEvidence(
   return logMeanExp(logs);
 }
 
+/** Both sides' counts over one batch of time (one bin of a few scrapes). */
+export interface Batch {
+  target: Counts;
+  source: Counts;
+}
+
+/**
+ * The ratio test over batches in which the split may differ (weights change between steps): each batch has its
+ * own π0 from its own request counts, the per-alternative log-likelihood ratios add up across batches, and the
+ * mixture is taken once over the products (a mixture of test martingales is one).
+ */
+export function ratioEvidenceBatches(
+  batches: readonly Batch[],
+  rho0: number,
+  alternatives = ALTERNATIVES,
+): number {
+  if (!(rho0 > 0)) return 0;
+  const sums = alternatives.map(() => 0);
+  for (const b of batches) {
+    const nt = b.target.trials;
+    const ns = b.source.trials;
+    const kt = Math.max(0, Math.min(b.target.events, nt));
+    const ks = Math.max(0, Math.min(b.source.events, ns));
+    if (!(nt > 0) || !(ns > 0) || kt + ks === 0) continue;
+    const share = (rho: number) => (rho * nt) / (rho * nt + ns);
+    const pi0 = share(rho0);
+    alternatives.forEach((a, j) => {
+      const pi1 = share(rho0 * a);
+      sums[j]! += kt * Math.log(pi1 / pi0) + ks * Math.log((1 - pi1) / (1 - pi0));
+    });
+  }
+  return logMeanExp(sums);
+}
+
 /** The e-value threshold (as a natural log) for a test that was given `alpha` of the budget. */
 export function logThreshold(alpha: number): number {
   return -Math.log(alpha);
@@ -90,15 +124,24 @@ export function normalCdf(x: number): number {
  * one already present counts from its first sample at or after `from`.
  */
 export function counterIncrease(samples: ReadonlyArray<{ t: number; v: number }>, from: number): number {
+  return counterIncreases(samples, from).reduce((sum, x) => sum + x.inc, 0);
+}
+
+/** The same increases, one per raw sample (dated by the sample that reported them). */
+export function counterIncreases(
+  samples: ReadonlyArray<{ t: number; v: number }>,
+  from: number,
+): Array<{ t: number; inc: number }> {
   const first = samples[0];
-  if (!first) return 0;
+  if (!first) return [];
   const inRange = samples.filter((s) => s.t >= from);
-  if (inRange.length === 0) return 0;
-  let total = first.t > from ? inRange[0]!.v : 0;
+  const out: Array<{ t: number; inc: number }> = [];
+  if (first.t > from && inRange[0] && inRange[0].v > 0) out.push({ t: inRange[0].t, inc: inRange[0].v });
   for (let i = 1; i < inRange.length; i++) {
     const prev = inRange[i - 1]!.v;
     const cur = inRange[i]!.v;
-    total += cur >= prev ? cur - prev : cur; // a reset: the counter restarted from zero
+    const inc = cur >= prev ? cur - prev : cur; // a reset: the counter restarted from zero
+    if (inc > 0) out.push({ t: inRange[i]!.t, inc });
   }
-  return total;
+  return out;
 }

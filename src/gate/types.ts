@@ -19,6 +19,15 @@ export interface SideSample {
   latencyCount?: number;
 }
 
+/** Sequential method: one side's exact counts in one time bin. */
+export interface BinCounts {
+  requests: number;
+  errors: number;
+  /** Cumulative counts per Istio bucket bound, and the histogram's total. */
+  buckets: number[];
+  latencyCount: number;
+}
+
 export interface GateSample {
   /** Evaluation time, epoch ms. */
   at: number;
@@ -27,8 +36,14 @@ export interface GateSample {
   target: SideSample;
   /** Custom PromQL metrics by name; NaN when empty. */
   custom: Record<string, number>;
-  /** Sequential method: the counts are cumulative since this instant (the step's start), not over windowMs. */
+  /**
+   * Sequential method: `source`/`target` count everything since this instant (the step's start), not a window;
+   * `batches` hold both sides' counts in time bins since `evidenceSince` (the migration's start), the evidence
+   * the tests accumulate.
+   */
   since?: number;
+  evidenceSince?: number;
+  batches?: Array<{ source: BinCounts; target: BinCounts }>;
   /** How many Prometheus queries produced this sample. */
   queries: number;
 }

@@ -1,0 +1,120 @@
+/**
+ * npm run bench:decisions — closed-loop decisions benchmark in virtual time on a real Prometheus.
+ *
+ *   --quick                 a few cells, one seed each (runs inside npm test)
+ *   --seeds N               seeds per scenario × policy (default 20)
+ *   --healthy-seeds N       seeds for the default policy on the healthy family (default 380: a 95 % upper
+ *                           bound ≤ 1 % needs ≥ 380 clean runs)
+ *   --scenarios a,b         --policies a,b     --concurrency N (lanes, one Prometheus each; default 3)
+ *   --out DIR               results.json, summary.md and charts/<scenario>.svg (default bench/decisions/results)
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { runPlan, type PlannedRun } from './lanes.js';
+import { formatTable, renderSvg, summarize, targetChecks } from './report.js';
+import type { RunRow } from './results.js';
+import { SCENARIOS, scenarioByName } from './scenarios.js';
+
+const POLICIES = ['default', 'cautious', 'flagger-defaults', 'argo-defaults'];
+const HEALTHY_FAMILY = ['healthy', 'noisy', 'diurnal', 'vms-degrade', 'flapping', 'outage'];
+
+interface Args {
+  quick: boolean;
+  seeds: number;
+  healthySeeds: number;
+  scenarios: string[];
+  policies: string[];
+  concurrency: number;
+  out: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const quick = argv.includes('--quick');
+  const list = (name: string, def: string[]) => get(name)?.split(',').filter(Boolean) ?? def;
+  return {
+    quick,
+    seeds: Number(get('--seeds') ?? (quick ? 1 : 20)),
+    healthySeeds: Number(get('--healthy-seeds') ?? (quick ? 1 : 380)),
+    scenarios: list(
+      '--scenarios',
+      quick ? ['healthy', 'errors-20x', 'errors-2x'] : SCENARIOS.map((s) => s.name),
+    ),
+    policies: list('--policies', quick ? ['default', 'flagger-defaults'] : POLICIES),
+    concurrency: Number(get('--concurrency') ?? (quick ? 2 : 3)),
+    out: path.resolve(get('--out') ?? 'bench/decisions/results'),
+  };
+}
+
+export function planRuns(a: Args): PlannedRun[] {
+  const runs: PlannedRun[] = [];
+  for (const name of a.scenarios) {
+    const scenario = scenarioByName(name);
+    for (const policy of a.policies) {
+      const n =
+        policy === 'default' && HEALTHY_FAMILY.includes(name) ? Math.max(a.seeds, a.healthySeeds) : a.seeds;
+      for (let seed = 1; seed <= n; seed++) runs.push({ scenario, policy: { label: policy, policy }, seed });
+    }
+  }
+  return runs;
+}
+
+async function main() {
+  const a = parseArgs(process.argv.slice(2));
+  const planned = planRuns(a);
+  const started = Date.now();
+  console.log(`decisions bench: ${planned.length} runs on ${a.concurrency} lanes`);
+  const rows: RunRow[] = await runPlan(planned, a.concurrency, (done, total) => {
+    if (done % 50 === 0 || done === total)
+      console.log(`  ${done}/${total} runs, ${Math.round((Date.now() - started) / 1000)} s`);
+  });
+  const cells = summarize(rows);
+  const table = formatTable(cells);
+  const targets = targetChecks(cells);
+  mkdirSync(path.join(a.out, 'charts'), { recursive: true });
+  for (const name of a.scenarios) {
+    const sub = rows.filter((r) => r.scenario === name);
+    // A chart shows at most 40 runs per policy: enough to see the spread.
+    const shown = a.policies.flatMap((p) => sub.filter((r) => r.policy === p).slice(0, 40));
+    writeFileSync(path.join(a.out, 'charts', `${name}.svg`), renderSvg(shown, name));
+  }
+  writeFileSync(
+    path.join(a.out, 'results.json'),
+    JSON.stringify(
+      {
+        generatedAt: new Date().toISOString(),
+        args: a,
+        cells,
+        targets,
+        runs: rows.map(({ timeline: _t, ...r }) => r),
+      },
+      null,
+      1,
+    ),
+  );
+  const md = [
+    `# Decisions benchmark (${a.quick ? 'quick' : 'full'} run, ${rows.length} runs, ${Math.round((Date.now() - started) / 1000)} s wall)`,
+    '',
+    '```',
+    table,
+    '```',
+    '',
+    '## Targets (default policy)',
+    '',
+    ...targets.map((t) => `- [${t.met ? 'x' : ' '}] ${t.target}: ${t.figure}`),
+    '',
+  ].join('\n');
+  writeFileSync(path.join(a.out, 'summary.md'), md);
+  console.log(md);
+  console.log(`results in ${a.out}`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,219 @@
+/**
+ * Aggregates decisions-benchmark runs per scenario × policy: rates with 95 % Wilson intervals, detection weight
+ * and time, harm, and the harm ratio against flagger-defaults on identical seeds; the issue's targets; charts.
+ */
+import { normalQuantile } from '../../src/gate/stats.js';
+import type { RunRow } from './results.js';
+
+export interface Rate {
+  k: number;
+  n: number;
+  rate: number;
+  low: number;
+  high: number;
+}
+
+/** Two-sided 95 % Wilson score interval. */
+export function wilson95(k: number, n: number): Rate {
+  if (n === 0) return { k, n, rate: NaN, low: 0, high: 1 };
+  const z = normalQuantile(0.975);
+  const p = k / n;
+  const d = 1 + (z * z) / n;
+  const c = (p + (z * z) / (2 * n)) / d;
+  const h = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
+  return { k, n, rate: p, low: Math.max(0, c - h), high: Math.min(1, c + h) };
+}
+
+export interface Cell {
+  scenario: string;
+  family: RunRow['family'];
+  policy: string;
+  runs: number;
+  outcomes: Record<string, number>;
+  /** Healthy family: any rollback. Regressions: rollbacks (detections). */
+  falseRollback: Rate;
+  detection: Rate;
+  /** Rolled back before the containers reached 50 % / 100 %. */
+  detectedBefore50: Rate;
+  detectedBefore100: Rate;
+  weightAtDetectionP50: number | null;
+  detectionMsP50: number | null;
+  harmedMean: number;
+  /** Σ harm of this policy ÷ Σ harm of flagger-defaults over the seeds both ran. */
+  harmRatioVsFlagger: number | null;
+  wallMsP50: number;
+  virtualMsP50: number;
+}
+
+const median = (xs: number[]): number | null => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)]!;
+};
+
+export function summarize(rows: readonly RunRow[], reference = 'flagger-defaults'): Cell[] {
+  const groups = new Map<string, RunRow[]>();
+  for (const r of rows)
+    groups.set(`${r.scenario}|${r.policy}`, [...(groups.get(`${r.scenario}|${r.policy}`) ?? []), r]);
+  const cells: Cell[] = [];
+  for (const g of groups.values()) {
+    const f = g[0]!;
+    const outcomes: Record<string, number> = {};
+    for (const r of g) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
+    const rolled = g.filter((r) => r.outcome === 'rolledBack');
+    const detected = rolled.filter((r) => r.regression && r.detectionMs !== null);
+    const before = (w: number) =>
+      wilson95(detected.filter((r) => (r.weightAtDetection ?? 0) < w).length, g.length);
+    const ref = new Map(
+      rows.filter((r) => r.scenario === f.scenario && r.policy === reference).map((r) => [r.seed, r]),
+    );
+    const paired = g.filter((r) => ref.has(r.seed));
+    const refHarm = paired.reduce((s, r) => s + ref.get(r.seed)!.harmed, 0);
+    const ownHarm = paired.reduce((s, r) => s + r.harmed, 0);
+    cells.push({
+      scenario: f.scenario,
+      family: f.family,
+      policy: f.policy,
+      runs: g.length,
+      outcomes,
+      falseRollback: wilson95(
+        f.regression ? rolled.filter((r) => r.detectionMs === null).length : rolled.length,
+        g.length,
+      ),
+      detection: wilson95(detected.length, g.length),
+      detectedBefore50: before(50),
+      detectedBefore100: before(100),
+      weightAtDetectionP50: median(detected.map((r) => r.weightAtDetection ?? 0)),
+      detectionMsP50: median(detected.map((r) => r.detectionMs ?? 0)),
+      harmedMean: g.reduce((s, r) => s + r.harmed, 0) / g.length,
+      harmRatioVsFlagger: f.regression && paired.length && refHarm > 0 ? ownHarm / refHarm : null,
+      wallMsP50: median(g.map((r) => r.wallMs)) ?? 0,
+      virtualMsP50: median(g.map((r) => r.virtualMs)) ?? 0,
+    });
+  }
+  return cells.sort((a, b) => a.scenario.localeCompare(b.scenario) || a.policy.localeCompare(b.policy));
+}
+
+const pct = (r: Rate) =>
+  `${(r.rate * 100).toFixed(1)} % [${(r.low * 100).toFixed(1)}, ${(r.high * 100).toFixed(1)}]`;
+
+export function formatTable(cells: readonly Cell[]): string {
+  const head = [
+    'scenario',
+    'policy',
+    'runs',
+    'outcomes',
+    'false rollback (95 % CI)',
+    'detected (95 % CI)',
+    'before 50 %',
+    'w@det',
+    't det',
+    'harm',
+    'harm/flagger',
+  ];
+  const lines = cells.map((c) => [
+    c.scenario,
+    c.policy,
+    String(c.runs),
+    Object.entries(c.outcomes)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', '),
+    c.family === 'regression' ? '' : pct(c.falseRollback),
+    c.family === 'healthy' ? '' : pct(c.detection),
+    c.family === 'healthy' ? '' : pct(c.detectedBefore50),
+    c.weightAtDetectionP50 === null ? '' : `${c.weightAtDetectionP50} %`,
+    c.detectionMsP50 === null ? '' : `${Math.round(c.detectionMsP50 / 1000)} s`,
+    c.harmedMean.toFixed(0),
+    c.harmRatioVsFlagger === null ? '' : c.harmRatioVsFlagger.toFixed(2),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (l: string[]) => l.map((x, i) => x.padEnd(widths[i]!)).join('  ');
+  return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n');
+}
+
+const HEALTHY_FAMILY = ['healthy', 'noisy', 'diurnal', 'vms-degrade', 'flapping', 'outage'];
+
+/** The issue's "done when" figures for `policy`, each with whether it is met. */
+export function targetChecks(
+  cells: readonly Cell[],
+  policy = 'default',
+): Array<{ target: string; met: boolean; figure: string }> {
+  const cell = (s: string) => cells.find((c) => c.scenario === s && c.policy === policy);
+  const out: Array<{ target: string; met: boolean; figure: string }> = [];
+  for (const s of HEALTHY_FAMILY) {
+    const c = cell(s);
+    if (c)
+      out.push({
+        target: `${s}: false rollbacks, 95 % upper bound ≤ 1 %`,
+        met: c.falseRollback.high <= 0.01,
+        figure: pct(c.falseRollback),
+      });
+  }
+  const at = (s: string, label: string, r: (c: Cell) => Rate, min: number) => {
+    const c = cell(s);
+    if (c) out.push({ target: label, met: r(c).rate >= min, figure: pct(r(c)) });
+  };
+  at('errors-2x', '2× errors rolled back before 50 % in ≥ 95 %', (c) => c.detectedBefore50, 0.95);
+  at('errors-1.5x', '1.5× errors rolled back before 100 % in ≥ 80 %', (c) => c.detectedBefore100, 0.8);
+  at('p99-plus-30', '+30 % p99 rolled back before 50 % in ≥ 90 %', (c) => c.detectedBefore50, 0.9);
+  const c20 = cell('errors-20x');
+  if (c20)
+    out.push({
+      target: '20× errors: median detection time',
+      met: (c20.detectionMsP50 ?? Infinity) <= 60_000,
+      figure: `${Math.round((c20.detectionMsP50 ?? NaN) / 1000)} s, ${pct(c20.detection)} detected`,
+    });
+  for (const c of cells.filter((x) => x.policy === policy && x.harmRatioVsFlagger !== null))
+    out.push({
+      target: `${c.scenario}: harm ratio vs flagger ≤ 0.20`,
+      met: c.harmRatioVsFlagger! <= 0.2,
+      figure: c.harmRatioVsFlagger!.toFixed(2),
+    });
+  for (const c of cells.filter((x) => x.policy === policy && x.family === 'low-traffic'))
+    out.push({
+      target: `${c.scenario}: never promotes`,
+      met: !c.outcomes.completed,
+      figure: Object.entries(c.outcomes)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    });
+  return out;
+}
+
+const COLOURS: Record<string, string> = {
+  default: '#1f77b4',
+  cautious: '#2ca02c',
+  'flagger-defaults': '#d62728',
+  'argo-defaults': '#ff7f0e',
+};
+
+/** Weight over virtual time, one thin line per run, coloured by policy. */
+export function renderSvg(rows: readonly RunRow[], title: string): string {
+  const W = 720;
+  const H = 300;
+  const pad = 40;
+  const maxT = Math.max(60_000, ...rows.map((r) => r.virtualMs));
+  const x = (t: number) => pad + ((W - 2 * pad) * t) / maxT;
+  const y = (w: number) => H - pad - ((H - 2 * pad) * w) / 100;
+  const lines = rows.map((r) => {
+    const pts = r.timeline.map((p) => `${x(p.t).toFixed(1)},${y(p.weight).toFixed(1)}`).join(' ');
+    return `<polyline fill="none" stroke="${COLOURS[r.policy] ?? '#7f7f7f'}" stroke-opacity="0.35" stroke-width="1.2" points="${pts}"/>`;
+  });
+  const policies = [...new Set(rows.map((r) => r.policy))];
+  const legend = policies.map(
+    (p, i) =>
+      `<text x="${pad + i * 150}" y="${H - 8}" fill="${COLOURS[p] ?? '#7f7f7f'}" font-size="12">${p}</text>`,
+  );
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${pad}" y="20" font-size="14">${esc(title)}: container weight (%) over virtual time (0–${Math.round(maxT / 60_000)} min)</text>`,
+    `<line x1="${pad}" y1="${y(0)}" x2="${W - pad}" y2="${y(0)}" stroke="#999"/>`,
+    `<line x1="${pad}" y1="${y(0)}" x2="${pad}" y2="${y(100)}" stroke="#999"/>`,
+    `<text x="8" y="${y(100) + 4}" font-size="10">100</text><text x="14" y="${y(50) + 4}" font-size="10">50</text>`,
+    ...lines,
+    ...legend,
+    '</svg>',
+  ].join('\n');
+}

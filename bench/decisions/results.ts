@@ -1,0 +1,36 @@
+/** What one decisions-benchmark run records, and how policies are named. */
+
+/** A policy to bench: a name from policies/, or an inline spec (the fields under `spec:`) as YAML. */
+export interface PolicyRef {
+  label: string;
+  policy: string;
+}
+
+export type Outcome = 'completed' | 'rolledBack' | 'paused' | 'aborted' | 'failed' | 'timeout';
+
+export interface RunRow {
+  scenario: string;
+  family: 'healthy' | 'regression' | 'low-traffic';
+  policy: string;
+  seed: number;
+  outcome: Outcome;
+  reason: string;
+  regression: boolean;
+  /** Virtual ms from the run's start to the regression's start; null when none was injected. */
+  injectedAtMs: number | null;
+  /** Virtual ms from the regression's start to the rollback write; null when not rolled back. */
+  detectionMs: number | null;
+  /** Highest weight the container served while regressed, when it was rolled back. */
+  weightAtDetection: number | null;
+  maxWeightRegressed: number | null;
+  /** Container requests that failed or took > 100 ms beyond the VMs' own rates, while regressed. */
+  harmed: number;
+  /** Container requests served while regressed. */
+  exposed: number;
+  approvals: number;
+  virtualMs: number;
+  wallMs: number;
+  queries: number;
+  weights: number[];
+  timeline: Array<{ t: number; weight: number }>;
+}

@@ -1,0 +1,204 @@
+/**
+ * One closed-loop run in virtual time: the real runner and mesh adapter against the in-repo Kubernetes API
+ * server, a seeded traffic model that serves the weights the engine actually wrote, samples pushed with virtual
+ * timestamps into a real Prometheus, and the gate querying it at the virtual now.
+ */
+import { PrometheusProvider } from '../../src/gate/prometheus.js';
+import { IstioMeshAdapter } from '../../src/mesh/istio.js';
+import type { MeshAdapter } from '../../src/mesh/types.js';
+import { parsePlan } from '../../src/plan/load.js';
+import type { RunnerEvent } from '../../src/runner/events.js';
+import { MigrationRunner } from '../../src/runner/runner.js';
+import { seedMigrationScenario } from '../../test/harness/istio-fixtures.js';
+import { startKubeApiServer } from '../../test/harness/kube-api-server.js';
+import { subsetScenarioBackends } from '../../test/harness/mesh-sim.js';
+import { planYamlFor } from '../../test/harness/scenario.js';
+import type { BenchProm } from './prom.js';
+import { Rng } from './random.js';
+import type { PolicyRef, RunRow } from './results.js';
+import { vmBehaviour, type ScenarioDef } from './scenarios.js';
+import { TrafficLoop } from './traffic-loop.js';
+import { VirtualClock } from './vclock.js';
+import { VirtualMetrics } from './virtual-metrics.js';
+
+export interface RunOneOptions {
+  scenario: ScenarioDef;
+  policy: PolicyRef;
+  seed: number;
+  prom: BenchProm;
+  /** Virtual start time (epoch ms); concurrent runs are kept hours apart. */
+  startAt: number;
+  /** Give up (ABORT, outcome "timeout") after this much virtual time. */
+  maxVirtualMs?: number;
+}
+
+const SCRAPE_MS = 15_000;
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/** Counts the mesh adapter's calls in flight (the driver advances time only when the engine is idle). */
+function tracked(mesh: MeshAdapter, counter: { inflight: number }): MeshAdapter {
+  return new Proxy(mesh, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        const r = (v as (...a: unknown[]) => unknown).apply(target, args);
+        if (!(r instanceof Promise)) return r;
+        counter.inflight++;
+        return r.finally(() => counter.inflight--);
+      };
+    },
+  });
+}
+
+export async function runOne(o: RunOneOptions): Promise<RunRow> {
+  const wallStart = performance.now();
+  const { scenario, seed } = o;
+  const namespace = `d${seed}-${o.startAt.toString(36)}`.slice(0, 40);
+  const kube = await startKubeApiServer();
+  try {
+    const fixture = seedMigrationScenario(kube, { namespace, mode: 'subsets' });
+    const [vm, k8s] = subsetScenarioBackends({ namespace, service: fixture.service, mode: 'subsets' });
+    const plan = parsePlan(planYamlFor(fixture, o.policy.policy), `${namespace}.yaml`);
+    const steps = plan.policy.steps;
+    const rng = new Rng(seed);
+    // The injection step is drawn from the seed alone, so every policy meets the same traffic.
+    const injectionDraw = rng.next();
+    const clock = new VirtualClock(o.startAt);
+    const state = {
+      weight: 0,
+      stepStartedAt: undefined as number | undefined,
+      firstWriteAt: undefined as number | undefined,
+      phase: 'pending',
+      finished: undefined as Extract<RunnerEvent, { type: 'finished' }> | undefined,
+      weights: [] as number[],
+      rollbackAt: undefined as number | undefined,
+      lastVerdict: '',
+      queries: 0,
+    };
+    let outageStart: number | undefined;
+    const outage = (t: number) =>
+      outageStart !== undefined && t >= outageStart && t < outageStart + (scenario.outageMs ?? 0);
+    const injectAtWeight =
+      scenario.regression?.at === 'random'
+        ? steps[Math.floor(injectionDraw * Math.max(1, steps.length - 1))]!
+        : scenario.regression
+          ? steps[0]!
+          : Infinity;
+    const traffic = new TrafficLoop({
+      scenario,
+      seed,
+      vmLabels: vm!.labels,
+      k8sLabels: k8s!.labels,
+      vm: vmBehaviour(scenario.baseErrorRate),
+      scrapeMs: SCRAPE_MS,
+      t0: o.startAt,
+      scraping: (t) => !outage(t),
+    });
+    const prom = new PrometheusProvider({ url: o.prom.url, timeoutMs: 10_000 });
+    const metrics = new VirtualMetrics(prom, clock, outage, () => ({
+      ...(state.stepStartedAt !== undefined ? { stepStartedAt: state.stepStartedAt } : {}),
+      ...(state.firstWriteAt !== undefined ? { evidenceSince: state.firstWriteAt } : {}),
+    }));
+    const meshCalls = { inflight: 0 };
+    const mesh = tracked(new IstioMeshAdapter(kube.kubeConfig()), meshCalls);
+
+    // Observability first: ten minutes of VM traffic before the migration starts.
+    traffic.generate(o.startAt - 600_000, o.startAt, 0);
+    await o.prom.push(traffic.drain());
+
+    const runner = new MigrationRunner({
+      plan,
+      mesh,
+      metrics,
+      clock,
+      timeScale: 1,
+      onEvent: (e) => {
+        if (e.type === 'weight') {
+          state.weight = e.weight;
+          state.stepStartedAt = e.at;
+          state.firstWriteAt ??= e.at;
+          state.weights.push(e.weight);
+          if (state.weights.length === 2 && scenario.outageMs) outageStart = e.at;
+          if (e.rollback) state.rollbackAt = e.at;
+          if (e.weight >= injectAtWeight && !traffic.regressed) traffic.inject(e.at);
+        } else if (e.type === 'phase') state.phase = e.phase;
+        else if (e.type === 'verdict') state.lastVerdict = `${e.verdict.outcome}: ${e.verdict.summary}`;
+        else if (e.type === 'finished') state.finished = e;
+      },
+    });
+    await runner.start();
+    let approvals = 0;
+    let outcome: RunRow['outcome'] | undefined;
+    const maxVirtual = o.maxVirtualMs ?? 4 * 3600_000;
+    let generatedTo = o.startAt;
+    for (;;) {
+      // Let the engine finish what it is doing (adapter calls, queries, machine transitions) at this instant.
+      let quiet = 0;
+      while (quiet < 3) {
+        await tick();
+        quiet = meshCalls.inflight === 0 && metrics.inflight === 0 ? quiet + 1 : 0;
+      }
+      if (state.finished) break;
+      if (state.phase === 'awaitingApproval') {
+        runner.command('PROMOTE', 'bench');
+        approvals++;
+        continue;
+      }
+      if (state.phase === 'paused') {
+        outcome = 'paused';
+        break;
+      }
+      const next = clock.nextDue();
+      if (next === undefined) {
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      if (next - o.startAt > maxVirtual) {
+        outcome = 'timeout';
+        break;
+      }
+      traffic.generate(generatedTo, next, state.weight);
+      generatedTo = Math.max(generatedTo, next);
+      await o.prom.push(traffic.drain());
+      clock.advanceTo(next);
+    }
+    runner.stop();
+    const end = state.finished?.at ?? clock.now();
+    const phase = state.finished?.phase;
+    outcome ??=
+      phase === 'completed'
+        ? 'completed'
+        : phase === 'rolledBack'
+          ? 'rolledBack'
+          : phase === 'failed'
+            ? 'failed'
+            : 'aborted';
+    const truth = traffic.truth();
+    const regressed = traffic.injectedAt !== undefined;
+    return {
+      scenario: scenario.name,
+      family: scenario.family,
+      policy: o.policy.label,
+      seed,
+      outcome,
+      reason: (state.finished?.reason ?? state.lastVerdict).slice(0, 400),
+      regression: !!scenario.regression,
+      injectedAtMs: regressed ? traffic.injectedAt! - o.startAt : null,
+      detectionMs:
+        regressed && state.rollbackAt !== undefined ? state.rollbackAt - traffic.injectedAt! : null,
+      weightAtDetection: regressed && state.rollbackAt !== undefined ? traffic.maxRegressedWeight : null,
+      maxWeightRegressed: regressed ? traffic.maxRegressedWeight : null,
+      harmed: Math.max(0, truth.errors + truth.slow - truth.expectedBad),
+      exposed: truth.requests,
+      approvals,
+      virtualMs: end - o.startAt,
+      wallMs: Math.round(performance.now() - wallStart),
+      queries: prom.queries,
+      weights: state.weights,
+      timeline: traffic.timeline.map((p) => ({ ...p, t: p.t - o.startAt })),
+    };
+  } finally {
+    await kube.close();
+  }
+}

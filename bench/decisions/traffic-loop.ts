@@ -1,0 +1,115 @@
+/**
+ * Serves virtual time second by second for both sides at the weight the engine wrote, records a scrape of
+ * every sidecar every `scrapeMs` (aligned to the epoch, like a real scrape loop) unless Prometheus is down,
+ * and keeps the ground truth the harm measure needs.
+ */
+import { Rng } from './random.js';
+import { volumeAt, type ScenarioDef } from './scenarios.js';
+import { HARM_LATENCY_MS, SideTraffic, latencyCdf, type Series, type SideBehaviour } from './traffic.js';
+
+export interface TrafficLoopOptions {
+  scenario: ScenarioDef;
+  seed: number;
+  vmLabels: Record<string, string>;
+  k8sLabels: Record<string, string>;
+  vm: SideBehaviour;
+  scrapeMs: number;
+  t0: number;
+  scraping: (at: number) => boolean;
+}
+
+const RESTART_EVERY_S = 150;
+
+export class TrafficLoop {
+  regressed = false;
+  injectedAt: number | undefined;
+  /** Highest weight the containers served while regressed (null before any). */
+  maxRegressedWeight: number | null = null;
+  readonly timeline: Array<{ t: number; weight: number }> = [];
+  private readonly rng: Rng;
+  private readonly source: SideTraffic;
+  private readonly target: SideTraffic;
+  private readonly healthyTarget: SideBehaviour;
+  private readonly truthCounts = { requests: 0, errors: 0, slow: 0, expectedBad: 0 };
+  private readonly vmBadRate: number;
+
+  constructor(private readonly o: TrafficLoopOptions) {
+    this.rng = new Rng(o.seed * 31 + 7);
+    this.source = new SideTraffic({ labels: o.vmLabels, pods: 3 }, this.rng);
+    this.target = new SideTraffic({ labels: o.k8sLabels, pods: 2 }, this.rng);
+    // The containers may legitimately differ a little from the VMs.
+    const errMult = 0.9 + 0.15 * this.rng.next();
+    const latMult = 0.97 + 0.06 * this.rng.next();
+    this.healthyTarget = {
+      ...o.vm,
+      errorRate: o.vm.errorRate * errMult,
+      latency: { ...o.vm.latency, medianMs: o.vm.latency.medianMs * latMult },
+    };
+    this.vmBadRate = o.vm.errorRate + (1 - latencyCdf(o.vm.latency, HARM_LATENCY_MS));
+  }
+
+  inject(at: number): void {
+    this.regressed = true;
+    this.injectedAt = at;
+  }
+
+  /** Deterministic per 10-second slot: a volume burst factor and whether both sides hiccup. */
+  private slot(sec: number): { burst: number; hiccup: boolean } {
+    const r = new Rng(this.o.seed * 1_000_003 + Math.floor(sec / 10));
+    return { burst: Math.exp(0.4 * r.normal()), hiccup: r.next() < 0.05 };
+  }
+
+  private behaviours(sec: number): { source: SideBehaviour; target: SideBehaviour } {
+    const s = this.o.scenario;
+    let source = this.o.vm;
+    if (s.vmDegrade)
+      source = {
+        ...source,
+        errorRate: source.errorRate * 3,
+        latency: { ...source.latency, medianMs: source.latency.medianMs * 1.3 },
+      };
+    let target = this.regressed && s.regression ? s.regression.apply(this.healthyTarget) : this.healthyTarget;
+    if (s.sharedErrorBursts && this.slot(sec).hiccup) {
+      source = { ...source, errorRate: source.errorRate * 4 };
+      target = { ...target, errorRate: target.errorRate * 4 };
+    }
+    return { source, target };
+  }
+
+  /** Serves [from, to) at `weight` % to the containers. */
+  generate(from: number, to: number, weight: number): void {
+    const s = this.o.scenario;
+    for (let t = Math.ceil(from / 1000) * 1000; t < to; t += 1000) {
+      const sec = Math.round((t - this.o.t0) / 1000);
+      const rate = s.rps * volumeAt(s.volume, sec, this.slot(sec).burst);
+      const n = this.rng.poisson(rate);
+      const nt = this.rng.binomial(n, weight / 100);
+      const b = this.behaviours(sec);
+      if (s.podRestarts && sec > 0 && sec % RESTART_EVERY_S === 0)
+        this.target.restartPod((sec / RESTART_EVERY_S) % 2);
+      this.source.serve(n - nt, b.source);
+      const r = this.target.serve(nt, b.target);
+      if (this.regressed) {
+        this.truthCounts.requests += nt;
+        this.truthCounts.errors += r.errors;
+        this.truthCounts.slow += r.slow;
+        this.truthCounts.expectedBad += nt * this.vmBadRate;
+        if (nt > 0) this.maxRegressedWeight = Math.max(this.maxRegressedWeight ?? 0, weight);
+      }
+      const next = t + 1000;
+      if (next % this.o.scrapeMs === 0 && this.o.scraping(next)) {
+        this.source.scrape(next);
+        this.target.scrape(next);
+      }
+      if (sec % 10 === 0) this.timeline.push({ t, weight });
+    }
+  }
+
+  drain(): Series[] {
+    return [...this.source.drain(), ...this.target.drain()];
+  }
+
+  truth(): { requests: number; errors: number; slow: number; expectedBad: number } {
+    return { ...this.truthCounts };
+  }
+}
