@@ -9,10 +9,10 @@ import type { MeshAdapter } from '../../src/mesh/types.js';
 import { parsePlan } from '../../src/plan/load.js';
 import type { RunnerEvent } from '../../src/runner/events.js';
 import { MigrationRunner } from '../../src/runner/runner.js';
-import { seedMigrationScenario } from '../../test/harness/istio-fixtures.js';
-import { startKubeApiServer } from '../../test/harness/kube-api-server.js';
-import { subsetScenarioBackends } from '../../test/harness/mesh-sim.js';
-import { planYamlFor } from '../../test/harness/scenario.js';
+import { seedMigrationScenario } from '../../src/sim/istio-fixtures.js';
+import { startKubeApiServer } from '../../src/sim/kube/server.js';
+import { subsetScenarioBackends } from '../../src/sim/mesh/fixtures.js';
+import { planYamlFor } from '../../src/sim/scenario.js';
 import type { BenchProm } from './prom.js';
 import { Rng } from './random.js';
 import type { PolicyRef, RunRow } from './results.js';
@@ -96,10 +96,7 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
       scraping: (t) => !outage(t),
     });
     const prom = new PrometheusProvider({ url: o.prom.url, timeoutMs: 10_000 });
-    const metrics = new VirtualMetrics(prom, clock, outage, () => ({
-      ...(state.stepStartedAt !== undefined ? { stepStartedAt: state.stepStartedAt } : {}),
-      ...(state.firstWriteAt !== undefined ? { evidenceSince: state.firstWriteAt } : {}),
-    }));
+    const metrics = new VirtualMetrics(prom, clock, outage);
     const meshCalls = { inflight: 0 };
     const mesh = tracked(new IstioMeshAdapter(kube.kubeConfig()), meshCalls);
 
@@ -133,11 +130,13 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
     const maxVirtual = o.maxVirtualMs ?? 4 * 3600_000;
     let generatedTo = o.startAt;
     for (;;) {
-      // Let the engine finish what it is doing (adapter calls, queries, machine transitions) at this instant.
+      // Let the engine finish what it is doing at this instant: it is idle once it has armed its next wake-up
+      // and no adapter call or query is in flight.
       let quiet = 0;
-      while (quiet < 3) {
-        await tick();
-        quiet = meshCalls.inflight === 0 && metrics.inflight === 0 ? quiet + 1 : 0;
+      for (let spins = 0; quiet < 3 && !state.finished; spins++) {
+        await (spins < 2000 ? tick() : new Promise((r) => setTimeout(r, 2)));
+        const idle = clock.nextDue() !== undefined && meshCalls.inflight === 0 && metrics.inflight === 0;
+        quiet = idle ? quiet + 1 : 0;
       }
       if (state.finished) break;
       if (state.phase === 'awaitingApproval') {
@@ -150,10 +149,7 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
         break;
       }
       const next = clock.nextDue();
-      if (next === undefined) {
-        await new Promise((r) => setTimeout(r, 5));
-        continue;
-      }
+      if (next === undefined) continue;
       if (next - o.startAt > maxVirtual) {
         outcome = 'timeout';
         break;

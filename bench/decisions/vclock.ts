@@ -2,7 +2,7 @@
  * A virtual clock for the runner: timers fire only when the driver advances time, so a 20-minute migration runs
  * in as long as its I/O takes. Fits src/runner/clock.ts.
  */
-import type { Clock } from '../../src/runner/clock.js';
+import type { Clock } from '../../src/engine/clock.js';
 
 interface Timer {
   id: number;

@@ -10,7 +10,7 @@ import {
 import type { PrometheusProvider } from '../../src/gate/prometheus.js';
 import { recentTrafficQuery } from '../../src/gate/promql.js';
 import type { GateSample } from '../../src/gate/types.js';
-import type { Clock } from '../../src/runner/clock.js';
+import type { Clock } from '../../src/engine/clock.js';
 
 export class VirtualMetrics implements MetricsProvider {
   inflight = 0;
@@ -18,8 +18,6 @@ export class VirtualMetrics implements MetricsProvider {
     private readonly inner: PrometheusProvider,
     private readonly clock: Clock,
     private readonly down: (at: number) => boolean,
-    /** The step start and first weight write the bench saw (used when the engine does not pass its own). */
-    private readonly steps: () => { stepStartedAt?: number; evidenceSince?: number },
   ) {}
 
   private async track<T>(fn: () => Promise<T>): Promise<T> {
@@ -38,7 +36,7 @@ export class VirtualMetrics implements MetricsProvider {
 
   sample(req: SampleRequest): Promise<GateSample> {
     const at = req.at ?? this.clock.now();
-    return this.track(() => this.inner.sample({ ...this.steps(), ...req, at }));
+    return this.track(() => this.inner.sample({ ...req, at }));
   }
 
   recentRequests(labels: Record<string, string>, reporter: string, windowMs: number): Promise<number> {

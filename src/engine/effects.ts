@@ -88,6 +88,7 @@ export function machineWithEffects(deps: EffectDeps) {
             selectors: input.selectors,
             policy,
             ...(input.stepStartedAt !== undefined ? { stepStartedAt: input.stepStartedAt } : {}),
+            ...(input.evidenceSince !== undefined ? { evidenceSince: input.evidenceSince } : {}),
           });
           verdict = evaluate(policy, { ...sample, at: clock.now() }, input.weight);
         } catch (err) {

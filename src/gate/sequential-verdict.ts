@@ -15,7 +15,7 @@
  */
 import type { PolicySpec } from '../plan/schema.js';
 import { ISTIO_LATENCY_BUCKETS_MS } from './buckets.js';
-import { logThreshold, ratioEvidenceBatches, rateEvidence } from './sequential.js';
+import { logThreshold, ratioEvidenceBatches, rateEvidence, type Batch } from './sequential.js';
 import {
   QUANTILES,
   type BinCounts,
@@ -32,6 +32,28 @@ const fmtE = (logE: number) => {
   const e = Math.exp(logE);
   return e >= 100 ? e.toExponential(1) : e.toFixed(e < 1 ? 2 : 1);
 };
+
+/**
+ * Promotion needs evidence, not just the absence of alarms: before the last step to 100 %, each comparison with
+ * the VMs must show (at the same level) that the containers are less than this many times worse. Low traffic
+ * therefore holds (and pauses) rather than promotes what it could not have judged.
+ */
+export const PROMOTION_SAFETY_RATIO = 2;
+const SAFETY_ALTERNATIVES: readonly number[] = [0.8, 2 / 3, 0.5, 1 / 3];
+
+/** Whether the next step from `weight` is full promotion. */
+export function promotesNext(steps: readonly number[], weight: number): boolean {
+  return weight < 100 && (steps.find((s) => s > weight) ?? 100) >= 100;
+}
+
+/** Readiness at the last gate: ln E that the ratio is below PROMOTION_SAFETY_RATIO, and whether it is enough. */
+function promotionSafety(batches: readonly Batch[], level: number): { ok: boolean; note: string } {
+  const logE = ratioEvidenceBatches(batches, PROMOTION_SAFETY_RATIO, SAFETY_ALTERNATIVES);
+  return {
+    ok: logE >= level,
+    note: `promotion to 100 % needs evidence that it is under ${PROMOTION_SAFETY_RATIO}× the VMs' (evidence ${fmtE(logE)}, needs ${fmtE(level)})`,
+  };
+}
 
 /** How many sequential tests the policy runs at each step (the alpha budget is split between them). */
 export function sequentialTestCount(policy: PolicySpec): number {
@@ -137,6 +159,8 @@ interface Evidence {
   scope: string;
   weight: number;
   level: number;
+  /** The next step is 100 %: comparisons must also show the containers are not much worse. */
+  lastGate: boolean;
 }
 
 function errorTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
@@ -193,6 +217,7 @@ function errorTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
     target: { events: b.target.errors, trials: b.target.requests },
     source: { events: b.source.errors, trials: b.source.requests },
   }));
+  const safety = ev.lastGate ? promotionSafety(batches, ev.level) : { ok: true, note: '' };
   out.push(
     toCheck({
       name,
@@ -201,8 +226,8 @@ function errorTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
       observed: rate,
       threshold: srcRate + margin,
       numbers: `error rate ${pct(rate)} (${k}/${n}) vs ${pct(srcRate)} on the VMs (${sk}/${sn}) ${ev.scope}, allowed +${pct(margin)}`,
-      ready,
-      notReady,
+      ready: ready && safety.ok,
+      notReady: ready ? safety.note : notReady,
       notReadyOutcome: 'inconclusive',
     }),
   );
@@ -257,6 +282,7 @@ function latencyTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
       target: { events: slowerThan(b.target, i), trials: b.target.latencyCount },
       source: { events: slowerThan(b.source, i), trials: b.source.latencyCount },
     }));
+    const safety = ev.lastGate ? promotionSafety(batches, ev.level) : { ok: true, note: '' };
     out.push(
       toCheck({
         name,
@@ -265,9 +291,9 @@ function latencyTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
         observed: n > 0 ? kt / n : 0,
         threshold: (ks / sn) * o.maxRatioToSource,
         numbers: `${pct(n > 0 ? kt / n : 0)} of target requests over ${bound} ms (${kt}/${n}) vs ${pct(ks / sn)} on the VMs (${ks}/${sn}) ${ev.scope}, allowed ${o.maxRatioToSource}×`,
-        ready,
-        notReady,
-        notReadyOutcome: 'skipped',
+        ready: ready && safety.ok,
+        notReady: ready ? safety.note : notReady,
+        notReadyOutcome: ready ? 'inconclusive' : 'skipped',
       }),
     );
   }
@@ -286,6 +312,7 @@ export function sequentialChecks(policy: PolicySpec, sample: GateSample, weight:
     scope: carried ? 'since the migration started' : 'since the step started',
     weight,
     level: failLevel(policy, carried),
+    lastGate: promotesNext(policy.steps, weight),
   };
   return [...errorTests(policy, ev), ...latencyTests(policy, ev)];
 }

@@ -41,6 +41,7 @@ const analyzeInput = ({ context }: { context: Ctx }): AnalyzeInput => ({
   weight: context.weight,
   selectors: context.selectors!,
   ...(context.stepStartedAt !== undefined ? { stepStartedAt: context.stepStartedAt } : {}),
+  ...(context.startedAt !== undefined ? { evidenceSince: context.startedAt } : {}),
 });
 
 /** A held weight (paused, awaiting approval) is still analysed; only a rollback can come out of it. */

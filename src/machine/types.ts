@@ -114,6 +114,8 @@ export interface AnalyzeInput {
   selectors: MetricSelectors;
   /** When the current step's weight was written: evidence since then belongs to this step. */
   stepStartedAt?: number;
+  /** When the migration started: the sequential method carries evidence across steps from then. */
+  evidenceSince?: number;
 }
 export interface RollbackInput {
   reason: string;
