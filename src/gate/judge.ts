@@ -75,7 +75,8 @@ function countOnce(streak: FailureStreak | undefined, at: number, windowMs: numb
 
 /**
  * Updates per-check failure streaks; returns the first check that reached its threshold.
- * A pass clears the streak; inconclusive or skipped results keep it (missing data neither condemns nor clears).
+ * A pass clears the streak (unless the check counts failures cumulatively); inconclusive or skipped results keep
+ * it (missing data neither condemns nor clears).
  */
 export function countFailures(
   prev: Record<string, FailureStreak>,
@@ -90,7 +91,7 @@ export function countFailures(
       const next = countOnce(streak, verdict.at, windowMs);
       failures[check.name] = next;
       if (next.count >= check.failureThreshold && !tripped) tripped = check;
-    } else if (check.outcome === 'pass' && streak) {
+    } else if (check.outcome === 'pass' && streak && !check.cumulative) {
       failures[check.name] = { count: 0, at: verdict.at };
     }
   }

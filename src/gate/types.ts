@@ -60,6 +60,8 @@ export interface CheckResult {
   threshold?: number;
   /** Consecutive failures of this check that trigger rollback. */
   failureThreshold: number;
+  /** Failures count cumulatively (a pass does not clear them), as Flagger's `threshold` does. */
+  cumulative?: boolean;
   message: string;
 }
 

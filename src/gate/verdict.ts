@@ -30,7 +30,8 @@ function errorRateChecks(policy: PolicySpec, s: GateSample, weight: number): Che
   if (!slo) return [];
   const { confidence, minRequests } = policy.analysis;
   const n = s.target.requests;
-  const k = Math.min(s.target.errors, n);
+  // increase() extrapolates to the window's edges (one error may read 1.46): only whole events are evidence.
+  const k = Math.floor(Math.min(s.target.errors, n) + 1e-9);
   const out: CheckResult[] = [];
   const failureThreshold = slo.failureThreshold;
   if (!(n > 0) || !Number.isFinite(k)) {
@@ -225,6 +226,22 @@ function customChecks(policy: PolicySpec, s: GateSample): CheckResult[] {
   });
 }
 
+/** Flagger's semantics when the policy asks for them: failures add up, and no data is a failed check. */
+function asFlaggerCounts(policy: PolicySpec, checks: CheckResult[]): void {
+  const { failureCounting, noData } = policy.analysis;
+  for (const c of checks) {
+    if (failureCounting === 'cumulative') c.cumulative = true;
+    if (
+      noData === 'failure' &&
+      c.outcome === 'inconclusive' &&
+      /no requests|no number|no histogram/.test(c.message)
+    ) {
+      c.outcome = 'fail';
+      c.message = `${c.message} (no values found: a failed check)`;
+    }
+  }
+}
+
 /** Judges one sample against the policy. */
 export function evaluate(policy: PolicySpec, sample: GateSample, weight: number): Verdict {
   const sequential = policy.analysis.method === 'sequential' && sample.since !== undefined;
@@ -234,6 +251,7 @@ export function evaluate(policy: PolicySpec, sample: GateSample, weight: number)
       : [...errorRateChecks(policy, sample, weight), ...latencyChecks(policy, sample, weight)]),
     ...customChecks(policy, sample),
   ];
+  if (!sequential) asFlaggerCounts(policy, checks);
   const failed = checks.filter((c) => c.outcome === 'fail');
   const unsure = checks.filter((c) => c.outcome === 'inconclusive');
   const outcome = failed.length ? 'fail' : unsure.length ? 'inconclusive' : 'pass';

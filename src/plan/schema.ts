@@ -143,6 +143,13 @@ export const policySpecSchema = z
        * as the VMs is rolled back by the statistics). Split equally between checks and steps.
        */
       alpha: z.number().gt(0).max(0.2).default(0.01),
+      /**
+       * Window method: `consecutive` — a pass clears a check's failures; `cumulative` — failures add up over the
+       * whole migration, as Flagger's `threshold` counts them.
+       */
+      failureCounting: z.enum(['consecutive', 'cumulative']).default('consecutive'),
+      /** Window method: an empty result (no requests, NaN) is `inconclusive`, or a `failure` as in Flagger. */
+      noData: z.enum(['inconclusive', 'failure']).default('inconclusive'),
     }),
     slo: z.strictObject({
       errorRate: z

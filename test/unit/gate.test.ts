@@ -5,7 +5,13 @@ import { goldenSignalsQuery, renderTemplate, sideQueries } from '../../src/gate/
 import { loadPolicy } from '../../src/plan/load.js';
 import type { GateSample, SideSample } from '../../src/gate/types.js';
 
-const policy = loadPolicy('default').spec;
+/** These verdict tests pin the window method (one analysis window judged on its own) with its tuned margin. */
+const shipped = loadPolicy('default').spec;
+const policy = {
+  ...shipped,
+  analysis: { ...shipped.analysis, method: 'window' as const },
+  slo: { ...shipped.slo, errorRate: { ...shipped.slo.errorRate!, maxIncreaseOverSource: 0.001 } },
+};
 const flagger = loadPolicy('flagger-defaults').spec;
 
 const side = (requests: number, errors: number, p50 = 20, p99 = 80): SideSample => ({

@@ -112,7 +112,7 @@ describe('plan validation', () => {
 
   it('unknown policy names list the available ones', () => {
     expect(errorsOf(GOOD.replace('policy: default', 'policy: defualt')).join()).toMatch(
-      /spec\.policy: policy "defualt" not found .*available: cautious, default, flagger-defaults/,
+      /spec\.policy: policy "defualt" not found .*available: argo-defaults, cautious, default, flagger-defaults/,
     );
   });
 
@@ -151,7 +151,7 @@ describe('shipped policies', () => {
     const d = loadPolicy('default').spec;
     const s = scalePolicy(d, 0.05);
     expect(s.analysis.window).toBe(6000);
-    expect(s.stepDuration).toBe(6000);
+    expect(s.stepDuration).toBe(d.stepDuration * 0.05);
     expect(s.analysis.minRequests).toBe(3);
   });
 });
