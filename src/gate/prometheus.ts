@@ -8,6 +8,7 @@ import {
 } from './provider.js';
 import { goldenSignalsQuery, rawCountersQuery, recentTrafficQuery, renderTemplate } from './promql.js';
 import { binnedSince, sideSinceStep, type RawSeries } from './cumulative.js';
+import { RawSampleCache } from './raw-cache.js';
 
 const RAW_LOOKBACK_MS = 60_000;
 /** Evidence bins: a few scrapes each, short enough that most hold a single traffic split. */
@@ -53,6 +54,7 @@ function wrapError(err: unknown, url: string): MetricsUnavailableError {
 export class PrometheusProvider implements MetricsProvider {
   private readonly driver: PrometheusDriver;
   queries = 0;
+  private readonly rawCache = new RawSampleCache();
 
   constructor(private readonly opts: PrometheusProviderOptions) {
     this.driver = new PrometheusDriver({
@@ -147,13 +149,15 @@ export class PrometheusProvider implements MetricsProvider {
     const at = req.at ?? Date.now();
     const carried = req.evidenceSince !== undefined && req.evidenceSince <= since;
     const evidenceSince = carried ? req.evidenceSince! : since;
-    // Look back one extra minute so series that existed before are told from ones born since.
-    const rangeMs = Math.max(0, at - evidenceSince) + RAW_LOOKBACK_MS;
     const reporter = req.policy.analysis.reporter;
-    const [source, target] = await Promise.all([
-      this.rawSeries(req.selectors.source, reporter, rangeMs, at),
-      this.rawSeries(req.selectors.target, reporter, rangeMs, at),
-    ]);
+    const read = async (labels: Record<string, string>) => {
+      const key = `${rawCountersQuery(labels, reporter, 0)}@${evidenceSince}`;
+      // Look back one extra minute before the evidence start so series that existed before it are told
+      // from ones born since; later reads overlap the previous one by a minute.
+      const from = this.rawCache.fetchFrom(key, evidenceSince - RAW_LOOKBACK_MS, at, RAW_LOOKBACK_MS);
+      return this.rawCache.merge(key, await this.rawSeries(labels, reporter, at - from, at), at);
+    };
+    const [source, target] = await Promise.all([read(req.selectors.source), read(req.selectors.target)]);
     const custom = await this.customMetrics(req);
     return {
       at,
