@@ -149,6 +149,18 @@ export function targetChecks(
         figure: pct(c.falseRollback),
       });
   }
+  const family = cells.filter((c) => c.policy === policy && HEALTHY_FAMILY.includes(c.scenario));
+  if (family.length) {
+    const pooled = wilson95(
+      family.reduce((a, c) => a + c.falseRollback.k, 0),
+      family.reduce((a, c) => a + c.falseRollback.n, 0),
+    );
+    out.push({
+      target: `healthy family pooled (${family.length} scenarios): false rollbacks, 95 % upper bound ≤ 1 %`,
+      met: pooled.high <= 0.01,
+      figure: pct(pooled),
+    });
+  }
   const at = (s: string, label: string, r: (c: Cell) => Rate, min: number) => {
     const c = cell(s);
     if (c) out.push({ target: label, met: r(c).rate >= min, figure: pct(r(c)) });
