@@ -36,6 +36,15 @@ export interface SideQueries {
   latency: Partial<Record<Quantile, string>>;
 }
 
+/** Failed requests under `sel` (no braces): HTTP 5xx, plus gRPC failures Istio reports as HTTP 200. */
+function errorSums(sel: string, w: string, by = ''): { http: string; grpc: string } {
+  const sum = by ? `sum by (${by}) (` : 'sum(';
+  return {
+    http: `${sum}increase(istio_requests_total{${sel},response_code=~"5.."}${w}))`,
+    grpc: `${sum}increase(istio_requests_total{${sel},response_code!~"5..",grpc_response_status!~"0|"}${w}))`,
+  };
+}
+
 /** The individual expressions for one side (also used by preflight and documentation). */
 export function sideQueries(sel: string, windowMs: number, quantiles: readonly Quantile[]): SideQueries {
   const w = rangeSelector(windowMs);
@@ -47,9 +56,7 @@ export function sideQueries(sel: string, windowMs: number, quantiles: readonly Q
   return {
     requests: `sum(increase(istio_requests_total{${sel}}${w}))`,
     // HTTP 5xx, plus gRPC failures that Istio reports as HTTP 200 with grpc_response_status != 0.
-    errors:
-      `(sum(increase(istio_requests_total{${sel},response_code=~"5.."}${w})) or vector(0))` +
-      ` + (sum(increase(istio_requests_total{${sel},response_code!~"5..",grpc_response_status!~"0|"}${w})) or vector(0))`,
+    errors: `(${errorSums(sel, w).http} or vector(0)) + (${errorSums(sel, w).grpc} or vector(0))`,
     latency,
   };
 }
@@ -70,6 +77,40 @@ export function goldenSignalsQuery(
     const q = sideQueries(selectorFor(selectors[side], reporter), windowMs, quantiles);
     parts.push(tag(q.requests, side, 'requests'), tag(`(${q.errors})`, side, 'errors'));
     for (const quantile of quantiles) parts.push(tag(q.latency[quantile]!, side, quantile));
+  }
+  return parts.join(' or ');
+}
+
+/**
+ * Golden signals of every service matching `filter`, grouped by service and version, in one query (the
+ * service worker's batching provider answers many migrations from it). Signals: requests, e5xx, egrpc and one
+ * per quantile; with `serviceLatency`, quantiles over all versions of a service too (grp="service").
+ */
+export function goldenSignalsByService(
+  filter: string,
+  windowMs: number,
+  quantiles: readonly Quantile[],
+  serviceLatency: boolean,
+): string {
+  const w = rangeSelector(windowMs);
+  const by = 'destination_service, destination_version';
+  const tagSignal = (expr: string, signal: string) => `label_replace(${expr}, "signal", "${signal}", "", "")`;
+  const errors = errorSums(filter, w, by);
+  const parts = [
+    tagSignal(`sum by (${by}) (increase(istio_requests_total{${filter}}${w}))`, 'requests'),
+    tagSignal(errors.http, 'e5xx'),
+    tagSignal(errors.grpc, 'egrpc'),
+  ];
+  const buckets = `istio_request_duration_milliseconds_bucket{${filter}}${w}`;
+  for (const q of quantiles) {
+    parts.push(tagSignal(`histogram_quantile(${QUANTILES[q]}, sum by (le, ${by}) (rate(${buckets})))`, q));
+    if (serviceLatency)
+      parts.push(
+        tagSignal(
+          `label_replace(histogram_quantile(${QUANTILES[q]}, sum by (le, destination_service) (rate(${buckets}))), "grp", "service", "", "")`,
+          q,
+        ),
+      );
   }
   return parts.join(' or ');
 }

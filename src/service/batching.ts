@@ -5,13 +5,13 @@
  * are grouped by (reporter, range window, quantiles) and answered by a query grouped
  * `by (destination_service, destination_version)`, filtered to the services asked for; each migration picks its
  * rows. Queries per tick therefore stay constant as migrations grow. Selectors using other labels, custom
- * metrics and explicit evaluation times go to the wrapped provider unchanged.
+ * metrics, explicit evaluation times and policies judged by the sequential method go to the wrapped provider.
  */
 import type { MetricsProvider, SampleRequest } from '../gate/provider.js';
 import { quantilesOf } from '../gate/provider.js';
 import type { PrometheusProvider } from '../gate/prometheus.js';
-import { escapeLabelValue, rangeSelector, renderTemplate } from '../gate/promql.js';
-import { QUANTILES, type GateSample, type Quantile, type SideSample } from '../gate/types.js';
+import { escapeLabelValue, goldenSignalsByService, renderTemplate } from '../gate/promql.js';
+import type { GateSample, Quantile, SideSample } from '../gate/types.js';
 
 const GROUP_LABELS = new Set(['destination_service', 'destination_version']);
 
@@ -33,42 +33,6 @@ export interface BatchingStats {
   batchedSamples: number;
   /** Samples passed to the wrapped provider. */
   fallbackSamples: number;
-}
-
-/** One query for the golden signals of every service matching `filter`, grouped by service and version. */
-function goldenSignalsByService(
-  filter: string,
-  windowMs: number,
-  quantiles: Quantile[],
-  serviceLatency: boolean,
-): string {
-  const w = rangeSelector(windowMs);
-  const by = 'destination_service, destination_version';
-  const tag = (expr: string, signal: string) => `label_replace(${expr}, "signal", "${signal}", "", "")`;
-  const parts = [
-    tag(`sum by (${by}) (increase(istio_requests_total{${filter}}${w}))`, 'requests'),
-    tag(`sum by (${by}) (increase(istio_requests_total{${filter},response_code=~"5.."}${w}))`, 'e5xx'),
-    tag(
-      `sum by (${by}) (increase(istio_requests_total{${filter},response_code!~"5..",grpc_response_status!~"0|"}${w}))`,
-      'egrpc',
-    ),
-  ];
-  for (const q of quantiles) {
-    parts.push(
-      tag(
-        `histogram_quantile(${QUANTILES[q]}, sum by (le, ${by}) (rate(istio_request_duration_milliseconds_bucket{${filter}}${w})))`,
-        q,
-      ),
-    );
-    if (serviceLatency)
-      parts.push(
-        tag(
-          `label_replace(histogram_quantile(${QUANTILES[q]}, sum by (le, destination_service) (rate(istio_request_duration_milliseconds_bucket{${filter}}${w}))), "grp", "service", "", "")`,
-          q,
-        ),
-      );
-  }
-  return parts.join(' or ');
 }
 
 /** Rows of one answer keyed by (signal, group, service, version), so each migration's lookup is O(1). */
@@ -117,6 +81,8 @@ export class BatchingMetricsProvider implements MetricsProvider {
     const keys = [...Object.keys(req.selectors.source), ...Object.keys(req.selectors.target)];
     const batchable =
       req.at === undefined &&
+      // The sequential method reads raw counters since the step started: one migration at a time.
+      req.policy.analysis.method !== 'sequential' &&
       keys.every((k) => GROUP_LABELS.has(k)) &&
       !!req.selectors.source.destination_service &&
       !!req.selectors.target.destination_service;
