@@ -6,6 +6,7 @@
  *   --healthy-seeds N       seeds for the default policy on the healthy family (default 380: a 95 % upper
  *                           bound ≤ 1 % needs ≥ 380 clean runs)
  *   --scenarios a,b         --policies a,b     --concurrency N (lanes, one Prometheus each; default 3)
+ *   --policy-seeds p=N,…    seeds for some policies (e.g. cautious=2: its migrations are 45 minutes long)
  *   --out DIR               results.json, summary.md and charts/<scenario>.svg (default bench/decisions/results)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,8 @@ interface Args {
   policies: string[];
   concurrency: number;
   out: string;
+  /** Seeds per policy where it differs from `seeds` (e.g. fewer for the slow cautious policy). */
+  policySeeds: Record<string, number>;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -46,6 +49,12 @@ function parseArgs(argv: string[]): Args {
     policies: list('--policies', quick ? ['default', 'flagger-defaults'] : POLICIES),
     concurrency: Number(get('--concurrency') ?? (quick ? 2 : 3)),
     out: path.resolve(get('--out') ?? 'bench/decisions/results'),
+    policySeeds: Object.fromEntries(
+      list('--policy-seeds', []).map((x) => {
+        const [name, n] = x.split('=');
+        return [name!, Number(n)];
+      }),
+    ),
   };
 }
 
@@ -54,8 +63,9 @@ export function planRuns(a: Args): PlannedRun[] {
   for (const name of a.scenarios) {
     const scenario = scenarioByName(name);
     for (const policy of a.policies) {
+      const seeds = a.policySeeds[policy] ?? a.seeds;
       const n =
-        policy === 'default' && HEALTHY_FAMILY.includes(name) ? Math.max(a.seeds, a.healthySeeds) : a.seeds;
+        policy === 'default' && HEALTHY_FAMILY.includes(name) ? Math.max(seeds, a.healthySeeds) : seeds;
       for (let seed = 1; seed <= n; seed++) runs.push({ scenario, policy: { label: policy, policy }, seed });
     }
   }

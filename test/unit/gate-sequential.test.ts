@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { sideSinceStep } from '../../src/gate/cumulative.js';
+import { binnedSince, sideSinceStep } from '../../src/gate/cumulative.js';
+import { RawSampleCache } from '../../src/gate/raw-cache.js';
 import {
   counterIncrease,
   logThreshold,
@@ -167,5 +168,66 @@ describe('counts from raw counter samples', () => {
     expect(side.latencyCount).toBe(194);
     expect(side.buckets?.[4]).toBe(150); // le=25
     expect(side.buckets?.[6]).toBe(185); // le=100
+  });
+});
+
+describe('raw sample cache', () => {
+  it('asks only for what is new, and merges without duplicating samples', () => {
+    const cache = new RawSampleCache(2);
+    const labels = { __name__: 'istio_requests_total', pod: 'a' };
+    expect(cache.fetchFrom('k', 0, 30_000, 60_000)).toBe(0);
+    cache.merge(
+      'k',
+      [
+        {
+          labels,
+          samples: [
+            { t: 15_000, v: 1 },
+            { t: 30_000, v: 2 },
+          ],
+        },
+      ],
+      30_000,
+    );
+    expect(cache.fetchFrom('k', 0, 120_000, 60_000)).toBe(0);
+    expect(cache.fetchFrom('k', 0, 200_000, 60_000)).toBe(0);
+    const all = cache.merge(
+      'k',
+      [
+        {
+          labels,
+          samples: [
+            { t: 30_000, v: 2 },
+            { t: 45_000, v: 5 },
+          ],
+        },
+        { labels: { ...labels, pod: 'b' }, samples: [{ t: 45_000, v: 1 }] },
+      ],
+      100_000,
+    );
+    expect(all.map((s) => s.samples.length)).toEqual([3, 1]);
+    expect(cache.fetchFrom('k', 0, 110_000, 60_000)).toBe(40_000);
+    // Asked about an earlier instant than cached: read everything again.
+    expect(cache.fetchFrom('k', 0, 50_000, 60_000)).toBe(0);
+  });
+});
+
+describe('evidence bins', () => {
+  it('each bin holds both sides’ increases, dated by the sample that reported them', () => {
+    const req = (pod: string, values: number[]) => ({
+      labels: { __name__: 'istio_requests_total', pod, response_code: '200', grpc_response_status: '0' },
+      samples: values.map((v, i) => ({ t: i * 15_000, v })),
+    });
+    const bins = binnedSince(
+      [req('vm', [0, 100, 200, 300, 400])],
+      [req('k8s', [0, 1, 2, 13, 24])],
+      0,
+      30_000,
+    );
+    expect(bins.map((b) => [b.source.requests, b.target.requests])).toEqual([
+      [100, 1],
+      [200, 12],
+      [100, 11],
+    ]);
   });
 });
