@@ -34,11 +34,16 @@ const fmtE = (logE: number) => {
 };
 
 /**
- * Promotion needs evidence, not just the absence of alarms: before the last step to 100 %, each comparison with
- * the VMs must show (at the same level) that the containers are less than this many times worse. Low traffic
- * therefore holds (and pauses) rather than promotes what it could not have judged.
+ * With `promotionEvidence`, promotion needs evidence, not just the absence of alarms: before the last step to
+ * 100 %, each comparison with the VMs must show (at the same level) that the containers are less than this many
+ * times worse. Low traffic therefore holds (and pauses) rather than promotes what it could not have judged.
  */
 export const PROMOTION_SAFETY_RATIO = 2;
+/**
+ * Always, before the step to 100 %: the containers must have served enough requests (since the migration
+ * started) that the VMs' error rate predicts this many errors — on less, no comparison could have seen anything.
+ */
+export const PROMOTION_MIN_EXPECTED_ERRORS = 3;
 const SAFETY_ALTERNATIVES: readonly number[] = [0.8, 2 / 3, 0.5, 1 / 3];
 
 /** Whether the next step from `weight` is full promotion. */
@@ -159,8 +164,23 @@ interface Evidence {
   scope: string;
   weight: number;
   level: number;
-  /** The next step is 100 %: comparisons must also show the containers are not much worse. */
+  /** The next step is 100 %: enough traffic to have seen a regression is needed before promotion. */
   lastGate: boolean;
+  /** …and the comparisons must also show the containers are not much worse (policy promotionEvidence). */
+  strictGate: boolean;
+}
+
+/**
+ * An absolute SLO breach the VMs share (a slow host, a failing dependency) is not the containers' doing and
+ * rolling them back would not fix it: while the VMs serve traffic, the absolute check holds the containers to
+ * the SLO or to the VMs' own rate, whichever is higher.
+ */
+function sharedBreach(ev: Evidence, sourceEvents: number, sourceTrials: number, limit: number) {
+  if (ev.weight >= 100 || !(sourceTrials > 0)) return { p0: limit, note: '' };
+  const vms = sourceEvents / sourceTrials;
+  return vms > limit
+    ? { p0: vms, note: `; the VMs breach it too (${pct(vms)}): held to theirs` }
+    : { p0: limit, note: '' };
 }
 
 function errorTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
@@ -183,14 +203,15 @@ function errorTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
   const rate = k / n;
   const ready = stepN >= minRequests;
   const notReady = `only ${stepN} requests to the target since the step started (need ${minRequests})`;
+  const shared = sharedBreach(ev, ev.source.errors, ev.source.requests, slo.max);
   out.push(
     toCheck({
       name: 'error-rate',
-      logE: rateEvidence(k, n, slo.max),
+      logE: rateEvidence(k, n, shared.p0),
       level: ev.level,
       observed: rate,
-      threshold: slo.max,
-      numbers: `error rate ${pct(rate)} (${k}/${n} ${ev.scope}) vs SLO ${pct(slo.max)}`,
+      threshold: shared.p0,
+      numbers: `error rate ${pct(rate)} (${k}/${n} ${ev.scope}) vs SLO ${pct(slo.max)}${shared.note}`,
       ready,
       notReady,
       notReadyOutcome: 'inconclusive',
@@ -217,7 +238,15 @@ function errorTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
     target: { events: b.target.errors, trials: b.target.requests },
     source: { events: b.source.errors, trials: b.source.requests },
   }));
-  const safety = ev.lastGate ? promotionSafety(batches, ev.level) : { ok: true, note: '' };
+  const expected = n * srcRate;
+  const safety = ev.strictGate
+    ? promotionSafety(batches, ev.level)
+    : ev.lastGate && expected < PROMOTION_MIN_EXPECTED_ERRORS
+      ? {
+          ok: false,
+          note: `promotion to 100 % needs enough traffic to have seen a regression: ${n} requests × ${pct(srcRate)} on the VMs = ${expected.toFixed(1)} expected errors (need ${PROMOTION_MIN_EXPECTED_ERRORS})`,
+        }
+      : { ok: true, note: '' };
   out.push(
     toCheck({
       name,
@@ -249,14 +278,16 @@ function latencyTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
       const bound = ISTIO_LATENCY_BUCKETS_MS[i] ?? o.maxMs;
       const slow = i >= 0 ? slowerThan(ev.target, i) : 0;
       const share = n > 0 ? slow / n : 0;
+      const allowed = 1 - QUANTILES[q];
+      const shared = sharedBreach(ev, i >= 0 ? slowerThan(ev.source, i) : 0, ev.source.latencyCount, allowed);
       out.push(
         toCheck({
           name: q,
-          logE: rateEvidence(slow, n, 1 - QUANTILES[q]),
+          logE: rateEvidence(slow, n, shared.p0),
           level: ev.level,
           observed: share,
-          threshold: 1 - QUANTILES[q],
-          numbers: `${pct(share)} of target requests over ${bound} ms (${slow}/${n} ${ev.scope}; ${q} ≤ ${o.maxMs} ms allows ${pct(1 - QUANTILES[q])})`,
+          threshold: shared.p0,
+          numbers: `${pct(share)} of target requests over ${bound} ms (${slow}/${n} ${ev.scope}; ${q} ≤ ${o.maxMs} ms allows ${pct(allowed)}${shared.note})`,
           ready,
           notReady,
           notReadyOutcome: 'skipped',
@@ -282,7 +313,7 @@ function latencyTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
       target: { events: slowerThan(b.target, i), trials: b.target.latencyCount },
       source: { events: slowerThan(b.source, i), trials: b.source.latencyCount },
     }));
-    const safety = ev.lastGate ? promotionSafety(batches, ev.level) : { ok: true, note: '' };
+    const safety = ev.strictGate ? promotionSafety(batches, ev.level) : { ok: true, note: '' };
     out.push(
       toCheck({
         name,
@@ -313,6 +344,7 @@ export function sequentialChecks(policy: PolicySpec, sample: GateSample, weight:
     weight,
     level: failLevel(policy, carried),
     lastGate: promotesNext(policy.steps, weight),
+    strictGate: policy.analysis.promotionEvidence && promotesNext(policy.steps, weight),
   };
   return [...errorTests(policy, ev), ...latencyTests(policy, ev)];
 }

@@ -148,6 +148,12 @@ export const policySpecSchema = z
        * whole migration, as Flagger's `threshold` counts them.
        */
       failureCounting: z.enum(['consecutive', 'cumulative']).default('consecutive'),
+      /**
+       * Sequential method: before the step to 100 %, each comparison with the VMs must also show that the
+       * containers are under 2× the VMs' rate (promotion needs evidence, not only the absence of alarms). Off by
+       * default: at low error rates it takes many requests, and a migration without them pauses before 100 %.
+       */
+      promotionEvidence: z.boolean().default(false),
       /** Window method: an empty result (no requests, NaN) is `inconclusive`, or a `failure` as in Flagger. */
       noData: z.enum(['inconclusive', 'failure']).default('inconclusive'),
     }),

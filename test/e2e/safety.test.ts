@@ -12,7 +12,7 @@ afterEach(async () => {
 const track = (s: Scenario) => (cleanups.push(() => s.close()), s);
 
 describe('no data, no promotion', () => {
-  it('low traffic: inconclusive analyses pause the migration at the first step, never promote', async () => {
+  it('low traffic: inconclusive analyses pause the migration, never promote', async () => {
     const s = track(await startScenario({ metrics: prom(), policy: 'default', rps: 4 }));
     await s.waitForTraffic();
     let pausedReason: string | undefined;
@@ -26,18 +26,26 @@ describe('no data, no promotion', () => {
         }
       },
     });
-    expect(pausedReason).toMatch(/inconclusive analyses in a row at 1 %/);
-    expect(s.weightWrites()).toEqual([1, 0]);
+    // The sequential method may take the early steps on the few requests they get; it never promotes unjudged.
+    expect(pausedReason).toMatch(/inconclusive analysis windows in a row at \d+ %/);
+    expect(s.weightWrites()).not.toContain(100);
+    expect(s.weightWrites().at(-1)).toBe(0);
     expect(result.phase).toBe('aborted');
     const verdicts = events.filter((e) => e.type === 'verdict');
     expect(verdicts.length).toBeGreaterThan(3);
-    expect(verdicts.every((e) => e.type === 'verdict' && e.verdict.outcome !== 'pass')).toBe(true);
+    expect(verdicts.some((e) => e.type === 'verdict' && e.verdict.weight === 100)).toBe(false);
   });
 
   it('Prometheus stopped mid-run: the weight holds (paused, still guarding); after a restart RESUME completes', async () => {
     const own: PrometheusServer = await startPrometheus({ scrapeIntervalSeconds: 1 });
     cleanups.push(() => own.close());
-    const s = track(await startScenario({ metrics: { prometheusUrl: own.url, sdDir: own.sdDir }, policy: 'default', rps: 600 }));
+    const s = track(
+      await startScenario({
+        metrics: { prometheusUrl: own.url, sdDir: own.sdDir },
+        policy: 'default',
+        rps: 600,
+      }),
+    );
     await s.waitForTraffic(30_000);
     let stoppedAt = 0;
     let writesAtStop: number[] = [];
@@ -50,7 +58,10 @@ describe('no data, no promotion', () => {
         }
         if (e.type === 'phase' && e.phase === 'paused' && stoppedAt) {
           // Prometheus back; an operator resumes.
-          setTimeout(() => void own.start().then(() => setTimeout(() => runner.command('RESUME', 'e2e'), 3000)), 2000);
+          setTimeout(
+            () => void own.start().then(() => setTimeout(() => runner.command('RESUME', 'e2e'), 3000)),
+            2000,
+          );
         }
       },
     });
