@@ -27,7 +27,8 @@ describe('meshshift demo', () => {
     const lines = r.stdout.trimEnd().split('\n');
     console.log(`demo: ${lines.length} lines in ${(r.ms / 1000).toFixed(1)} s`);
     expect(r.stdout.includes('\u001b[')).toBe(false); // NO_COLOR and not a TTY: plain text
-    expect(lines.length).toBeLessThanOrEqual(45);
+    // Sequential verdicts add a few inconclusive lines (a step's first analysis, the traffic needed before 100 %).
+    expect(lines.length).toBeLessThanOrEqual(52);
     const [healthy, broken] = r.stdout.split(/\n(?=2\/2 )/);
     expect(healthy?.match(/^ {2}step \d\/6 /gm)).toHaveLength(6);
     expect(healthy).toMatch(/✔ completed/);
