@@ -259,7 +259,7 @@ describe('KubeCalls.run', () => {
 });
 
 describe('CheckList', () => {
-  it('shows a fix only on failed checks, reports not-found with its own fix, and rethrows aborts', () => {
+  it('shows a fix only on failed checks, reports not-found with its own fix, marks unavailability transient, and rethrows aborts', () => {
     const ac = new AbortController();
     const c = new CheckList(ac.signal);
     c.add('a', true, 'fine', 'never shown');
@@ -268,7 +268,8 @@ describe('CheckList', () => {
     expect(c.checks).toEqual([
       { id: 'a', ok: true, message: 'fine' },
       { id: 'b', ok: false, message: 'Deployment shop/pcs not found', fix: 'deploy it' },
-      { id: 'c', ok: false, message: 'get x: boom' },
+      // A 500 says the API was unavailable, not that something is wrong: preflight waits it out.
+      { id: 'c', ok: false, message: 'get x: boom', transient: true },
     ]);
     expect(c.ok).toBe(false);
     ac.abort();
