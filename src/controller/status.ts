@@ -47,6 +47,7 @@ export interface PlanStatus {
 /** A condition the controller wants, before transition times are settled. */
 export type WantedCondition = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
 
+const STARTS = ['started', 'preflight', 'phase', 'weight'];
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** `3/6` for weight 10 in [1, 5, 10, 25, 50, 100]; `0/6` before the first step. */
@@ -135,7 +136,8 @@ export function mirrorStatus(args: {
   if (view.reason) next.reason = view.reason;
   else delete next.reason;
   for (const e of entries) {
-    if (e.type === 'started' && !next.startedAt) next.startedAt = iso(e.at);
+    // The first thing the engine does (the service's history has no separate "started" entry).
+    if (STARTS.includes(e.type) && !next.startedAt) next.startedAt = iso(e.at);
     if (e.type === 'finished') next.finishedAt = iso(e.at);
     if (e.type === 'verdict') next.lastVerdict = verdictStatus(e);
   }
