@@ -246,6 +246,7 @@ export class Reconciler {
     }).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
     });
+    this.lastWritten.delete(obj.metadata.uid ?? '');
     this.o.onGone(obj);
     return 'idle';
   }

@@ -142,7 +142,9 @@ export class PlanWatch {
       else this.cache.set(key, obj);
       this.o.onChange(key);
     };
+    let abort: AbortController | undefined;
     const onDone = (err: unknown): void => {
+      if (abort) this.aborts.delete(abort);
       if (this.stopped || this.lists !== generation) return;
       if (gone || err) {
         if (err)
@@ -153,7 +155,7 @@ export class PlanWatch {
       }
     };
     try {
-      const abort = await this.watcher.watch(
+      abort = await this.watcher.watch(
         path,
         { resourceVersion: lastRv, allowWatchBookmarks: true },
         onEvent,
