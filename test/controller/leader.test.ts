@@ -153,7 +153,9 @@ describe('controller leader election', () => {
     console.log(
       `[figures] controller takeover after kill -9 of the leader: lease taken ${takeoverMs} ms after the kill (lease ${LEASE_MS} ms, retry ${LEASE_MS / 5} ms); status moving again after ${statusBackMs} ms`,
     );
-    expect(takeoverMs).toBeLessThan(LEASE_MS + 1500);
+    // client-go semantics: expiry is measured from when the follower last saw the record change (≤ one renew
+    // period after the leader's last renew), so the bound is lease + renew period + API latency on a loaded box.
+    expect(takeoverMs).toBeLessThan(LEASE_MS * 1.5 + 1000);
     expect(done!.status).toMatchObject({ phase: 'completed', weight: 100 });
     expect(env.s.weightWrites()).toEqual([1, 5, 10, 25, 50, 100]);
     const events = eventsFor(env, 'leader');
