@@ -31,6 +31,7 @@ export class PlanWatch {
   private readonly aborts = new Set<AbortController>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
+  private failures = 0;
   /** Lists completed so far (a relist after 410 adds one). */
   lists = 0;
 
@@ -93,13 +94,17 @@ export class PlanWatch {
     try {
       listed = await this.list(ns);
     } catch (err) {
+      // Backs off to a minute (e.g. the CRD is not installed yet, or RBAC is missing).
+      this.failures++;
+      const waitMs = Math.min(60_000, 1000 * 2 ** Math.min(6, this.failures));
       this.o.logger.warn(
-        { err: toKubeError(err, 'list MigrationPlans').message, namespace: ns },
+        { err: toKubeError(err, 'list MigrationPlans').message, namespace: ns, retryInMs: waitMs },
         'list failed; retrying',
       );
-      this.later(() => void this.relist(ns), 2000);
+      this.later(() => void this.relist(ns), waitMs);
       return;
     }
+    this.failures = 0;
     this.lists++;
     const seen = new Set<string>();
     for (const item of listed.items) {
