@@ -120,7 +120,6 @@ export function statusSchema(): Json {
         },
       },
       lastHistoryId: { type: 'string', description: 'The last history entry mirrored as an Event.' },
-      lastCommand: { type: 'string', description: 'The last kubectl command consumed (id of the request).' },
       conditions: {
         type: 'array',
         items: condition,

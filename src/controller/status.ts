@@ -40,7 +40,6 @@ export interface PlanStatus {
   possible?: string[];
   lastVerdict?: VerdictStatus;
   lastHistoryId?: string;
-  lastCommand?: string;
   conditions?: Condition[];
 }
 
