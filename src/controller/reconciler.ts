@@ -4,6 +4,7 @@
  * migration visibly, mirror the service's record and history into `.status` and Events, and on deletion roll
  * traffic back (ABORT) before letting the object go. The engine decides everything; this only relays.
  */
+import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
 import { stringify } from 'yaml';
@@ -44,9 +45,12 @@ export interface ReconcilerOptions {
 /** `active`: poll again soon (status must follow the engine); `idle`: only on the next change. */
 export type ReconcileResult = 'active' | 'idle';
 
-/** The migration id for a MigrationPlan object: stable per object (uid), new when it is re-created. */
+/** The migration id (`<name>-<6 hex>`, the service's id form) for a MigrationPlan: stable per object uid. */
 export const migrationIdFor = (obj: MigrationPlanObject): string =>
-  `${obj.metadata.name}-${(obj.metadata.uid ?? '').replace(/-/g, '').slice(0, 8)}`;
+  `${obj.metadata.name}-${createHash('sha256')
+    .update(obj.metadata.uid ?? '')
+    .digest('hex')
+    .slice(0, 6)}`;
 
 /** The plan document the validator and the service read, from the custom resource. */
 export function planTextOf(obj: MigrationPlanObject): string {

@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { startService, type RunningService } from '../../src/cli/serve.js';
 import type { ControllerOptions } from '../../src/controller/controller.js';
 import type { MigrationPlanObject } from '../../src/controller/types.js';
-import { silentLogger } from '../../src/log/logger.js';
+import { createLogger, silentLogger } from '../../src/log/logger.js';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { startScenario, type Scenario, type ScenarioOptions } from '../../src/sim/scenario.js';
 import type { KubeObject } from '../../src/sim/kube/index.js';
@@ -71,7 +71,7 @@ export async function controllerEnv(
           controller: controllerOptions(),
         }),
       },
-      { logger: silentLogger },
+      { logger: process.env.CTL_DEBUG ? createLogger({ level: 'warn' }) : silentLogger },
     );
   }
   await s.waitForTraffic();
