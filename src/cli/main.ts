@@ -60,6 +60,14 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   program
+    .command('crd')
+    .description('print the MigrationPlan CustomResourceDefinition (generated from the plan schema) as YAML')
+    .action(async () => {
+      const { migrationPlanCrdYaml } = await import('../controller/crd-schema.js');
+      process.stdout.write(migrationPlanCrdYaml());
+    });
+
+  program
     .command('run')
     .description('run one migration in the foreground; exit 0 completed, 2 rolled back or aborted, 1 error')
     .argument('<plan>', 'MigrationPlan YAML file')

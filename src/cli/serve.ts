@@ -36,9 +36,16 @@ import {
 import { MigrationService } from '../service/service.js';
 import { RedisMigrationStore } from '../service/store.js';
 import { MigrationWorker } from '../service/worker.js';
+import {
+  MigrationPlanController,
+  defaultControllerOptions,
+  type ControllerOptions,
+} from '../controller/controller.js';
 
 export interface ServeOptions {
-  role: 'api' | 'worker' | 'all';
+  /** `controller`: the MigrationPlan controller only; `all` runs it too when `controller` options are given. */
+  role: 'api' | 'worker' | 'all' | 'controller';
+  controller?: ControllerOptions;
   /** redis://… (one node; with Sentinel or Cluster only its credentials, db and TLS are used). */
   redis: string;
   /** host:port of each Sentinel: connect to the master `redisSentinelName` (default mymaster). */
@@ -78,6 +85,7 @@ export interface ServeOptions {
 export interface RunningService {
   url?: string;
   worker?: MigrationWorker;
+  controller?: MigrationPlanController;
   store: RedisMigrationStore;
   queue: MigrationQueue;
   metrics: ServiceMetrics;
@@ -126,7 +134,7 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     return q;
   };
   const hasApi = o.role !== 'worker';
-  const hasWorker = o.role !== 'api';
+  const hasWorker = o.role === 'worker' || o.role === 'all';
   // The API's connection fails fast (503); a worker-only process serves /readyz and /metrics from its own.
   const apiClient = hasApi ? connections.client('api', 'meshshift-api') : undefined;
   const apiStore = apiClient ? storeOn(apiClient) : undefined;
@@ -143,7 +151,7 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
   const running: RunningService = { store, queue, metrics, close: async () => undefined };
 
   let worker: MigrationWorker | undefined;
-  if (o.role !== 'api') {
+  if (hasWorker) {
     let mesh = deps.mesh;
     let kc: ReturnType<typeof loadKubeConfig> | undefined;
     if (!mesh) {
@@ -217,8 +225,25 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
           timeScale: o.timeScale,
           ...(o.policies ? { policiesDir: o.policies } : {}),
         });
+  let controller: MigrationPlanController | undefined;
+  if (service && (o.role === 'controller' || (o.role === 'all' && o.controller))) {
+    const kc = loadKubeConfig({
+      ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+      ...(o.context ? { context: o.context } : {}),
+    });
+    controller = new MigrationPlanController(o.controller ?? defaultControllerOptions(), {
+      kc,
+      service,
+      store: apiStore!,
+      redis: apiClient as Redis,
+      logger,
+      prefix,
+    });
+    controller.start();
+    running.controller = controller;
+  }
   const api = await buildApi({
-    ...(service ? { service } : {}),
+    ...(service && o.role !== 'controller' ? { service } : {}),
     ...(tokens ? { tokens } : {}),
     redis: (apiClient ?? workerClient)! as Redis,
     metrics,
@@ -256,6 +281,7 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     logger,
     deadlineMs: o.shutdownTimeoutMs ?? 20_000,
     worker,
+    controller,
     api,
     queues: [apiQueue, workerQueue].filter((q): q is MigrationQueue => !!q),
     connections,
@@ -268,6 +294,7 @@ function shutdown(p: {
   logger: Logger;
   deadlineMs: number;
   worker: MigrationWorker | undefined;
+  controller: MigrationPlanController | undefined;
   api: FastifyInstance;
   queues: MigrationQueue[];
   connections: RedisConnections;
@@ -291,6 +318,8 @@ function shutdown(p: {
     (closing ??= (async () => {
       const t0 = Date.now();
       logger.info({ deadlineMs: p.deadlineMs }, 'shutting down: no new jobs; finishing in-flight ones');
+      // The controller first: it releases its Lease so another replica leads at once.
+      if (p.controller) await within('stopping the controller', 3000, () => p.controller!.stop());
       if (p.worker) {
         const drained = await within('stopping the worker', Math.max(1000, p.deadlineMs - 5000), () =>
           p.worker!.stop(),

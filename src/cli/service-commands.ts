@@ -6,6 +6,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createLogger } from '../log/logger.js';
 import { parseDuration } from '../plan/duration.js';
 import { registerClientCommands } from './client.js';
+import { addControllerOptions, controllerOptionsFrom, type ControllerFlags } from '../controller/flags.js';
 import type { RunningService, ServeOptions } from './serve.js';
 
 const duration = (what: string) => (v: string) => {
@@ -40,8 +41,8 @@ export function registerServiceCommands(program: Command, setCode: (code: number
     .command('serve')
     .description('run the HTTP API and/or workers that drive migrations stored in Redis')
     .addOption(
-      new Option('--role <role>', 'api, worker or all')
-        .choices(['api', 'worker', 'all'])
+      new Option('--role <role>', 'api, worker, controller (MigrationPlan resources) or all')
+        .choices(['api', 'worker', 'controller', 'all'])
         .default(env.MESHSHIFT_ROLE ?? 'all'),
     )
     .option(
@@ -190,7 +191,7 @@ export function registerServiceCommands(program: Command, setCode: (code: number
           redisTimeout: number;
           requestTimeout: number;
           shutdownTimeout: number;
-        },
+        } & ControllerFlags,
       ) => {
         const {
           lockTtl,
@@ -205,7 +206,7 @@ export function registerServiceCommands(program: Command, setCode: (code: number
         const { shutdownTimeout, ...serve } = rest;
         const sentinelPassword = env.MESHSHIFT_REDIS_SENTINEL_PASSWORD;
         const o: ServeOptions = {
-          ...serve,
+          ...controllerOptionsFrom(serve),
           retentionMs,
           redisTimeoutMs: redisTimeout,
           requestTimeoutMs: requestTimeout,
@@ -246,5 +247,6 @@ export function registerServiceCommands(program: Command, setCode: (code: number
       },
     );
 
+  addControllerOptions(program.commands.find((c) => c.name() === 'serve')!);
   registerClientCommands(program, setCode);
 }

@@ -45,6 +45,8 @@ const labelMatchers = z.record(
 
 const metadata = z.strictObject({
   name: name('metadata.name'),
+  /** Where the MigrationPlan object lives when applied as a custom resource (not the plan's spec.namespace). */
+  namespace: namespace.optional(),
   labels: z.record(z.string(), z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
 });

@@ -56,9 +56,16 @@ export class MigrationService {
     this.clock = o.clock ?? systemClock;
   }
 
-  /** Validates and stores a plan, then enqueues its first drive job (or its scheduled start). */
-  async submit(text: string, by: string): Promise<MigrationView> {
-    const plan = parsePlan(text, 'request body', this.o.policiesDir);
+  /**
+   * Validates and stores a plan, then enqueues its first drive job (or its scheduled start). `opts.id` makes
+   * the submission idempotent (a second submit with the same id fails without enqueuing anything).
+   */
+  async submit(
+    text: string,
+    by: string,
+    opts: { id?: string; source?: string } = {},
+  ): Promise<MigrationView> {
+    const plan = parsePlan(text, opts.source ?? 'request body', this.o.policiesDir);
     const now = this.clock.now();
     const start = plan.schedule?.start;
     if (start?.cron) {
@@ -71,7 +78,7 @@ export class MigrationService {
       }
     }
     const startAt = absoluteStart(plan.schedule);
-    const id = `${plan.name}-${randomBytes(3).toString('hex')}`;
+    const id = opts.id ?? `${plan.name}-${randomBytes(3).toString('hex')}`;
     const rec: MigrationRecord = {
       id,
       name: plan.name,

@@ -7,7 +7,8 @@
  *    where group/plural are string literals or `const X = '...'` of the same file;
  *  - typed APIs: {read,list,patch,replace,create,delete}Namespaced<Kind>[Status|Scale], list<Kind>ForAllNamespaces;
  *  - discovery (getAPIVersions, getAPIResources, getCode): no RBAC needed (system:discovery);
- *  - `watch: true` in a list call, or a Watch on a literal /apis path, adds the watch verb.
+ *  - `watch: true` in a list call, or a Watch on a literal /apis path, adds the watch verb (a file that builds a
+ *    Watch must spell its paths as literals, `/apis/<group>/<version>/[namespaces/${ns}/]<plural>`).
  * Anything that talks to Kubernetes in a way the scanner cannot resolve is reported as `unresolved`, and the
  * test fails on it: new code must stay statically derivable (or this scanner must learn it).
  */
@@ -35,8 +36,10 @@ const TYPED =
 const ALL_NS = /\.list([A-Z][A-Za-z]*)ForAllNamespaces\s*\(/g;
 const DISCOVERY = /\.(getAPIVersions|getAPIResources|getCode)\s*\(/g;
 /** Client-node surfaces whose calls cannot be resolved statically here. */
-const OPAQUE =
-  /\b(KubernetesObjectApi|makeInformer|new\s+(?:k8s\.)?Watch\s*\(|\.listCustomObjectForAllNamespaces)/g;
+const OPAQUE = /\b(KubernetesObjectApi|makeInformer|\.listCustomObjectForAllNamespaces)/g;
+const NEW_WATCH = /new\s+(?:k8s\.)?Watch\s*\(/g;
+/** Literal watch paths in a file that builds a Watch: /apis/<group>/<version>/[namespaces/${ns}/]<plural>. */
+const WATCH_PATH = /['"`]\/apis\/([a-z0-9.-]+)\/[a-z0-9]+\/(?:namespaces\/\$\{[^}]+\}\/)?([a-z]+)['"`]/g;
 
 const VERB: Record<string, string> = {
   get: 'get',
@@ -161,6 +164,16 @@ export function scanSource(files: string[], root: string): ScanResult {
       else calls.push({ group: kind.group, resource: kind.plural, verb: 'list', at: at(m.index) });
     }
     for (const m of src.matchAll(DISCOVERY)) discovery.push(`${at(m.index)}: ${m[1]}`);
+    const watchPaths = [...src.matchAll(WATCH_PATH)];
+    for (const m of src.matchAll(NEW_WATCH)) {
+      if (watchPaths.length === 0)
+        unresolved.push(`${at(m.index)}: Watch without a literal /apis/<group>/<version>/<plural> path`);
+    }
+    if (NEW_WATCH.test(src)) {
+      for (const w of watchPaths)
+        calls.push({ group: w[1]!, resource: w[2]!, verb: 'watch', at: at(w.index) });
+    }
+    NEW_WATCH.lastIndex = 0;
     for (const m of src.matchAll(OPAQUE)) {
       unresolved.push(`${at(m.index)}: ${m[1]} (cannot derive group/resource/verb statically)`);
     }

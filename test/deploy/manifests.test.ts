@@ -219,7 +219,9 @@ describe('kustomize', () => {
       [
         'ClusterRole/meshshift-migrator',
         'ConfigMap/meshshift-config',
+        'CustomResourceDefinition/migrationplans.meshshift.io',
         'Deployment/meshshift-api',
+        'Deployment/meshshift-controller',
         'Deployment/meshshift-worker',
         'Namespace/meshshift',
         'NetworkPolicy/meshshift-redis',
@@ -234,7 +236,8 @@ describe('kustomize', () => {
       ].sort(),
     );
     for (const o of objs) {
-      if (['Namespace', 'ClusterRole'].includes(o.kind)) expect(o.metadata.namespace).toBeUndefined();
+      if (['Namespace', 'ClusterRole', 'CustomResourceDefinition'].includes(o.kind))
+        expect(o.metadata.namespace).toBeUndefined();
       else expect(o.metadata.namespace, `${o.kind} ${o.metadata.name}`).toBe('meshshift');
       expect(o.metadata.labels?.['app.kubernetes.io/part-of']).toBe('meshshift');
     }

@@ -109,6 +109,7 @@ describe('RBAC derived from the code', () => {
       '|pods': ['list', 'watch'],
       'apps|deployments/status': ['update'],
       'coordination.k8s.io|leases': ['create', 'get'],
+      'example.com|gadgets': ['watch'],
       'example.com|widgets': ['delete', 'get'],
     });
   });

@@ -4,6 +4,11 @@ import type { KubeObject } from './types.js';
 
 export const ISTIO_NETWORKING = 'networking.istio.io';
 export const ISTIO_SECURITY = 'security.istio.io';
+export const MESHSHIFT_GROUP = 'meshshift.io';
+export const EVENTS_GROUP = 'events.k8s.io';
+export const COORDINATION_GROUP = 'coordination.k8s.io';
+/** Groups served by kube-apiserver itself (not CRDs): strategic merge and unconditional PUT are allowed. */
+const BUILTIN_GROUPS = ['', 'apps', EVENTS_GROUP, COORDINATION_GROUP];
 export const DEFAULT_ISTIO_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'];
 
 export const MEDIA_JSON = 'application/json';
@@ -42,7 +47,7 @@ export function buildResourceTypes(istioVersions: readonly string[]): ResourceTy
     singular: kind.toLowerCase(),
     kind,
     namespaced: extra.namespaced ?? true,
-    builtin: group === '' || group === 'apps',
+    builtin: BUILTIN_GROUPS.includes(group),
     statusSubresource: extra.status ?? false,
     shortNames: extra.shortNames ?? [],
   });
@@ -52,6 +57,10 @@ export function buildResourceTypes(istioVersions: readonly string[]): ResourceTy
     t('', ['v1'], 'configmaps', 'ConfigMap', { shortNames: ['cm'] }),
     t('', ['v1'], 'namespaces', 'Namespace', { namespaced: false, shortNames: ['ns'] }),
     t('apps', ['v1'], 'deployments', 'Deployment', { status: true, shortNames: ['deploy'] }),
+    t(EVENTS_GROUP, ['v1'], 'events', 'Event', { shortNames: ['ev'] }),
+    t(COORDINATION_GROUP, ['v1'], 'leases', 'Lease'),
+    // meshshift's own CRD (deploy/crd): namespaced, status subresource, short name mp.
+    t(MESHSHIFT_GROUP, ['v1alpha1'], 'migrationplans', 'MigrationPlan', { status: true, shortNames: ['mp'] }),
   ];
   if (istioVersions.length > 0) {
     const istio = (plural: string, kind: string, short: string): ResourceType =>

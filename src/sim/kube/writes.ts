@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { validateVirtualService } from './admission.js';
+import { admitBuiltin, finalized, finalizersOf, keepDeletionFields, markDeleted } from './lifecycle.js';
 import { asKubeObject, deepEqual, isRecord, jsonClone, type UnknownRecord } from './json.js';
 import { JsonPatchError, applyJsonPatch } from './json-patch.js';
 import { applyMergePatch } from './merge-patch.js';
@@ -91,6 +92,7 @@ function checkNamespace(target: Target, obj: KubeObject): string {
 }
 
 function admit(rt: ResourceType, obj: KubeObject): void {
+  admitBuiltin(rt, obj);
   if (rt.group === ISTIO_NETWORKING && rt.kind === 'VirtualService') {
     const errors = validateVirtualService(obj);
     if (errors.length > 0) {
@@ -145,6 +147,8 @@ export function create(store: KubeStore, ctx: Ctx, target: Target): KubeObject {
   const key = objectKey(rt, namespace, name);
   if (store.has(rt, namespace, name)) throw errAlreadyExists(rt, name);
   if (rt.statusSubresource) delete obj.status; // status is written through /status only
+  delete obj.metadata.deletionTimestamp; // server-owned
+  delete obj.metadata.deletionGracePeriodSeconds;
   store.initSystemFields(rt, obj);
   admit(rt, obj);
   if (isDryRun(ctx)) return present(rt, version, obj);
@@ -274,11 +278,17 @@ function commitUpdate(
   result.metadata.generation = current.metadata.generation;
   result.metadata.resourceVersion = current.metadata.resourceVersion;
   if (rt.namespaced) result.metadata.namespace = current.metadata.namespace;
+  keepDeletionFields(rt, current, result);
   admit(rt, result);
   if (deepEqual(currentView, result)) return currentView;
   result.metadata.generation = nextGeneration(current, result);
   if (isDryRun(ctx)) return result;
   store.commit(store.keyOf(target, result.metadata.name), rt, result, current);
+  if (finalized(result)) {
+    // The last finalizer went: the object goes now (the update is followed by DELETED, as in kube).
+    const namespace = rt.namespaced ? (result.metadata.namespace ?? '') : '';
+    return present(rt, version, store.deleteStored(rt, namespace, result.metadata.name));
+  }
   return present(rt, version, result);
 }
 
@@ -303,6 +313,13 @@ export function remove(store: KubeStore, ctx: Ctx, target: Target): KubeObject {
     );
   }
   if (isDryRun(ctx)) return present(rt, version, current);
+  if (finalizersOf(current).length > 0) {
+    // Finalizers pending: only mark the object (once); it goes when the last finalizer is removed.
+    if (current.metadata.deletionTimestamp !== undefined) return present(rt, version, current);
+    const marked = markDeleted(current);
+    store.commit(store.keyOf(target, name), rt, marked, current);
+    return present(rt, version, marked);
+  }
   const namespace = rt.namespaced ? (target.namespace ?? '') : '';
   return present(rt, version, store.deleteStored(rt, namespace, name));
 }

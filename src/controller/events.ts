@@ -1,0 +1,165 @@
+/**
+ * Kubernetes Events (events.k8s.io/v1) on the MigrationPlan, one per story beat in its history: weight changes,
+ * failed or inconclusive verdicts with their reason, pauses, approvals, rollbacks, commands and completion. Event
+ * names derive from the history entry's id, so a controller that restarts (or a new leader) re-creating the same
+ * Event gets AlreadyExists instead of a duplicate.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { KubeApiError, toKubeError } from '../mesh/kube/errors.js';
+
+export const REPORTING_CONTROLLER = 'meshshift.io/controller';
+const EVENTS_GROUP = 'events.k8s.io';
+const EVENTS_PLURAL = 'events';
+
+export interface EventSpec {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  action: string;
+  note: string;
+}
+
+type Entry = { type: string; [k: string]: unknown };
+const pct = (v: unknown): string => `${Number(v)} %`;
+
+/** The Event for one history entry, or undefined when it is not part of the story (passing verdicts, …). */
+export function eventForEntry(e: Entry): EventSpec | undefined {
+  const why = typeof e.reason === 'string' && e.reason ? `: ${e.reason}` : '';
+  switch (e.type) {
+    case 'submitted':
+      return { type: 'Normal', reason: 'Submitted', action: 'Submit', note: `submitted by ${String(e.by)}` };
+    case 'started':
+      return { type: 'Normal', reason: 'Started', action: 'Start', note: `steps ${JSON.stringify(e.steps)}` };
+    case 'weight':
+      return e.rollback
+        ? {
+            type: 'Warning',
+            reason: 'RolledBackWeight',
+            action: 'Rollback',
+            note: `weight ${pct(e.previous)} → ${pct(e.weight)} (rollback)`,
+          }
+        : {
+            type: 'Normal',
+            reason: 'WeightChanged',
+            action: 'Shift',
+            note: `weight ${pct(e.previous)} → ${pct(e.weight)} on the target`,
+          };
+    case 'verdict':
+      if (e.outcome === 'pass') return undefined;
+      return {
+        type: 'Warning',
+        reason: e.outcome === 'fail' ? 'AnalysisFailed' : 'AnalysisInconclusive',
+        action: 'Analyse',
+        note: `at ${pct(e.weight)}: ${String(e.summary ?? e.outcome)}`,
+      };
+    case 'phase':
+      if (e.phase === 'paused')
+        return {
+          type: 'Warning',
+          reason: 'Paused',
+          action: 'Pause',
+          note: `paused at ${pct(e.weight)}${why}`,
+        };
+      if (e.phase === 'awaitingApproval')
+        return {
+          type: 'Normal',
+          reason: 'AwaitingApproval',
+          action: 'Gate',
+          note: `waiting for promote at ${pct(e.weight)}`,
+        };
+      if (e.phase === 'rollingBack')
+        return { type: 'Warning', reason: 'RollingBack', action: 'Rollback', note: `rolling back${why}` };
+      return undefined;
+    case 'command':
+      return e.accepted
+        ? {
+            type: 'Normal',
+            reason: 'CommandAccepted',
+            action: String(e.command),
+            note: `${String(e.command)} by ${String(e.by ?? 'unknown')}`,
+          }
+        : {
+            type: 'Warning',
+            reason: 'CommandRefused',
+            action: String(e.command),
+            note: `${String(e.command)} refused: ${String(e.refused ?? '')}`,
+          };
+    case 'finished':
+      if (e.phase === 'completed')
+        return {
+          type: 'Normal',
+          reason: 'Completed',
+          action: 'Complete',
+          note: 'all traffic is on the target (100 %)',
+        };
+      return {
+        type: 'Warning',
+        reason: e.phase === 'aborted' ? 'Aborted' : e.phase === 'failed' ? 'Failed' : 'RolledBack',
+        action: 'Finish',
+        note: `${String(e.phase)}${why}`,
+      };
+    case 'takeover':
+      return { type: 'Normal', reason: 'WorkerTakeover', action: 'Takeover', note: String(e.text ?? '') };
+    default:
+      return undefined;
+  }
+}
+
+/** A note fits the API server's 1 kB limit. */
+const clip = (s: string): string => (Buffer.byteLength(s) <= 1000 ? s : `${s.slice(0, 990)}…`);
+
+export interface Regarding {
+  name: string;
+  namespace: string;
+  uid: string;
+  resourceVersion?: string;
+}
+
+export class EventRecorder {
+  private readonly api: k8s.CustomObjectsApi;
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly instance: string,
+  ) {
+    this.api = kc.makeApiClient(k8s.CustomObjectsApi);
+  }
+
+  /** Creates the Event named `key` (idempotent: an existing one is left as it is). */
+  async record(obj: Regarding, key: string, ev: EventSpec, at = Date.now()): Promise<void> {
+    const name = `${obj.name}.${key}`
+      .toLowerCase()
+      .replace(/[^a-z0-9.-]/g, '-')
+      .slice(0, 253);
+    const body = {
+      apiVersion: `${EVENTS_GROUP}/v1`,
+      kind: 'Event',
+      metadata: { name, namespace: obj.namespace },
+      regarding: {
+        apiVersion: 'meshshift.io/v1alpha1',
+        kind: 'MigrationPlan',
+        name: obj.name,
+        namespace: obj.namespace,
+        uid: obj.uid,
+      },
+      eventTime: new Date(at).toISOString().replace('Z', '000Z'),
+      reportingController: REPORTING_CONTROLLER,
+      reportingInstance: this.instance,
+      type: ev.type,
+      reason: ev.reason,
+      action: ev.action,
+      note: clip(ev.note),
+    };
+    try {
+      await this.api.createNamespacedCustomObject({
+        group: EVENTS_GROUP,
+        version: 'v1',
+        namespace: obj.namespace,
+        plural: EVENTS_PLURAL,
+        body,
+      });
+    } catch (err) {
+      const e = toKubeError(err, `create Event ${name}`);
+      if (e instanceof KubeApiError && e.code === 409) return;
+      throw e;
+    }
+  }
+}
