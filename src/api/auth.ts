@@ -2,43 +2,54 @@
  * Bearer tokens from a file (a mounted Kubernetes Secret, typically). One token per line, optionally named:
  *   alice:3f9c…      (the name is recorded in the history as who sent a command)
  *   7d01…            (named token-<line>)
+ *   carol:9a7e… viewer=*  operator=payments,team-*   (grants: the one access model, src/auth/access.ts)
+ * A line without grants is an operator in every namespace (as every token was before roles existed).
  * Blank lines and lines starting with # are ignored. The file is re-read when it changes (secret rotation).
  * Tokens are compared in constant time and never logged.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { DEFAULT_GRANTS, parseGrants, type Grant, type Principal } from '../auth/access.js';
 
 export interface TokenStore {
   /** The caller's name for a valid token, or undefined. */
   verify(token: string): string | undefined;
+  /** The caller (name and grants) for a valid token, or undefined. */
+  identify(token: string): Principal | undefined;
+  /** The current grants of a named caller (sessions re-read them, so a removed token ends its sessions). */
+  principal(name: string): Principal | undefined;
   count(): number;
+}
+
+interface TokenLine {
+  name: string;
+  hash: Buffer;
+  grants: Grant[];
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-export function parseTokens(text: string, source: string): Array<{ name: string; hash: Buffer }> {
-  const out: Array<{ name: string; hash: Buffer }> = [];
+export function parseTokens(text: string, source: string): TokenLine[] {
+  const out: TokenLine[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.trim();
+    const [line = '', ...words] = raw.trim().split(/\s+/);
     if (!line || line.startsWith('#')) return;
+    const grants = words.length ? parseGrants(words) : [...DEFAULT_GRANTS];
+    if (typeof grants === 'string') throw new Error(`${source}:${i + 1}: ${grants}`);
     const m = /^([A-Za-z0-9._@-]+):(\S+)$/.exec(line);
     const name = m ? m[1]! : `token-${i + 1}`;
     const token = m ? m[2]! : line;
-    if (/\s/.test(token))
-      throw new Error(
-        `${source}:${i + 1}: a token must not contain spaces (write "name:token" or just the token)`,
-      );
     if (token.length < 16)
       throw new Error(
         `${source}:${i + 1}: token for ${name} is too short (use at least 16 random characters)`,
       );
-    out.push({ name, hash: digest(token) });
+    out.push({ name, hash: digest(token), grants });
   });
   return out;
 }
 
 export class FileTokenStore implements TokenStore {
-  private tokens: Array<{ name: string; hash: Buffer }> = [];
+  private tokens: TokenLine[] = [];
   private mtime = -1;
   private checkedAt = 0;
 
@@ -71,11 +82,21 @@ export class FileTokenStore implements TokenStore {
   }
 
   verify(token: string): string | undefined {
+    return this.identify(token)?.name;
+  }
+
+  identify(token: string): Principal | undefined {
     this.reload();
     const h = digest(token);
-    let name: string | undefined;
-    for (const t of this.tokens) if (timingSafeEqual(t.hash, h) && name === undefined) name = t.name;
-    return name;
+    let hit: TokenLine | undefined;
+    for (const t of this.tokens) if (timingSafeEqual(t.hash, h) && hit === undefined) hit = t;
+    return hit ? { name: hit.name, grants: hit.grants } : undefined;
+  }
+
+  principal(name: string): Principal | undefined {
+    this.reload();
+    const hit = this.tokens.find((t) => t.name === name);
+    return hit ? { name: hit.name, grants: hit.grants } : undefined;
   }
 
   count(): number {

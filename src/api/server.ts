@@ -20,6 +20,9 @@ import {
   CommandExpiredError,
   IdempotencyConflictError,
 } from '../service/command-deadline.js';
+import { allows, type Principal } from '../auth/access.js';
+import { parsePlan } from '../plan/load.js';
+import { mountWeb, type WebOptions } from '../web/routes.js';
 import { bearer, type TokenStore } from './auth.js';
 import { failFast } from './fail-fast.js';
 import { complete, release, reserve, submitSlot, type Reservation } from './idempotent-submit.js';
@@ -40,6 +43,10 @@ export interface ApiOptions {
   requestTimeoutMs?: number;
   /** The store's Redis key prefix (Idempotency-Key records live under it). */
   keyPrefix?: string;
+  /** Policies directory of the service (a plan is parsed first when the caller may not operate everywhere). */
+  policiesDir?: string;
+  /** The dashboard at /ui/ (on when a service and tokens exist, unless `web: false`). */
+  web?: Omit<WebOptions, 'service' | 'tokens'> | false;
 }
 
 const COMMANDS: Record<string, CommandType> = {
@@ -52,6 +59,7 @@ const COMMANDS: Record<string, CommandType> = {
 declare module 'fastify' {
   interface FastifyRequest {
     caller?: string;
+    principal?: Principal;
   }
 }
 
@@ -88,14 +96,20 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
         error: 'unauthorized',
         message: 'send "Authorization: Bearer <token>" (tokens come from the server\'s --tokens-file)',
       });
-    const who = o.tokens.verify(token);
+    const who = o.tokens.identify(token);
     if (!who)
       return reply
         .code(401)
         .header('www-authenticate', 'Bearer error="invalid_token"')
         .send({ error: 'unauthorized', message: 'invalid token' });
-    req.caller = who;
+    req.caller = who.name;
+    req.principal = who;
   };
+  const forbidden = (reply: FastifyReply, who: string, namespace: string) =>
+    reply.code(403).send({
+      error: 'forbidden',
+      message: `${who} may not change migrations in namespace "${namespace}" (needs operator=${namespace} in the tokens file)`,
+    });
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
@@ -167,6 +181,11 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
       }
     }
     try {
+      const p = req.principal;
+      if (p && !allows(p, '*', 'operate')) {
+        const ns = parsePlan(body, 'request body', o.policiesDir).namespace;
+        if (!allows(p, ns, 'operate')) return forbidden(reply, p.name, ns);
+      }
       const view = await service.submit(body, req.caller ?? 'unknown');
       if (slot)
         await complete(o.redis, slot, JSON.stringify(view)).catch((err: Error) =>
@@ -271,6 +290,11 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
     // the reply's way back): a push that arrives later is refused by Redis, so a 503 is never applied later.
     const deadline = Date.now() - (performance.now() - req.startedAt) + Math.max(100, budgetMs - 500);
     try {
+      const p = req.principal;
+      if (p && !allows(p, '*', 'operate')) {
+        const ns = (await service.get(id, { limit: 1 })).migration.namespace;
+        if (!allows(p, ns, 'operate')) return forbidden(reply, p.name, ns);
+      }
       const answer = await service.command(id, type, req.caller ?? 'unknown', reason, {
         deadline,
         ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
@@ -281,6 +305,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
     }
   });
 
+  if (o.tokens && o.web !== false) await mountWeb(app, { ...(o.web ?? {}), service, tokens: o.tokens });
   return app;
 }
 

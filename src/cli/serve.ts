@@ -251,6 +251,7 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     authReads: !!o.authReads,
     ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     keyPrefix: prefix,
+    ...(o.policies ? { policiesDir: o.policies } : {}),
   });
   // Slack (slash commands, buttons, threaded notifications) when its secrets are configured; Bolt is loaded
   // only then, so processes without Slack do not carry it.

@@ -1,0 +1,138 @@
+/**
+ * The migration chart's data from history entries (pure; the page and the unit tests use it): weight % as a
+ * step line, both sides' error rate and p50/p99 latency from the verdicts' samples, and markers for verdicts,
+ * commands, phase changes and the rollback.
+ */
+export interface ChartEntry {
+  id?: string;
+  type: string;
+  at: number;
+  [k: string]: unknown;
+}
+
+export type MarkerKind = 'pass' | 'inconclusive' | 'fail' | 'command' | 'gate' | 'pause' | 'rollback';
+
+export interface Marker {
+  /** Seconds since the epoch (the chart's x). */
+  x: number;
+  kind: MarkerKind;
+  label: string;
+}
+
+export interface ChartData {
+  x: number[];
+  weight: Array<number | null>;
+  sourceErrorPct: Array<number | null>;
+  targetErrorPct: Array<number | null>;
+  sourceP50: Array<number | null>;
+  targetP50: Array<number | null>;
+  sourceP99: Array<number | null>;
+  targetP99: Array<number | null>;
+  markers: Marker[];
+}
+
+interface Side {
+  requests?: number;
+  errors?: number;
+  latencyMs?: { p50?: number; p99?: number };
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const errPct = (s: Side | undefined): number | null =>
+  s && typeof s.requests === 'number' && s.requests > 0 && typeof s.errors === 'number'
+    ? (100 * s.errors) / s.requests
+    : null;
+
+const fmt = (v: unknown, digits = 3) => (typeof v === 'number' ? Number(v.toPrecision(digits)) : '?');
+
+/** One line for a verdict: its summary and each check's observed value against its threshold. */
+export function verdictLine(e: ChartEntry): string {
+  const checks = Array.isArray(e.checks) ? (e.checks as Array<Record<string, unknown>>) : [];
+  const parts = checks.map(
+    (c) =>
+      `${String(c.name)} ${String(c.outcome)} (${fmt(c.observed)}${c.threshold !== undefined ? ` vs ${fmt(c.threshold)}` : ''})`,
+  );
+  return `${String(e.outcome)} at ${String(e.weight)} %: ${String(e.summary ?? '')}${parts.length ? ` — ${parts.join('; ')}` : ''}`;
+}
+
+function markerOf(e: ChartEntry): Marker | undefined {
+  const x = e.at / 1000;
+  if (e.type === 'verdict') {
+    const o = e.outcome;
+    if (o === 'pass' || o === 'fail' || o === 'inconclusive') return { x, kind: o, label: verdictLine(e) };
+  }
+  if (e.type === 'command')
+    return {
+      x,
+      kind: 'command',
+      label: `${String(e.command)} by ${String(e.by ?? '?')}${e.reason ? ` (${String(e.reason)})` : ''}${e.accepted === false ? ` — refused: ${String(e.refused ?? '')}` : ''}`,
+    };
+  if (e.type === 'phase' && e.phase === 'awaitingApproval')
+    return { x, kind: 'gate', label: `approval gate at ${String(e.weight)} %` };
+  if (e.type === 'phase' && e.phase === 'paused')
+    return { x, kind: 'pause', label: `paused${e.reason ? `: ${String(e.reason)}` : ''}` };
+  if (e.type === 'weight' && e.rollback)
+    return { x, kind: 'rollback', label: `rollback: weight ${String(e.previous)} → ${String(e.weight)} %` };
+  return undefined;
+}
+
+export function chartData(history: readonly ChartEntry[]): ChartData {
+  const d: ChartData = {
+    x: [],
+    weight: [],
+    sourceErrorPct: [],
+    targetErrorPct: [],
+    sourceP50: [],
+    targetP50: [],
+    sourceP99: [],
+    targetP99: [],
+    markers: [],
+  };
+  let weight = 0;
+  const sorted = [...history].sort((a, b) => a.at - b.at);
+  for (const e of sorted) {
+    const m = markerOf(e);
+    if (m) d.markers.push(m);
+    const isWeight = e.type === 'weight' && e.wrote !== false;
+    const sample =
+      e.type === 'verdict' ? (e.sample as { source?: Side; target?: Side } | undefined) : undefined;
+    if (!isWeight && !sample && e.type !== 'submitted' && e.type !== 'finished') continue;
+    if (isWeight) weight = num(e.weight) ?? weight;
+    const x = e.at / 1000;
+    // uPlot needs strictly increasing x: entries in the same millisecond share a point.
+    if (d.x.length && d.x[d.x.length - 1]! >= x) {
+      const i = d.x.length - 1;
+      d.weight[i] = weight;
+      if (sample) setSides(d, i, sample);
+      continue;
+    }
+    d.x.push(x);
+    d.weight.push(weight);
+    for (const k of [
+      'sourceErrorPct',
+      'targetErrorPct',
+      'sourceP50',
+      'targetP50',
+      'sourceP99',
+      'targetP99',
+    ] as const)
+      d[k].push(null);
+    if (sample) setSides(d, d.x.length - 1, sample);
+  }
+  return d;
+}
+
+function setSides(d: ChartData, i: number, s: { source?: Side; target?: Side }): void {
+  d.sourceErrorPct[i] = errPct(s.source);
+  d.targetErrorPct[i] = errPct(s.target);
+  d.sourceP50[i] = num(s.source?.latencyMs?.p50);
+  d.targetP50[i] = num(s.target?.latencyMs?.p50);
+  d.sourceP99[i] = num(s.source?.latencyMs?.p99);
+  d.targetP99[i] = num(s.target?.latencyMs?.p99);
+}
+
+/** Points that carry a value, per side (what the page reports and the browser test checks). */
+export function pointCounts(d: ChartData): { source: number; target: number } {
+  const n = (a: Array<number | null>) => a.filter((v) => v !== null).length;
+  return { source: n(d.sourceErrorPct) + n(d.sourceP99), target: n(d.targetErrorPct) + n(d.targetP99) };
+}
