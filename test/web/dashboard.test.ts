@@ -1,0 +1,171 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium via playwright-core) against a real `meshshift serve`
+ * (API + workers, child process) with real Redis, real Prometheus and the simulated mesh on the Kubernetes API
+ * test server. Screenshots go to test-results/ (docs/dashboard.png is refreshed with UPDATE_DOCS_SCREENSHOT=1).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startRedis, type RedisServer } from '../../src/sim/redis.js';
+import { startScenario, type Scenario } from '../../src/sim/scenario.js';
+import { waitForServeUrl } from '../harness/serve-child.js';
+import { SERVICE_POLICY, TERMINAL, getMigration, http, waitFor } from '../service/helpers.js';
+import { axe, launch, signIn } from './browser.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const artifacts = path.join(root, 'test-results');
+const OPERATOR = 'alice-web-token-0123456789abcdef';
+const VIEWER = 'vera-web-token-0123456789abcdef';
+const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
+
+let redis: RedisServer;
+let s: Scenario;
+let serve: ChildProcess;
+let stderr: () => string;
+let base: string;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+const urls: string[] = [];
+
+async function newPage(token: string): Promise<Page> {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  contexts.push(ctx);
+  const page = await ctx.newPage();
+  page.on('request', (r) => urls.push(r.url()));
+  await signIn(page, base, token);
+  return page;
+}
+
+const submit = async () => {
+  const r = await http(base, 'POST', '/v1/migrations', { token: OPERATOR, body: s.planYaml });
+  expect(r.status, JSON.stringify(r.json)).toBe(201);
+  return r.json.id as string;
+};
+const streamMs = (id: string) => Number(id.split('-')[0]);
+
+beforeAll(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  redis = await startRedis();
+  s = await startScenario({ metrics: prom(), policy: `${SERVICE_POLICY}approvals:\n  - atWeight: 10\n` });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshshift-web-'));
+  const kubeconfig = s.kube.writeKubeconfig(dir);
+  const tokens = path.join(dir, 'tokens');
+  writeFileSync(tokens, `alice:${OPERATOR} operator=${s.fixture.namespace}\nvera:${VIEWER} viewer=*\n`);
+  serve = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(root, 'test/service/cli-entry.ts'),
+      'serve',
+      '--role',
+      'all',
+      '--redis',
+      redis.url,
+      '--prefix',
+      'web',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--kubeconfig',
+      kubeconfig,
+      '--prometheus',
+      prom().prometheusUrl,
+      '--tokens-file',
+      tokens,
+      '--time-scale',
+      '0.05',
+      '--tick-align',
+      '100ms',
+      '--batch-window',
+      '20ms',
+      '--reconcile-every',
+      '2s',
+      '--log-level',
+      'debug',
+    ],
+    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+  );
+  const started = waitForServeUrl(serve, 30_000);
+  stderr = started.stderr;
+  [base, browser] = await Promise.all([started.url, launch()]);
+  await s.waitForTraffic();
+});
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await browser?.close().catch(() => undefined);
+  if (serve && serve.exitCode === null) {
+    const exited = new Promise((r) => serve.once('exit', r));
+    serve.kill('SIGTERM');
+    await exited;
+  }
+  await s?.close();
+  await redis?.close();
+});
+
+describe('dashboard in a real browser', () => {
+  it('the list updates live; Promote at the gate advances and Abort rolls back (Kubernetes weights); a viewer gets no buttons', async () => {
+    const list = await newPage(OPERATOR);
+    await list.getByText('live', { exact: true }).waitFor();
+    // Record when the page shows each weight (the browser's clock; same machine as Redis).
+    await list.evaluate(() => {
+      const w = window as unknown as { seen: Record<string, number> };
+      w.seen = {};
+      new MutationObserver(() => {
+        for (const tr of document.querySelectorAll('tr[data-id]')) {
+          const k = (tr as HTMLElement).dataset.weight!;
+          w.seen[k] ??= Date.now();
+        }
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+    const id = await submit();
+    const row = list.locator(`tr[data-id="${id}"]`);
+    await row.waitFor(); // appeared without a reload
+    await expect.poll(() => row.getAttribute('data-phase'), { timeout: 60_000 }).toBe('awaitingApproval');
+    expect(await row.getAttribute('data-weight')).toBe('10');
+    await list.screenshot({ path: path.join(artifacts, 'dashboard-list.png'), fullPage: true });
+
+    // Commit → screen latency: the weight entries' Redis stream ids carry the commit time.
+    const seen = (await list.evaluate(
+      () => (window as unknown as { seen: Record<string, number> }).seen,
+    )) as Record<string, number>;
+    const hist = (await getMigration(base, id)).history;
+    const lat = hist
+      .filter((e) => e.type === 'weight' && seen[String(e.weight)] !== undefined)
+      .map((e) => seen[String(e.weight)]! - streamMs(e.id));
+    expect(lat.length).toBeGreaterThanOrEqual(2);
+    console.log(`[figures] commit→page latency (ms) for weights: ${lat.join(', ')}`);
+    for (const l of lat) expect(l).toBeLessThan(3000);
+
+    // Operator: Promote at the gate.
+    const op = await newPage(OPERATOR);
+    await op.goto(`${base}/ui/#/m/${id}`);
+    const viewer = await newPage(VIEWER);
+    await viewer.goto(`${base}/ui/#/m/${id}`);
+    await op.getByRole('button', { name: 'Promote' }).click();
+    await expect.poll(() => s.weightWrites(), { timeout: 30_000 }).toContain(25);
+    await viewer.getByTestId('phase').waitFor();
+    expect(await viewer.getByRole('button', { name: /Promote|Pause|Resume|Abort/ }).count()).toBe(0);
+
+    // Abort asks for a reason, then rolls back to the VMs.
+    await op.getByRole('button', { name: 'Abort…' }).click();
+    await op.getByLabel(/Reason for aborting/).fill('pager went off');
+    await op.getByRole('button', { name: 'Confirm abort' }).click();
+    const done = await waitFor(base, id, (m) => TERMINAL.includes(m.migration.phase), 60_000);
+    expect(done.migration.phase).toBe('aborted');
+    expect(s.weightWrites().at(-1)).toBe(0);
+    expect(s.sim.currentWeights()).toMatchObject({ k8s: 0 });
+    await expect.poll(() => op.getByTestId('phase').textContent()).toBe('aborted');
+    const cmds = done.history.filter((e) => e.type === 'command').map((e) => [e.command, e.by, e.reason]);
+    expect(cmds).toEqual([
+      ['PROMOTE', 'web:alice', undefined],
+      ['ABORT', 'web:alice', 'pager went off'],
+    ]);
+  });
+});
