@@ -3,15 +3,22 @@
  *   alice:3f9c…      (the name is recorded in the history as who sent a command)
  *   7d01…            (named token-<line>)
  *   carol:9a7e… viewer=*  operator=payments,team-*   (grants: the one access model, src/auth/access.ts)
+ * `slack=U012ABCDEF,U034…` gives the same grants to those Slack members (one model, one config for API, web, Slack).
  * A line without grants is an operator in every namespace (as every token was before roles existed).
  * Blank lines and lines starting with # are ignored. The file is re-read when it changes (secret rotation).
  * Tokens are compared in constant time and never logged.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { DEFAULT_GRANTS, parseGrants, type Grant, type Principal } from '../auth/access.js';
+import {
+  DEFAULT_GRANTS,
+  parseGrants,
+  type Grant,
+  type Principal,
+  type SlackPrincipals,
+} from '../auth/access.js';
 
-export interface TokenStore {
+export interface TokenStore extends SlackPrincipals {
   /** The caller's name for a valid token, or undefined. */
   verify(token: string): string | undefined;
   /** The caller (name and grants) for a valid token, or undefined. */
@@ -25,6 +32,7 @@ interface TokenLine {
   name: string;
   hash: Buffer;
   grants: Grant[];
+  slack: string[];
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -34,7 +42,12 @@ export function parseTokens(text: string, source: string): TokenLine[] {
   text.split(/\r?\n/).forEach((raw, i) => {
     const [line = '', ...words] = raw.trim().split(/\s+/);
     if (!line || line.startsWith('#')) return;
-    const grants = words.length ? parseGrants(words) : [...DEFAULT_GRANTS];
+    const slackWords = words.filter((w) => w.startsWith('slack='));
+    const slack = slackWords.flatMap((w) => w.slice('slack='.length).split(',').filter(Boolean));
+    const bad = slack.find((id) => !/^[UW][A-Z0-9]{2,}$/.test(id));
+    if (bad) throw new Error(`${source}:${i + 1}: "${bad}" is not a Slack member id (like U012ABCDEF)`);
+    const grantWords = words.filter((w) => !w.startsWith('slack='));
+    const grants = grantWords.length ? parseGrants(grantWords) : [...DEFAULT_GRANTS];
     if (typeof grants === 'string') throw new Error(`${source}:${i + 1}: ${grants}`);
     const m = /^([A-Za-z0-9._@-]+):(\S+)$/.exec(line);
     const name = m ? m[1]! : `token-${i + 1}`;
@@ -43,7 +56,7 @@ export function parseTokens(text: string, source: string): TokenLine[] {
       throw new Error(
         `${source}:${i + 1}: token for ${name} is too short (use at least 16 random characters)`,
       );
-    out.push({ name, hash: digest(token), grants });
+    out.push({ name, hash: digest(token), grants, slack });
   });
   return out;
 }
@@ -90,7 +103,13 @@ export class FileTokenStore implements TokenStore {
     const h = digest(token);
     let hit: TokenLine | undefined;
     for (const t of this.tokens) if (timingSafeEqual(t.hash, h) && hit === undefined) hit = t;
-    return hit ? { name: hit.name, grants: hit.grants } : undefined;
+    return hit ? { name: hit.name, grants: hit.grants, slack: hit.slack } : undefined;
+  }
+
+  bySlackUser(id: string): Principal | undefined {
+    this.reload();
+    const hit = this.tokens.find((t) => t.slack.includes(id));
+    return hit ? { name: hit.name, grants: hit.grants, slack: hit.slack } : undefined;
   }
 
   principal(name: string): Principal | undefined {

@@ -14,6 +14,13 @@ export interface Grant {
 export interface Principal {
   name: string;
   grants: Grant[];
+  /** Slack member ids of this person (`slack=U012ABCDEF` on the token line): Slack uses the same grants. */
+  slack?: string[];
+}
+
+/** Finds the principal of a Slack member (the tokens file implements it). */
+export interface SlackPrincipals {
+  bySlackUser(id: string): Principal | undefined;
 }
 
 /** What a caller wants to do: `read` needs viewer (or operator), `operate` needs operator. */

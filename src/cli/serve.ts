@@ -261,7 +261,12 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     )
   ) {
     const { mountSlackFromEnv } = await import('../slack/app.js');
-    mountSlackFromEnv(api, { ...(service ? { service } : {}), store, logger });
+    mountSlackFromEnv(api, {
+      ...(service ? { service } : {}),
+      store,
+      logger,
+      ...(tokens ? { principals: tokens } : {}),
+    });
   }
   // The API's connection refuses commands until it is connected: give it a moment before taking requests (if Redis
   // is not there yet, the API starts anyway and answers 503 until it is).

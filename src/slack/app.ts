@@ -14,6 +14,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../log/logger.js';
 import type { MigrationService } from '../service/service.js';
 import type { RedisMigrationStore } from '../service/store.js';
+import type { SlackPrincipals } from '../auth/access.js';
 import { SlackAuthorizer, type SlackPolicy } from './auth.js';
 import { registerListeners } from './interactions.js';
 import { SlackNotifier, type NotifierOptions } from './notifier.js';
@@ -34,6 +35,8 @@ export interface SlackOptions {
   authorizer?: SlackAuthorizer;
   policy?: SlackPolicy;
   authFile?: string;
+  /** The tokens file's principals (one access model with the API and the dashboard). */
+  principals?: SlackPrincipals;
   /** Web API base URL (tests point it at a fake; default https://slack.com/api/). */
   slackApiUrl?: string;
   path?: string;
@@ -185,6 +188,7 @@ export function registerSlack(app: FastifyInstance, o: SlackOptions): SlackHandl
       client,
       ...(o.authFile ? { file: o.authFile } : {}),
       ...(o.policy ? { policy: o.policy } : {}),
+      ...(o.principals ? { principals: o.principals } : {}),
     });
   const handle: SlackHandle = { client, authorizer };
   const logger = o.logger.child({ component: 'slack' });
@@ -240,7 +244,12 @@ function secret(env: NodeJS.ProcessEnv, name: string): string | undefined {
  */
 export function mountSlackFromEnv(
   app: FastifyInstance,
-  deps: { service?: MigrationService; store: RedisMigrationStore; logger: Logger },
+  deps: {
+    service?: MigrationService;
+    store: RedisMigrationStore;
+    logger: Logger;
+    principals?: SlackPrincipals;
+  },
   env: NodeJS.ProcessEnv = process.env,
 ): SlackHandle | undefined {
   const signingSecret = secret(env, 'SLACK_SIGNING_SECRET');
@@ -251,7 +260,7 @@ export function mountSlackFromEnv(
     return undefined;
   }
   const authFile = env.MESHSHIFT_SLACK_AUTH_FILE;
-  if (!authFile)
+  if (!authFile && !deps.principals)
     deps.logger.warn(
       'no MESHSHIFT_SLACK_AUTH_FILE: every promote/pause/resume/abort from Slack will be refused',
     );
@@ -263,6 +272,7 @@ export function mountSlackFromEnv(
     logger: deps.logger,
     ...(deps.service ? { service: deps.service } : {}),
     ...(authFile ? { authFile } : {}),
+    ...(deps.principals ? { principals: deps.principals } : {}),
     ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}),
     notifier: {
       verdicts,

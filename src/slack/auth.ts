@@ -17,6 +17,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { WebClient } from '@slack/web-api';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { allows, globMatch, type SlackPrincipals } from '../auth/access.js';
 
 export const SLACK_ACTIONS = ['promote', 'pause', 'resume', 'abort'] as const;
 export type SlackAction = (typeof SLACK_ACTIONS)[number];
@@ -59,15 +60,7 @@ export function parseSlackPolicy(text: string, source = 'Slack authorization pol
   return r.data;
 }
 
-function glob(pattern: string, value: string): boolean {
-  const re = new RegExp(
-    `^${pattern
-      .split('*')
-      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*')}$`,
-  );
-  return re.test(value);
-}
+const glob = globMatch;
 
 export type Decision = { ok: true; via: string } | { ok: false; message: string };
 
@@ -78,6 +71,8 @@ export interface SlackAuthorizerOptions {
   /** Resolves user group members (usergroups.users.list); cached for `groupCacheMs`. */
   client?: WebClient;
   groupCacheMs?: number;
+  /** The tokens file's principals: a Slack member listed there (`slack=U…`) has its operator grants here too. */
+  principals?: SlackPrincipals;
 }
 
 export class SlackAuthorizer {
@@ -118,6 +113,8 @@ export class SlackAuthorizer {
       // Keep the last good policy; a broken edit must not open or close everything silently.
       void err;
     }
+    const p = this.o.principals?.bySlackUser(user);
+    if (p && allows(p, namespace, 'operate')) return { ok: true, via: `tokens file (${p.name})` };
     const rules = this.policy.rules.filter(
       (r) =>
         r.namespaces.some((n) => glob(n, namespace)) &&

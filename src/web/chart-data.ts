@@ -48,10 +48,13 @@ const fmt = (v: unknown, digits = 3) => (typeof v === 'number' ? Number(v.toPrec
 /** One line for a verdict: its summary and each check's observed value against its threshold. */
 export function verdictLine(e: ChartEntry): string {
   const checks = Array.isArray(e.checks) ? (e.checks as Array<Record<string, unknown>>) : [];
-  const parts = checks.map(
-    (c) =>
-      `${String(c.name)} ${String(c.outcome)} (${fmt(c.observed)}${c.threshold !== undefined ? ` vs ${fmt(c.threshold)}` : ''})`,
-  );
+  const parts = checks.map((c) => {
+    const nums =
+      c.observed === undefined
+        ? ''
+        : ` (${fmt(c.observed)}${c.threshold !== undefined ? ` vs ${fmt(c.threshold)}` : ''})`;
+    return `${String(c.name)} ${String(c.outcome)}${nums}`;
+  });
   return `${String(e.outcome)} at ${String(e.weight)} %: ${String(e.summary ?? '')}${parts.length ? ` — ${parts.join('; ')}` : ''}`;
 }
 

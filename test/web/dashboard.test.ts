@@ -114,16 +114,12 @@ describe('dashboard in a real browser', () => {
     const list = await newPage(OPERATOR);
     await list.getByText('live', { exact: true }).waitFor();
     // Record when the page shows each weight (the browser's clock; same machine as Redis).
-    await list.evaluate(() => {
-      const w = window as unknown as { seen: Record<string, number> };
-      w.seen = {};
+    await list.evaluate(`
+      window.seen = {};
       new MutationObserver(() => {
-        for (const tr of document.querySelectorAll('tr[data-id]')) {
-          const k = (tr as HTMLElement).dataset.weight!;
-          w.seen[k] ??= Date.now();
-        }
+        for (const tr of document.querySelectorAll('tr[data-id]')) window.seen[tr.dataset.weight] ??= Date.now();
       }).observe(document.body, { subtree: true, childList: true, attributes: true });
-    });
+    `);
     const id = await submit();
     const row = list.locator(`tr[data-id="${id}"]`);
     await row.waitFor(); // appeared without a reload
@@ -132,9 +128,7 @@ describe('dashboard in a real browser', () => {
     await list.screenshot({ path: path.join(artifacts, 'dashboard-list.png'), fullPage: true });
 
     // Commit → screen latency: the weight entries' Redis stream ids carry the commit time.
-    const seen = (await list.evaluate(
-      () => (window as unknown as { seen: Record<string, number> }).seen,
-    )) as Record<string, number>;
+    const seen = await list.evaluate<Record<string, number>>('window.seen');
     const hist = (await getMigration(base, id)).history;
     const lat = hist
       .filter((e) => e.type === 'weight' && seen[String(e.weight)] !== undefined)
@@ -148,10 +142,47 @@ describe('dashboard in a real browser', () => {
     await op.goto(`${base}/ui/#/m/${id}`);
     const viewer = await newPage(VIEWER);
     await viewer.goto(`${base}/ui/#/m/${id}`);
-    await op.getByRole('button', { name: 'Promote' }).click();
-    await expect.poll(() => s.weightWrites(), { timeout: 30_000 }).toContain(25);
+    await op.getByRole('button', { name: 'Abort…' }).waitFor();
     await viewer.getByTestId('phase').waitFor();
     expect(await viewer.getByRole('button', { name: /Promote|Pause|Resume|Abort/ }).count()).toBe(0);
+    // Forged requests while PROMOTE is possible: a viewer's own session and CSRF token, an operator's cookie
+    // without the CSRF header, and one from another origin. All refused; nothing moves.
+    const viewerPost = await viewer.evaluate(async (mid) => {
+      const me = (await (await fetch('/ui/api/me')).json()) as { csrf: string };
+      const r = await fetch(`/ui/api/migrations/${mid}/promote`, {
+        method: 'POST',
+        headers: { 'x-csrf-token': me.csrf, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      return r.status;
+    }, id);
+    expect(viewerPost).toBe(403);
+    const noCsrf = await op.evaluate(
+      async (mid) =>
+        (await fetch(`/ui/api/migrations/${mid}/promote`, { method: 'POST', body: '{}' })).status,
+      id,
+    );
+    expect(noCsrf).toBe(403);
+    const cookie = (await op.context().cookies()).find((c) => c.name === 'meshshift_session')!;
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/ui' });
+    const csrf = await op.evaluate(
+      async () => ((await (await fetch('/ui/api/me')).json()) as { csrf: string }).csrf,
+    );
+    const crossSite = await fetch(`${base}/ui/api/migrations/${id}/promote`, {
+      method: 'POST',
+      headers: {
+        cookie: `meshshift_session=${cookie.value}`,
+        'x-csrf-token': csrf,
+        origin: 'http://evil.example',
+      },
+      body: '{}',
+    });
+    expect(crossSite.status).toBe(403);
+    expect((await getMigration(base, id)).migration.phase).toBe('awaitingApproval');
+    expect(s.weightWrites()).not.toContain(25);
+
+    await op.getByRole('button', { name: 'Promote' }).click();
+    await expect.poll(() => s.weightWrites(), { timeout: 30_000 }).toContain(25);
 
     // Abort asks for a reason, then rolls back to the VMs.
     await op.getByRole('button', { name: 'Abort…' }).click();
@@ -167,5 +198,57 @@ describe('dashboard in a real browser', () => {
       ['PROMOTE', 'web:alice', undefined],
       ['ABORT', 'web:alice', 'pager went off'],
     ]);
+  });
+
+  it('a regression: the chart has both sides, a fail marker and the rollback; screenshots; axe finds nothing critical', async () => {
+    const id = await submit();
+    await waitFor(base, id, (m) => m.migration.weight >= 5 || TERMINAL.includes(m.migration.phase), 60_000);
+    s.sim.setBehavior('k8s', { errorRate: 0.25 });
+    const page = await newPage(OPERATOR);
+    await page.goto(`${base}/ui/#/m/${id}`);
+    const done = await waitFor(base, id, (m) => TERMINAL.includes(m.migration.phase), 60_000);
+    expect(done.migration.phase, done.migration.reason).toBe('rolledBack');
+    expect(s.weightWrites().at(-1)).toBe(0);
+    await expect.poll(() => page.getByTestId('phase').textContent(), { timeout: 10_000 }).toBe('rolledBack');
+    const plot = page.locator('.plot');
+    await expect
+      .poll(async () => Number(await plot.getAttribute('data-rollback')), { timeout: 10_000 })
+      .toBe(1);
+    expect(Number(await plot.getAttribute('data-fail'))).toBeGreaterThanOrEqual(1);
+    expect(Number(await plot.getAttribute('data-pass'))).toBeGreaterThanOrEqual(1);
+    expect(Number(await plot.getAttribute('data-points-source'))).toBeGreaterThan(2);
+    expect(Number(await plot.getAttribute('data-points-target'))).toBeGreaterThan(2);
+    expect(await page.locator('.plot canvas').count()).toBe(1);
+    expect(await page.getByRole('button', { name: /Promote|Pause|Resume|Abort/ }).count()).toBe(0);
+    // Hovering the last marker (the rollback, at the chart's right edge) shows its line.
+    const box = (await page.locator('.plot .u-over').boundingBox())!;
+    await page.mouse.move(box.x + box.width - 1, box.y + box.height / 2);
+    await expect.poll(() => page.locator('.chart .hover').textContent()).toMatch(/^rollback: weight 5 → 0 %/);
+    await page.locator('.plot').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(artifacts, 'dashboard-rolled-back.png'), fullPage: true });
+    if (process.env.UPDATE_DOCS_SCREENSHOT)
+      await page.screenshot({
+        path: path.join(root, 'docs/dashboard.png'),
+        clip: { x: 0, y: 0, width: 1280, height: 900 },
+      });
+
+    for (const p of [page, await newPage(OPERATOR)]) {
+      const violations = await axe(p);
+      if (violations.length) console.log(`[axe] ${JSON.stringify(violations.map((v) => [v.id, v.impact]))}`);
+      expect(violations.filter((v) => v.impact === 'critical')).toEqual([]);
+    }
+  });
+
+  it('no token in any page URL or in the server logs', () => {
+    expect(urls.length).toBeGreaterThan(10);
+    for (const u of urls) {
+      expect(u).not.toContain(OPERATOR);
+      expect(u).not.toContain(VIEWER);
+    }
+    const logs = stderr();
+    expect(logs).toContain('dashboard sign-in');
+    expect(logs).not.toContain(OPERATOR);
+    expect(logs).not.toContain(VIEWER);
+    expect(logs).not.toContain('meshshift_session=');
   });
 });

@@ -12,7 +12,8 @@ export function WeightBar({ weight }: { weight: number }) {
     aria-valuemax="100"
     aria-valuenow=${weight}
   >
-    <span class="fill" style=${{ width: `${weight}%` }}></span><span class="num">${weight} %</span>
+    <span class="track"><span class="fill" style=${{ width: `${weight}%` }}></span></span
+    ><span class="num">${weight} %</span>
   </span>`;
 }
 
