@@ -9,6 +9,7 @@ import type { TokenStore } from '../api/auth.js';
 import { allows, type Principal } from '../auth/access.js';
 import { COMMANDS, type CommandType } from '../engine/vocabulary.js';
 import type { Logger } from '../log/logger.js';
+import { isMigrationId } from '../service/keys.js';
 import { CommandRefusedError, NotFoundError, type MigrationService } from '../service/service.js';
 import { CSP, loadAssets, shellHtml } from './assets.js';
 import { LiveHub } from './live.js';
@@ -32,6 +33,9 @@ export interface WebOptions {
   secureCookie?: boolean;
   logger?: Logger;
 }
+
+/** History entries a page loads at most (history is compacted and capped by the store; this bounds a page). */
+const MAX_HISTORY = 20_000;
 
 interface Caller {
   session: Session;
@@ -144,10 +148,18 @@ export async function mountWeb(app: FastifyInstance, o: WebOptions): Promise<voi
     return { items };
   });
 
+  /** The migration with its whole history (pages followed up to `MAX_HISTORY`), if the caller may read it. */
   const readable = async (c: Caller, id: string) => {
+    if (!isMigrationId(id)) throw new NotFoundError(id);
     const m = await o.service.get(id);
     if (!allows(c.principal, m.migration.namespace, 'read')) throw new NotFoundError(id);
-    return m;
+    let next = m.historyNext;
+    while (next && m.history.length < MAX_HISTORY) {
+      const page = await o.service.get(id, { after: next, limit: 1000 });
+      m.history.push(...page.history);
+      next = page.historyNext;
+    }
+    return { migration: m.migration, history: m.history };
   };
   app.get('/ui/api/migrations/:id', async (req, reply) => {
     const c = caller(req);
@@ -178,7 +190,9 @@ export async function mountWeb(app: FastifyInstance, o: WebOptions): Promise<voi
     if (type === 'ABORT' && !reason)
       return reply.code(400).send({ error: 'bad request', message: 'an abort needs a reason' });
     try {
-      const m = await readable(c, id);
+      if (!isMigrationId(id)) throw new NotFoundError(id);
+      const m = await o.service.get(id, { limit: 1 });
+      if (!allows(c.principal, m.migration.namespace, 'read')) throw new NotFoundError(id);
       if (!allows(c.principal, m.migration.namespace, 'operate'))
         return reply.code(403).send({
           error: 'forbidden',
@@ -223,8 +237,7 @@ export async function mountWeb(app: FastifyInstance, o: WebOptions): Promise<voi
         if (e.type === 'history') sse.send('history', e.entries);
       });
       sse.onClose(stop);
-      const snap = await o.service.get(id);
-      sse.send('snapshot', snap);
+      sse.send('snapshot', await readable(c, id));
     } else {
       const items = (await o.service.list(1000, 0)).filter((m) => allows(c.principal, m.namespace, 'read'));
       sse.send('list', items);
