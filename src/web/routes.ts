@@ -4,23 +4,16 @@
  * and commands go through MigrationService (the same paths as the HTTP API) and the one access model
  * (src/auth/access.ts): viewers read, operators also command, per namespace. Commands are recorded as `web:<user>`.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { TokenStore } from '../api/auth.js';
-import { allows, type Principal } from '../auth/access.js';
+import { allows } from '../auth/access.js';
 import { COMMANDS, type CommandType } from '../engine/vocabulary.js';
 import type { Logger } from '../log/logger.js';
-import { isMigrationId } from '../service/keys.js';
 import { CommandRefusedError, NotFoundError, type MigrationService } from '../service/service.js';
 import { CSP, loadAssets, shellHtml } from './assets.js';
+import { WebGuard, jsonBody, notFound, readMigration, unauthorized, type Caller } from './guard.js';
 import { LiveHub } from './live.js';
-import {
-  SessionStore,
-  cookieValue,
-  sameSecret,
-  sessionCookie,
-  SESSION_COOKIE,
-  type Session,
-} from './session.js';
+import { SessionStore, sessionCookie } from './session.js';
 import { openSse } from './sse.js';
 
 export interface WebOptions {
@@ -34,68 +27,31 @@ export interface WebOptions {
   logger?: Logger;
 }
 
-/** History entries a page loads at most (history is compacted and capped by the store; this bounds a page). */
-const MAX_HISTORY = 20_000;
-
-interface Caller {
-  session: Session;
-  principal: Principal;
+interface Ctx {
+  o: WebOptions;
+  guard: WebGuard;
+  hub: LiveHub;
+  logger: Logger;
 }
 
-const json = (req: FastifyRequest): Record<string, unknown> => {
-  const body = typeof req.body === 'string' ? req.body.trim() : '';
-  if (!body) return {};
-  const v = JSON.parse(body) as unknown;
-  return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
-};
-
 export async function mountWeb(app: FastifyInstance, o: WebOptions): Promise<void> {
-  const assets = loadAssets();
-  const sessions = new SessionStore(o.sessionTtlMs);
   const logger = o.logger ?? (app.log as unknown as Logger);
-  const hub = new LiveHub(o.service, logger, o.pollMs ?? 1000);
-  app.addHook('onClose', async () => hub.close());
-  app.decorate('webHub', hub);
-
-  const caller = (req: FastifyRequest): Caller | undefined => {
-    const session = sessions.get(cookieValue(req.headers.cookie, SESSION_COOKIE));
-    if (!session) return undefined;
-    const principal = o.tokens.principal(session.user);
-    if (!principal) {
-      sessions.delete(session.id); // the token was removed from the tokens file
-      return undefined;
-    }
-    return { session, principal };
+  const ctx: Ctx = {
+    o,
+    guard: new WebGuard(o.tokens, new SessionStore(o.sessionTtlMs)),
+    hub: new LiveHub(o.service, logger, o.pollMs ?? 1000),
+    logger,
   };
-  const unauthorized = (reply: FastifyReply) =>
-    reply.code(401).send({ error: 'unauthorized', message: 'sign in with an API token' });
+  app.addHook('onClose', async () => ctx.hub.close());
+  mountPages(app);
+  mountSession(app, ctx);
+  mountReads(app, ctx);
+  mountCommands(app, ctx);
+  mountEvents(app, ctx);
+}
 
-  /** Same-origin check for state-changing requests (with SameSite=Strict and the CSRF header). */
-  const sameOrigin = (req: FastifyRequest): boolean => {
-    const origin = req.headers.origin;
-    const site = req.headers['sec-fetch-site'];
-    if (site !== undefined && site !== 'same-origin') return false;
-    return origin !== undefined && origin === `${req.protocol}://${req.headers.host}`;
-  };
-  const guardWrite = (req: FastifyRequest, reply: FastifyReply): Caller | undefined => {
-    if (!sameOrigin(req)) {
-      void reply.code(403).send({ error: 'forbidden', message: 'cross-origin request refused' });
-      return undefined;
-    }
-    const c = caller(req);
-    if (!c) {
-      void unauthorized(reply);
-      return undefined;
-    }
-    const header = req.headers['x-csrf-token'];
-    if (!sameSecret(typeof header === 'string' ? header : undefined, c.session.csrf)) {
-      void reply.code(403).send({ error: 'forbidden', message: 'missing or wrong X-CSRF-Token header' });
-      return undefined;
-    }
-    return c;
-  };
-  const me = (c: Caller) => ({ user: c.principal.name, grants: c.principal.grants, csrf: c.session.csrf });
-
+function mountPages(app: FastifyInstance): void {
+  const assets = loadAssets();
   app.get('/ui', async (_req, reply) => reply.redirect('/ui/'));
   app.get('/ui/', async (_req, reply) =>
     reply
@@ -111,70 +67,63 @@ export async function mountWeb(app: FastifyInstance, o: WebOptions): Promise<voi
     if (!a) return reply.code(404).send({ error: 'not found', message: 'no such dashboard asset' });
     return reply.header('content-type', a.type).header('x-content-type-options', 'nosniff').send(a.body);
   });
+}
 
+const me = (c: Caller) => ({ user: c.principal.name, grants: c.principal.grants, csrf: c.session.csrf });
+
+function mountSession(app: FastifyInstance, { o, guard, logger }: Ctx): void {
+  const cookie = (id: string, maxAgeS: number) => sessionCookie(id, { maxAgeS, secure: !!o.secureCookie });
   app.post('/ui/api/login', async (req, reply) => {
-    if (!sameOrigin(req))
+    if (!guard.sameOrigin(req))
       return reply.code(403).send({ error: 'forbidden', message: 'cross-origin request refused' });
     let token: unknown;
     try {
-      token = json(req).token;
+      token = jsonBody(req).token;
     } catch {
       return reply.code(400).send({ error: 'bad request', message: 'send {"token": "…"} as JSON' });
     }
     const principal = typeof token === 'string' ? o.tokens.identify(token.trim()) : undefined;
     if (!principal) return reply.code(401).send({ error: 'unauthorized', message: 'unknown token' });
-    const session = sessions.create(principal.name);
+    const session = guard.sessions.create(principal.name);
     logger.info({ user: principal.name }, 'dashboard sign-in');
-    const maxAgeS = Math.floor((o.sessionTtlMs ?? 8 * 3600_000) / 1000);
-    reply.header('set-cookie', sessionCookie(session.id, { maxAgeS, secure: !!o.secureCookie }));
+    reply.header('set-cookie', cookie(session.id, Math.floor((o.sessionTtlMs ?? 8 * 3600_000) / 1000)));
     return me({ session, principal });
   });
   app.post('/ui/api/logout', async (req, reply) => {
-    const c = guardWrite(req, reply);
+    const c = guard.write(req, reply);
     if (!c) return reply;
-    sessions.delete(c.session.id);
-    reply.header('set-cookie', sessionCookie('', { maxAgeS: 0, secure: !!o.secureCookie }));
+    guard.sessions.delete(c.session.id);
+    reply.header('set-cookie', cookie('', 0));
     return { ok: true };
   });
   app.get('/ui/api/me', async (req, reply) => {
-    const c = caller(req);
+    const c = guard.caller(req);
     return c ? me(c) : unauthorized(reply);
   });
+}
 
+function mountReads(app: FastifyInstance, { o, guard }: Ctx): void {
   app.get('/ui/api/migrations', async (req, reply) => {
-    const c = caller(req);
+    const c = guard.caller(req);
     if (!c) return unauthorized(reply);
     const items = (await o.service.list(1000, 0)).filter((m) => allows(c.principal, m.namespace, 'read'));
     return { items };
   });
-
-  /** The migration with its whole history (pages followed up to `MAX_HISTORY`), if the caller may read it. */
-  const readable = async (c: Caller, id: string) => {
-    if (!isMigrationId(id)) throw new NotFoundError(id);
-    const m = await o.service.get(id);
-    if (!allows(c.principal, m.migration.namespace, 'read')) throw new NotFoundError(id);
-    let next = m.historyNext;
-    while (next && m.history.length < MAX_HISTORY) {
-      const page = await o.service.get(id, { after: next, limit: 1000 });
-      m.history.push(...page.history);
-      next = page.historyNext;
-    }
-    return { migration: m.migration, history: m.history };
-  };
   app.get('/ui/api/migrations/:id', async (req, reply) => {
-    const c = caller(req);
+    const c = guard.caller(req);
     if (!c) return unauthorized(reply);
     try {
-      return await readable(c, (req.params as { id: string }).id);
+      return await readMigration(o.service, c.principal, (req.params as { id: string }).id, true);
     } catch (err) {
-      if (err instanceof NotFoundError)
-        return reply.code(404).send({ error: 'not found', message: err.message });
+      if (err instanceof NotFoundError) return notFound(reply, err);
       throw err;
     }
   });
+}
 
+function mountCommands(app: FastifyInstance, { o, guard }: Ctx): void {
   app.post('/ui/api/migrations/:id/:command', async (req, reply) => {
-    const c = guardWrite(req, reply);
+    const c = guard.write(req, reply);
     if (!c) return reply;
     const { id, command } = req.params as { id: string; command: string };
     const type = command.toUpperCase() as CommandType;
@@ -182,7 +131,7 @@ export async function mountWeb(app: FastifyInstance, o: WebOptions): Promise<voi
       return reply.code(404).send({ error: 'not found', message: `unknown command "${command}"` });
     let reason: string | undefined;
     try {
-      const r = json(req).reason;
+      const r = jsonBody(req).reason;
       reason = typeof r === 'string' && r.trim() ? r.trim().slice(0, 500) : undefined;
     } catch {
       return reply.code(400).send({ error: 'bad request', message: 'send {"reason": "…"} as JSON' });
@@ -190,40 +139,47 @@ export async function mountWeb(app: FastifyInstance, o: WebOptions): Promise<voi
     if (type === 'ABORT' && !reason)
       return reply.code(400).send({ error: 'bad request', message: 'an abort needs a reason' });
     try {
-      if (!isMigrationId(id)) throw new NotFoundError(id);
-      const m = await o.service.get(id, { limit: 1 });
-      if (!allows(c.principal, m.migration.namespace, 'read')) throw new NotFoundError(id);
-      if (!allows(c.principal, m.migration.namespace, 'operate'))
+      const { migration } = await readMigration(o.service, c.principal, id, false);
+      if (!allows(c.principal, migration.namespace, 'operate'))
         return reply.code(403).send({
           error: 'forbidden',
-          message: `${c.principal.name} is a viewer in namespace "${m.migration.namespace}" (operators may ${command})`,
+          message: `${c.principal.name} is a viewer in namespace "${migration.namespace}" (operators may ${command})`,
         });
       return reply.code(202).send(await o.service.command(id, type, `web:${c.principal.name}`, reason));
     } catch (err) {
-      if (err instanceof NotFoundError)
-        return reply.code(404).send({ error: 'not found', message: err.message });
+      if (err instanceof NotFoundError) return notFound(reply, err);
       if (err instanceof CommandRefusedError)
         return reply.code(409).send({ error: 'conflict', message: err.message, possible: err.possible });
       throw err;
     }
   });
+}
 
+/** GET /ui/api/events[?migration=<id>]: a snapshot, then changes as they are committed (one hub per server). */
+function mountEvents(app: FastifyInstance, { o, guard, hub, logger }: Ctx): void {
+  // Open streams would keep the server from closing: end them first (the pages reconnect to another replica).
+  const open = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of [...open]) end();
+  });
   app.get('/ui/api/events', async (req, reply) => {
-    const c = caller(req);
+    const c = guard.caller(req);
     if (!c) return unauthorized(reply);
     const id = (req.query as { migration?: string }).migration;
     if (id) {
       try {
-        await readable(c, id);
+        await readMigration(o.service, c.principal, id, false);
       } catch (err) {
-        if (err instanceof NotFoundError)
-          return reply.code(404).send({ error: 'not found', message: err.message });
+        if (err instanceof NotFoundError) return notFound(reply, err);
         throw err;
       }
     }
     const sse = openSse(req, reply);
+    const end = () => reply.raw.end();
+    open.add(end);
+    sse.onClose(() => open.delete(end));
     const visible = (ns: string) => {
-      const p = o.tokens.principal(c.principal.name);
+      const p = o.tokens.principal(c.principal.name); // a token removed meanwhile sees nothing more
       return !!p && allows(p, ns, 'read');
     };
     sse.onClose(
@@ -232,22 +188,25 @@ export async function mountWeb(app: FastifyInstance, o: WebOptions): Promise<voi
         if (!id || e.migration.id === id) sse.send('migration', e.migration);
       }),
     );
-    if (id) {
-      const stop = await hub.watchMigration(id, (e) => {
-        if (e.type === 'history') sse.send('history', e.entries);
-      });
-      sse.onClose(stop);
-      sse.send('snapshot', await readable(c, id));
-    } else {
-      const items = (await o.service.list(1000, 0)).filter((m) => allows(c.principal, m.namespace, 'read'));
-      sse.send('list', items);
+    const principal = c.principal;
+    const sendSnapshot = async () => {
+      if (id) {
+        // Subscribe first, then read the snapshot: the page merges both by entry id, so nothing falls in between.
+        sse.onClose(
+          await hub.watchMigration(id, (e) => e.type === 'history' && sse.send('history', e.entries)),
+        );
+        sse.send('snapshot', await readMigration(o.service, principal, id, true));
+      } else {
+        const items = (await o.service.list(1000, 0)).filter((m) => allows(principal, m.namespace, 'read'));
+        sse.send('list', items);
+      }
+    };
+    try {
+      await sendSnapshot();
+    } catch (err) {
+      logger.warn({ err: (err as Error).message, migration: id }, 'dashboard stream failed');
+      end();
     }
     return reply;
   });
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    webHub?: LiveHub;
-  }
 }

@@ -251,4 +251,16 @@ describe('dashboard in a real browser', () => {
     expect(logs).not.toContain(VIEWER);
     expect(logs).not.toContain('meshshift_session=');
   });
+
+  it('SIGTERM with live dashboard tabs open: the server ends the streams and exits', async () => {
+    const page = await newPage(OPERATOR);
+    await page.getByText('live', { exact: true }).waitFor();
+    const t0 = Date.now();
+    const exited = new Promise<number | null>((r) => serve.once('exit', (code) => r(code)));
+    serve.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const ms = Date.now() - t0;
+    console.log(`[figures] serve exit with an open dashboard stream: ${ms} ms`);
+    expect(ms).toBeLessThan(10_000);
+  });
 });
