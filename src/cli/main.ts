@@ -5,6 +5,7 @@ import { userInfo } from 'node:os';
 import { createLogger } from '../log/logger.js';
 import { validateFiles } from './validate.js';
 import { registerServiceCommands } from './service-commands.js';
+import { registerDoctorCommand } from '../doctor/command.js';
 
 function version(): string {
   try {
@@ -137,6 +138,7 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   registerServiceCommands(program, (c) => (code = c));
+  registerDoctorCommand(program, (c) => (code = c));
 
   try {
     await program.parseAsync(argv);

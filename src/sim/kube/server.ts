@@ -20,6 +20,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { AUTHORIZATION_GROUP, accessGroupEntry, accessReview, type AccessPolicy } from './access-review.js';
 import { apiGroup, groupsOf, resolve, resourceList, type Groups } from './discovery.js';
 import { listReply } from './list.js';
 import { readBody, type Ctx, type Reply, type Target } from './request.js';
@@ -54,10 +55,12 @@ class TestKubeApiServer implements KubeApiServer {
   private readonly store: KubeStore;
   private readonly hooks: { fn: RequestHook }[] = [];
   private boundPort = 0;
+  private access: AccessPolicy;
   private closing: Promise<void> | undefined;
 
   constructor(opts: KubeApiServerOptions) {
     this.token = opts.token;
+    this.access = opts.access ?? {};
     const types = buildResourceTypes(opts.istioVersions ?? DEFAULT_ISTIO_VERSIONS);
     this.groups = groupsOf(types);
     this.watches = new WatchHub(Math.max(0, opts.watchHistory ?? 1000));
@@ -155,6 +158,10 @@ class TestKubeApiServer implements KubeApiServer {
       const i = this.hooks.indexOf(entry);
       if (i >= 0) this.hooks.splice(i, 1);
     };
+  }
+
+  setAccess(policy: AccessPolicy): void {
+    this.access = policy;
   }
 
   close(): Promise<void> {
@@ -295,9 +302,10 @@ class TestKubeApiServer implements KubeApiServer {
         return getOnly(() => ({
           kind: 'APIGroupList',
           apiVersion: 'v1',
-          groups: [...this.groups.keys()].map((g) => apiGroup(this.groups, g)),
+          groups: [...[...this.groups.keys()].map((g) => apiGroup(this.groups, g)), accessGroupEntry()],
         }));
       }
+      if (a === AUTHORIZATION_GROUP && seg.length > 2) return accessReview(ctx, seg.slice(2), this.access);
       if (a === undefined || !this.groups.has(a)) throw errPathNotFound();
       if (seg.length === 2)
         return getOnly(() => ({ kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(this.groups, a) }));

@@ -1,5 +1,6 @@
 /** The public shapes of the Kubernetes API test server: stored objects, recorded requests, options, the server. */
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { AccessPolicy } from './access-review.js';
 
 export interface KubeMetadata {
   name: string;
@@ -49,6 +50,8 @@ export interface KubeApiServerOptions {
   istioVersions?: string[];
   /** Watch events kept for resuming a watch from a resourceVersion. Default 1000. */
   watchHistory?: number;
+  /** Answers to SelfSubjectAccessReviews. Default: everything allowed. */
+  access?: AccessPolicy;
 }
 
 /** What an onRequest hook sees. `query` is an addition to the brief's shape. */
@@ -82,5 +85,7 @@ export interface KubeApiServer {
    * (any other thrown error becomes a 500 InternalError). Returns an unsubscribe function.
    */
   onRequest(hook: RequestHook): () => void;
+  /** Replaces the grants/denials SelfSubjectAccessReviews are answered from. */
+  setAccess(policy: AccessPolicy): void;
   close(): Promise<void>;
 }

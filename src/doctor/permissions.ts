@@ -1,0 +1,50 @@
+/**
+ * The Kubernetes permissions meshshift needs: every (group, resource, verb) that src/ calls through
+ * @kubernetes/client-node. `meshshift doctor` asks the cluster about each of them (SelfSubjectAccessReview);
+ * test/deploy/rbac.test.ts holds this list, the calls it finds in src/ and deploy/base/clusterrole.yaml to the
+ * same set, so a new call fails that test until it is listed here and granted there.
+ */
+export interface Permission {
+  group: string;
+  /** A resource plural, or `plural/subresource`. */
+  resource: string;
+  verb: string;
+  /** What meshshift does with it (for the fix hint). */
+  why: string;
+}
+
+export const REQUIRED_PERMISSIONS: readonly Permission[] = [
+  { group: 'networking.istio.io', resource: 'virtualservices', verb: 'get', why: 'read the route' },
+  { group: 'networking.istio.io', resource: 'virtualservices', verb: 'patch', why: 'shift the weights' },
+  {
+    group: 'networking.istio.io',
+    resource: 'destinationrules',
+    verb: 'list',
+    why: 'check the subsets exist',
+  },
+  {
+    group: 'networking.istio.io',
+    resource: 'serviceentries',
+    verb: 'get',
+    why: 'check the VM host is in the mesh',
+  },
+  { group: 'networking.istio.io', resource: 'workloadentries', verb: 'get', why: 'check the VM endpoints' },
+  { group: 'networking.istio.io', resource: 'workloadentries', verb: 'list', why: 'check the VM endpoints' },
+  { group: 'apps', resource: 'deployments', verb: 'get', why: 'check the pods are ready' },
+  {
+    group: 'security.istio.io',
+    resource: 'peerauthentications',
+    verb: 'get',
+    why: 'read the mTLS mode',
+  },
+  {
+    group: 'security.istio.io',
+    resource: 'peerauthentications',
+    verb: 'patch',
+    why: 'switch mTLS to STRICT after the move',
+  },
+];
+
+/** `kind.group` style name, e.g. `virtualservices.networking.istio.io` (`pods` for the core group). */
+export const qualified = (p: Pick<Permission, 'group' | 'resource'>): string =>
+  p.group ? `${p.resource}.${p.group}` : p.resource;
