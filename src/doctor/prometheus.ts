@@ -24,7 +24,15 @@ async function api<T>(
 ): Promise<T> {
   const url = new URL(path, base.endsWith('/') ? base : `${base}/`);
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  // fetch refuses credentials in the URL: send them as basic auth (and keep them out of messages).
+  const headers: Record<string, string> = {};
+  if (url.username || url.password) {
+    const user = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    headers.Authorization = `Basic ${Buffer.from(user).toString('base64')}`;
+    url.username = '';
+    url.password = '';
+  }
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
   const text = await res.text();
   let body: ApiReply<T>;
   try {
