@@ -1,5 +1,5 @@
 /** Are the Slack credentials valid? `auth.test` with the bot token. */
-import { WebClient } from '@slack/web-api';
+import { LogLevel, WebClient } from '@slack/web-api';
 import { errorText, type CheckResult } from './types.js';
 
 export async function checkSlack(token: string, timeoutMs: number, apiUrl?: string): Promise<CheckResult> {
@@ -7,6 +7,8 @@ export async function checkSlack(token: string, timeoutMs: number, apiUrl?: stri
   const client = new WebClient(token, {
     timeout: timeoutMs,
     retryConfig: { retries: 0 },
+    // The result line reports the failure; the client's own warning would only repeat it on stderr.
+    logLevel: LogLevel.ERROR,
     rejectRateLimitedCalls: true,
     ...(apiUrl ? { slackApiUrl: apiUrl } : {}),
   });
