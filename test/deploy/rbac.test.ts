@@ -1,9 +1,11 @@
 /**
  * Least privilege, checked against the code: the ClusterRole in deploy/base grants exactly the (group,
- * resource, verb) triples that src/ calls through @kubernetes/client-node — no more, no less.
+ * resource, verb) triples that src/ calls through @kubernetes/client-node — no more, no less — and those are
+ * exactly the permissions `meshshift doctor` checks (src/doctor/permissions.ts).
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { REQUIRED_PERMISSIONS } from '../../src/doctor/permissions.js';
 import { listSourceFiles, scanSource, verbsByResource } from './api-calls.js';
 import { readYamlObjects, renderKustomization, type RenderedObject } from './kustomize.js';
 
@@ -62,6 +64,22 @@ describe('RBAC derived from the code', () => {
     const derived = verbsByResource(scan.calls);
     const where = scan.calls.map((c) => `${c.verb} ${c.resource}.${c.group || 'core'} at ${c.at}`).join('\n');
     expect(granted(role.rules), `calls found in src/:\n${where}`).toEqual(derived);
+  });
+
+  it('the permissions doctor checks are exactly the derived set and the ClusterRole', () => {
+    const derived = verbsByResource(scan.calls);
+    const listed = verbsByResource(REQUIRED_PERMISSIONS);
+    const doubles = REQUIRED_PERMISSIONS.filter(
+      (p, i) =>
+        REQUIRED_PERMISSIONS.findIndex(
+          (q) => q.group === p.group && q.resource === p.resource && q.verb === p.verb,
+        ) !== i,
+    );
+    expect(doubles, 'listed twice in src/doctor/permissions.ts').toEqual([]);
+    expect(listed, 'src/doctor/permissions.ts vs the calls found in src/').toEqual(derived);
+    expect(listed, 'src/doctor/permissions.ts vs deploy/base/clusterrole.yaml').toEqual(
+      granted(clusterRole().rules),
+    );
   });
 
   it('the ClusterRole has no wildcards, resourceNames or nonResourceURLs', () => {
