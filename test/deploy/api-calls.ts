@@ -183,7 +183,7 @@ export function scanSource(files: string[], root: string): ScanResult {
 
 /** `group|resource` → sorted verbs. */
 export function verbsByResource(
-  calls: Array<Pick<ApiCall, 'group' | 'resource' | 'verb'>>,
+  calls: ReadonlyArray<Pick<ApiCall, 'group' | 'resource' | 'verb'>>,
 ): Record<string, string[]> {
   const map = new Map<string, Set<string>>();
   for (const c of calls) {
