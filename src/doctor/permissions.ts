@@ -43,6 +43,25 @@ export const REQUIRED_PERMISSIONS: readonly Permission[] = [
     verb: 'patch',
     why: 'switch mTLS to STRICT after the move',
   },
+  // The MigrationPlan controller (serve --role controller).
+  { group: 'meshshift.io', resource: 'migrationplans', verb: 'list', why: 'controller: list plans' },
+  { group: 'meshshift.io', resource: 'migrationplans', verb: 'watch', why: 'controller: watch plans' },
+  {
+    group: 'meshshift.io',
+    resource: 'migrationplans',
+    verb: 'patch',
+    why: 'controller: finalizer and command annotations',
+  },
+  {
+    group: 'meshshift.io',
+    resource: 'migrationplans/status',
+    verb: 'update',
+    why: 'controller: mirror the migration status',
+  },
+  { group: 'events.k8s.io', resource: 'events', verb: 'create', why: 'controller: record Events' },
+  { group: 'coordination.k8s.io', resource: 'leases', verb: 'get', why: 'controller: leader election' },
+  { group: 'coordination.k8s.io', resource: 'leases', verb: 'create', why: 'controller: leader election' },
+  { group: 'coordination.k8s.io', resource: 'leases', verb: 'update', why: 'controller: leader election' },
 ];
 
 /** `kind.group` style name, e.g. `virtualservices.networking.istio.io` (`pods` for the core group). */

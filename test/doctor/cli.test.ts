@@ -99,7 +99,7 @@ describe('meshshift doctor (built CLI)', () => {
 
     const text = await doctor(args);
     expect(text.code).toBe(0);
-    expect(text.stdout).toContain('✓ kube.rbac: all 9 permissions meshshift uses are granted cluster-wide');
+    expect(text.stdout).toContain('✓ kube.rbac: all 17 permissions meshshift uses are granted cluster-wide');
     expect(text.stdout).toContain('– slack: not configured');
     expect(text.stdout.trim().split('\n').at(-1)).toBe('all 10 checks passed');
   });
