@@ -3,7 +3,7 @@
  * meshshift would use — the same choice as the engine's (`chooseVersion`).
  */
 import * as k8s from '@kubernetes/client-node';
-import { chooseVersion, type ServedGroup } from '../mesh/kube/discovery.js';
+import { chooseVersion, fetchServedGroups, type ServedGroup } from '../mesh/kube/discovery.js';
 import type { KubeTarget } from './kube-cluster.js';
 import { errorText, type CheckResult } from './types.js';
 
@@ -23,20 +23,8 @@ export const ISTIO_GROUPS = [
   },
 ] as const;
 
-export async function servedGroups(t: KubeTarget): Promise<Map<string, ServedGroup>> {
-  const list = await t.calls.run('discover', 'apis', (o) =>
-    t.kc.makeApiClient(k8s.ApisApi).getAPIVersions({}, o),
-  );
-  const map = new Map<string, ServedGroup>();
-  for (const g of list.groups) {
-    const preferred = g.preferredVersion?.version;
-    map.set(g.name, {
-      name: g.name,
-      versions: g.versions.map((v) => v.version),
-      ...(preferred ? { preferred } : {}),
-    });
-  }
-  return map;
+export function servedGroups(t: KubeTarget): Promise<Map<string, ServedGroup>> {
+  return fetchServedGroups(t.calls, t.kc.makeApiClient(k8s.ApisApi));
 }
 
 export async function checkIstioApis(t: KubeTarget): Promise<CheckResult[]> {

@@ -55,6 +55,24 @@ export function chooseVersion(served: ServedGroup | undefined, req: VersionReque
   return found;
 }
 
+/** The API groups a cluster serves, by name, from one discovery call (the engine and `meshshift doctor` share it). */
+export async function fetchServedGroups(
+  calls: KubeCalls,
+  apis: k8s.ApisApi,
+): Promise<Map<string, ServedGroup>> {
+  const list = await calls.run('discover', 'apis', (o) => apis.getAPIVersions({}, o));
+  const map = new Map<string, ServedGroup>();
+  for (const g of list.groups) {
+    const preferred = g.preferredVersion?.version;
+    map.set(g.name, {
+      name: g.name,
+      versions: g.versions.map((v) => v.version),
+      ...(preferred ? { preferred } : {}),
+    });
+  }
+  return map;
+}
+
 export class ApiDiscovery {
   private readonly apis: k8s.ApisApi;
   private groups: Promise<Map<string, ServedGroup>> | undefined;
@@ -73,20 +91,7 @@ export class ApiDiscovery {
 
   private servedGroups(): Promise<Map<string, ServedGroup>> {
     if (!this.groups) {
-      const p = this.calls
-        .run('discover', 'apis', (o) => this.apis.getAPIVersions({}, o))
-        .then((list) => {
-          const map = new Map<string, ServedGroup>();
-          for (const g of list.groups) {
-            const preferred = g.preferredVersion?.version;
-            map.set(g.name, {
-              name: g.name,
-              versions: g.versions.map((v) => v.version),
-              ...(preferred ? { preferred } : {}),
-            });
-          }
-          return map;
-        });
+      const p = fetchServedGroups(this.calls, this.apis);
       p.catch(() => {
         if (this.groups === p) this.groups = undefined;
       });
