@@ -8,6 +8,12 @@
  *   --scenarios a,b         --policies a,b     --concurrency N (lanes, one Prometheus each; default 3)
  *   --policy-seeds p=N,…    seeds for some policies (e.g. cautious=2: its migrations are 45 minutes long)
  *   --out DIR               results.json, summary.md and charts/<scenario>.svg (default bench/decisions/results)
+ *
+ * Harm (per run): the expected excess bad requests (errors, or > 100 ms, beyond the VMs' rates) the regressed
+ * containers serve within 2 h of the migration's start, the same window for every policy: the weights served
+ * while the run lasts, then its final state until the horizon (a promoted bad build keeps serving 100 %, a
+ * rolled-back one 0 %, a paused one its last weight). See harm.ts. The harm ratio is n/a where flagger-defaults
+ * harms less than one expected request on the same seeds.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -114,7 +120,7 @@ async function main() {
     '',
     '## Targets (default policy)',
     '',
-    ...targets.map((t) => `- [${t.met ? 'x' : ' '}] ${t.target}: ${t.figure}`),
+    ...targets.map((t) => `- ${t.met === null ? 'n/a' : t.met ? '[x]' : '[ ]'} ${t.target}: ${t.figure}`),
     '',
   ].join('\n');
   writeFileSync(path.join(a.out, 'summary.md'), md);

@@ -1,8 +1,10 @@
 /**
  * Aggregates decisions-benchmark runs per scenario × policy: rates with 95 % Wilson intervals, detection weight
  * and time, harm, and the harm ratio against flagger-defaults on identical seeds; the issue's targets; charts.
+ * Harm is the expected excess bad requests within HARM_HORIZON_MS of the start (harm.ts).
  */
 import { normalQuantile } from '../../src/gate/stats.js';
+import { HARM_DEFINITION } from './harm.js';
 import type { RunRow } from './results.js';
 
 export interface Rate {
@@ -39,10 +41,36 @@ export interface Cell {
   weightAtDetectionP50: number | null;
   detectionMsP50: number | null;
   harmedMean: number;
-  /** Σ harm of this policy ÷ Σ harm of flagger-defaults over the seeds both ran. */
+  /** Mean of the part of the harm served while the run lasted (the rest is the final state held to 2 h). */
+  harmedDuringRunMean: number;
+  /** Σ harm of this policy ÷ Σ harm of flagger-defaults over the seeds both ran (null: see harmRatioNote). */
   harmRatioVsFlagger: number | null;
+  /** Why a regression cell has no harm ratio (e.g. the reference harmed no request: nothing to compare). */
+  harmRatioNote: string | null;
   wallMsP50: number;
   virtualMsP50: number;
+}
+
+/** Below this reference harm (expected requests over the paired seeds) a ratio compares nothing but rounding. */
+export const MIN_REFERENCE_HARM = 1;
+
+const NO_HARM_NOTE = 'no harm to compare';
+
+function harmRatio(
+  regression: boolean,
+  paired: number,
+  own: number,
+  ref: number,
+  reference: string,
+): { ratio: number | null; note: string | null } {
+  if (!regression) return { ratio: null, note: null };
+  if (paired === 0) return { ratio: null, note: `no seeds shared with ${reference}` };
+  if (ref < MIN_REFERENCE_HARM)
+    return {
+      ratio: null,
+      note: `${NO_HARM_NOTE}: ${reference} harms ${ref.toFixed(2)} expected requests on these seeds (the regression barely changes the bad-request rate)`,
+    };
+  return { ratio: own / ref, note: null };
 }
 
 const median = (xs: number[]): number | null => {
@@ -70,6 +98,7 @@ export function summarize(rows: readonly RunRow[], reference = 'flagger-defaults
     const paired = g.filter((r) => ref.has(r.seed));
     const refHarm = paired.reduce((s, r) => s + ref.get(r.seed)!.harmed, 0);
     const ownHarm = paired.reduce((s, r) => s + r.harmed, 0);
+    const ratio = harmRatio(f.regression, paired.length, ownHarm, refHarm, reference);
     cells.push({
       scenario: f.scenario,
       family: f.family,
@@ -86,7 +115,9 @@ export function summarize(rows: readonly RunRow[], reference = 'flagger-defaults
       weightAtDetectionP50: median(detected.map((r) => r.weightAtDetection ?? 0)),
       detectionMsP50: median(detected.map((r) => r.detectionMs ?? 0)),
       harmedMean: g.reduce((s, r) => s + r.harmed, 0) / g.length,
-      harmRatioVsFlagger: f.regression && paired.length && refHarm > 0 ? ownHarm / refHarm : null,
+      harmedDuringRunMean: g.reduce((s, r) => s + r.harmedDuringRun, 0) / g.length,
+      harmRatioVsFlagger: ratio.ratio,
+      harmRatioNote: ratio.note,
       wallMsP50: median(g.map((r) => r.wallMs)) ?? 0,
       virtualMsP50: median(g.map((r) => r.virtualMs)) ?? 0,
     });
@@ -108,7 +139,8 @@ export function formatTable(cells: readonly Cell[]): string {
     'before 50 %',
     'w@det',
     't det',
-    'harm',
+    'harm (2 h)',
+    'of it in run',
     'harm/flagger',
   ];
   const lines = cells.map((c) => [
@@ -124,22 +156,40 @@ export function formatTable(cells: readonly Cell[]): string {
     c.weightAtDetectionP50 === null ? '' : `${c.weightAtDetectionP50} %`,
     c.detectionMsP50 === null ? '' : `${Math.round(c.detectionMsP50 / 1000)} s`,
     c.harmedMean.toFixed(0),
-    c.harmRatioVsFlagger === null ? '' : c.harmRatioVsFlagger.toFixed(2),
+    c.family === 'healthy' ? '' : c.harmedDuringRunMean.toFixed(0),
+    c.harmRatioVsFlagger !== null
+      ? c.harmRatioVsFlagger.toFixed(2)
+      : c.harmRatioNote?.startsWith(NO_HARM_NOTE)
+        ? `n/a: ${NO_HARM_NOTE}`
+        : c.harmRatioNote
+          ? 'n/a'
+          : '',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (l: string[]) => l.map((x, i) => x.padEnd(widths[i]!)).join('  ');
-  return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n');
+  return [
+    `${HARM_DEFINITION}. Mean per run; harm/flagger = Σ harm ÷ Σ harm of flagger-defaults on the same seeds,`,
+    `n/a when flagger-defaults harms < ${MIN_REFERENCE_HARM} expected request on them (e.g. p50 +30 % with p99 unchanged makes no request bad).`,
+    '',
+    fmt(head),
+    fmt(widths.map((w) => '-'.repeat(w))),
+    ...lines.map(fmt),
+  ].join('\n');
 }
 
 const HEALTHY_FAMILY = ['healthy', 'noisy', 'diurnal', 'vms-degrade', 'flapping', 'outage'];
 
+export interface TargetCheck {
+  target: string;
+  /** null: not applicable (the figure says why). */
+  met: boolean | null;
+  figure: string;
+}
+
 /** The issue's "done when" figures for `policy`, each with whether it is met. */
-export function targetChecks(
-  cells: readonly Cell[],
-  policy = 'default',
-): Array<{ target: string; met: boolean; figure: string }> {
+export function targetChecks(cells: readonly Cell[], policy = 'default'): TargetCheck[] {
   const cell = (s: string) => cells.find((c) => c.scenario === s && c.policy === policy);
-  const out: Array<{ target: string; met: boolean; figure: string }> = [];
+  const out: TargetCheck[] = [];
   for (const s of HEALTHY_FAMILY) {
     const c = cell(s);
     if (c)
@@ -175,11 +225,16 @@ export function targetChecks(
       met: (c20.detectionMsP50 ?? Infinity) <= 60_000,
       figure: `${Math.round((c20.detectionMsP50 ?? NaN) / 1000)} s, ${pct(c20.detection)} detected`,
     });
-  for (const c of cells.filter((x) => x.policy === policy && x.harmRatioVsFlagger !== null))
+  for (const c of cells.filter(
+    (x) => x.policy === policy && (x.harmRatioVsFlagger ?? x.harmRatioNote) !== null,
+  ))
     out.push({
       target: `${c.scenario}: harm ratio vs flagger ≤ 0.20`,
-      met: c.harmRatioVsFlagger! <= 0.2,
-      figure: c.harmRatioVsFlagger!.toFixed(2),
+      met: c.harmRatioVsFlagger === null ? null : c.harmRatioVsFlagger <= 0.2,
+      figure:
+        c.harmRatioVsFlagger === null
+          ? `not applicable: ${c.harmRatioNote}`
+          : c.harmRatioVsFlagger.toFixed(2),
     });
   for (const c of cells.filter((x) => x.policy === policy && x.family === 'low-traffic'))
     out.push({

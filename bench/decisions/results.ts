@@ -23,8 +23,16 @@ export interface RunRow {
   /** Highest weight the container served while regressed, when it was rolled back. */
   weightAtDetection: number | null;
   maxWeightRegressed: number | null;
-  /** Container requests that failed or took > 100 ms beyond the VMs' own rates, while regressed. */
+  /**
+   * Expected excess bad requests (failed or > 100 ms, beyond the VMs' rates) from the regressed containers within
+   * HARM_HORIZON_MS (2 h) of the start: during the run at the weights served, then the final state held (a
+   * promoted build serves 100 %, a rolled-back one 0 %, a paused one its last weight). See harm.ts.
+   */
   harmed: number;
+  /** The part of the expected excess bad requests served while the run lasted (whole run, not cut at 2 h). */
+  harmedDuringRun: number;
+  /** The part after the run's end, up to the horizon. */
+  harmedAfterRun: number;
   /** Container requests served while regressed. */
   exposed: number;
   approvals: number;

@@ -13,6 +13,7 @@ import { seedMigrationScenario } from '../../src/sim/istio-fixtures.js';
 import { startKubeApiServer } from '../../src/sim/kube/server.js';
 import { subsetScenarioBackends } from '../../src/sim/mesh/fixtures.js';
 import { planYamlFor } from '../../src/sim/scenario.js';
+import { harmAfterRun, regressedAfterRun } from './harm.js';
 import type { BenchProm } from './prom.js';
 import { Rng } from './random.js';
 import type { PolicyRef, RunRow } from './results.js';
@@ -172,6 +173,17 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
             : 'aborted';
     const truth = traffic.truth();
     const regressed = traffic.injectedAt !== undefined;
+    // After the run the final state holds until the horizon (a promoted bad build keeps serving everything).
+    const afterRun = harmAfterRun({
+      outcome,
+      finalWeight: state.weight,
+      regressed: regressedAfterRun(regressed, outcome, injectAtWeight),
+      endMs: generatedTo - o.startAt,
+      excess: traffic.regressedExcess,
+      rps: scenario.rps,
+      volume: scenario.volume,
+    });
+    const round = (x: number) => Math.round(x * 100) / 100;
     return {
       scenario: scenario.name,
       family: scenario.family,
@@ -185,7 +197,9 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
         regressed && state.rollbackAt !== undefined ? state.rollbackAt - traffic.injectedAt! : null,
       weightAtDetection: regressed && state.rollbackAt !== undefined ? traffic.maxRegressedWeight : null,
       maxWeightRegressed: regressed ? traffic.maxRegressedWeight : null,
-      harmed: Math.max(0, truth.errors + truth.slow - truth.expectedBad),
+      harmed: round(truth.harmWithinHorizon + afterRun),
+      harmedDuringRun: round(truth.harmDuringRun),
+      harmedAfterRun: round(afterRun),
       exposed: truth.requests,
       approvals,
       virtualMs: end - o.startAt,

@@ -1,11 +1,13 @@
 /**
  * Serves virtual time second by second for both sides at the weight the engine wrote, records a scrape of
  * every sidecar every `scrapeMs` (aligned to the epoch, like a real scrape loop) unless Prometheus is down,
- * and keeps the ground truth the harm measure needs.
+ * and keeps the ground truth the harm measure needs: the requests the containers actually served while
+ * regressed, each counted at the regressed build's expected excess bad probability.
  */
 import { Rng } from './random.js';
 import { volumeAt, type ScenarioDef } from './scenarios.js';
-import { HARM_LATENCY_MS, SideTraffic, latencyCdf, type Series, type SideBehaviour } from './traffic.js';
+import { HARM_HORIZON_MS, excessBadProbability } from './harm.js';
+import { SideTraffic, type Series, type SideBehaviour, type TargetTruth } from './traffic.js';
 
 export interface TrafficLoopOptions {
   scenario: ScenarioDef;
@@ -30,8 +32,9 @@ export class TrafficLoop {
   private readonly source: SideTraffic;
   private readonly target: SideTraffic;
   private readonly healthyTarget: SideBehaviour;
-  private readonly truthCounts = { requests: 0, errors: 0, slow: 0, expectedBad: 0 };
-  private readonly vmBadRate: number;
+  private readonly truthCounts: TargetTruth = { requests: 0, harmDuringRun: 0, harmWithinHorizon: 0 };
+  /** Expected extra bad requests per container request of the regressed build (harm.ts). */
+  readonly regressedExcess: number;
 
   constructor(private readonly o: TrafficLoopOptions) {
     this.rng = new Rng(o.seed * 31 + 7);
@@ -45,7 +48,11 @@ export class TrafficLoop {
       errorRate: o.vm.errorRate * errMult,
       latency: { ...o.vm.latency, medianMs: o.vm.latency.medianMs * latMult },
     };
-    this.vmBadRate = o.vm.errorRate + (1 - latencyCdf(o.vm.latency, HARM_LATENCY_MS));
+    // Against the VMs' usual behaviour: shared hiccups hit both sides and are not the build's fault.
+    const regression = o.scenario.regression;
+    this.regressedExcess = regression
+      ? excessBadProbability(regression.apply(this.healthyTarget), o.vm, this.healthyTarget)
+      : 0;
   }
 
   inject(at: number): void {
@@ -88,12 +95,11 @@ export class TrafficLoop {
       if (s.podRestarts && sec > 0 && sec % RESTART_EVERY_S === 0)
         this.target.restartPod((sec / RESTART_EVERY_S) % 2);
       this.source.serve(n - nt, b.source);
-      const r = this.target.serve(nt, b.target);
+      this.target.serve(nt, b.target);
       if (this.regressed) {
         this.truthCounts.requests += nt;
-        this.truthCounts.errors += r.errors;
-        this.truthCounts.slow += r.slow;
-        this.truthCounts.expectedBad += nt * this.vmBadRate;
+        this.truthCounts.harmDuringRun += nt * this.regressedExcess;
+        if (t < this.o.t0 + HARM_HORIZON_MS) this.truthCounts.harmWithinHorizon += nt * this.regressedExcess;
         if (nt > 0) this.maxRegressedWeight = Math.max(this.maxRegressedWeight ?? 0, weight);
       }
       const next = t + 1000;
@@ -109,7 +115,7 @@ export class TrafficLoop {
     return [...this.source.drain(), ...this.target.drain()];
   }
 
-  truth(): { requests: number; errors: number; slow: number; expectedBad: number } {
+  truth(): TargetTruth {
     return { ...this.truthCounts };
   }
 }

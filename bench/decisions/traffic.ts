@@ -65,13 +65,14 @@ export interface SideLabels {
   pods: number;
 }
 
-/** Ground truth for the harm measure: what the containers really served. */
+/** Ground truth for the harm measure (see harm.ts): what the containers served while regressed. */
 export interface TargetTruth {
+  /** Container requests served while regressed. */
   requests: number;
-  errors: number;
-  slow: number;
-  /** Errors + slow requests the VMs' healthy behaviour would have produced for the same requests. */
-  expectedBad: number;
+  /** Expected excess bad requests among them, over the whole run. */
+  harmDuringRun: number;
+  /** The same, counting only requests served before the harm horizon. */
+  harmWithinHorizon: number;
 }
 
 export class SideTraffic {

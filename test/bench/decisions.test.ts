@@ -4,9 +4,93 @@
  * through the real engine, the in-repo Kubernetes API server and a real Prometheus fed by remote write.
  */
 import { describe, expect, it } from 'vitest';
+import {
+  HARM_HORIZON_MS,
+  excessBadProbability,
+  harmAfterRun,
+  regressedAfterRun,
+} from '../../bench/decisions/harm.js';
 import { runPlan } from '../../bench/decisions/lanes.js';
 import { formatTable, renderSvg, summarize, targetChecks, wilson95 } from '../../bench/decisions/report.js';
-import { scenarioByName } from '../../bench/decisions/scenarios.js';
+import type { RunRow } from '../../bench/decisions/results.js';
+import { scenarioByName, vmBehaviour } from '../../bench/decisions/scenarios.js';
+
+const vm = vmBehaviour(0.005);
+const regressedBy = (name: string) => scenarioByName(name).regression!.apply(vm);
+
+describe('harm measure', () => {
+  it('counts the excess bad-request probability a regression adds, and none for p50 +30 % with p99 unchanged', () => {
+    expect(HARM_HORIZON_MS).toBe(2 * 3600_000);
+    const e2 = excessBadProbability(regressedBy('errors-2x'), vm);
+    // One more 0.5 % of failures, less those that were slow anyway (about 1.2 % are over 100 ms).
+    expect(e2).toBeGreaterThan(0.0049);
+    expect(e2).toBeLessThan(0.005);
+    expect(excessBadProbability(regressedBy('p99-plus-20'), vm)).toBeGreaterThan(0.004);
+    expect(excessBadProbability(regressedBy('p50-shift'), vm)).toBeLessThan(1e-9);
+    // A healthy container with 5 % more errors than the VMs: p50-shift on it still adds no bad request.
+    const worseHealthy = { ...vm, errorRate: 0.00525 };
+    const p50 = scenarioByName('p50-shift').regression!.apply(worseHealthy);
+    expect(excessBadProbability(p50, vm, worseHealthy)).toBeLessThan(1e-9);
+    expect(excessBadProbability(vm, regressedBy('errors-2x'))).toBe(0);
+  });
+
+  it('a promoted bad build accrues harm until the horizon, a rolled-back one stops, a paused one at its weight', () => {
+    const base = {
+      finalWeight: 100,
+      regressed: true,
+      endMs: 1_080_000,
+      excess: 0.005,
+      rps: 200,
+      volume: undefined,
+    };
+    const remaining = (HARM_HORIZON_MS - 1_080_000) / 1000;
+    expect(harmAfterRun({ ...base, outcome: 'completed' })).toBeCloseTo(200 * remaining * 0.005, 6);
+    expect(harmAfterRun({ ...base, outcome: 'rolledBack', finalWeight: 0 })).toBe(0);
+    expect(harmAfterRun({ ...base, outcome: 'aborted', finalWeight: 25 })).toBe(0);
+    expect(harmAfterRun({ ...base, outcome: 'paused', finalWeight: 25 })).toBeCloseTo(
+      0.25 * 200 * remaining * 0.005,
+      6,
+    );
+    expect(harmAfterRun({ ...base, outcome: 'timeout', endMs: HARM_HORIZON_MS + 1 })).toBe(0);
+    expect(harmAfterRun({ ...base, outcome: 'completed', regressed: false })).toBe(0);
+    // Diurnal traffic over whole periods averages the scenario's rate.
+    const flat = harmAfterRun({ ...base, outcome: 'completed', endMs: 0 });
+    expect(harmAfterRun({ ...base, outcome: 'completed', endMs: 0, volume: 'diurnal' })).toBeCloseTo(flat, 3);
+    // A regression that would start at 25 % is active once a run completes past it, not when paused before.
+    expect(regressedAfterRun(false, 'completed', 25)).toBe(true);
+    expect(regressedAfterRun(false, 'completed', Infinity)).toBe(false);
+    expect(regressedAfterRun(false, 'paused', 25)).toBe(false);
+    expect(regressedAfterRun(true, 'paused', 25)).toBe(true);
+  });
+
+  it('reports no harm ratio, and no target met or failed, when the reference harms nothing', () => {
+    const row = (policy: string, seed: number, harmed: number): RunRow =>
+      ({
+        scenario: 'p50-shift',
+        family: 'regression',
+        policy,
+        seed,
+        outcome: 'completed',
+        regression: true,
+        detectionMs: null,
+        weightAtDetection: null,
+        harmed,
+        harmedDuringRun: harmed,
+        wallMs: 1,
+        virtualMs: 1,
+      }) as RunRow;
+    const cells = summarize([row('default', 1, 0.3), row('flagger-defaults', 1, 0.2)]);
+    const own = cells.find((c) => c.policy === 'default')!;
+    expect(own.harmRatioVsFlagger).toBeNull();
+    expect(own.harmRatioNote).toMatch(/no harm to compare/);
+    expect(formatTable(cells)).toMatch(/n\/a: no harm to compare/);
+    const check = targetChecks(cells).find((t) => /p50-shift: harm ratio/.test(t.target))!;
+    expect(check).toMatchObject({ met: null, figure: expect.stringMatching(/^not applicable: no harm/) });
+    const real = summarize([row('default', 1, 3), row('flagger-defaults', 1, 30)]);
+    expect(real.find((c) => c.policy === 'default')!.harmRatioVsFlagger).toBeCloseTo(0.1);
+    expect(targetChecks(real).find((t) => /harm ratio/.test(t.target))!.met).toBe(true);
+  });
+});
 
 describe('decisions benchmark (quick)', () => {
   it('Wilson intervals', () => {
@@ -39,6 +123,17 @@ describe('decisions benchmark (quick)', () => {
     expect(fast.reason).toMatch(/error rate .*evidence/);
     expect(row('errors-2x', 'default').outcome).toBe('rolledBack');
     expect(row('errors-2x', 'default').harmed).toBeLessThan(row('errors-2x', 'flagger-defaults').harmed);
+    // Harm runs to the 2 h horizon: a rolled-back build stops harming, a promoted bad one keeps serving.
+    for (const r of rows) {
+      if (r.virtualMs < HARM_HORIZON_MS)
+        expect(r.harmed).toBeCloseTo(r.harmedDuringRun + r.harmedAfterRun, 1);
+      if (!r.regression) expect(r.harmed).toBe(0);
+      if (r.outcome === 'rolledBack') expect(r.harmedAfterRun).toBe(0);
+      if (r.regression && r.outcome === 'completed')
+        expect(r.harmedAfterRun).toBeGreaterThan(r.harmedDuringRun);
+    }
+    expect(fast.harmed).toBeGreaterThan(0);
+    expect(fast.harmed).toBeLessThan(50);
     expect(rows.every((r) => r.queries > 0 && r.wallMs < r.virtualMs)).toBe(true);
 
     const cells = summarize(rows);
