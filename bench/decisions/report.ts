@@ -68,7 +68,7 @@ function harmRatio(
   if (ref < MIN_REFERENCE_HARM)
     return {
       ratio: null,
-      note: `${NO_HARM_NOTE}: ${reference} harms ${ref.toFixed(2)} expected requests on these seeds (the regression barely changes the bad-request rate)`,
+      note: `${NO_HARM_NOTE}: ${reference} harms ${ref.toFixed(2)} expected requests on these seeds (the regression adds no bad requests to speak of)`,
     };
   return { ratio: own / ref, note: null };
 }
