@@ -15,7 +15,8 @@
  */
 import type { PolicySpec } from '../plan/schema.js';
 import { ISTIO_LATENCY_BUCKETS_MS } from './buckets.js';
-import { logThreshold, ratioEvidenceBatches, rateEvidence, type Batch } from './sequential.js';
+import { errorPromotionReadiness, promotesNext } from './promotion.js';
+import { logThreshold, ratioEvidenceBatches, rateEvidence } from './sequential.js';
 import {
   QUANTILES,
   type BinCounts,
@@ -32,33 +33,6 @@ const fmtE = (logE: number) => {
   const e = Math.exp(logE);
   return e >= 100 ? e.toExponential(1) : e.toFixed(e < 1 ? 2 : 1);
 };
-
-/**
- * With `promotionEvidence`, promotion needs evidence, not just the absence of alarms: before the last step to
- * 100 %, each comparison with the VMs must show (at the same level) that the containers are less than this many
- * times worse. Low traffic therefore holds (and pauses) rather than promotes what it could not have judged.
- */
-export const PROMOTION_SAFETY_RATIO = 2;
-/**
- * Always, before the step to 100 %: the containers must have served enough requests (since the migration
- * started) that the VMs' error rate predicts this many errors — on less, no comparison could have seen anything.
- */
-export const PROMOTION_MIN_EXPECTED_ERRORS = 3;
-const SAFETY_ALTERNATIVES: readonly number[] = [0.8, 2 / 3, 0.5, 1 / 3];
-
-/** Whether the next step from `weight` is full promotion. */
-export function promotesNext(steps: readonly number[], weight: number): boolean {
-  return weight < 100 && (steps.find((s) => s > weight) ?? 100) >= 100;
-}
-
-/** Readiness at the last gate: ln E that the ratio is below PROMOTION_SAFETY_RATIO, and whether it is enough. */
-function promotionSafety(batches: readonly Batch[], level: number): { ok: boolean; note: string } {
-  const logE = ratioEvidenceBatches(batches, PROMOTION_SAFETY_RATIO, SAFETY_ALTERNATIVES);
-  return {
-    ok: logE >= level,
-    note: `promotion to 100 % needs evidence that it is under ${PROMOTION_SAFETY_RATIO}× the VMs' (evidence ${fmtE(logE)}, needs ${fmtE(level)})`,
-  };
-}
 
 /** How many sequential tests the policy runs at each step (the alpha budget is split between them). */
 export function sequentialTestCount(policy: PolicySpec): number {
@@ -166,8 +140,6 @@ interface Evidence {
   level: number;
   /** The next step is 100 %: enough traffic to have seen a regression is needed before promotion. */
   lastGate: boolean;
-  /** …and the comparisons must also show the containers are not much worse (policy promotionEvidence). */
-  strictGate: boolean;
 }
 
 /**
@@ -238,15 +210,16 @@ function errorTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
     target: { events: b.target.errors, trials: b.target.requests },
     source: { events: b.source.errors, trials: b.source.requests },
   }));
-  const expected = n * srcRate;
-  const safety = ev.strictGate
-    ? promotionSafety(batches, ev.level)
-    : ev.lastGate && expected < PROMOTION_MIN_EXPECTED_ERRORS
-      ? {
-          ok: false,
-          note: `promotion to 100 % needs enough traffic to have seen a regression: ${n} requests × ${pct(srcRate)} on the VMs = ${expected.toFixed(1)} expected errors (need ${PROMOTION_MIN_EXPECTED_ERRORS})`,
-        }
-      : { ok: true, note: '' };
+  const safety = errorPromotionReadiness({
+    lastGate: ev.lastGate,
+    ...(policy.analysis.detectBeforePromotion ? { detect: policy.analysis.detectBeforePromotion } : {}),
+    bins: ev.bins.map((b) => ({ target: b.target.requests, source: b.source.requests })),
+    targetRequests: n,
+    sourceErrors: sk,
+    sourceRequests: sn,
+    rho0,
+    level: ev.level,
+  });
   out.push(
     toCheck({
       name,
@@ -313,7 +286,6 @@ function latencyTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
       target: { events: slowerThan(b.target, i), trials: b.target.latencyCount },
       source: { events: slowerThan(b.source, i), trials: b.source.latencyCount },
     }));
-    const safety = ev.strictGate ? promotionSafety(batches, ev.level) : { ok: true, note: '' };
     out.push(
       toCheck({
         name,
@@ -322,9 +294,9 @@ function latencyTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
         observed: n > 0 ? kt / n : 0,
         threshold: (ks / sn) * o.maxRatioToSource,
         numbers: `${pct(n > 0 ? kt / n : 0)} of target requests over ${bound} ms (${kt}/${n}) vs ${pct(ks / sn)} on the VMs (${ks}/${sn}) ${ev.scope}, allowed ${o.maxRatioToSource}×`,
-        ready: ready && safety.ok,
-        notReady: ready ? safety.note : notReady,
-        notReadyOutcome: ready ? 'inconclusive' : 'skipped',
+        ready,
+        notReady,
+        notReadyOutcome: 'skipped',
       }),
     );
   }
@@ -344,7 +316,6 @@ export function sequentialChecks(policy: PolicySpec, sample: GateSample, weight:
     weight,
     level: failLevel(policy, carried),
     lastGate: promotesNext(policy.steps, weight),
-    strictGate: policy.analysis.promotionEvidence && promotesNext(policy.steps, weight),
   };
   return [...errorTests(policy, ev), ...latencyTests(policy, ev)];
 }

@@ -267,16 +267,20 @@ export function loadPlanFile(file: string, policiesDir?: string): ResolvedPlan {
 
 /**
  * Compresses a policy's time scale (tests, demos, benchmarks): durations are multiplied by `factor`, and so is
- * the minimum request count per window, since a shorter window holds proportionally fewer requests.
+ * the minimum request count per window, since a shorter window holds proportionally fewer requests; the power
+ * requirement before promotion (`detectBeforePromotion`) is waived when compressed.
  */
 export function scalePolicy(policy: PolicySpec, factor: number): PolicySpec {
   if (factor === 1) return policy;
   const t = (ms: number) => Math.max(1, Math.round(ms * factor));
+  // A compressed run serves a fraction of the requests a real bake would: the power to detect a small regression
+  // before promotion cannot be had, so that requirement is waived (the decisions benchmark runs it unscaled).
+  const { detectBeforePromotion: _waived, ...analysis } = policy.analysis;
   return {
     ...policy,
     stepDuration: t(policy.stepDuration),
     analysis: {
-      ...policy.analysis,
+      ...(factor < 1 ? analysis : policy.analysis),
       interval: t(policy.analysis.interval),
       window: t(policy.analysis.window),
       minRequests: Math.ceil(policy.analysis.minRequests * Math.min(1, factor)),

@@ -151,11 +151,17 @@ export const policySpecSchema = z
        */
       failureCounting: z.enum(['consecutive', 'cumulative']).default('consecutive'),
       /**
-       * Sequential method: before the step to 100 %, each comparison with the VMs must also show that the
-       * containers are under 2× the VMs' rate (promotion needs evidence, not only the absence of alarms). Off by
-       * default: at low error rates it takes many requests, and a migration without them pauses before 100 %.
+       * Sequential method: the step to 100 % waits until the error comparison with the VMs could have caught a
+       * regression of `errorRatio` × the VMs' error rate (at least +0.1 percentage points) with probability
+       * `power`. Low traffic then holds (and pauses after inconclusiveLimit windows) instead of promoting what it
+       * could not have judged. Waived in time-compressed runs (demos, tests), which cannot gather the requests.
        */
-      promotionEvidence: z.boolean().default(false),
+      detectBeforePromotion: z
+        .strictObject({
+          errorRatio: z.number().gt(1).max(100),
+          power: z.number().min(0.5).max(0.99).default(0.8),
+        })
+        .optional(),
       /** Window method: an empty result (no requests, NaN) is `inconclusive`, or a `failure` as in Flagger. */
       noData: z.enum(['inconclusive', 'failure']).default('inconclusive'),
     }),
