@@ -13,7 +13,7 @@ import { seedMigrationScenario } from '../../src/sim/istio-fixtures.js';
 import { startKubeApiServer } from '../../src/sim/kube/server.js';
 import { subsetScenarioBackends } from '../../src/sim/mesh/fixtures.js';
 import { planYamlFor } from '../../src/sim/scenario.js';
-import { harmAfterRun, regressedAfterRun } from './harm.js';
+import { HARM_HORIZON_MS, harmAfterRun, regressedAfterRun } from './harm.js';
 import type { BenchProm } from './prom.js';
 import { Rng } from './random.js';
 import type { PolicyRef, RunRow } from './results.js';
@@ -145,12 +145,14 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
         approvals++;
         continue;
       }
-      if (state.phase === 'paused') {
+      const next = clock.nextDue();
+      if (next === undefined) continue;
+      // A paused migration still guards its weight (a regression seen while held rolls back): nobody answers the
+      // pause here, so it runs on until the harm horizon and ends as "paused" if nothing rolled it back.
+      if (state.phase === 'paused' && next - o.startAt > HARM_HORIZON_MS) {
         outcome = 'paused';
         break;
       }
-      const next = clock.nextDue();
-      if (next === undefined) continue;
       if (next - o.startAt > maxVirtual) {
         outcome = 'timeout';
         break;
