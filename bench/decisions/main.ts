@@ -8,6 +8,7 @@
  *   --scenarios a,b         --policies a,b     --concurrency N (lanes, one Prometheus each; default 3)
  *   --policy-seeds p=N,…    seeds for some policies (e.g. cautious=2: its migrations are 45 minutes long)
  *   --out DIR               results.json, summary.md and charts/<scenario>.svg (default bench/decisions/results)
+ *   --merge DIR,DIR         no runs: one report (into --out) from the results.json of earlier runs
  *
  * Harm (per run): the expected excess bad requests (errors, or > 100 ms, beyond the VMs' rates) the regressed
  * containers serve within 2 h of the migration's start, the same window for every policy: the weights served
@@ -15,7 +16,7 @@
  * rolled-back one 0 %, a paused one its last weight). See harm.ts. The harm ratio is n/a where flagger-defaults
  * harms less than one expected request on the same seeds.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runPlan, type PlannedRun } from './lanes.js';
 import { formatTable, renderSvg, summarize, targetChecks } from './report.js';
@@ -78,41 +79,52 @@ export function planRuns(a: Args): PlannedRun[] {
   return runs;
 }
 
-async function main() {
-  const a = parseArgs(process.argv.slice(2));
-  const planned = planRuns(a);
-  const started = Date.now();
-  console.log(`decisions bench: ${planned.length} runs on ${a.concurrency} lanes`);
-  const rows: RunRow[] = await runPlan(planned, a.concurrency, (done, total) => {
-    if (done % 50 === 0 || done === total)
-      console.log(`  ${done}/${total} runs, ${Math.round((Date.now() - started) / 1000)} s`);
-  });
+/** The weight timeline reduced to its corners (a step line needs only the points where the weight changes). */
+export function corners(timeline: RunRow['timeline']): RunRow['timeline'] {
+  return timeline.filter(
+    (p, i) =>
+      i === 0 ||
+      i === timeline.length - 1 ||
+      p.weight !== timeline[i - 1]!.weight ||
+      p.weight !== timeline[i + 1]!.weight,
+  );
+}
+
+interface ReportMeta {
+  title: string;
+  wallMs: number;
+  args: unknown;
+}
+
+function writeReport(rows: readonly RunRow[], out: string, meta: ReportMeta): void {
   const cells = summarize(rows);
   const table = formatTable(cells);
   const targets = targetChecks(cells);
-  mkdirSync(path.join(a.out, 'charts'), { recursive: true });
-  for (const name of a.scenarios) {
+  mkdirSync(path.join(out, 'charts'), { recursive: true });
+  for (const name of [...new Set(rows.map((r) => r.scenario))]) {
     const sub = rows.filter((r) => r.scenario === name);
     // A chart shows at most 40 runs per policy: enough to see the spread.
-    const shown = a.policies.flatMap((p) => sub.filter((r) => r.policy === p).slice(0, 40));
-    writeFileSync(path.join(a.out, 'charts', `${name}.svg`), renderSvg(shown, name));
+    const policies = [...new Set(sub.map((r) => r.policy))].sort();
+    const shown = policies.flatMap((p) => sub.filter((r) => r.policy === p).slice(0, 40));
+    writeFileSync(path.join(out, 'charts', `${name}.svg`), renderSvg(shown, name));
   }
   writeFileSync(
-    path.join(a.out, 'results.json'),
+    path.join(out, 'results.json'),
     JSON.stringify(
       {
         generatedAt: new Date().toISOString(),
-        args: a,
+        args: meta.args,
+        wallMs: meta.wallMs,
         cells,
         targets,
-        runs: rows.map(({ timeline: _t, ...r }) => r),
+        runs: rows.map((r) => ({ ...r, timeline: corners(r.timeline) })),
       },
       null,
       1,
     ),
   );
   const md = [
-    `# Decisions benchmark (${a.quick ? 'quick' : 'full'} run, ${rows.length} runs, ${Math.round((Date.now() - started) / 1000)} s wall)`,
+    `# Decisions benchmark (${meta.title}, ${rows.length} runs, ${Math.round(meta.wallMs / 1000)} s wall)`,
     '',
     '```',
     table,
@@ -123,9 +135,47 @@ async function main() {
     ...targets.map((t) => `- ${t.met === null ? 'n/a' : t.met ? '[x]' : '[ ]'} ${t.target}: ${t.figure}`),
     '',
   ].join('\n');
-  writeFileSync(path.join(a.out, 'summary.md'), md);
+  writeFileSync(path.join(out, 'summary.md'), md);
   console.log(md);
-  console.log(`results in ${a.out}`);
+  console.log(`results in ${out}`);
+}
+
+/** `--merge a,b`: one report from the results.json of several runs (e.g. the healthy family run apart). */
+function merge(dirs: string[], out: string): void {
+  const sets = dirs.map(
+    (d) =>
+      JSON.parse(readFileSync(path.join(d, 'results.json'), 'utf8')) as {
+        args: unknown;
+        wallMs?: number;
+        runs: RunRow[];
+      },
+  );
+  const rows = sets.flatMap((s) => s.runs);
+  const wallMs = sets.reduce((sum, s) => sum + (s.wallMs ?? 0), 0);
+  writeReport(rows, out, {
+    title: `full run, merged from ${dirs.length} result sets`,
+    wallMs,
+    args: sets.map((s) => s.args),
+  });
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const mergeAt = argv.indexOf('--merge');
+  const a = parseArgs(argv);
+  if (mergeAt >= 0) return merge(argv[mergeAt + 1]!.split(','), a.out);
+  const planned = planRuns(a);
+  const started = Date.now();
+  console.log(`decisions bench: ${planned.length} runs on ${a.concurrency} lanes`);
+  const rows: RunRow[] = await runPlan(planned, a.concurrency, (done, total) => {
+    if (done % 50 === 0 || done === total)
+      console.log(`  ${done}/${total} runs, ${Math.round((Date.now() - started) / 1000)} s`);
+  });
+  writeReport(rows, a.out, {
+    title: a.quick ? 'quick run' : 'full run',
+    wallMs: Date.now() - started,
+    args: a,
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
