@@ -227,7 +227,7 @@ function errorTests(policy: PolicySpec, ev: Evidence): CheckResult[] {
       level: ev.level,
       observed: rate,
       threshold: srcRate + margin,
-      numbers: `error rate ${pct(rate)} (${k}/${n}) vs ${pct(srcRate)} on the VMs (${sk}/${sn}) ${ev.scope}, allowed +${pct(margin)}`,
+      numbers: `error rate ${pct(rate)} (${k}/${n}) vs ${pct(srcRate)} on the VMs (${sk}/${sn}) ${ev.scope}, ${margin > 0 ? `allowed +${pct(margin)}` : 'no increase allowed'}`,
       ready: ready && safety.ok,
       notReady: ready ? safety.note : notReady,
       notReadyOutcome: 'inconclusive',
