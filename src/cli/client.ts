@@ -5,6 +5,7 @@
 import type { MigrationView } from '../engine/view.js';
 import { isTerminalPhase } from '../engine/vocabulary.js';
 import type { Command } from 'commander';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatFieldError, type FieldError } from '../plan/errors.js';
@@ -32,7 +33,6 @@ interface HistoryItem {
 /** What the API answers for a migration: the engine's one view. */
 type MigrationJson = MigrationView;
 
-
 function token(o: ClientOptions): string | undefined {
   if (o.tokenFile) {
     const t = readFileSync(o.tokenFile, 'utf8').trim().split(/\r?\n/)[0]?.trim();
@@ -53,27 +53,52 @@ export class ApiError extends Error {
   }
 }
 
+/** Attempts of a POST that got no answer or a 503 (Redis unreachable): the same Idempotency-Key each time. */
+export const POST_ATTEMPTS = 4;
+const RETRY_BASE_MS = 500;
+
+async function send(base: string, path: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(`${base}${path}`, init);
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    throw new Error(`cannot reach ${base}: ${cause ?? (err as Error).message} (check --server)`);
+  }
+}
+
+/**
+ * One API call. A POST (submission or command) carries an Idempotency-Key and is retried with the same key when
+ * the server could not be reached or answered 503 (the service fails fast while Redis is away), so a retry can
+ * never submit twice or queue a second ABORT; other answers are final.
+ */
 export async function api<T>(
   o: ClientOptions,
   method: 'GET' | 'POST',
   path: string,
   body?: { text: string; type: string; source?: string },
+  retry: { attempts?: number; baseMs?: number } = {},
 ): Promise<T> {
   const base = o.server.replace(/\/+$/, '');
   const t = token(o);
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        ...(t ? { authorization: `Bearer ${t}` } : {}),
-        ...(body ? { 'content-type': body.type } : {}),
-      },
-      ...(body ? { body: body.text } : {}),
-    });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code;
-    throw new Error(`cannot reach ${base}: ${cause ?? (err as Error).message} (check --server)`);
+  const init: RequestInit = {
+    method,
+    headers: {
+      ...(t ? { authorization: `Bearer ${t}` } : {}),
+      ...(body ? { 'content-type': body.type } : {}),
+      ...(method === 'POST' ? { 'idempotency-key': randomUUID() } : {}),
+    },
+    ...(body ? { body: body.text } : {}),
+  };
+  const attempts = method === 'POST' ? (retry.attempts ?? POST_ATTEMPTS) : 1;
+  let res: Response | undefined;
+  for (let i = 1; ; i++) {
+    try {
+      res = await send(base, path, init);
+      if (res.status !== 503 || i >= attempts) break;
+    } catch (err) {
+      if (i >= attempts) throw err;
+    }
+    await sleep((retry.baseMs ?? RETRY_BASE_MS) * 2 ** (i - 1));
   }
   const text = await res.text();
   let json: unknown = undefined;
