@@ -8,7 +8,8 @@
  *   --scenarios a,b         --policies a,b     --concurrency N (lanes, one Prometheus each; default 3)
  *   --policy-seeds p=N,…    seeds for some policies (e.g. cautious=2: its migrations are 45 minutes long)
  *   --out DIR               results.json, summary.md and charts/<scenario>.svg (default bench/decisions/results)
- *   --merge DIR,DIR         no runs: one report (into --out) from the results.json of earlier runs
+ *   --merge DIR,DIR         no runs: one report (into --out) from the results.json of earlier runs; a later
+ *                           DIR replaces the scenario × policy cells it covers
  *
  * Harm (per run): the expected excess bad requests (errors, or > 100 ms, beyond the VMs' rates) the regressed
  * containers serve within 2 h of the migration's start, the same window for every policy: the weights served
@@ -150,7 +151,15 @@ function merge(dirs: string[], out: string): void {
         runs: RunRow[];
       },
   );
-  const rows = sets.flatMap((s) => s.runs);
+  // A later set replaces the scenario × policy cells it covers (e.g. a cell re-run after a bench change).
+  const byCell = new Map<string, RunRow[]>();
+  for (const set of sets) {
+    const cells = new Map<string, RunRow[]>();
+    for (const r of set.runs)
+      cells.set(`${r.scenario}|${r.policy}`, [...(cells.get(`${r.scenario}|${r.policy}`) ?? []), r]);
+    for (const [k, v] of cells) byCell.set(k, v);
+  }
+  const rows = [...byCell.values()].flat();
   const wallMs = sets.reduce((sum, s) => sum + (s.wallMs ?? 0), 0);
   writeReport(rows, out, {
     title: `full run, merged from ${dirs.length} result sets`,

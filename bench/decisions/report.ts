@@ -40,6 +40,10 @@ export interface Cell {
   detectedBefore100: Rate;
   weightAtDetectionP50: number | null;
   detectionMsP50: number | null;
+  /** Detection minus the oracle's time (traffic-loop.ts ORACLE_LEVEL), over detected runs the oracle could tell. */
+  oracleLagMsP50: number | null;
+  /** Share of those runs detected within one analysis interval (10 s) of the oracle. */
+  withinIntervalOfOracle: Rate;
   harmedMean: number;
   /** Mean of the part of the harm served while the run lasted (the rest is the final state held to 2 h). */
   harmedDuringRunMean: number;
@@ -79,6 +83,19 @@ const median = (xs: number[]): number | null => {
   return s[Math.floor((s.length - 1) / 2)]!;
 };
 
+/** Lag behind an oracle that knows both error rates: for each regressed run the oracle could tell. */
+function oracleLag(g: readonly RunRow[]): Pick<Cell, 'oracleLagMsP50' | 'withinIntervalOfOracle'> {
+  const told = g.filter((r) => r.oracleMs !== undefined && r.oracleMs !== null);
+  const lags = told.map((r) => (r.detectionMs ?? Infinity) - r.oracleMs!);
+  return {
+    oracleLagMsP50: told.length ? median(lags) : null,
+    withinIntervalOfOracle: wilson95(lags.filter((l) => l <= ORACLE_INTERVAL_MS).length, told.length),
+  };
+}
+
+/** The default policy's analysis interval: "within one analysis interval" of the oracle. */
+const ORACLE_INTERVAL_MS = 10_000;
+
 export function summarize(rows: readonly RunRow[], reference = 'flagger-defaults'): Cell[] {
   const groups = new Map<string, RunRow[]>();
   for (const r of rows)
@@ -114,6 +131,7 @@ export function summarize(rows: readonly RunRow[], reference = 'flagger-defaults
       detectedBefore100: before(100),
       weightAtDetectionP50: median(detected.map((r) => r.weightAtDetection ?? 0)),
       detectionMsP50: median(detected.map((r) => r.detectionMs ?? 0)),
+      ...oracleLag(g),
       harmedMean: g.reduce((s, r) => s + r.harmed, 0) / g.length,
       harmedDuringRunMean: g.reduce((s, r) => s + r.harmedDuringRun, 0) / g.length,
       harmRatioVsFlagger: ratio.ratio,
@@ -221,9 +239,10 @@ export function targetChecks(cells: readonly Cell[], policy = 'default'): Target
   const c20 = cell('errors-20x');
   if (c20)
     out.push({
-      target: '20× errors: median detection time',
-      met: (c20.detectionMsP50 ?? Infinity) <= 60_000,
-      figure: `${Math.round((c20.detectionMsP50 ?? NaN) / 1000)} s, ${pct(c20.detection)} detected`,
+      target:
+        '20× errors: rolled back within one analysis interval (10 s) of when an oracle could tell (median)',
+      met: (c20.oracleLagMsP50 ?? Infinity) <= ORACLE_INTERVAL_MS,
+      figure: `median lag ${Math.round((c20.oracleLagMsP50 ?? NaN) / 1000)} s; within 10 s in ${pct(c20.withinIntervalOfOracle)} of runs; detection ${Math.round((c20.detectionMsP50 ?? NaN) / 1000)} s after the first write (median), ${pct(c20.detection)} detected`,
     });
   for (const c of cells.filter(
     (x) => x.policy === policy && (x.harmRatioVsFlagger ?? x.harmRatioNote) !== null,

@@ -20,6 +20,8 @@ export interface RunRow {
   injectedAtMs: number | null;
   /** Virtual ms from the regression's start to the rollback write; null when not rolled back. */
   detectionMs: number | null;
+  /** Virtual ms from the regression's start to when an oracle could tell (error regressions; traffic-loop.ts). */
+  oracleMs?: number | null;
   /** Highest weight the container served while regressed, when it was rolled back. */
   weightAtDetection: number | null;
   maxWeightRegressed: number | null;

@@ -197,6 +197,7 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
       injectedAtMs: regressed ? traffic.injectedAt! - o.startAt : null,
       detectionMs:
         regressed && state.rollbackAt !== undefined ? state.rollbackAt - traffic.injectedAt! : null,
+      oracleMs: regressed && traffic.oracleAt !== undefined ? traffic.oracleAt - traffic.injectedAt! : null,
       weightAtDetection: regressed && state.rollbackAt !== undefined ? traffic.maxRegressedWeight : null,
       maxWeightRegressed: regressed ? traffic.maxRegressedWeight : null,
       harmed: round(truth.harmWithinHorizon + afterRun),

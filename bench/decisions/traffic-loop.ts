@@ -21,6 +21,12 @@ export interface TrafficLoopOptions {
 }
 
 const RESTART_EVERY_S = 150;
+/**
+ * The oracle's evidence level: ln(1/0.002), what one of the default policy's five checks needs (alpha 0.01 split
+ * five ways). An oracle with the same false-alarm level and perfect knowledge of both rates is the benchmark for
+ * "within one analysis interval of when the containers had served enough requests to tell".
+ */
+export const ORACLE_LEVEL = Math.log(1 / 0.002);
 
 export class TrafficLoop {
   regressed = false;
@@ -60,6 +66,25 @@ export class TrafficLoop {
     this.injectedAt = at;
   }
 
+  /** When an oracle could first tell the errors apart (see ORACLE_LEVEL), at scrape resolution; epoch ms. */
+  oracleAt: number | undefined;
+  private readonly oracleCounts = { requests: 0, errors: 0 };
+
+  /**
+   * The oracle knows the VMs' and the regressed build's true error rates and sees what Prometheus sees (the
+   * scraped counts since the regression started): it can tell once their likelihood ratio reaches ORACLE_LEVEL.
+   */
+  private consultOracle(at: number): void {
+    const s = this.o.scenario;
+    if (this.oracleAt !== undefined || !this.regressed || !s.regression) return;
+    const p0 = this.o.vm.errorRate;
+    const p1 = s.regression.apply(this.healthyTarget).errorRate;
+    if (!(p1 > p0)) return;
+    const { requests: n, errors: k } = this.oracleCounts;
+    const llr = k * Math.log(p1 / p0) + (n - k) * Math.log((1 - p1) / (1 - p0));
+    if (llr >= ORACLE_LEVEL) this.oracleAt = at;
+  }
+
   /** Deterministic per 10-second slot: a volume burst factor and whether both sides hiccup. */
   private slot(sec: number): { burst: number; hiccup: boolean } {
     const r = new Rng(this.o.seed * 1_000_003 + Math.floor(sec / 10));
@@ -95,8 +120,10 @@ export class TrafficLoop {
       if (s.podRestarts && sec > 0 && sec % RESTART_EVERY_S === 0)
         this.target.restartPod((sec / RESTART_EVERY_S) % 2);
       this.source.serve(n - nt, b.source);
-      this.target.serve(nt, b.target);
+      const served = this.target.serve(nt, b.target);
       if (this.regressed) {
+        this.oracleCounts.requests += nt;
+        this.oracleCounts.errors += served.errors;
         this.truthCounts.requests += nt;
         this.truthCounts.harmDuringRun += nt * this.regressedExcess;
         if (t < this.o.t0 + HARM_HORIZON_MS) this.truthCounts.harmWithinHorizon += nt * this.regressedExcess;
@@ -106,6 +133,7 @@ export class TrafficLoop {
       if (next % this.o.scrapeMs === 0 && this.o.scraping(next)) {
         this.source.scrape(next);
         this.target.scrape(next);
+        this.consultOracle(next);
       }
       if (sec % 10 === 0) this.timeline.push({ t, weight });
     }

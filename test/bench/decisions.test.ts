@@ -121,6 +121,10 @@ describe('decisions benchmark (quick)', () => {
     expect(fast.outcome).toBe('rolledBack');
     expect(fast.weightAtDetection).toBe(1);
     expect(fast.reason).toMatch(/error rate .*evidence/);
+    // An oracle that knows both rates could tell at some scrape (15 s grid); the gate is not far behind it.
+    expect(fast.oracleMs! % 15_000).toBe(0);
+    expect(fast.detectionMs! - fast.oracleMs!).toBeLessThanOrEqual(30_000);
+    expect(row('healthy', 'default').oracleMs).toBeNull();
     expect(row('errors-2x', 'default').outcome).toBe('rolledBack');
     expect(row('errors-2x', 'default').harmed).toBeLessThan(row('errors-2x', 'flagger-defaults').harmed);
     // Harm runs to the 2 h horizon: a rolled-back build stops harming, a promoted bad one keeps serving.
