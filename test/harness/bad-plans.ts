@@ -2,35 +2,7 @@
  * Seeded generator of bad plan and policy text (malformed YAML/JSON, deep nesting, huge documents, alias bombs,
  * non-mapping roots, wrong kinds, several documents), for the fuzz tests of the unit, CLI and HTTP layers.
  */
-
-export const GOOD_PLAN = `apiVersion: meshshift.io/v1alpha1
-kind: MigrationPlan
-metadata:
-  name: productcatalog
-spec:
-  namespace: shop
-  host: productcatalogservice.shop.svc.cluster.local
-  virtualService:
-    name: productcatalogservice
-  source:
-    subset: vm
-    serviceEntry: productcatalogservice-vm
-  target:
-    subset: k8s
-    deployment: productcatalogservice
-  policy: default
-`;
-
-export const GOOD_POLICY = `apiVersion: meshshift.io/v1alpha1
-kind: Policy
-metadata:
-  name: quick
-spec:
-  steps: [10, 50, 100]
-  stepDuration: 1m
-  analysis: { interval: 10s, window: 1m }
-  slo: { errorRate: { max: 0.01 } }
-`;
+import { GOOD_PLAN, GOOD_POLICY } from './plan-fixtures.js';
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every platform. */
 export function prng(seed: number): () => number {
