@@ -2,19 +2,8 @@
  * Seeded generator of bad plan and policy text (malformed YAML/JSON, deep nesting, huge documents, alias bombs,
  * non-mapping roots, wrong kinds, several documents), for the fuzz tests of the unit, CLI and HTTP layers.
  */
+import { mulberry32 } from '../../src/sim/random.js';
 import { GOOD_PLAN, GOOD_POLICY } from './plan-fixtures.js';
-
-/** mulberry32: small, fast, and the same sequence for the same seed on every platform. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface BadInput {
   family: string;
@@ -182,7 +171,7 @@ const FAMILIES: Record<string, (r: Rand) => string> = {
 
 /** `count` inputs: every family in turn, so each appears about equally often; huge inputs a few times only. */
 export function badInputs(seed: number, count: number): BadInput[] {
-  const r = prng(seed);
+  const r = mulberry32(seed);
   const families = Object.keys(FAMILIES);
   const out: BadInput[] = [];
   for (let i = 0; i < count; i++) {
