@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, inject } from 'vitest';
 import { startScenario, type Scenario } from '../../src/sim/scenario.js';
-import { waitForServeUrl } from '../harness/serve-child.js';
+import { FAST_CADENCE_FLAGS, waitForServeUrl } from '../harness/serve-child.js';
 import { SERVICE_POLICY, tokensFile } from './helpers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -112,12 +112,7 @@ export async function startServeAll(
       '0.05',
       '--lock-ttl',
       '3s',
-      '--tick-align',
-      '100ms',
-      '--batch-window',
-      '20ms',
-      '--reconcile-every',
-      '2s',
+      ...FAST_CADENCE_FLAGS,
       '--log-level',
       'info',
     ],
