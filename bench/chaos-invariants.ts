@@ -200,15 +200,3 @@ export function figures(migrations: MigrationObservation[], endAt: number): Figu
     stillRollingBack: still,
   };
 }
-
-/** Deterministic PRNG for the fault schedule (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

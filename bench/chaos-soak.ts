@@ -4,12 +4,12 @@
  * abort some migrations over the API. After a drain, the invariants of bench/chaos-invariants.ts are checked
  * and the figures returned.
  */
+import { mulberry32 } from '../src/sim/random.js';
 import { planYamlFor } from '../src/sim/scenario.js';
 import { injectFaults } from './chaos-faults.js';
 import {
   checkInvariants,
   figures,
-  seeded,
   type CommandRequest,
   type Figures,
   type MigrationObservation,
@@ -65,7 +65,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const log = o.log ?? (() => undefined);
-  const rnd = seeded(o.seed);
+  const rnd = mulberry32(o.seed);
   const world = await startChaosWorld(o.migrations, log);
   try {
     const before = await memory(world.probe);

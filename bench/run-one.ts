@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { PrometheusProvider } from '../src/gate/prometheus.js';
 import { loadPolicy } from '../src/plan/load.js';
 import { policySpecSchema, type PolicySpec } from '../src/plan/schema.js';
-import type { RunnerEvent } from '../src/runner/events.js';
+import type { EngineEvent } from '../src/engine/history.js';
 import type { MigrationRunner } from '../src/runner/runner.js';
 import { ISTIO_DURATION_BUCKETS, type BackendStats } from '../src/sim/mesh/index.js';
 import { startScenario } from '../src/sim/scenario.js';
@@ -196,7 +196,7 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
       }, maxRunMs),
     );
 
-    const onEvent = (e: RunnerEvent, runner: MigrationRunner) => {
+    const onEvent = (e: EngineEvent, runner: MigrationRunner) => {
       activeRunner = runner;
       if (e.type === 'weight' && !e.rollback) {
         if (!injectedAt && e.weight >= scenario.atWeight) inject();

@@ -1,5 +1,5 @@
 /** Human-readable progress for a terminal. One line per event; no cursor tricks, so logs stay greppable. */
-import type { RunnerEvent } from '../runner/events.js';
+import type { EngineEvent } from '../engine/history.js';
 
 const useColor = () => !!process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code: number, s: string) => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -16,7 +16,7 @@ export function bar(weight: number, width = 20): string {
 
 const time = (at: number) => new Date(at).toISOString().slice(11, 19);
 
-export function renderEvent(e: RunnerEvent): string | undefined {
+export function renderEvent(e: EngineEvent): string | undefined {
   const t = dim(time(e.at));
   switch (e.type) {
     case 'started':

@@ -13,7 +13,7 @@ import { loadKubeConfig } from '../mesh/kube/config.js';
 import type { MeshAdapter } from '../mesh/types.js';
 import { ValidationError, formatFieldError } from '../plan/errors.js';
 import { loadPlanDocument, type ResolvedPlan } from '../plan/load.js';
-import type { RunnerEvent } from '../runner/events.js';
+import type { EngineEvent } from '../engine/history.js';
 import { MigrationRunner, type RunResult } from '../runner/runner.js';
 import { FileSnapshotStore } from '../runner/store.js';
 import { renderEvent } from './render.js';
@@ -47,7 +47,7 @@ export interface Io {
 }
 
 /** Prints runner events as text or JSON lines. */
-export function eventPrinter(output: 'text' | 'json', stdout: Writable): (e: RunnerEvent) => void {
+export function eventPrinter(output: 'text' | 'json', stdout: Writable): (e: EngineEvent) => void {
   return (e) => {
     if (output === 'json') stdout.write(`${JSON.stringify(e)}\n`);
     else {

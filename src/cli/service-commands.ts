@@ -33,6 +33,16 @@ const positive = (v: string) => {
   return n;
 };
 const env = process.env;
+/**
+ * `--some-flag <duration>`, in milliseconds; it defaults to $MESHSHIFT_SOME_FLAG (named in the help), else to
+ * `fallback`.
+ */
+const durationOption = (flag: string, fallback: string, description: string): Option => {
+  const envName = `MESHSHIFT_${flag.slice(2).toUpperCase().replaceAll('-', '_')}`;
+  return new Option(`${flag} <duration>`, `${description} [${envName}]`)
+    .argParser(duration(flag))
+    .default(parseDuration(env[envName] ?? fallback));
+};
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter((x) => x.trim())];
 
 /** Registers `serve` and the API client commands on the program (server code loads only when `serve` runs). */
@@ -72,24 +82,15 @@ export function registerServiceCommands(program: Command, setCode: (code: number
       list,
       list(env.MESHSHIFT_REDIS_CLUSTER ?? ''),
     )
-    .option(
-      '--redis-timeout <duration>',
-      "the API's Redis command timeout [MESHSHIFT_REDIS_TIMEOUT]",
-      duration('--redis-timeout'),
-      parseDuration(env.MESHSHIFT_REDIS_TIMEOUT ?? '1s'),
+    .addOption(durationOption('--redis-timeout', '1s', "the API's Redis command timeout"))
+    .addOption(
+      durationOption(
+        '--request-timeout',
+        '2s',
+        'the API answers every request within this, 503 if Redis does not answer',
+      ),
     )
-    .option(
-      '--request-timeout <duration>',
-      'the API answers every request within this, 503 if Redis does not answer [MESHSHIFT_REQUEST_TIMEOUT]',
-      duration('--request-timeout'),
-      parseDuration(env.MESHSHIFT_REQUEST_TIMEOUT ?? '2s'),
-    )
-    .option(
-      '--shutdown-timeout <duration>',
-      'SIGTERM to exit, at most [MESHSHIFT_SHUTDOWN_TIMEOUT]',
-      duration('--shutdown-timeout'),
-      parseDuration(env.MESHSHIFT_SHUTDOWN_TIMEOUT ?? '20s'),
-    )
+    .addOption(durationOption('--shutdown-timeout', '20s', 'SIGTERM to exit, at most'))
     .option('--host <address>', 'listen address [MESHSHIFT_HOST]', env.MESHSHIFT_HOST ?? '0.0.0.0')
     .option(
       '--port <port>',
@@ -120,12 +121,7 @@ export function registerServiceCommands(program: Command, setCode: (code: number
       integer(1),
       Number(env.MESHSHIFT_WORKER_CONCURRENCY ?? 50),
     )
-    .option(
-      '--lock-ttl <duration>',
-      'migration lock expiry = takeover delay after a crash [MESHSHIFT_LOCK_TTL]',
-      duration('--lock-ttl'),
-      parseDuration(env.MESHSHIFT_LOCK_TTL ?? '30s'),
-    )
+    .addOption(durationOption('--lock-ttl', '30s', 'migration lock expiry = takeover delay after a crash'))
     .option(
       '--max-per-namespace <n>',
       'concurrent migrations per namespace, 0 = no limit [MESHSHIFT_MAX_PER_NAMESPACE]',
@@ -144,24 +140,15 @@ export function registerServiceCommands(program: Command, setCode: (code: number
       positive,
       Number(env.MESHSHIFT_TIME_SCALE ?? 1),
     )
-    .option(
-      '--tick-align <duration>',
-      'round wake-ups up to this, so migrations tick together [MESHSHIFT_TICK_ALIGN]',
-      duration('--tick-align'),
-      parseDuration(env.MESHSHIFT_TICK_ALIGN ?? '1s'),
+    .addOption(durationOption('--tick-align', '1s', 'round wake-ups up to this, so migrations tick together'))
+    .addOption(
+      durationOption(
+        '--batch-window',
+        '50ms',
+        'collect analyses this long into one Prometheus query; 0ms = off',
+      ),
     )
-    .option(
-      '--batch-window <duration>',
-      'collect analyses this long into one Prometheus query; 0ms = off [MESHSHIFT_BATCH_WINDOW]',
-      duration('--batch-window'),
-      parseDuration(env.MESHSHIFT_BATCH_WINDOW ?? '50ms'),
-    )
-    .option(
-      '--reconcile-every <duration>',
-      're-create lost drive jobs this often [MESHSHIFT_RECONCILE_EVERY]',
-      duration('--reconcile-every'),
-      parseDuration(env.MESHSHIFT_RECONCILE_EVERY ?? '30s'),
-    )
+    .addOption(durationOption('--reconcile-every', '30s', 're-create lost drive jobs this often'))
     .option(
       '--retention <duration>',
       'forget finished migrations (record and history) this long after they finished [MESHSHIFT_RETENTION]',

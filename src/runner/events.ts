@@ -1,2 +1,5 @@
-/** What a running migration reports: the engine's events (the CLI prints them, `--output json` emits one per line). */
+/**
+ * @deprecated The runner reports the engine's events: import `EngineEvent` from src/engine/history.ts. This alias
+ * stays only while bench/decisions/run-one.ts still imports it.
+ */
 export type { EngineEvent as RunnerEvent } from '../engine/history.js';

@@ -21,7 +21,7 @@ import type { MigrationContext } from '../machine/types.js';
 import type { MeshAdapter } from '../mesh/types.js';
 import type { ResolvedPlan } from '../plan/load.js';
 import type { PolicySpec } from '../plan/schema.js';
-import type { RunnerEvent } from './events.js';
+import type { EngineEvent } from '../engine/history.js';
 import type { SnapshotStore } from './store.js';
 
 export interface RunnerOptions {
@@ -35,7 +35,7 @@ export interface RunnerOptions {
   /** Migration id (key in the store); default: the plan name. */
   id?: string;
   logger?: Logger;
-  onEvent?: (e: RunnerEvent) => void;
+  onEvent?: (e: EngineEvent) => void;
   /** PeerAuthentication adapter for plans with spec.mtls.tightenAfterCompletion. */
   mtls?: MtlsStep;
   /** Delay before the engine is called again after it threw (an effect timed out, the store failed). */
@@ -74,7 +74,7 @@ export class MigrationRunner {
     this.done = new Promise((resolve) => (this.settle = resolve));
   }
 
-  private emit(e: RunnerEvent) {
+  private emit(e: EngineEvent) {
     this.opts.onEvent?.(e);
   }
 

@@ -3,36 +3,18 @@
  * Sentinel groups (a primary, a replica and three `redis-sentinel` processes) on loopback ports, for the HA tests.
  * Missing binaries throw with the install command: tests never skip.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { freePort, isPortOpen } from './ports.js';
-import { findRedisBinary } from './redis.js';
+import { findBinary, findRedisBinary, launchRedisProcess, redisServerArgs } from './redis.js';
 
 const run = promisify(execFile);
 export const SENTINEL_INSTALL_HINT =
   'apt-get update && apt-get install -y --no-install-recommends redis-server redis-sentinel';
-
-function findBinary(name: string, envVar: string): string | undefined {
-  const candidates = [
-    process.env[envVar],
-    ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, name)),
-    `/usr/bin/${name}`,
-  ].filter((c): c is string => !!c);
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
 
 export interface RedisNode {
   readonly port: number;
@@ -43,27 +25,8 @@ export interface RedisNode {
 }
 
 async function launch(bin: string, args: string[], port: number, what: string): Promise<RedisNode> {
-  let log = '';
-  const p: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  p.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
-  p.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline && p.exitCode === null) {
-    if (await isPortOpen(port, 200)) break;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  if (p.exitCode !== null || !(await isPortOpen(port, 200))) {
-    p.kill('SIGKILL');
-    throw new Error(`${what} did not start on 127.0.0.1:${port}:\n${log}`);
-  }
-  const end = (sig: NodeJS.Signals) =>
-    new Promise<void>((resolve) => {
-      if (p.exitCode !== null || p.signalCode !== null) return resolve();
-      p.once('exit', () => resolve());
-      p.kill(sig);
-      setTimeout(() => p.kill('SIGKILL'), 5000).unref();
-    });
-  return { port, pid: p.pid, kill: () => end('SIGKILL'), stop: () => end('SIGTERM') };
+  const p = await launchRedisProcess(bin, args, port, what);
+  return { port, pid: p.pid, kill: () => p.end('SIGKILL'), stop: () => p.end('SIGTERM') };
 }
 
 /** A free port whose cluster bus port (+10000) is free too. */
@@ -97,26 +60,16 @@ export async function startRedisCluster(): Promise<RedisCluster> {
       nodes.push(
         await launch(
           bin,
-          [
-            '--port',
-            String(port),
-            '--bind',
-            '127.0.0.1',
-            '--dir',
-            dir,
+          redisServerArgs(port, dir, [
             '--cluster-enabled',
             'yes',
             '--cluster-config-file',
             'nodes.conf',
             '--cluster-node-timeout',
             '2000',
-            '--save',
-            '',
             '--appendonly',
             'no',
-            '--daemonize',
-            'no',
-          ],
+          ]),
           port,
           'redis-server (cluster)',
         ),
@@ -180,19 +133,7 @@ export async function startSentinelGroup(name = 'mymaster'): Promise<SentinelGro
     await mkdir(dir);
     const n = await launch(
       bin,
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        dir,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        ...extra,
-      ],
+      redisServerArgs(port, dir, ['--appendonly', 'no', ...extra]),
       port,
       'redis-server',
     );

@@ -12,11 +12,12 @@ import { freePort, isPortOpen } from './ports.js';
 
 export const REDIS_INSTALL_HINT = 'apt-get update && apt-get install -y --no-install-recommends redis-server';
 
-export function findRedisBinary(): string {
+/** An executable named `name`: from $envVar, else the first on PATH, else /usr/bin; undefined when none is. */
+export function findBinary(name: string, envVar: string): string | undefined {
   const candidates = [
-    process.env.REDIS_SERVER_BIN,
-    ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'redis-server')),
-    '/usr/bin/redis-server',
+    process.env[envVar],
+    ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, name)),
+    `/usr/bin/${name}`,
   ].filter((c): c is string => !!c);
   for (const c of candidates) {
     try {
@@ -26,9 +27,71 @@ export function findRedisBinary(): string {
       // try the next one
     }
   }
+  return undefined;
+}
+
+export function findRedisBinary(): string {
+  const bin = findBinary('redis-server', 'REDIS_SERVER_BIN');
+  if (bin) return bin;
   throw new Error(
     `redis-server not found on PATH. Install it with: ${REDIS_INSTALL_HINT} (or set REDIS_SERVER_BIN)`,
   );
+}
+
+/** The flags every redis-server started here shares: loopback only, its own directory, no RDB, foreground. */
+export function redisServerArgs(port: number, dir: string, extra: readonly string[]): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--daemonize',
+    'no',
+    ...extra,
+  ];
+}
+
+export interface LaunchedProcess {
+  readonly pid: number | undefined;
+  /** Sends `signal` (SIGKILL after 5 s) and resolves once the process has exited; at once if it already has. */
+  end(signal: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Spawns `bin args` (redis-server or redis-sentinel) and resolves once 127.0.0.1:`port` accepts connections.
+ * An early exit or 10 s without a listener kills it and throws `<what> did not start …` with its last output.
+ */
+export async function launchRedisProcess(
+  bin: string,
+  args: readonly string[],
+  port: number,
+  what: string,
+): Promise<LaunchedProcess> {
+  let log = '';
+  const p: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  p.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  p.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && p.exitCode === null) {
+    if (await isPortOpen(port, 200)) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  if (p.exitCode !== null || !(await isPortOpen(port, 200))) {
+    p.kill('SIGKILL');
+    throw new Error(`${what} did not start on 127.0.0.1:${port}:\n${log}`);
+  }
+  const end = (signal: NodeJS.Signals) =>
+    new Promise<void>((resolve) => {
+      if (p.exitCode !== null || p.signalCode !== null) return resolve();
+      p.once('exit', () => resolve());
+      p.kill(signal);
+      setTimeout(() => p.kill('SIGKILL'), 5000).unref();
+    });
+  return { pid: p.pid, end };
 }
 
 export interface RedisServer {
@@ -47,38 +110,14 @@ export async function startRedis(opts: { persistent?: boolean } = {}): Promise<R
   const bin = findRedisBinary();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'meshshift-redis-'));
   let port = 0;
-  let proc: ChildProcess | undefined;
-  let log = '';
+  let proc: LaunchedProcess | undefined;
 
   const launch = async (): Promise<void> => {
-    const args = [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--daemonize',
-      'no',
-      '--protected-mode',
-      'yes',
-      ...(opts.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
-    ];
-    log = '';
-    const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    p.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
-    p.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
-    proc = p;
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      if (p.exitCode !== null) break;
-      if (await isPortOpen(port, 200)) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    p.kill('SIGKILL');
-    throw new Error(`redis-server did not start on 127.0.0.1:${port}:\n${log}`);
+    const persistence = opts.persistent
+      ? ['--appendonly', 'yes', '--appendfsync', 'always']
+      : ['--appendonly', 'no'];
+    const args = redisServerArgs(port, dir, ['--protected-mode', 'yes', ...persistence]);
+    proc = await launchRedisProcess(bin, args, port, 'redis-server');
   };
 
   for (let attempt = 0; ; attempt++) {
@@ -87,18 +126,12 @@ export async function startRedis(opts: { persistent?: boolean } = {}): Promise<R
       await launch();
       break;
     } catch (err) {
-      if (attempt >= 2 || !/Address already in use/i.test(log)) throw err;
+      if (attempt >= 2 || !/Address already in use/i.test(String(err))) throw err;
     }
   }
 
   const stop = async () => {
-    const p = proc;
-    if (!p || p.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      p.once('exit', () => resolve());
-      p.kill('SIGTERM');
-      setTimeout(() => p.kill('SIGKILL'), 5000).unref();
-    });
+    await proc?.end('SIGTERM');
   };
 
   return {

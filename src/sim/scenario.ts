@@ -8,7 +8,7 @@ import type { MetricsProvider } from '../gate/provider.js';
 import { PrometheusProvider } from '../gate/prometheus.js';
 import { IstioMeshAdapter } from '../mesh/istio.js';
 import { parsePlan, type ResolvedPlan } from '../plan/load.js';
-import type { RunnerEvent } from '../runner/events.js';
+import type { EngineEvent } from '../engine/history.js';
 import { MigrationRunner, type RunResult } from '../runner/runner.js';
 import type { Logger } from '../log/logger.js';
 import { seedMigrationScenario, type ScenarioFixture, type SeedOptions } from './istio-fixtures.js';
@@ -43,7 +43,7 @@ export interface ScenarioOptions {
 
 export interface RunOptions {
   timeScale?: number;
-  onEvent?: (e: RunnerEvent, runner: MigrationRunner) => void;
+  onEvent?: (e: EngineEvent, runner: MigrationRunner) => void;
   logger?: Logger;
   id?: string;
 }
@@ -61,7 +61,7 @@ export interface Scenario {
   waitForTraffic(timeoutMs?: number): Promise<void>;
   /** Target weights written to the VirtualService, in the order the API server applied them. */
   weightWrites(): number[];
-  run(opts?: RunOptions): Promise<{ result: RunResult; events: RunnerEvent[]; runner: MigrationRunner }>;
+  run(opts?: RunOptions): Promise<{ result: RunResult; events: EngineEvent[]; runner: MigrationRunner }>;
   close(): Promise<void>;
 }
 
@@ -167,7 +167,7 @@ export async function startScenario(opts: ScenarioOptions): Promise<Scenario> {
       },
       weightWrites: () => targetWeightsFromRequests(kube, fixture.virtualService),
       async run(runOpts: RunOptions = {}) {
-        const events: RunnerEvent[] = [];
+        const events: EngineEvent[] = [];
         const runner: MigrationRunner = new MigrationRunner({
           plan,
           mesh,

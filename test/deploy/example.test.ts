@@ -14,7 +14,7 @@ import { PrometheusProvider } from '../../src/gate/prometheus.js';
 import { IstioMeshAdapter } from '../../src/mesh/istio.js';
 import { PeerAuthenticationAdapter } from '../../src/mesh/peer-authentication.js';
 import { loadPlanFile, parsePlan } from '../../src/plan/load.js';
-import type { RunnerEvent } from '../../src/runner/events.js';
+import type { EngineEvent } from '../../src/engine/history.js';
 import { MigrationRunner } from '../../src/runner/runner.js';
 import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../../src/sim/kube/index.js';
 import { startMeshSim, subsetScenarioBackends, type MeshSim } from '../../src/sim/mesh/index.js';
@@ -173,7 +173,7 @@ describe('example end to end (real Prometheus, mesh simulator)', () => {
       query: (q) => prometheus.query(q),
       windowMs: 30_000,
     });
-    const events: RunnerEvent[] = [];
+    const events: EngineEvent[] = [];
     const runner = new MigrationRunner({
       plan,
       mesh: new IstioMeshAdapter(kube.kubeConfig()),

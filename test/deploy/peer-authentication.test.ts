@@ -13,6 +13,7 @@ import { PeerAuthenticationAdapter } from '../../src/mesh/peer-authentication.js
 import { ValidationError } from '../../src/plan/errors.js';
 import { parsePlan, type ResolvedPlan } from '../../src/plan/load.js';
 import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../../src/sim/kube/index.js';
+import { planYaml as basePlanYaml } from '../harness/plan-fixtures.js';
 
 const NS = 'shop';
 const PA_REF = {
@@ -22,27 +23,9 @@ const PA_REF = {
   name: 'productcatalogservice',
 };
 
-function planYaml(
+const planYaml = (
   mtls = '  mtls:\n    peerAuthentication: productcatalogservice\n    tightenAfterCompletion: true\n',
-) {
-  return `apiVersion: meshshift.io/v1alpha1
-kind: MigrationPlan
-metadata:
-  name: pcs
-spec:
-  namespace: ${NS}
-  host: productcatalogservice.${NS}.svc.cluster.local
-  virtualService:
-    name: productcatalogservice
-  source:
-    subset: vm
-    serviceEntry: productcatalogservice-vm
-  target:
-    subset: k8s
-    deployment: productcatalogservice
-  policy: default
-${mtls}`;
-}
+) => basePlanYaml({ name: 'pcs', specTail: mtls });
 
 function peerAuthentication(mode: string | undefined, selector = true, version = 'v1'): KubeObject {
   return {

@@ -3,7 +3,7 @@
  * meshshift analyses the weight it found before its first write, and a failing target is rolled back from there.
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import type { RunnerEvent } from '../../src/runner/events.js';
+import type { EngineEvent } from '../../src/engine/history.js';
 import type { BackendBehavior } from '../../src/sim/mesh/index.js';
 import { startScenario, type Scenario } from '../../src/sim/scenario.js';
 
@@ -27,7 +27,7 @@ async function inherited(k8s: Partial<BackendBehavior> | undefined) {
   return { s, result, events };
 }
 
-const firstIndex = (events: RunnerEvent[], f: (e: RunnerEvent) => boolean) => events.findIndex(f);
+const firstIndex = (events: EngineEvent[], f: (e: EngineEvent) => boolean) => events.findIndex(f);
 
 describe('an inherited split', () => {
   it('is analysed at 20 % before the first write, then grows from the first step above it', async () => {

@@ -3,7 +3,7 @@
  * Figures (detection time, failed requests) are printed for the closing note and the README.
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import type { RunnerEvent } from '../../src/runner/events.js';
+import type { EngineEvent } from '../../src/engine/history.js';
 import { startScenario, type Scenario } from '../../src/sim/scenario.js';
 
 const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
@@ -37,7 +37,7 @@ async function regressionRun(
   let errorsAtRollback = 0;
   const { result } = await s.run({
     timeScale: 0.05,
-    onEvent: (e: RunnerEvent) => {
+    onEvent: (e: EngineEvent) => {
       if (e.type === 'weight' && !e.rollback && e.weight >= atWeight && !injectedAt) {
         injectedAt = Date.now();
         errorsAtInjection = s.sim.stats().k8s!.errors + s.sim.stats().k8s!.slow;

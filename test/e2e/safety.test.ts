@@ -1,6 +1,6 @@
 /** When the gate cannot judge, meshshift holds: it never promotes on missing data. */
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import type { RunnerEvent } from '../../src/runner/events.js';
+import type { EngineEvent } from '../../src/engine/history.js';
 import { startPrometheus, type PrometheusServer } from '../../src/sim/prometheus.js';
 import { startScenario, type Scenario } from '../../src/sim/scenario.js';
 
@@ -18,7 +18,7 @@ describe('no data, no promotion', () => {
     let pausedReason: string | undefined;
     const { result, events } = await s.run({
       timeScale: 0.05,
-      onEvent: (e: RunnerEvent, runner) => {
+      onEvent: (e: EngineEvent, runner) => {
         if (e.type === 'phase' && e.phase === 'paused' && !pausedReason) {
           pausedReason = e.reason;
           // Hold a little longer to show the weight stays put, then abort.
@@ -51,7 +51,7 @@ describe('no data, no promotion', () => {
     let writesAtStop: number[] = [];
     const { result } = await s.run({
       timeScale: 0.05,
-      onEvent: (e: RunnerEvent, runner) => {
+      onEvent: (e: EngineEvent, runner) => {
         if (e.type === 'weight' && e.weight === 10 && !stoppedAt) {
           stoppedAt = Date.now();
           void own.stop().then(() => (writesAtStop = s.weightWrites()));

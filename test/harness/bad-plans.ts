@@ -2,47 +2,8 @@
  * Seeded generator of bad plan and policy text (malformed YAML/JSON, deep nesting, huge documents, alias bombs,
  * non-mapping roots, wrong kinds, several documents), for the fuzz tests of the unit, CLI and HTTP layers.
  */
-
-export const GOOD_PLAN = `apiVersion: meshshift.io/v1alpha1
-kind: MigrationPlan
-metadata:
-  name: productcatalog
-spec:
-  namespace: shop
-  host: productcatalogservice.shop.svc.cluster.local
-  virtualService:
-    name: productcatalogservice
-  source:
-    subset: vm
-    serviceEntry: productcatalogservice-vm
-  target:
-    subset: k8s
-    deployment: productcatalogservice
-  policy: default
-`;
-
-export const GOOD_POLICY = `apiVersion: meshshift.io/v1alpha1
-kind: Policy
-metadata:
-  name: quick
-spec:
-  steps: [10, 50, 100]
-  stepDuration: 1m
-  analysis: { interval: 10s, window: 1m }
-  slo: { errorRate: { max: 0.01 } }
-`;
-
-/** mulberry32: small, fast, and the same sequence for the same seed on every platform. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../src/sim/random.js';
+import { GOOD_PLAN, GOOD_POLICY } from './plan-fixtures.js';
 
 export interface BadInput {
   family: string;
@@ -210,7 +171,7 @@ const FAMILIES: Record<string, (r: Rand) => string> = {
 
 /** `count` inputs: every family in turn, so each appears about equally often; huge inputs a few times only. */
 export function badInputs(seed: number, count: number): BadInput[] {
-  const r = prng(seed);
+  const r = mulberry32(seed);
   const families = Object.keys(FAMILIES);
   const out: BadInput[] = [];
   for (let i = 0; i < count; i++) {

@@ -7,7 +7,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GOOD_PLAN, GOOD_POLICY, badInputs } from '../harness/bad-plans.js';
+import { badInputs } from '../harness/bad-plans.js';
+import { GOOD_PLAN, GOOD_POLICY } from '../harness/plan-fixtures.js';
 
 const BIN = path.resolve('bin/meshshift.js');
 const dir = mkdtempSync(path.join(tmpdir(), 'meshshift-validate-'));

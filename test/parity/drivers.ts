@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitForServeUrl } from '../harness/serve-child.js';
+import { FAST_CADENCE_FLAGS, waitForServeUrl } from '../harness/serve-child.js';
 import type { Lane } from './lane.js';
 import type { CommandStep, PhaseStep, Trace } from './trace.js';
 
@@ -205,16 +205,7 @@ export async function startServeStack(o: {
       '--prometheus',
       o.prometheusUrl,
     ];
-    workerArgs.push(
-      '--lock-ttl',
-      '3s',
-      '--tick-align',
-      '100ms',
-      '--batch-window',
-      '20ms',
-      '--reconcile-every',
-      '2s',
-    );
+    workerArgs.push('--lock-ttl', '3s', ...FAST_CADENCE_FLAGS);
     const workers = await Promise.all(Array.from({ length: o.workers }, () => startServe(workerArgs)));
     started.push(...workers);
     return { api, workers, close: async () => void (await Promise.all(started.map((p) => p.stop()))) };

@@ -5,6 +5,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../src/cli/serve.js';
+import { mulberry32 } from '../../src/sim/random.js';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { http, startApi, TOKEN } from './helpers.js';
 import { dump, FUTURE_PLAN, step, verdict } from './store-fixtures.js';
@@ -106,14 +107,7 @@ describe('listing', () => {
 
 /** Deterministic PRNG (mulberry32). */
 function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     next,
     int: (n: number) => Math.floor(next() * n),

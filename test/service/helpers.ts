@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { waitForServeUrl } from '../harness/serve-child.js';
+import { FAST_CADENCE_FLAGS, waitForServeUrl } from '../harness/serve-child.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startService, type RunningService, type ServeOptions } from '../../src/cli/serve.js';
@@ -125,12 +125,7 @@ export async function startWorkerProcess(args: {
       args.prometheusUrl,
       '--lock-ttl',
       args.lockTtl ?? '3s',
-      '--tick-align',
-      '100ms',
-      '--batch-window',
-      '20ms',
-      '--reconcile-every',
-      '2s',
+      ...FAST_CADENCE_FLAGS,
       '--log-level',
       'info',
       ...(args.extra ?? []),

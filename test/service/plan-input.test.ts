@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../src/cli/serve.js';
 import { parsePlan } from '../../src/plan/load.js';
-import { GOOD_PLAN, GOOD_POLICY, badInputs } from '../harness/bad-plans.js';
+import { badInputs } from '../harness/bad-plans.js';
+import { GOOD_PLAN, GOOD_POLICY } from '../harness/plan-fixtures.js';
 import { startRedis } from '../../src/sim/redis.js';
 import { TOKEN, http, startApi } from './helpers.js';
 

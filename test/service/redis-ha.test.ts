@@ -3,60 +3,17 @@
  * three redis-sentinel processes) whose primary is killed mid-migration. `meshshift serve --role all` child
  * processes configured by flags, the Kubernetes API test server and real Prometheus.
  */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Cluster } from 'ioredis';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startRedisCluster, startSentinelGroup } from '../../src/sim/redis-ha.js';
-import { startScenario, type Scenario } from '../../src/sim/scenario.js';
-import { SERVICE_POLICY, TERMINAL, TOKEN, historyWeights, http, tokensFile, waitFor } from './helpers.js';
-import { startServeProcess } from './serve-process.js';
+import { TERMINAL, TOKEN, historyWeights, http, waitFor } from './helpers.js';
+import { cleanupsAfterEach, scenarioWithKubeconfig, startServeAll } from './serve-process.js';
 
-const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function scenario(): Promise<{ s: Scenario; kubeconfig: string }> {
-  const s = await startScenario({ metrics: prom(), policy: SERVICE_POLICY });
-  cleanups.push(() => s.close());
-  const kubeconfig = s.kube.writeKubeconfig(mkdtempSync(path.join(os.tmpdir(), 'meshshift-kc-')));
-  await s.waitForTraffic();
-  return { s, kubeconfig };
-}
-
-async function serve(redisFlags: string[], prefix: string, kubeconfig: string) {
-  const p = await startServeProcess([
-    '--role',
-    'all',
-    ...redisFlags,
-    '--prefix',
-    prefix,
-    '--kubeconfig',
-    kubeconfig,
-    '--prometheus',
-    prom().prometheusUrl,
-    '--tokens-file',
-    tokensFile(),
-    '--time-scale',
-    '0.05',
-    '--lock-ttl',
-    '3s',
-    '--tick-align',
-    '100ms',
-    '--batch-window',
-    '20ms',
-    '--reconcile-every',
-    '2s',
-    '--log-level',
-    'info',
-  ]);
-  cleanups.push(() => p.terminate(5000));
-  return p;
-}
+const scenario = () => scenarioWithKubeconfig(cleanups);
+const serve = (redisFlags: string[], prefix: string, kubeconfig: string) =>
+  startServeAll(cleanups, redisFlags, prefix, kubeconfig);
 
 describe('HA Redis', () => {
   it('Redis Cluster (3 masters): a migration completes, one write per step, every key under the {prefix} hash tag', async () => {

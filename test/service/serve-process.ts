@@ -1,8 +1,13 @@
 /** Starts the real `meshshift serve` CLI as a child process with any flags (API-only, Slack, HA Redis). */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitForServeUrl } from '../harness/serve-child.js';
+import { afterEach, inject } from 'vitest';
+import { startScenario, type Scenario } from '../../src/sim/scenario.js';
+import { FAST_CADENCE_FLAGS, waitForServeUrl } from '../harness/serve-child.js';
+import { SERVICE_POLICY, tokensFile } from './helpers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -52,6 +57,69 @@ export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv =
         proc.kill('SIGTERM');
       }),
   };
+}
+
+export type Cleanups = Array<() => Promise<unknown>>;
+
+/** Cleanups that run after each test of the calling file, last pushed first; a failing one does not stop the rest. */
+export function cleanupsAfterEach(): Cleanups {
+  const cleanups: Cleanups = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+  });
+  return cleanups;
+}
+
+/** The shared Prometheus of the test run (started by the global setup). */
+export const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
+
+/** A simulated cluster under SERVICE_POLICY with traffic flowing, and a kubeconfig file pointing at it. */
+export async function scenarioWithKubeconfig(
+  cleanups: Cleanups,
+): Promise<{ s: Scenario; kubeconfig: string }> {
+  const s = await startScenario({ metrics: prom(), policy: SERVICE_POLICY });
+  cleanups.push(() => s.close());
+  const kubeconfig = s.kube.writeKubeconfig(mkdtempSync(path.join(os.tmpdir(), 'meshshift-kc-')));
+  await s.waitForTraffic();
+  return { s, kubeconfig };
+}
+
+/**
+ * `meshshift serve --role all` on the Redis named by `redisFlags`, with policy time compressed 20× and fast
+ * ticks, locks and reconciles; terminated (SIGKILL after 5 s) by the cleanups.
+ */
+export async function startServeAll(
+  cleanups: Cleanups,
+  redisFlags: string[],
+  prefix: string,
+  kubeconfig: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<ServeProcess> {
+  const p = await startServeProcess(
+    [
+      '--role',
+      'all',
+      ...redisFlags,
+      '--prefix',
+      prefix,
+      '--kubeconfig',
+      kubeconfig,
+      '--prometheus',
+      prom().prometheusUrl,
+      '--tokens-file',
+      tokensFile(),
+      '--time-scale',
+      '0.05',
+      '--lock-ttl',
+      '3s',
+      ...FAST_CADENCE_FLAGS,
+      '--log-level',
+      'info',
+    ],
+    env,
+  );
+  cleanups.push(() => p.terminate(5000));
+  return p;
 }
 
 /** Mean and 95 % confidence half-width (t-distribution, n ≤ 30 approximated) of a sample. */

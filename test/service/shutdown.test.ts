@@ -4,22 +4,15 @@
  * serve --role all` child process, real Redis and Prometheus, the Kubernetes API test server, and a "Slack" that
  * accepts connections and never answers.
  */
-import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
-import { startScenario, type Scenario } from '../../src/sim/scenario.js';
-import { SERVICE_POLICY, TOKEN, http, tokensFile, waitFor } from './helpers.js';
-import { meanCi, startServeProcess } from './serve-process.js';
+import type { Scenario } from '../../src/sim/scenario.js';
+import { TOKEN, http, waitFor } from './helpers.js';
+import { cleanupsAfterEach, meanCi, scenarioWithKubeconfig, startServeAll } from './serve-process.js';
 
-const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
 /** Accepts TCP connections and never answers: an unreachable Slack behind a proxy that holds connections. */
 async function blackHole(): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
@@ -47,51 +40,16 @@ async function blackHole(): Promise<{ url: string; connections: () => number; cl
 async function world(): Promise<{ redis: RedisServer; s: Scenario; kubeconfig: string }> {
   const redis = await startRedis({ persistent: true });
   cleanups.push(() => redis.close());
-  const s = await startScenario({ metrics: prom(), policy: SERVICE_POLICY });
-  cleanups.push(() => s.close());
-  const kubeconfig = s.kube.writeKubeconfig(mkdtempSync(path.join(os.tmpdir(), 'meshshift-kc-')));
-  await s.waitForTraffic();
-  return { redis, s, kubeconfig };
+  return { redis, ...(await scenarioWithKubeconfig(cleanups)) };
 }
 
-async function serveAll(redisUrl: string, prefix: string, kubeconfig: string, slackUrl: string) {
-  const p = await startServeProcess(
-    [
-      '--role',
-      'all',
-      '--redis',
-      redisUrl,
-      '--prefix',
-      prefix,
-      '--kubeconfig',
-      kubeconfig,
-      '--prometheus',
-      prom().prometheusUrl,
-      '--tokens-file',
-      tokensFile(),
-      '--time-scale',
-      '0.05',
-      '--lock-ttl',
-      '3s',
-      '--tick-align',
-      '100ms',
-      '--batch-window',
-      '20ms',
-      '--reconcile-every',
-      '2s',
-      '--log-level',
-      'info',
-    ],
-    {
-      SLACK_SIGNING_SECRET: 'test-signing-secret',
-      SLACK_BOT_TOKEN: 'xoxb-test-token',
-      SLACK_API_URL: slackUrl,
-      MESHSHIFT_SLACK_CHANNEL: 'C0TEST',
-    },
-  );
-  cleanups.push(() => p.terminate(5000));
-  return p;
-}
+const serveAll = (redisUrl: string, prefix: string, kubeconfig: string, slackUrl: string) =>
+  startServeAll(cleanups, ['--redis', redisUrl], prefix, kubeconfig, {
+    SLACK_SIGNING_SECRET: 'test-signing-secret',
+    SLACK_BOT_TOKEN: 'xoxb-test-token',
+    SLACK_API_URL: slackUrl,
+    MESHSHIFT_SLACK_CHANNEL: 'C0TEST',
+  });
 
 /** pino lines of the child, parsed. */
 const lines = (stderr: string) =>

@@ -8,18 +8,7 @@ import {
   rateEvidence,
   ratioEvidence,
 } from '../../src/gate/sequential.js';
-
-/** A small seeded generator so the Monte-Carlo checks are deterministic. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../../src/sim/random.js';
 
 /** Share of runs whose e-value ever reaches 1/alpha when checked after every batch. */
 function crossings(

@@ -6,7 +6,7 @@ import { nextWakeAt, phaseOf } from '../../src/engine/vocabulary.js';
 import { countFailures } from '../../src/gate/judge.js';
 import { MigrationRunner } from '../../src/runner/runner.js';
 import { MemorySnapshotStore } from '../../src/runner/store.js';
-import type { RunnerEvent } from '../../src/runner/events.js';
+import type { EngineEvent } from '../../src/engine/history.js';
 import { FAST_POLICY, FakeMesh, FakeMetrics, advance, healthy, testPlan } from './fakes.js';
 
 function setup(policy = FAST_POLICY, signals = healthy) {
@@ -14,7 +14,7 @@ function setup(policy = FAST_POLICY, signals = healthy) {
   clock.set(1_700_000_000_000);
   const mesh = new FakeMesh(clock);
   const metrics = new FakeMetrics(clock, mesh, signals);
-  const events: RunnerEvent[] = [];
+  const events: EngineEvent[] = [];
   const store = new MemorySnapshotStore();
   const plan = testPlan(policy);
   const runner = new MigrationRunner({ plan, mesh, metrics, clock, store, onEvent: (e) => events.push(e) });
@@ -66,7 +66,7 @@ describe('migration machine, driven by the runner on a simulated clock', () => {
 
   it('the first window after a weight change may be inconclusive without counting toward a pause', async () => {
     // Window 30 s, pause after 2 inconclusive: the analyses at +10 s and +20 s still see mostly old traffic.
-    const events: RunnerEvent[] = [];
+    const events: EngineEvent[] = [];
     const lastWrite = () => [...events].reverse().find((e) => e.type === 'weight')?.at ?? 0;
     const t = setup(FAST_POLICY.replace('inconclusiveLimit: 3', 'inconclusiveLimit: 2'), (_w, now) => ({
       target: { requests: now - lastWrite() >= 30_000 ? 1000 : 5, errors: 0 },

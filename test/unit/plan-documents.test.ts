@@ -3,35 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ValidationError, formatFieldError, type FieldError } from '../../src/plan/errors.js';
 import { LIMITS } from '../../src/plan/limits.js';
 import { parsePlan, parsePlanDocument, parsePolicy, validateText } from '../../src/plan/load.js';
-
-const PLAN = `apiVersion: meshshift.io/v1alpha1
-kind: MigrationPlan
-metadata:
-  name: productcatalog
-spec:
-  namespace: shop
-  host: productcatalogservice.shop.svc.cluster.local
-  virtualService:
-    name: productcatalogservice
-  source:
-    subset: vm
-    serviceEntry: productcatalogservice-vm
-  target:
-    subset: k8s
-    deployment: productcatalogservice
-  policy: default
-`;
-
-const POLICY = `apiVersion: meshshift.io/v1alpha1
-kind: Policy
-metadata:
-  name: quick
-spec:
-  steps: [10, 50, 100]
-  stepDuration: 1m
-  analysis: { interval: 10s, window: 1m }
-  slo: { errorRate: { max: 0.01 } }
-`;
+import { GOOD_PLAN as PLAN, GOOD_POLICY as POLICY } from '../harness/plan-fixtures.js';
 
 function failure(fn: () => unknown): ValidationError {
   try {

@@ -3,24 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ValidationError, formatFieldError } from '../../src/plan/errors.js';
 import { listPolicies, loadPolicy, parsePlan, scalePolicy } from '../../src/plan/load.js';
 import { parseDuration, formatDuration } from '../../src/plan/duration.js';
-
-const GOOD = `apiVersion: meshshift.io/v1alpha1
-kind: MigrationPlan
-metadata:
-  name: productcatalog
-spec:
-  namespace: shop
-  host: productcatalogservice.shop.svc.cluster.local
-  virtualService:
-    name: productcatalogservice
-  source:
-    subset: vm
-    serviceEntry: productcatalogservice-vm
-  target:
-    subset: k8s
-    deployment: productcatalogservice
-  policy: default
-`;
+import { GOOD_PLAN as GOOD } from '../harness/plan-fixtures.js';
 
 function errorsOf(text: string): string[] {
   try {

@@ -7,7 +7,7 @@ import { FileTokenStore } from '../../src/api/auth.js';
 import { startService, type RunningService } from '../../src/cli/serve.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
-import { GOOD_PLAN } from '../harness/bad-plans.js';
+import { GOOD_PLAN } from '../harness/plan-fixtures.js';
 import { http, serveOptions } from '../service/helpers.js';
 
 const SHOP = 'shop-operator-0123456789abcdef';

@@ -12,7 +12,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { startScenario, type Scenario } from '../../src/sim/scenario.js';
-import { waitForServeUrl } from '../harness/serve-child.js';
+import { FAST_CADENCE_FLAGS, waitForServeUrl } from '../harness/serve-child.js';
 import { SERVICE_POLICY, TERMINAL, getMigration, http, waitFor } from '../service/helpers.js';
 import { axe, launch, signIn } from './browser.js';
 
@@ -80,12 +80,7 @@ beforeAll(async () => {
       tokens,
       '--time-scale',
       '0.05',
-      '--tick-align',
-      '100ms',
-      '--batch-window',
-      '20ms',
-      '--reconcile-every',
-      '2s',
+      ...FAST_CADENCE_FLAGS,
       '--log-level',
       'debug',
     ],

@@ -12,7 +12,7 @@ import {
 import { startScenario, type Scenario } from '../scenario.js';
 import { eventPrinter } from '../../cli/run.js';
 import { bold, dim, green, red, renderEvent, yellow } from '../../cli/render.js';
-import type { RunnerEvent } from '../../runner/events.js';
+import type { EngineEvent } from '../../engine/history.js';
 import {
   initialStory,
   storyStep,
@@ -76,7 +76,7 @@ async function runMigration(
   let failedAtRollback = 0;
   const { result } = await scenario.run({
     timeScale: opts.timeScale,
-    onEvent: (e: RunnerEvent) => {
+    onEvent: (e: EngineEvent) => {
       tell(e);
       if (fault && e.type === 'weight' && !e.rollback && e.weight >= fault.atWeight && !injectedAt) {
         injectedAt = e.at;

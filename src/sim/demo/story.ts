@@ -4,10 +4,10 @@
  * final summary. Pure: events in, lines out. `--verbose` keeps the per-analysis lines as well.
  */
 import type { SideSample, Verdict } from '../../gate/types.js';
-import type { RunnerEvent } from '../../runner/events.js';
+import type { EngineEvent } from '../../engine/history.js';
 
 /** The runner's events plus what the demo itself does to the simulated mesh. */
-export type StoryEvent = RunnerEvent | { type: 'fault'; at: number; description: string };
+export type StoryEvent = EngineEvent | { type: 'fault'; at: number; description: string };
 
 /** How text is highlighted: colour on a terminal, identity elsewhere (the markers are plain text either way). */
 export interface Style {
@@ -30,7 +30,7 @@ export interface StoryOptions {
   verbose?: boolean;
   style?: Style;
   /** Renders one analysis for --verbose (defaults to a one-line summary). */
-  analysisLine?: (e: Extract<RunnerEvent, { type: 'verdict' }>) => string | undefined;
+  analysisLine?: (e: Extract<EngineEvent, { type: 'verdict' }>) => string | undefined;
 }
 
 interface StepState {

@@ -5,7 +5,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { LatencySampler, mulberry32 } from './latency.js';
+import { mulberry32 } from '../random.js';
+import { LatencySampler } from './latency.js';
 import { ISTIO_DURATION_BUCKETS, bucketIndex, type IstioMetrics } from './metrics-exposition.js';
 import { normalizeHost } from './route-match.js';
 import type { BackendBehavior, BackendSpec, BackendStats } from './types.js';

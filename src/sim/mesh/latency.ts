@@ -1,17 +1,6 @@
-/** Seedable randomness and log-normal latency sampling for the simulated backends; behaviour validation. */
+/** Log-normal latency sampling for the simulated backends; behaviour validation. */
+import { mulberry32 } from '../random.js';
 import type { BackendBehavior } from './types.js';
-
-/** mulberry32: tiny, fast, seedable PRNG returning [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** z-score of the 99th percentile of the standard normal distribution. */
 const Z99 = 2.3263;

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { BackendRuntime } from './backend.js';
-import { mulberry32 } from './latency.js';
+import { mulberry32 } from '../random.js';
 import type { IstioMetrics } from './metrics-exposition.js';
 import type { Router } from './routing.js';
 
