@@ -3,11 +3,11 @@
  * server, a seeded traffic model that serves the weights the engine actually wrote, samples pushed with virtual
  * timestamps into a real Prometheus, and the gate querying it at the virtual now.
  */
+import type { EngineEvent } from '../../src/engine/history.js';
 import { PrometheusProvider } from '../../src/gate/prometheus.js';
 import { IstioMeshAdapter } from '../../src/mesh/istio.js';
 import type { MeshAdapter } from '../../src/mesh/types.js';
 import { parsePlan } from '../../src/plan/load.js';
-import type { RunnerEvent } from '../../src/runner/events.js';
 import { MigrationRunner } from '../../src/runner/runner.js';
 import { seedMigrationScenario } from '../../src/sim/istio-fixtures.js';
 import { startKubeApiServer } from '../../src/sim/kube/server.js';
@@ -71,7 +71,7 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
       stepStartedAt: undefined as number | undefined,
       firstWriteAt: undefined as number | undefined,
       phase: 'pending',
-      finished: undefined as Extract<RunnerEvent, { type: 'finished' }> | undefined,
+      finished: undefined as Extract<EngineEvent, { type: 'finished' }> | undefined,
       weights: [] as number[],
       rollbackAt: undefined as number | undefined,
       lastVerdict: '',

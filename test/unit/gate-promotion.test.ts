@@ -8,18 +8,7 @@ import {
   type BinTrials,
 } from '../../src/gate/promotion.js';
 import { logThreshold, ratioEvidenceBatches } from '../../src/gate/sequential.js';
-
-/** A small seeded generator so the Monte-Carlo check is deterministic. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../src/sim/random.js';
 
 /** Poisson by inversion (small means) or the normal approximation (large). */
 function poisson(u: () => number, mean: number): number {
@@ -55,7 +44,7 @@ describe('power before promotion', () => {
   it('matches a Monte-Carlo run of the same test at the end of the schedule (±8 points)', () => {
     const bins = schedule(200);
     const predicted = detectionPower({ bins, baseRate: 0.005, rho0: 1, rho1: 1.5, level });
-    const u = rng(7);
+    const u = mulberry32(7);
     const runs = 400;
     let crossed = 0;
     for (let r = 0; r < runs; r++) {
