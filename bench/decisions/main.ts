@@ -3,13 +3,14 @@
  *
  *   --quick                 a few cells, one seed each (runs inside npm test)
  *   --seeds N               seeds per scenario × policy (default 20)
- *   --healthy-seeds N       seeds for the default policy on the healthy family (default 380: a 95 % upper
- *                           bound ≤ 1 % needs ≥ 380 clean runs)
+ *   --healthy-seeds N       seeds for the default policy on the healthy family (default 400: a 95 % Wilson
+ *                           upper bound ≤ 1 % needs ≥ 381 clean runs)
  *   --scenarios a,b         --policies a,b     --concurrency N (lanes, one Prometheus each; default 3)
  *   --policy-seeds p=N,…    seeds for some policies (e.g. cautious=2: its migrations are 45 minutes long)
  *   --out DIR               results.json, summary.md and charts/<scenario>.svg (default bench/decisions/results)
  *   --merge DIR,DIR         no runs: one report (into --out) from the results.json of earlier runs; a later
- *                           DIR replaces the scenario × policy cells it covers
+ *                           DIR replaces the runs it repeats (scenario, policy, seed) and adds the rest
+ *   --from-seed N           first seed (default 1): add seeds to an earlier run, then --merge
  *
  * Harm (per run): the expected excess bad requests (errors, or > 100 ms, beyond the VMs' rates) the regressed
  * containers serve within 2 h of the migration's start, the same window for every policy: the weights served
@@ -37,6 +38,8 @@ interface Args {
   out: string;
   /** Seeds per policy where it differs from `seeds` (e.g. fewer for the slow cautious policy). */
   policySeeds: Record<string, number>;
+  /** First seed: a later run adds seeds to an earlier one (then --merge). */
+  fromSeed: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -49,7 +52,8 @@ function parseArgs(argv: string[]): Args {
   return {
     quick,
     seeds: Number(get('--seeds') ?? (quick ? 1 : 20)),
-    healthySeeds: Number(get('--healthy-seeds') ?? (quick ? 1 : 380)),
+    healthySeeds: Number(get('--healthy-seeds') ?? (quick ? 1 : 400)),
+    fromSeed: Number(get('--from-seed') ?? 1),
     scenarios: list(
       '--scenarios',
       quick ? ['healthy', 'errors-20x', 'errors-2x'] : SCENARIOS.map((s) => s.name),
@@ -74,7 +78,8 @@ export function planRuns(a: Args): PlannedRun[] {
       const seeds = a.policySeeds[policy] ?? a.seeds;
       const n =
         policy === 'default' && HEALTHY_FAMILY.includes(name) ? Math.max(seeds, a.healthySeeds) : seeds;
-      for (let seed = 1; seed <= n; seed++) runs.push({ scenario, policy: { label: policy, policy }, seed });
+      for (let seed = a.fromSeed; seed < a.fromSeed + n; seed++)
+        runs.push({ scenario, policy: { label: policy, policy }, seed });
     }
   }
   return runs;
@@ -91,6 +96,19 @@ export function corners(timeline: RunRow['timeline']): RunRow['timeline'] {
   );
 }
 
+/** Runs per policy a chart shows. */
+const CHART_SEEDS = 40;
+
+/** A run as results.json keeps it. */
+function compactRun(r: RunRow): RunRow {
+  return {
+    ...r,
+    reason: r.outcome === 'completed' ? '' : r.reason.slice(0, 240),
+    // Charts draw the first 40 seeds of a cell; the rest need no timeline.
+    timeline: r.seed <= CHART_SEEDS ? corners(r.timeline).map((p) => ({ t: p.t, weight: p.weight })) : [],
+  };
+}
+
 interface ReportMeta {
   title: string;
   wallMs: number;
@@ -104,25 +122,24 @@ function writeReport(rows: readonly RunRow[], out: string, meta: ReportMeta): vo
   mkdirSync(path.join(out, 'charts'), { recursive: true });
   for (const name of [...new Set(rows.map((r) => r.scenario))]) {
     const sub = rows.filter((r) => r.scenario === name);
-    // A chart shows at most 40 runs per policy: enough to see the spread.
+    // A chart shows the first CHART_SEEDS runs per policy: enough to see the spread.
     const policies = [...new Set(sub.map((r) => r.policy))].sort();
-    const shown = policies.flatMap((p) => sub.filter((r) => r.policy === p).slice(0, 40));
+    const shown = policies.flatMap((p) =>
+      sub.filter((r) => r.policy === p).filter((r) => r.seed <= CHART_SEEDS),
+    );
     writeFileSync(path.join(out, 'charts', `${name}.svg`), renderSvg(shown, name));
   }
   writeFileSync(
     path.join(out, 'results.json'),
+    // Summary fields indented; one line per run (thousands of them), a completed run's reason (always the last
+    // passing verdict) left out: the file stays small enough to keep in the repository.
     JSON.stringify(
-      {
-        generatedAt: new Date().toISOString(),
-        args: meta.args,
-        wallMs: meta.wallMs,
-        cells,
-        targets,
-        runs: rows.map((r) => ({ ...r, timeline: corners(r.timeline) })),
-      },
+      { generatedAt: new Date().toISOString(), args: meta.args, wallMs: meta.wallMs, cells, targets },
       null,
       1,
-    ),
+    ).replace(/\n}$/, ',\n "runs": [\n') +
+      rows.map((r) => JSON.stringify(compactRun(r))).join(',\n') +
+      '\n ]\n}\n',
   );
   const md = [
     `# Decisions benchmark (${meta.title}, ${rows.length} runs, ${Math.round(meta.wallMs / 1000)} s wall)`,
@@ -151,15 +168,10 @@ function merge(dirs: string[], out: string): void {
         runs: RunRow[];
       },
   );
-  // A later set replaces the scenario × policy cells it covers (e.g. a cell re-run after a bench change).
-  const byCell = new Map<string, RunRow[]>();
-  for (const set of sets) {
-    const cells = new Map<string, RunRow[]>();
-    for (const r of set.runs)
-      cells.set(`${r.scenario}|${r.policy}`, [...(cells.get(`${r.scenario}|${r.policy}`) ?? []), r]);
-    for (const [k, v] of cells) byCell.set(k, v);
-  }
-  const rows = [...byCell.values()].flat();
+  // A later set replaces the runs it repeats (same scenario, policy and seed) and adds the others.
+  const byRun = new Map<string, RunRow>();
+  for (const set of sets) for (const r of set.runs) byRun.set(`${r.scenario}|${r.policy}|${r.seed}`, r);
+  const rows = [...byRun.values()];
   const wallMs = sets.reduce((sum, s) => sum + (s.wallMs ?? 0), 0);
   writeReport(rows, out, {
     title: `full run, merged from ${dirs.length} result sets`,
