@@ -9,6 +9,7 @@ import {
 } from '../../src/gate/promotion.js';
 import { logThreshold, ratioEvidenceBatches } from '../../src/gate/sequential.js';
 import { mulberry32 } from '../../src/sim/random.js';
+import { GOOD_PLAN } from '../harness/plan-fixtures.js';
 
 /** Poisson by inversion (small means) or the normal approximation (large). */
 function poisson(u: () => number, mean: number): number {
@@ -145,20 +146,7 @@ describe('power before promotion', () => {
   });
 
   it('the default policy asks for it, and a time-compressed run (demos, tests) waives it', () => {
-    const plan = parsePlan(
-      `apiVersion: meshshift.io/v1alpha1
-kind: MigrationPlan
-metadata: { name: p }
-spec:
-  namespace: shop
-  host: cart.shop.svc.cluster.local
-  virtualService: { name: cart }
-  source: { subset: vm, serviceEntry: cart-vms }
-  target: { subset: k8s, deployment: cart }
-  policy: default
-`,
-      'p.yaml',
-    );
+    const plan = parsePlan(GOOD_PLAN, 'p.yaml');
     expect(plan.policy.analysis.detectBeforePromotion).toEqual({ errorRatio: 1.5, power: 0.9 });
     expect(scalePolicy(plan.policy, 1).analysis.detectBeforePromotion).toBeDefined();
     expect(scalePolicy(plan.policy, 0.05).analysis.detectBeforePromotion).toBeUndefined();
