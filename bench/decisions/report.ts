@@ -282,7 +282,14 @@ export function renderSvg(rows: readonly RunRow[], title: string): string {
   const x = (t: number) => pad + ((W - 2 * pad) * t) / maxT;
   const y = (w: number) => H - pad - ((H - 2 * pad) * w) / 100;
   const lines = rows.map((r) => {
-    const pts = r.timeline.map((p) => `${x(p.t).toFixed(1)},${y(p.weight).toFixed(1)}`).join(' ');
+    // The timeline is sampled every 10 s while traffic flows; the run's last write (a rollback to 0) ends it.
+    const last = r.timeline.at(-1);
+    const final = r.weights.at(-1);
+    const points =
+      last && final !== undefined && final !== last.weight
+        ? [...r.timeline, { t: r.virtualMs, weight: last.weight }, { t: r.virtualMs, weight: final }]
+        : r.timeline;
+    const pts = points.map((p) => `${x(p.t).toFixed(1)},${y(p.weight).toFixed(1)}`).join(' ');
     return `<polyline fill="none" stroke="${COLOURS[r.policy] ?? '#7f7f7f'}" stroke-opacity="0.35" stroke-width="1.2" points="${pts}"/>`;
   });
   const policies = [...new Set(rows.map((r) => r.policy))];
