@@ -15,7 +15,8 @@
  * about the ratio, so deciding to wait on them costs no validity): the mixture reaches 1/α once one component
  * reaches G/α, G the grid's size.
  */
-import { ALTERNATIVES, normalCdf } from './sequential.js';
+import { pct } from './format.js';
+import { ALTERNATIVES, eventLogRatios, normalCdf } from './sequential.js';
 
 export const PROMOTION_MIN_EXPECTED_ERRORS = 3;
 /** The smallest absolute error-rate increase the power rule asks to detect (0.1 percentage points). */
@@ -59,11 +60,7 @@ export function detectionPower(q: PowerQuestion): number {
       const ms = b.source * q.baseRate;
       const events = mt + ms;
       const pi = mt / events;
-      const share = (rho: number) => (rho * b.target) / (rho * b.target + b.source);
-      const pi0 = share(q.rho0);
-      const pa = share(q.rho0 * a);
-      const up = Math.log(pa / pi0);
-      const down = Math.log((1 - pa) / (1 - pi0));
+      const { up, down } = eventLogRatios(b.target, b.source, q.rho0, q.rho0 * a);
       mean += events * (pi * up + (1 - pi) * down);
       variance += events * pi * (1 - pi) * (up - down) ** 2;
     }
@@ -77,7 +74,6 @@ export interface Readiness {
   note: string;
 }
 
-const pct = (x: number) => `${(x * 100).toFixed(x < 0.001 && x > 0 ? 3 : 2)} %`;
 const ready: Readiness = { ok: true, note: '' };
 
 /** The last gate's verdict on the error comparison's evidence (ok when the next step is not 100 %). */

@@ -13,6 +13,7 @@
  * A check passes only with enough requests since the step started (minRequests for errors, minSamples for
  * latency); below that it is inconclusive (errors) or skipped (latency). Inconclusive is never a pass.
  */
+import { pct } from './format.js';
 import type { PolicySpec } from '../plan/schema.js';
 import { ISTIO_LATENCY_BUCKETS_MS } from './buckets.js';
 import { errorPromotionReadiness, promotesNext } from './promotion.js';
@@ -27,7 +28,6 @@ import {
 } from './types.js';
 import { minSamplesFor } from './verdict.js';
 
-const pct = (x: number) => `${(x * 100).toFixed(x < 0.001 && x > 0 ? 3 : 2)} %`;
 const round = (x: number, digits = 6) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
 const fmtE = (logE: number) => {
   const e = Math.exp(logE);

@@ -43,6 +43,22 @@ export interface Counts {
   trials: number;
 }
 
+/**
+ * One event's log-likelihood ratio of ρ1 against ρ0 when the target served `nt` requests and the source `ns`:
+ * `up` for an event on the target, `down` for one on the source (π(ρ) = ρ·nt / (ρ·nt + ns)).
+ */
+export function eventLogRatios(
+  nt: number,
+  ns: number,
+  rho0: number,
+  rho1: number,
+): { up: number; down: number } {
+  const share = (rho: number) => (rho * nt) / (rho * nt + ns);
+  const pi0 = share(rho0);
+  const pi1 = share(rho1);
+  return { up: Math.log(pi1 / pi0), down: Math.log((1 - pi1) / (1 - pi0)) };
+}
+
 /** Conditional (two-sample) mixture: ln E that the target's event rate exceeds ρ0 × the source's. */
 export function ratioEvidence(
   target: Counts,
@@ -50,18 +66,7 @@ export function ratioEvidence(
   rho0: number,
   alternatives = ALTERNATIVES,
 ): number {
-  const nt = target.trials;
-  const ns = source.trials;
-  if (!(nt > 0) || !(ns > 0) || !(rho0 > 0)) return 0;
-  const kt = Math.max(0, Math.min(target.events, nt));
-  const ks = Math.max(0, Math.min(source.events, ns));
-  const share = (rho: number) => (rho * nt) / (rho * nt + ns);
-  const pi0 = share(rho0);
-  const logs = alternatives.map((a) => {
-    const pi1 = share(rho0 * a);
-    return kt * Math.log(pi1 / pi0) + ks * Math.log((1 - pi1) / (1 - pi0));
-  });
-  return logMeanExp(logs);
+  return ratioEvidenceBatches([{ target, source }], rho0, alternatives);
 }
 
 /** Both sides' counts over one batch of time (one bin of a few scrapes). */
@@ -88,11 +93,9 @@ export function ratioEvidenceBatches(
     const kt = Math.max(0, Math.min(b.target.events, nt));
     const ks = Math.max(0, Math.min(b.source.events, ns));
     if (!(nt > 0) || !(ns > 0) || kt + ks === 0) continue;
-    const share = (rho: number) => (rho * nt) / (rho * nt + ns);
-    const pi0 = share(rho0);
     alternatives.forEach((a, j) => {
-      const pi1 = share(rho0 * a);
-      sums[j]! += kt * Math.log(pi1 / pi0) + ks * Math.log((1 - pi1) / (1 - pi0));
+      const { up, down } = eventLogRatios(nt, ns, rho0, rho0 * a);
+      sums[j]! += kt * up + ks * down;
     });
   }
   return logMeanExp(sums);

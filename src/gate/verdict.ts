@@ -9,6 +9,7 @@
  *  - Latency quantiles are judged once the target has enough samples for that quantile to mean something.
  *  - Comparisons with the source (VMs) are skipped when the source has no traffic (e.g. at 100 %).
  */
+import { pct } from './format.js';
 import type { LatencyObjective, PolicySpec } from '../plan/schema.js';
 import { wilson } from './stats.js';
 import { bucketIndex } from './buckets.js';
@@ -16,7 +17,6 @@ import { sequentialChecks } from './sequential-verdict.js';
 export { ISTIO_LATENCY_BUCKETS_MS } from './buckets.js';
 import { QUANTILES, type CheckResult, type GateSample, type Quantile, type Verdict } from './types.js';
 
-const pct = (x: number) => `${(x * 100).toFixed(x < 0.001 && x > 0 ? 3 : 2)} %`;
 const ms = (x: number) => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
 const round = (x: number, digits = 6) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
 
