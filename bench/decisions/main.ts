@@ -105,7 +105,7 @@ function compactRun(r: RunRow): RunRow {
     ...r,
     reason: r.outcome === 'completed' ? '' : r.reason.slice(0, 240),
     // Charts draw the first 40 seeds of a cell; the rest need no timeline.
-    timeline: r.seed <= CHART_SEEDS ? corners(r.timeline).map((p) => ({ t: p.t, weight: p.weight })) : [],
+    timeline: r.seed <= CHART_SEEDS ? corners(r.timeline) : [],
   };
 }
 

@@ -38,6 +38,8 @@ export class TrafficLoop {
   private readonly source: SideTraffic;
   private readonly target: SideTraffic;
   private readonly healthyTarget: SideBehaviour;
+  /** The containers' behaviour once regressed (undefined in healthy scenarios). */
+  private readonly regressedTarget: SideBehaviour | undefined;
   private readonly truthCounts: TargetTruth = { requests: 0, harmDuringRun: 0, harmWithinHorizon: 0 };
   /** Expected extra bad requests per container request of the regressed build (harm.ts). */
   readonly regressedExcess: number;
@@ -55,9 +57,9 @@ export class TrafficLoop {
       latency: { ...o.vm.latency, medianMs: o.vm.latency.medianMs * latMult },
     };
     // Against the VMs' usual behaviour: shared hiccups hit both sides and are not the build's fault.
-    const regression = o.scenario.regression;
-    this.regressedExcess = regression
-      ? excessBadProbability(regression.apply(this.healthyTarget), o.vm, this.healthyTarget)
+    this.regressedTarget = o.scenario.regression?.apply(this.healthyTarget);
+    this.regressedExcess = this.regressedTarget
+      ? excessBadProbability(this.regressedTarget, o.vm, this.healthyTarget)
       : 0;
   }
 
@@ -68,19 +70,20 @@ export class TrafficLoop {
 
   /** When an oracle could first tell the errors apart (see ORACLE_LEVEL), at scrape resolution; epoch ms. */
   oracleAt: number | undefined;
-  private readonly oracleCounts = { requests: 0, errors: 0 };
+  /** Errors the containers served while regressed (their requests: truthCounts.requests). */
+  private regressedErrors = 0;
 
   /**
    * The oracle knows the VMs' and the regressed build's true error rates and sees what Prometheus sees (the
    * scraped counts since the regression started): it can tell once their likelihood ratio reaches ORACLE_LEVEL.
    */
   private consultOracle(at: number): void {
-    const s = this.o.scenario;
-    if (this.oracleAt !== undefined || !this.regressed || !s.regression) return;
+    if (this.oracleAt !== undefined || !this.regressed || !this.regressedTarget) return;
     const p0 = this.o.vm.errorRate;
-    const p1 = s.regression.apply(this.healthyTarget).errorRate;
+    const p1 = this.regressedTarget.errorRate;
     if (!(p1 > p0)) return;
-    const { requests: n, errors: k } = this.oracleCounts;
+    const n = this.truthCounts.requests;
+    const k = this.regressedErrors;
     const llr = k * Math.log(p1 / p0) + (n - k) * Math.log((1 - p1) / (1 - p0));
     if (llr >= ORACLE_LEVEL) this.oracleAt = at;
   }
@@ -100,7 +103,7 @@ export class TrafficLoop {
         errorRate: source.errorRate * 3,
         latency: { ...source.latency, medianMs: source.latency.medianMs * 1.3 },
       };
-    let target = this.regressed && s.regression ? s.regression.apply(this.healthyTarget) : this.healthyTarget;
+    let target = (this.regressed && this.regressedTarget) || this.healthyTarget;
     if (s.sharedErrorBursts && this.slot(sec).hiccup) {
       source = { ...source, errorRate: source.errorRate * 4 };
       target = { ...target, errorRate: target.errorRate * 4 };
@@ -122,8 +125,7 @@ export class TrafficLoop {
       this.source.serve(n - nt, b.source);
       const served = this.target.serve(nt, b.target);
       if (this.regressed) {
-        this.oracleCounts.requests += nt;
-        this.oracleCounts.errors += served.errors;
+        this.regressedErrors += served.errors;
         this.truthCounts.requests += nt;
         this.truthCounts.harmDuringRun += nt * this.regressedExcess;
         if (t < this.o.t0 + HARM_HORIZON_MS) this.truthCounts.harmWithinHorizon += nt * this.regressedExcess;
