@@ -1,11 +1,12 @@
 /** HTTP API behaviour with real Redis (and, for the race, a real worker, Kubernetes API test server and Prometheus). */
+import { FUTURE_PLAN } from './store-fixtures.js';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { RunningService } from '../../src/cli/serve.js';
 import { startRedis } from '../../src/sim/redis.js';
-import { planYamlFor, startScenario } from '../../src/sim/scenario.js';
+import { startScenario } from '../../src/sim/scenario.js';
 import { SERVICE_POLICY, TERMINAL, TOKEN, OTHER_TOKEN, http, startApi, waitFor } from './helpers.js';
 
 const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
@@ -21,9 +22,6 @@ async function apiOnly(): Promise<RunningService> {
   cleanups.push(() => api.close());
   return api;
 }
-
-const futurePlan = (base: string) =>
-  base.replace(/\nspec:\n/, `\nspec:\n  schedule:\n    start:\n      at: "2099-01-01T09:00:00Z"\n`);
 
 describe('HTTP API', () => {
   it('invalid plan → 422 naming each bad field; nothing stored or enqueued', async () => {
@@ -75,10 +73,7 @@ spec:
     expect((json.json.errors as Array<{ path: string }>).map((e) => e.path)).toContain('spec');
     const cron = await http(base, 'POST', '/v1/migrations', {
       token: TOKEN,
-      body: futurePlan(planYamlFor(fixtureLike(), 'default')).replace(
-        'at: "2099-01-01T09:00:00Z"',
-        'cron: "61 9 * * 1"',
-      ),
+      body: FUTURE_PLAN.replace('at: "2099-01-01T09:00:00Z"', 'cron: "61 9 * * 1"'),
     });
     expect(cron.status).toBe(422);
     expect((cron.json.errors as Array<{ path: string }>)[0]!.path).toBe('spec.schedule.start.cron');
@@ -90,7 +85,7 @@ spec:
   it('missing or bad token → 401 and nothing changes', async () => {
     const api = await apiOnly();
     const base = api.url!;
-    const plan = futurePlan(planYamlFor(fixtureLike(), 'default'));
+    const plan = FUTURE_PLAN;
     for (const token of [undefined, 'wrong-token-0123456789', `${TOKEN}x`]) {
       const r = await http(base, 'POST', '/v1/migrations', { ...(token ? { token } : {}), body: plan });
       expect(r.status).toBe(401);
@@ -196,18 +191,3 @@ spec:
     expect((await http(base, 'POST', `/v1/migrations/${id}/resume`, { token: TOKEN })).status).toBe(409);
   });
 });
-
-/** A syntactically valid plan without a cluster behind it (the API validates; nothing runs before 2099). */
-function fixtureLike() {
-  return {
-    mode: 'subsets',
-    namespace: 'shop',
-    service: 'productcatalogservice',
-    host: 'productcatalogservice',
-    virtualService: 'productcatalogservice',
-    serviceEntry: 'productcatalogservice-vms',
-    deployment: 'productcatalogservice',
-    sourceSubset: 'vm',
-    targetSubset: 'k8s',
-  } as unknown as Parameters<typeof planYamlFor>[0];
-}

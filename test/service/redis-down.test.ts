@@ -3,6 +3,7 @@
  * clients had given up ran when Redis came back. Real redis-server processes, a real `meshshift serve --role api`
  * child process, and for the workers the Kubernetes API test server, real Prometheus and a worker child process.
  */
+import { FUTURE_PLAN } from './store-fixtures.js';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { commandExpired } from '../../src/service/command-deadline.js';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
-import { planYamlFor, startScenario } from '../../src/sim/scenario.js';
+import { startScenario } from '../../src/sim/scenario.js';
 import {
   SERVICE_POLICY,
   TERMINAL,
@@ -30,20 +31,8 @@ afterEach(async () => {
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const PLAN = planYamlFor(
-  {
-    mode: 'subsets',
-    namespace: 'shop',
-    service: 'productcatalogservice',
-    host: 'productcatalogservice',
-    virtualService: 'productcatalogservice',
-    serviceEntry: 'productcatalogservice-vms',
-    deployment: 'productcatalogservice',
-    sourceSubset: 'vm',
-    targetSubset: 'k8s',
-  } as unknown as Parameters<typeof planYamlFor>[0],
-  'default',
-).replace(/\nspec:\n/, `\nspec:\n  schedule:\n    start:\n      at: "2099-01-01T09:00:00Z"\n`);
+/** Nothing runs before 2099: the test is about the API and Redis, not a migration. */
+const PLAN = FUTURE_PLAN;
 
 async function apiProcess(prefix: string): Promise<{ redis: RedisServer; api: ServeProcess; raw: Redis }> {
   const redis = await startRedis({ persistent: true });
