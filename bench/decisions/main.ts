@@ -18,7 +18,7 @@
  * rolled-back one 0 %, a paused one its last weight). See harm.ts. The harm ratio is n/a where flagger-defaults
  * harms less than one expected request on the same seeds.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runPlan, type PlannedRun } from './lanes.js';
 import { formatTable, renderSvg, summarize, targetChecks } from './report.js';
@@ -42,6 +42,18 @@ interface Args {
   fromSeed: number;
 }
 
+/** A bad flag: said in one line, exit 1. */
+class UsageError extends Error {}
+
+/** A flag's value as a whole number ≥ `min`. */
+function count(name: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`${name} must be a whole number ≥ ${min}, got "${value}"`);
+  return n;
+}
+
 function parseArgs(argv: string[]): Args {
   const get = (name: string) => {
     const i = argv.indexOf(name);
@@ -53,7 +65,7 @@ function parseArgs(argv: string[]): Args {
     quick,
     seeds: Number(get('--seeds') ?? (quick ? 1 : 20)),
     healthySeeds: Number(get('--healthy-seeds') ?? (quick ? 1 : 400)),
-    fromSeed: Number(get('--from-seed') ?? 1),
+    fromSeed: count('--from-seed', get('--from-seed'), 1, 1),
     scenarios: list(
       '--scenarios',
       quick ? ['healthy', 'errors-20x', 'errors-2x'] : SCENARIOS.map((s) => s.name),
@@ -160,14 +172,14 @@ function writeReport(rows: readonly RunRow[], out: string, meta: ReportMeta): vo
 
 /** `--merge a,b`: one report from the results.json of several runs (e.g. the healthy family run apart). */
 function merge(dirs: string[], out: string): void {
-  const sets = dirs.map(
-    (d) =>
-      JSON.parse(readFileSync(path.join(d, 'results.json'), 'utf8')) as {
-        args: unknown;
-        wallMs?: number;
-        runs: RunRow[];
-      },
-  );
+  const sets = dirs.map((d) => {
+    const file = path.join(d, 'results.json');
+    if (!existsSync(file))
+      throw new UsageError(`--merge: ${file} does not exist (write it with --out ${d} first)`);
+    const set = JSON.parse(readFileSync(file, 'utf8')) as { args: unknown; wallMs?: number; runs?: RunRow[] };
+    if (!Array.isArray(set.runs)) throw new UsageError(`--merge: ${file} has no "runs" (not a results file)`);
+    return { ...set, runs: set.runs };
+  });
   // A later set replaces the runs it repeats (same scenario, policy and seed) and adds the others.
   const byRun = new Map<string, RunRow>();
   for (const set of sets) for (const r of set.runs) byRun.set(`${r.scenario}|${r.policy}|${r.seed}`, r);
@@ -184,7 +196,12 @@ async function main() {
   const argv = process.argv.slice(2);
   const mergeAt = argv.indexOf('--merge');
   const a = parseArgs(argv);
-  if (mergeAt >= 0) return merge(argv[mergeAt + 1]!.split(','), a.out);
+  if (mergeAt >= 0) {
+    const value = argv[mergeAt + 1];
+    const dirs = value && !value.startsWith('--') ? value.split(',').filter(Boolean) : [];
+    if (!dirs.length) throw new UsageError('--merge needs a comma-separated list of result directories');
+    return merge(dirs, a.out);
+  }
   const planned = planRuns(a);
   const started = Date.now();
   console.log(`decisions bench: ${planned.length} runs on ${a.concurrency} lanes`);
@@ -201,7 +218,7 @@ async function main() {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((err: unknown) => {
-    console.error(err);
+    console.error(err instanceof UsageError ? `bench:decisions: ${err.message}` : err);
     process.exit(1);
   });
 }
