@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { buildSync } from 'esbuild';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decideToolSetup, type ToolFacts } from './provision.js';
@@ -77,13 +78,27 @@ describe('the tool check in a child process (fake apt-get, PATH without promethe
     return dir;
   }
 
+  /**
+   * Runs the tool check in a child. Its code is bundled into the (world-readable) fake PATH dir first: the
+   * checkout may sit in a directory only its owner can read (a `mktemp -d` clone), and "nobody" must run it.
+   */
   function runCheck(pathDir: string, asNobody: boolean) {
+    const main = path.join(pathDir, 'provision-main.cjs');
+    buildSync({
+      entryPoints: [path.join(ROOT, 'test/harness/provision-main.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      outfile: main,
+      logLevel: 'warning',
+    });
+    chmodSync(main, 0o644);
     const env: NodeJS.ProcessEnv = { PATH: pathDir, HOME: pathDir };
-    const node = [process.execPath, '--import', 'tsx', 'test/harness/provision-main.ts'];
+    const node = [process.execPath, main];
     const [cmd, ...args] = asNobody
       ? ['/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...node]
       : node;
-    return spawnSync(cmd as string, args, { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+    return spawnSync(cmd as string, args, { cwd: pathDir, env, encoding: 'utf8', timeout: 60_000 });
   }
 
   it('not root: stops with the one command and never calls apt-get', () => {
