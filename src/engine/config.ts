@@ -14,6 +14,10 @@ export function machineConfig(policy: PolicySpec, plan: Pick<ResolvedPlan, 'mtls
     approvals: policy.approvals.map((a) => a.atWeight),
     windowMs: policy.analysis.window,
     tightenMtls: plan.mtls?.tightenAfterCompletion ?? false,
+    ...(policy.analysis.maxBake !== undefined ? { maxBakeMs: policy.analysis.maxBake } : {}),
+    ...(policy.analysis.postPromotionWatch !== undefined
+      ? { postPromotionWatchMs: policy.analysis.postPromotionWatch }
+      : {}),
   };
 }
 

@@ -4,6 +4,7 @@
  * bookkeeping of evidence (failure streaks, inconclusive runs, passes this step) lives here, next to the verdict,
  * as Argo Rollouts' analysis package decides "failed" rather than its rollout loop.
  */
+import { formatDuration } from '../plan/duration.js';
 import type { Verdict } from './types.js';
 
 export interface JudgeConfig {
@@ -16,6 +17,10 @@ export interface JudgeConfig {
   /** Independent inconclusive windows in a row before the migration pauses (or rolls back). */
   inconclusiveLimit: number;
   inconclusiveAction: 'pause' | 'rollback';
+  /** A step held this long (waiting for traffic) pauses for a human. */
+  maxBakeMs?: number;
+  /** The 100 % step bakes at least this long: the post-promotion watch. */
+  postPromotionWatchMs?: number;
 }
 
 export interface FailureStreak {
@@ -107,8 +112,12 @@ export function judge(
 ): { memory: JudgeMemory; decision: Decision } {
   const { failures, tripped } = countFailures(memory.failures, verdict, cfg.windowMs);
   const settledAt = step.settledAt ?? step.startedAt + cfg.windowMs;
+  // Waiting for traffic (every inconclusive check only waits) holds the step; it is not missing evidence.
+  const waiting =
+    verdict.outcome === 'inconclusive' &&
+    verdict.checks.every((c) => c.outcome !== 'inconclusive' || c.waiting === true);
   const inconclusive =
-    verdict.outcome === 'inconclusive'
+    verdict.outcome === 'inconclusive' && !waiting
       ? verdict.at >= settledAt
         ? countOnce(memory.inconclusive, verdict.at, cfg.windowMs)
         : memory.inconclusive
@@ -128,7 +137,17 @@ export function judge(
     };
   }
   if (step.guarding) return { memory: next, decision: { kind: 'hold' } };
-  if (verdict.outcome === 'inconclusive' && inconclusive.count >= cfg.inconclusiveLimit) {
+  if (waiting && cfg.maxBakeMs !== undefined && verdict.at - step.startedAt >= cfg.maxBakeMs) {
+    const held = formatDuration(Math.round((verdict.at - step.startedAt) / 1000) * 1000);
+    return {
+      memory: next,
+      decision: {
+        kind: 'pause',
+        reason: `held ${held} at ${step.weight} % waiting for traffic, the policy's maxBake (${verdict.summary}) — RESUME to keep waiting, PROMOTE to go on without it, or ABORT`,
+      },
+    };
+  }
+  if (!waiting && verdict.outcome === 'inconclusive' && inconclusive.count >= cfg.inconclusiveLimit) {
     const what = `${cfg.inconclusiveLimit} inconclusive analysis windows in a row at ${step.weight} % (${verdict.summary})`;
     return {
       memory: next,
@@ -138,7 +157,9 @@ export function judge(
           : { kind: 'pause', reason: `${what} — holding; RESUME to retry or ABORT` },
     };
   }
-  const bakeMs = step.bakeMs ?? cfg.stepDurationMs;
+  const bakeMs =
+    step.bakeMs ??
+    (step.weight >= 100 ? Math.max(cfg.stepDurationMs, cfg.postPromotionWatchMs ?? 0) : cfg.stepDurationMs);
   const baked =
     verdict.outcome === 'pass' &&
     verdict.at - step.startedAt >= bakeMs &&

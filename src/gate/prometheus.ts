@@ -7,13 +7,22 @@ import {
   type SampleRequest,
 } from './provider.js';
 import { goldenSignalsQuery, rawCountersQuery, recentTrafficQuery, renderTemplate } from './promql.js';
-import { binnedSince, sideSinceStep, type RawSeries } from './cumulative.js';
+import { alignedBins, earliest, sideBetween, type RawSeries } from './bins.js';
+import { evidenceBinMs } from './sequential-verdict.js';
 import { RawSampleCache } from './raw-cache.js';
 
-const RAW_LOOKBACK_MS = 60_000;
-/** Evidence bins: a few scrapes each, short enough that most hold a single traffic split. */
-const EVIDENCE_BIN_MS = 30_000;
-import type { GateSample, Quantile, SideSample } from './types.js';
+import type { BinCounts, GateSample, Quantile, SideSample } from './types.js';
+
+/**
+ * Read this far back before the evidence starts: series present then are baselines, not new, and the VMs' traffic
+ * there places their latency quantiles (the latency comparison's threshold is chosen from it, not from the
+ * evidence it tests).
+ */
+const RAW_LOOKBACK_MS = 300_000;
+/** Later reads overlap the previous one by this much. */
+const RAW_OVERLAP_MS = 60_000;
+
+const asSide = (c: BinCounts): SideSample => ({ ...c, latencyMs: {} });
 
 export interface PrometheusProviderOptions {
   url: string;
@@ -152,21 +161,23 @@ export class PrometheusProvider implements MetricsProvider {
     const reporter = req.policy.analysis.reporter;
     const read = async (labels: Record<string, string>) => {
       const key = `${rawCountersQuery(labels, reporter, 0)}@${evidenceSince}`;
-      // Look back one extra minute before the evidence start so series that existed before it are told
-      // from ones born since; later reads overlap the previous one by a minute.
-      const from = this.rawCache.fetchFrom(key, evidenceSince - RAW_LOOKBACK_MS, at, RAW_LOOKBACK_MS);
+      const from = this.rawCache.fetchFrom(key, evidenceSince - RAW_LOOKBACK_MS, at, RAW_OVERLAP_MS);
       return this.rawCache.merge(key, await this.rawSeries(labels, reporter, at - from, at), at);
     };
     const [source, target] = await Promise.all([read(req.selectors.source), read(req.selectors.target)]);
     const custom = await this.customMetrics(req);
+    const { bins, completeTo } = alignedBins(source, target, evidenceSince, evidenceBinMs(req.policy), at);
+    const firstSeen = earliest([...source, ...target]);
+    const baseline = sideBetween(source, evidenceSince - RAW_LOOKBACK_MS, evidenceSince, firstSeen);
     return {
       at,
       since,
       ...(carried ? { evidenceSince } : {}),
-      batches: binnedSince(source, target, evidenceSince, EVIDENCE_BIN_MS),
+      batches: bins,
+      baseline,
       windowMs: Math.max(0, at - since),
-      source: sideSinceStep(source, since),
-      target: sideSinceStep(target, since),
+      source: asSide(sideBetween(source, since, completeTo, firstSeen)),
+      target: asSide(sideBetween(target, since, completeTo, firstSeen)),
       custom,
       queries: this.queries - before,
     };

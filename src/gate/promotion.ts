@@ -10,13 +10,17 @@
  *    step (inconclusive: it pauses after `inconclusiveLimit` windows), so low traffic never promotes what it could
  *    not have judged, and a small regression gets the requests it takes to be seen.
  *
- * The power is the normal approximation of the mixture test's log-likelihood ratio for each alternative of its
- * grid, under the regression, given the requests each bin actually had (request counts carry no information
- * about the ratio, so deciding to wait on them costs no validity): the mixture reaches 1/α once one component
- * reaches G/α, G the grid's size.
+ * The power counts only the bins of the current step — the build as it behaves at the load it is about to be
+ * promoted from; evidence from before a late regression began does not vouch for it — and is the normal
+ * approximation of the test's tempered log-likelihood ratio for each alternative of its grid, under the
+ * regression, given the requests each bin actually had (request counts carry no information about the ratio,
+ * so waiting on them costs no validity). Each bin's errors are Poisson with the variance inflation the data
+ * shows (dispersion.ts). The mixture reaches 1/α once one component reaches G/(w·α), G the grid's size and w
+ * the component's weight (passed in `level`). Waiting holds the step; it is not "inconclusive" evidence.
  */
 import { pct } from './format.js';
-import { ALTERNATIVES, eventLogRatios, normalCdf } from './sequential.js';
+import { ALTERNATIVES, eventLogRatios, normalCdf, type Batch } from './sequential.js';
+import { normalQuantile } from './stats.js';
 
 export const PROMOTION_MIN_EXPECTED_ERRORS = 3;
 /** The smallest absolute error-rate increase the power rule asks to detect (0.1 percentage points). */
@@ -27,46 +31,71 @@ export function promotesNext(steps: readonly number[], weight: number): boolean 
   return weight < 100 && (steps.find((s) => s > weight) ?? 100) >= 100;
 }
 
-/** Requests per bin on both sides. */
-export interface BinTrials {
-  target: number;
-  source: number;
-}
-
 export interface PowerQuestion {
-  bins: readonly BinTrials[];
-  /** The VMs' error rate over the evidence. */
-  baseRate: number;
+  /** The current step's bins (only their request counts are read). */
+  bins: readonly Batch[];
+  /** Variance inflation of each bin. */
+  phi?: readonly number[];
+  /** The VMs' error rate, and the containers' under the regression to detect. */
+  sourceRate: number;
+  targetRate: number;
   /** The test's null ratio (1 + allowed increase ÷ the VMs' rate). */
   rho0: number;
-  /** The regression to detect, as a ratio of the target's error rate to the VMs'. */
-  rho1: number;
-  /** ln(1/α) of the test. */
+  /** ln(1/α) of the component. */
   level: number;
   alternatives?: readonly number[];
 }
 
-/** Probability that the ratio test, run on these requests, would have crossed its level under `rho1`. */
-export function detectionPower(q: PowerQuestion): number {
+interface Drift {
+  mean: number;
+  variance: number;
+}
+
+/** Mean and variance of each alternative's tempered ln LR over the bins, under the regression. */
+function drifts(q: PowerQuestion): Drift[] {
   const grid = q.alternatives ?? ALTERNATIVES;
-  const need = q.level + Math.log(grid.length);
-  let best = 0;
-  for (const a of grid) {
+  return grid.map((a) => {
     let mean = 0;
     let variance = 0;
-    for (const b of q.bins) {
-      if (!(b.target > 0) || !(b.source > 0)) continue;
-      const mt = b.target * q.baseRate * q.rho1;
-      const ms = b.source * q.baseRate;
-      const events = mt + ms;
-      const pi = mt / events;
-      const { up, down } = eventLogRatios(b.target, b.source, q.rho0, q.rho0 * a);
-      mean += events * (pi * up + (1 - pi) * down);
-      variance += events * pi * (1 - pi) * (up - down) ** 2;
-    }
-    if (variance > 0) best = Math.max(best, normalCdf((mean - need) / Math.sqrt(variance)));
-  }
+    q.bins.forEach((b, i) => {
+      const nt = b.target.trials;
+      const ns = b.source.trials;
+      if (!(nt > 0) || !(ns > 0)) return;
+      const phi = q.phi?.[i] ?? 1;
+      const mt = nt * q.targetRate;
+      const ms = ns * q.sourceRate;
+      const { up, down } = eventLogRatios(nt, ns, q.rho0, q.rho0 * a);
+      mean += (mt * up + ms * down) / phi;
+      variance += (mt * up * up + ms * down * down) / phi;
+    });
+    return { mean, variance };
+  });
+}
+
+/** Probability that the ratio test, run on these requests, would have crossed its level under the regression. */
+export function detectionPower(q: PowerQuestion): number {
+  const need = q.level + Math.log((q.alternatives ?? ALTERNATIVES).length);
+  let best = 0;
+  for (const d of drifts(q))
+    if (d.variance > 0) best = Math.max(best, normalCdf((d.mean - need) / Math.sqrt(d.variance)));
   return best;
+}
+
+/**
+ * How many times the current step's traffic so far it takes to reach `power` (≥ 1; Infinity when the drift is
+ * not positive): mean and variance grow in proportion to the requests.
+ */
+export function trafficFactorFor(q: PowerQuestion, power: number): number {
+  const need = q.level + Math.log((q.alternatives ?? ALTERNATIVES).length);
+  const z = normalQuantile(power);
+  let best = Infinity;
+  for (const d of drifts(q)) {
+    if (!(d.mean > 0)) continue;
+    const sd = Math.sqrt(d.variance);
+    const x = (z * sd + Math.sqrt(z * z * d.variance + 4 * d.mean * need)) / (2 * d.mean);
+    best = Math.min(best, x * x);
+  }
+  return Math.max(1, best);
 }
 
 export interface Readiness {
@@ -76,12 +105,17 @@ export interface Readiness {
 
 const ready: Readiness = { ok: true, note: '' };
 
+const minutes = (ms: number) =>
+  ms < 90_000 ? `${Math.max(1, Math.round(ms / 1000))} s` : `${Math.round(ms / 60_000)} more minutes`;
+
 /** The last gate's verdict on the error comparison's evidence (ok when the next step is not 100 %). */
 export function errorPromotionReadiness(o: {
   lastGate: boolean;
   detect?: { errorRatio: number; power: number };
-  bins: readonly BinTrials[];
-  targetRequests: number;
+  /** The current step's bins, their variance inflation and width. */
+  bins: readonly Batch[];
+  phi: readonly number[];
+  binMs: number;
   sourceErrors: number;
   sourceRequests: number;
   rho0: number;
@@ -89,18 +123,38 @@ export function errorPromotionReadiness(o: {
 }): Readiness {
   if (!o.lastGate) return ready;
   const srcRate = o.sourceErrors / o.sourceRequests;
-  const expected = o.targetRequests * srcRate;
+  // The regression to catch: errorRatio × the VMs' rate, at least +0.1 points (and that for VMs that never fail).
+  const targetRate = Math.max(
+    srcRate * (o.detect?.errorRatio ?? 1),
+    srcRate + MIN_DETECTABLE_INCREASE,
+    srcRate * o.rho0 * 1.1,
+  );
+  const targetRequests = o.bins.reduce((s, b) => s + b.target.trials, 0);
+  const expected = targetRequests * targetRate;
   if (expected < PROMOTION_MIN_EXPECTED_ERRORS)
     return {
       ok: false,
-      note: `promotion to 100 % needs enough traffic to have seen a regression: ${o.targetRequests} requests × ${pct(srcRate)} on the VMs = ${expected.toFixed(1)} expected errors (need ${PROMOTION_MIN_EXPECTED_ERRORS})`,
+      note: `promotion to 100 % needs enough traffic at this step to have seen a regression: ${Math.round(targetRequests)} requests × ${pct(targetRate)} = ${expected.toFixed(1)} expected errors (need ${PROMOTION_MIN_EXPECTED_ERRORS})`,
     };
   if (!o.detect) return ready;
-  const rho1 = Math.max(o.detect.errorRatio, o.rho0 * 1.1, 1 + MIN_DETECTABLE_INCREASE / srcRate);
-  const power = detectionPower({ bins: o.bins, baseRate: srcRate, rho0: o.rho0, rho1, level: o.level });
+  const q: PowerQuestion = {
+    bins: o.bins,
+    phi: o.phi,
+    sourceRate: srcRate,
+    targetRate,
+    rho0: o.rho0,
+    level: o.level,
+  };
+  const power = detectionPower(q);
   if (power >= o.detect.power) return ready;
+  const elapsed = o.bins.length * o.binMs;
+  const factor = trafficFactorFor(q, o.detect.power);
+  const rps = elapsed > 0 ? targetRequests / (elapsed / 1000) : 0;
+  const eta = Number.isFinite(factor)
+    ? `needs ≈ ${minutes((factor - 1) * elapsed)} at ${rps.toFixed(rps < 10 ? 1 : 0)} req/s`
+    : 'needs more traffic';
   return {
     ok: false,
-    note: `promotion to 100 % waits until a ${rho1.toFixed(2)}× error regression (${pct(srcRate * rho1)}) would have been caught: ${Math.round(power * 100)} % chance on the ${o.targetRequests} requests so far, needs ${Math.round(o.detect.power * 100)} %`,
+    note: `holding: promotion to 100 % waits until a ${pct(targetRate)} error rate (vs ${pct(srcRate)} on the VMs) would have been caught at this step: ${Math.round(power * 100)} % chance on ${Math.round(targetRequests)} requests so far, needs ${Math.round(o.detect.power * 100)} % (${eta})`,
   };
 }

@@ -2,7 +2,7 @@
  * Raw counter samples already read, per side and evidence start, so each analysis asks Prometheus only for the
  * samples since the previous one (plus an overlap) instead of the whole migration again. Bounded and pure.
  */
-import type { RawSeries } from './cumulative.js';
+import type { RawSeries } from './bins.js';
 
 interface Entry {
   series: Map<string, RawSeries>;

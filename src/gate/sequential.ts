@@ -19,7 +19,8 @@
 /** Multiples of the null used as alternatives, with equal prior weight. */
 export const ALTERNATIVES: readonly number[] = [1.25, 1.5, 2, 3, 5, 10, 30];
 
-function logMeanExp(xs: readonly number[]): number {
+export function logMeanExp(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
   const m = Math.max(...xs);
   if (!Number.isFinite(m)) return m;
   return m + Math.log(xs.reduce((s, x) => s + Math.exp(x - m), 0) / xs.length);
@@ -118,33 +119,4 @@ export function normalCdf(x: number): number {
       t *
       Math.exp(-z * z);
   return x >= 0 ? (1 + y) / 2 : (1 - y) / 2;
-}
-
-/**
- * The increase of one counter series from its raw samples: resets handled like Prometheus' `increase()`, but
- * never extrapolated beyond the samples, so a count is exactly what the sidecars reported. A series whose first
- * sample comes after `from` was born during the step and counts from zero (its first sample is real traffic);
- * one already present counts from its first sample at or after `from`.
- */
-export function counterIncrease(samples: ReadonlyArray<{ t: number; v: number }>, from: number): number {
-  return counterIncreases(samples, from).reduce((sum, x) => sum + x.inc, 0);
-}
-
-/** The same increases, one per raw sample (dated by the sample that reported them). */
-export function counterIncreases(
-  samples: ReadonlyArray<{ t: number; v: number }>,
-  from: number,
-): Array<{ t: number; inc: number }> {
-  const first = samples[0];
-  if (!first) return [];
-  const inRange = samples.filter((s) => s.t >= from);
-  const out: Array<{ t: number; inc: number }> = [];
-  if (first.t > from && inRange[0] && inRange[0].v > 0) out.push({ t: inRange[0].t, inc: inRange[0].v });
-  for (let i = 1; i < inRange.length; i++) {
-    const prev = inRange[i - 1]!.v;
-    const cur = inRange[i]!.v;
-    const inc = cur >= prev ? cur - prev : cur; // a reset: the counter restarted from zero
-    if (inc > 0) out.push({ t: inRange[i]!.t, inc });
-  }
-  return out;
 }

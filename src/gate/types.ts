@@ -43,7 +43,10 @@ export interface GateSample {
    */
   since?: number;
   evidenceSince?: number;
-  batches?: Array<{ source: BinCounts; target: BinCounts }>;
+  /** Evidence bins (both sides over the same interval; `start`/`end` epoch ms when known). */
+  batches?: Array<{ start?: number; end?: number; source: BinCounts; target: BinCounts }>;
+  /** The VMs' counts over a few minutes before `evidenceSince`: where their latency quantiles lie. */
+  baseline?: BinCounts;
   /** How many Prometheus queries produced this sample. */
   queries: number;
 }
@@ -62,6 +65,11 @@ export interface CheckResult {
   failureThreshold: number;
   /** Failures count cumulatively (a pass does not clear them), as Flagger's `threshold` does. */
   cumulative?: boolean;
+  /**
+   * Inconclusive only because it waits for traffic (e.g. the power to promote): the step holds, guarded, and
+   * the wait does not count towards `inconclusiveLimit` (a policy's `maxBake` bounds it).
+   */
+  waiting?: boolean;
   message: string;
 }
 

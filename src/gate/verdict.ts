@@ -10,20 +10,17 @@
  *  - Comparisons with the source (VMs) are skipped when the source has no traffic (e.g. at 100 %).
  */
 import { pct } from './format.js';
-import type { LatencyObjective, PolicySpec } from '../plan/schema.js';
+import type { PolicySpec } from '../plan/schema.js';
 import { wilson } from './stats.js';
 import { bucketIndex } from './buckets.js';
 import { sequentialChecks } from './sequential-verdict.js';
+import { minSamplesFor } from './sequential-latency.js';
+export { minSamplesFor } from './sequential-latency.js';
 export { ISTIO_LATENCY_BUCKETS_MS } from './buckets.js';
-import { QUANTILES, type CheckResult, type GateSample, type Quantile, type Verdict } from './types.js';
+import type { CheckResult, GateSample, Verdict } from './types.js';
 
 const ms = (x: number) => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
 const round = (x: number, digits = 6) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
-
-export function minSamplesFor(q: Quantile, o: LatencyObjective): number {
-  // ≥ 5 samples above the quantile, and never fewer than 100: a median of 30 requests moves by ±15 %.
-  return o.minSamples ?? Math.max(100, Math.ceil(5 / (1 - QUANTILES[q])));
-}
 
 function errorRateChecks(policy: PolicySpec, s: GateSample, weight: number): CheckResult[] {
   const slo = policy.slo.errorRate;

@@ -55,6 +55,8 @@ export function judgeConfig(c: MachineConfig) {
     minPassesPerStep: c.minPassesPerStep,
     inconclusiveLimit: c.inconclusiveLimit,
     inconclusiveAction: c.inconclusiveAction,
+    ...(c.maxBakeMs !== undefined ? { maxBakeMs: c.maxBakeMs } : {}),
+    ...(c.postPromotionWatchMs !== undefined ? { postPromotionWatchMs: c.postPromotionWatchMs } : {}),
   };
 }
 

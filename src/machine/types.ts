@@ -18,6 +18,10 @@ export interface MachineConfig {
   windowMs: number;
   /** After the last step: move the PeerAuthentication to STRICT (plan spec.mtls.tightenAfterCompletion). */
   tightenMtls?: boolean;
+  /** A step held this long while waiting for traffic pauses the migration (policy analysis.maxBake). */
+  maxBakeMs?: number;
+  /** The 100 % step bakes at least this long (policy analysis.postPromotionWatch). */
+  postPromotionWatchMs?: number;
 }
 
 export type RollbackCause = 'regression' | 'abort' | 'error' | 'inconclusive';

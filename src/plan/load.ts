@@ -284,6 +284,10 @@ export function scalePolicy(policy: PolicySpec, factor: number): PolicySpec {
       interval: t(policy.analysis.interval),
       window: t(policy.analysis.window),
       minRequests: Math.ceil(policy.analysis.minRequests * Math.min(1, factor)),
+      ...(policy.analysis.maxBake !== undefined ? { maxBake: t(policy.analysis.maxBake) } : {}),
+      ...(policy.analysis.postPromotionWatch !== undefined
+        ? { postPromotionWatch: t(policy.analysis.postPromotionWatch) }
+        : {}),
     },
   };
 }

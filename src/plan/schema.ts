@@ -97,7 +97,47 @@ const customMetric = z.strictObject({
 });
 export type CustomMetric = z.output<typeof customMetric>;
 
-export const policySpecSchema = z
+/**
+ * Fields the sequential method does not read: set in a policy that uses it, they would be silently ignored, so
+ * they are refused with the reason (their defaults stay for the window method).
+ */
+const IGNORED_BY_SEQUENTIAL: ReadonlyArray<{ path: string[]; why: string }> = [
+  { path: ['analysis', 'confidence'], why: 'the sequential method sets its confidence with analysis.alpha' },
+  {
+    path: ['analysis', 'failureCounting'],
+    why: 'the sequential method has no failure counter (one crossing decides)',
+  },
+  { path: ['analysis', 'noData'], why: 'the sequential method treats missing data as inconclusive' },
+  {
+    path: ['slo', 'errorRate', 'failureThreshold'],
+    why: 'one crossing of the sequential test decides (its alpha already weighs all the evidence)',
+  },
+  ...(['p50', 'p95', 'p99'] as const).flatMap((q) => [
+    { path: ['slo', 'latency', q, 'failureThreshold'], why: 'one crossing of the sequential test decides' },
+    {
+      path: ['slo', 'latency', q, 'minDeltaMs'],
+      why: `the sequential method tests the ${q} ratio itself (maxRatioToSource)`,
+    },
+  ]),
+];
+
+function refuseIgnored(raw: unknown, ctx: z.RefinementCtx): void {
+  const get = (path: readonly string[]) =>
+    path.reduce<unknown>(
+      (o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined),
+      raw,
+    );
+  if (get(['analysis', 'method']) !== 'sequential') return;
+  for (const f of IGNORED_BY_SEQUENTIAL)
+    if (get(f.path) !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: f.path,
+        message: `${f.path.at(-1)} is not used with analysis.method sequential: ${f.why}; remove it`,
+      });
+}
+
+const policySpecObject = z
   .strictObject({
     steps: z
       .array(
@@ -164,6 +204,17 @@ export const policySpecSchema = z
         .optional(),
       /** Window method: an empty result (no requests, NaN) is `inconclusive`, or a `failure` as in Flagger. */
       noData: z.enum(['inconclusive', 'failure']).default('inconclusive'),
+      /**
+       * The longest a step may hold while it waits for traffic (e.g. the power to promote) before the migration
+       * pauses for a human, who is told why. Unset: it waits as long as it takes (still guarded).
+       */
+      maxBake: durationSchema.optional(),
+      /**
+       * After the step to 100 %: keep analysing this long before the migration completes, holding the containers
+       * to the SLO and to the VMs' error rate as measured before promotion (the VMs are still there to roll back
+       * to). The 100 % step bakes for the longer of this and stepDuration.
+       */
+      postPromotionWatch: durationSchema.optional(),
     }),
     slo: z.strictObject({
       errorRate: z
@@ -230,6 +281,10 @@ export const policySpecSchema = z
       }
     }
   });
+export const policySpecSchema = z.preprocess((raw, ctx) => {
+  refuseIgnored(raw, ctx);
+  return raw;
+}, policySpecObject);
 export type PolicySpec = z.output<typeof policySpecSchema>;
 
 export const policySchema = z.strictObject({

@@ -1,4 +1,5 @@
 /** When the gate cannot judge, meshshift holds: it never promotes on missing data. */
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { EngineEvent } from '../../src/engine/history.js';
 import { startPrometheus, type PrometheusServer } from '../../src/sim/prometheus.js';
@@ -12,8 +13,11 @@ afterEach(async () => {
 const track = (s: Scenario) => (cleanups.push(() => s.close()), s);
 
 describe('no data, no promotion', () => {
-  it('low traffic: inconclusive analyses pause the migration, never promote', async () => {
-    const s = track(await startScenario({ metrics: prom(), policy: 'default', rps: 4 }));
+  it('low traffic: waiting (or missing evidence) pauses the migration, never promotes', async () => {
+    // The default policy with a 6-minute maxBake (18 s at this time scale), so the wait for traffic ends in time.
+    const spec = readFileSync('policies/default.yaml', 'utf8').split(/^spec:\n/m)[1]!;
+    const policy = spec.replace(/maxBake: \S+/, 'maxBake: 6m');
+    const s = track(await startScenario({ metrics: prom(), policy, rps: 4 }));
     await s.waitForTraffic();
     let pausedReason: string | undefined;
     const { result, events } = await s.run({
@@ -27,7 +31,9 @@ describe('no data, no promotion', () => {
       },
     });
     // The sequential method may take the early steps on the few requests they get; it never promotes unjudged.
-    expect(pausedReason).toMatch(/inconclusive analysis windows in a row at \d+ %/);
+    expect(pausedReason).toMatch(
+      /inconclusive analysis windows in a row at \d+ %|held \S+ at \d+ % waiting for traffic, the policy's maxBake/,
+    );
     expect(s.weightWrites()).not.toContain(100);
     expect(s.weightWrites().at(-1)).toBe(0);
     expect(result.phase).toBe('aborted');

@@ -56,6 +56,23 @@ function scriptedRun(policy: PolicySpec): { decisions: Decision[]; summaries: st
     const sum = (xs: number[], from: number) => xs.slice(from, i).reduce((a, b) => a + b, 0);
     const from = policy.analysis.method === 'sequential' ? 0 : Math.max(0, i - windowIntervals);
     const n = (i - from) * PER_INTERVAL;
+    // The sequential method's evidence: 30-second bins (three intervals each, the last one partial).
+    const bins = Array.from({ length: Math.ceil(i / 3) }, (_, b) => {
+      const [lo, hi] = [b * 3, Math.min(i, b * 3 + 3)];
+      const count = (xs: number[]) => xs.slice(lo, hi).reduce((a, x) => a + x, 0);
+      const bin = (k: number) => ({
+        requests: (hi - lo) * PER_INTERVAL,
+        errors: k,
+        buckets: [],
+        latencyCount: 0,
+      });
+      return {
+        start: t0 + lo * 10_000,
+        end: t0 + hi * 10_000,
+        source: bin(count(SOURCE_ERRORS)),
+        target: bin(count(TARGET_ERRORS)),
+      };
+    });
     const sample: GateSample = {
       at,
       windowMs: policy.analysis.window,
@@ -63,7 +80,7 @@ function scriptedRun(policy: PolicySpec): { decisions: Decision[]; summaries: st
       target: side(n, sum(TARGET_ERRORS, from)),
       custom: {},
       queries: 1,
-      ...(policy.analysis.method === 'sequential' ? { since: t0, evidenceSince: t0 } : {}),
+      ...(policy.analysis.method === 'sequential' ? { since: t0, evidenceSince: t0, batches: bins } : {}),
     };
     const verdict = evaluate(policy, sample, 25);
     const r = judge(cfg(policy), memory, verdict, { startedAt: t0, weight: 25, guarding: false });
@@ -117,7 +134,8 @@ describe('judge on scripted evidence (issue 15)', () => {
     expect(r.decision.kind).not.toBe('rollback');
   });
 
-  it('a regression the evidence shows is still rolled back at once, with its numbers', () => {
+  it('a regression the evidence shows is rolled back at once, with its numbers — but not on one bin alone', () => {
+    const bin = (n: number, k: number) => ({ requests: n, errors: k, buckets: [], latencyCount: 0 });
     const bad: GateSample = {
       at: 60_000,
       windowMs: 60_000,
@@ -125,9 +143,20 @@ describe('judge on scripted evidence (issue 15)', () => {
       evidenceSince: 0,
       source: side(40_000, 200),
       target: side(400, 24),
+      batches: [
+        { source: bin(20_000, 100), target: bin(200, 12) },
+        { source: bin(20_000, 100), target: bin(200, 12) },
+      ],
       custom: {},
       queries: 1,
     };
+    // The same counts in one 30-s bin: one burst never decides alone.
+    const oneBin = evaluate(
+      sequential,
+      { ...bad, batches: [{ source: bin(40_000, 200), target: bin(400, 24) }] },
+      1,
+    );
+    expect(oneBin.outcome).not.toBe('fail');
     const v = evaluate(sequential, bad, 1);
     const r = judge(cfg(sequential), freshMemory(), v, { startedAt: 0, weight: 1, guarding: false });
     expect(r.decision).toMatchObject({ kind: 'rollback', cause: 'regression' });
@@ -159,5 +188,67 @@ describe('judge on scripted evidence (issue 15)', () => {
     });
     // Failures at 0, 2, 3 (no data), 5, 6: the fifth failed check rolls back although passes came between.
     expect(last).toMatchObject({ kind: 'rollback' });
+  });
+});
+
+describe('waiting holds, it does not pause (issue 19)', () => {
+  const base: JudgeConfig = { ...cfg(sequential), maxBakeMs: 20 * 60_000, postPromotionWatchMs: 10 * 60_000 };
+  const verdict = (at: number, waiting: boolean): Parameters<typeof judge>[2] => ({
+    outcome: 'inconclusive',
+    at,
+    weight: 50,
+    summary: 'holding: promotion to 100 % waits …',
+    checks: [
+      { name: 'error-rate', outcome: 'pass', failureThreshold: 1, message: 'ok' },
+      {
+        name: 'error-rate-vs-source',
+        outcome: 'inconclusive',
+        failureThreshold: 1,
+        message: 'holding',
+        ...(waiting ? { waiting } : {}),
+      },
+    ],
+  });
+
+  it('an hour of waiting analyses holds until maxBake, then pauses saying why', () => {
+    let memory = freshMemory();
+    const kinds: string[] = [];
+    for (let t = 10_000; t <= 25 * 60_000; t += 10_000) {
+      const r = judge(base, memory, verdict(t, true), { startedAt: 0, weight: 50, guarding: false });
+      memory = r.memory;
+      kinds.push(r.decision.kind);
+      if (r.decision.kind === 'pause') {
+        expect(t).toBe(20 * 60_000);
+        expect(r.decision.reason).toMatch(/held 20m at 50 % waiting for traffic, the policy's maxBake/);
+        break;
+      }
+    }
+    expect(kinds.filter((k) => k === 'hold').length).toBe(119);
+  });
+
+  it('missing evidence (not waiting) still pauses after inconclusiveLimit windows', () => {
+    let memory = freshMemory();
+    let paused = 0;
+    for (let t = 10_000; t <= 20 * 60_000 && !paused; t += 10_000) {
+      const r = judge(base, memory, verdict(t, false), { startedAt: 0, weight: 50, guarding: false });
+      memory = r.memory;
+      if (r.decision.kind === 'pause') paused = t;
+    }
+    expect(paused).toBeGreaterThan(0);
+    expect(paused).toBeLessThan(20 * 60_000);
+  });
+
+  it('the 100 % step bakes for the post-promotion watch', () => {
+    const pass = (at: number) => ({
+      ...verdict(at, false),
+      outcome: 'pass' as const,
+      weight: 100,
+      checks: [],
+    });
+    const step = { startedAt: 0, weight: 100, guarding: false };
+    let memory = judge(base, freshMemory(), pass(60_000), step).memory;
+    expect(judge(base, memory, pass(5 * 60_000), step).decision.kind).toBe('hold');
+    memory = judge(base, memory, pass(5 * 60_000), step).memory;
+    expect(judge(base, memory, pass(10 * 60_000), step).decision.kind).toBe('advance');
   });
 });

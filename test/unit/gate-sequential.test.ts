@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { binnedSince, sideSinceStep } from '../../src/gate/cumulative.js';
 import { RawSampleCache } from '../../src/gate/raw-cache.js';
-import {
-  counterIncrease,
-  logThreshold,
-  normalCdf,
-  rateEvidence,
-  ratioEvidence,
-} from '../../src/gate/sequential.js';
+import { logThreshold, normalCdf, rateEvidence, ratioEvidence } from '../../src/gate/sequential.js';
 import { mulberry32 as rng } from '../../src/sim/random.js';
 
 /** Share of runs whose e-value ever reaches 1/alpha when checked after every batch. */
@@ -96,70 +89,6 @@ describe('sequential tests', () => {
   });
 });
 
-describe('counts from raw counter samples', () => {
-  it('counts exact increases, never extrapolated: one error is one error', () => {
-    const from = 1000;
-    // Present before the step: counts from its first sample at/after the step start.
-    expect(
-      counterIncrease(
-        [
-          { t: 0, v: 10 },
-          { t: 15_000, v: 14 },
-          { t: 30_000, v: 15 },
-        ],
-        from,
-      ),
-    ).toBe(1);
-    // Born during the step: its first sample is traffic too.
-    expect(counterIncrease([{ t: 15_000, v: 1 }], from)).toBe(1);
-    expect(counterIncrease([], from)).toBe(0);
-  });
-
-  it('a counter reset (pod restart) is no negative or invented evidence', () => {
-    const samples = [
-      { t: 0, v: 100 },
-      { t: 15_000, v: 130 },
-      { t: 30_000, v: 5 },
-      { t: 45_000, v: 20 },
-    ];
-    // The 30 between t=0 and 15 s straddle the step start: not counted (conservative); then a reset to 5, then +15.
-    expect(counterIncrease(samples, 1000)).toBe(5 + 15);
-    expect(counterIncrease(samples, -1)).toBe(130 + 5 + 15);
-  });
-
-  it('a scrape gap loses no counts and adds none', () => {
-    const samples = [
-      { t: 0, v: 0 },
-      { t: 15_000, v: 10 },
-      { t: 75_000, v: 50 },
-    ];
-    expect(counterIncrease(samples, 1000)).toBe(40);
-  });
-
-  it('aggregates requests, HTTP and gRPC errors and latency buckets of one side', () => {
-    const s = (name: string, labels: Record<string, string>, values: number[]) => ({
-      labels: { __name__: name, ...labels },
-      samples: values.map((v, i) => ({ t: 2000 + i * 15_000, v })),
-    });
-    const side = sideSinceStep(
-      [
-        s('istio_requests_total', { response_code: '200', grpc_response_status: '0' }, [90, 190]),
-        s('istio_requests_total', { response_code: '200', grpc_response_status: '14' }, [1, 3]),
-        s('istio_requests_total', { response_code: '503', grpc_response_status: '14' }, [0, 1]),
-        s('istio_request_duration_milliseconds_bucket', { le: '25' }, [50, 150]),
-        s('istio_request_duration_milliseconds_bucket', { le: '100' }, [80, 185]),
-        s('istio_request_duration_milliseconds_bucket', { le: '+Inf' }, [91, 194]),
-      ],
-      1000,
-    );
-    expect(side.requests).toBe(194);
-    expect(side.errors).toBe(4);
-    expect(side.latencyCount).toBe(194);
-    expect(side.buckets?.[4]).toBe(150); // le=25
-    expect(side.buckets?.[6]).toBe(185); // le=100
-  });
-});
-
 describe('raw sample cache', () => {
   it('asks only for what is new, and merges without duplicating samples', () => {
     const cache = new RawSampleCache(2);
@@ -198,25 +127,5 @@ describe('raw sample cache', () => {
     expect(cache.fetchFrom('k', 0, 110_000, 60_000)).toBe(40_000);
     // Asked about an earlier instant than cached: read everything again.
     expect(cache.fetchFrom('k', 0, 50_000, 60_000)).toBe(0);
-  });
-});
-
-describe('evidence bins', () => {
-  it('each bin holds both sides’ increases, dated by the sample that reported them', () => {
-    const req = (pod: string, values: number[]) => ({
-      labels: { __name__: 'istio_requests_total', pod, response_code: '200', grpc_response_status: '0' },
-      samples: values.map((v, i) => ({ t: i * 15_000, v })),
-    });
-    const bins = binnedSince(
-      [req('vm', [0, 100, 200, 300, 400])],
-      [req('k8s', [0, 1, 2, 13, 24])],
-      0,
-      30_000,
-    );
-    expect(bins.map((b) => [b.source.requests, b.target.requests])).toEqual([
-      [100, 1],
-      [200, 12],
-      [100, 11],
-    ]);
   });
 });

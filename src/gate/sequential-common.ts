@@ -1,0 +1,109 @@
+/** What the sequential checks share (pure): the evidence they read, the alpha split, and how a test becomes a check. */
+import type { PolicySpec } from '../plan/schema.js';
+import type { EvidenceBin } from './bins.js';
+import { logThreshold } from './sequential.js';
+import type { BinCounts, CheckResult, SideSample } from './types.js';
+
+/** What the tests see: this step's counts (readiness) and the evidence bins (carried across steps). */
+export interface Evidence {
+  bins: EvidenceBin[];
+  /** First bins of the mixture's components (0, then each later step's). */
+  starts: number[];
+  /** Steps of the schedule (the mixture's weights). */
+  steps: number;
+  /** Weight of the last component in the mixture (1/2 for the migration's start, less for a later step). */
+  lastStartWeight: number;
+  binMs: number;
+  stepTarget: SideSample;
+  target: BinCounts;
+  source: BinCounts;
+  scope: string;
+  weight: number;
+  level: number;
+  /** The most one bin may add to a test (ln): one burst never decides alone. */
+  cap: number;
+  /** The next step is 100 %: enough traffic to have seen a regression is needed before promotion. */
+  lastGate: boolean;
+  /** Bins since the current step began: a check passes only once its evidence could have failed it. */
+  stepBins: number;
+}
+
+/** Bins a step needs before its checks may pass: one bin alone can never fail a check (it is capped). */
+export const MIN_STEP_BINS = 2;
+
+/** Why a check may not pass yet for lack of bins (undefined: enough). */
+export function binsNote(ev: Evidence): string | undefined {
+  return ev.stepBins >= MIN_STEP_BINS
+    ? undefined
+    : `${ev.stepBins} bin of evidence at this step, need ${MIN_STEP_BINS} (one bin alone never decides)`;
+}
+
+export const round = (x: number, digits = 6) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
+const fmtE = (logE: number) => {
+  const e = Math.exp(logE);
+  return e >= 100 ? e.toExponential(1) : e.toFixed(e < 1 ? 2 : 1);
+};
+
+/** How many sequential tests the policy runs at each step (the alpha budget is split between them). */
+export function sequentialTestCount(policy: PolicySpec): number {
+  let n = 0;
+  const e = policy.slo.errorRate;
+  if (e) n += 1 + (e.maxIncreaseOverSource !== undefined ? 1 : 0);
+  for (const q of ['p50', 'p95', 'p99'] as const) {
+    const o = policy.slo.latency?.[q];
+    if (o?.maxMs !== undefined) n++;
+    if (o?.maxRatioToSource !== undefined) n++;
+  }
+  return Math.max(1, n);
+}
+
+/**
+ * ln(1/α_check): the evidence one check needs to fail. Evidence carried across steps is one test per check for
+ * the whole migration; evidence that restarts at each step is one test per check and step.
+ */
+export function failLevel(policy: PolicySpec, carried: boolean): number {
+  const tests = sequentialTestCount(policy) * (carried ? 1 : policy.steps.length);
+  return logThreshold(policy.analysis.alpha / tests);
+}
+
+export function totalOf(
+  bins: readonly EvidenceBin[],
+  side: 'source' | 'target',
+  zero: () => BinCounts,
+): BinCounts {
+  const out = zero();
+  for (const b of bins) {
+    const c = b[side];
+    out.requests += c.requests;
+    out.errors += c.errors;
+    out.latencyCount += c.latencyCount;
+    c.buckets.forEach((v, i) => (out.buckets[i]! += v));
+  }
+  return out;
+}
+
+export interface Test {
+  name: string;
+  logE: number;
+  level: number;
+  observed: number;
+  threshold: number;
+  numbers: string;
+  ready: boolean;
+  notReady: string;
+  notReadyOutcome: 'inconclusive' | 'skipped';
+}
+
+export function toCheck(t: Test): CheckResult {
+  const evidence = `evidence ${fmtE(t.logE)}, rolls back at ${fmtE(t.level)}`;
+  // The e-value already weighs all the evidence: one crossing is the decision (no streak on top).
+  const base = {
+    name: t.name,
+    failureThreshold: 1,
+    observed: round(t.observed),
+    threshold: round(t.threshold),
+  };
+  if (t.logE >= t.level) return { ...base, outcome: 'fail', message: `${t.numbers}: worse (${evidence})` };
+  if (!t.ready) return { ...base, outcome: t.notReadyOutcome, message: `${t.numbers}; ${t.notReady}` };
+  return { ...base, outcome: 'pass', message: `${t.numbers} (${evidence})` };
+}

@@ -1,0 +1,155 @@
+/**
+ * The sequential method's error checks (pure).
+ *
+ *  - error-rate: the containers' errors against the SLO, like for like: in each bin the null rate is the SLO or
+ *    the VMs' own rate (that bin's, or everything the VMs served so far), whichever is higher — a shared
+ *    dependency that fails both sides is not the containers' doing. Bins at 100 % hold the containers to the
+ *    VMs' rate as it was measured before (the VMs serve nothing then).
+ *  - error-rate-vs-source: the containers' share of each bin's errors against the share their requests predict
+ *    (H0: their rate ≤ the VMs' + maxIncreaseOverSource); it runs when the VMs had no errors at all too (each
+ *    container error is then evidence on its own). Bins at 100 % — the post-promotion watch — test the
+ *    containers against an upper bound of the VMs' rate before promotion.
+ */
+import { pct } from './format.js';
+import type { PolicySpec } from '../plan/schema.js';
+import { conditionalDispersion, ownDispersion } from './dispersion.js';
+import { mixtureOverStarts, rateBinLLR, ratioBinLLR } from './evidence.js';
+import { errorPromotionReadiness } from './promotion.js';
+import { wilson } from './stats.js';
+import type { CheckResult } from './types.js';
+import { binsNote, toCheck, type Evidence } from './sequential-common.js';
+
+/** Bins with fewer VM requests than this do not set a like-for-like rate on their own. */
+const MIN_VM_REQUESTS_PER_BIN = 100;
+
+/** The VMs' cumulative error rate up to each bin (carried over bins where they served nothing). */
+function vmRates(ev: Evidence): number[] {
+  let k = 0;
+  let n = 0;
+  return ev.bins.map((b) => {
+    k += b.source.errors;
+    n += b.source.requests;
+    return n > 0 ? k / n : 0;
+  });
+}
+
+function absoluteCheck(policy: PolicySpec, ev: Evidence, max: number): CheckResult {
+  const n = ev.target.requests;
+  const k = Math.min(ev.target.errors, n);
+  const cumulative = vmRates(ev);
+  let held = 0;
+  const p0 = ev.bins.map((b, i) => {
+    const own = b.source.requests >= MIN_VM_REQUESTS_PER_BIN ? b.source.errors / b.source.requests : 0;
+    const p = Math.max(max, own, cumulative[i]!);
+    if (p > max) held++;
+    return p;
+  });
+  const own = ownDispersion(
+    ev.bins.map((b) => ({ events: b.target.errors, trials: b.target.requests })),
+    ev.starts,
+  );
+  const perBin = ev.bins.map((b, i) =>
+    rateBinLLR(b.target.errors, b.target.requests, p0[i]!, { phi: own.phi[i]!, cap: ev.cap }),
+  );
+  const vms = ev.source.requests > 0 ? ev.source.errors / ev.source.requests : 0;
+  const note = held > 0 ? `; the VMs breach it too (${pct(vms)}): held to theirs where they did` : '';
+  const stepN = ev.stepTarget.requests;
+  const { minRequests } = policy.analysis;
+  return toCheck({
+    name: 'error-rate',
+    logE: mixtureOverStarts(perBin, ev.starts, ev.steps),
+    level: ev.level,
+    observed: n > 0 ? k / n : 0,
+    threshold: Math.max(max, vms),
+    numbers: `error rate ${pct(n > 0 ? k / n : 0)} (${Math.round(k)}/${Math.round(n)} ${ev.scope}) vs SLO ${pct(max)}${note}`,
+    ready: stepN >= minRequests && !binsNote(ev),
+    notReady:
+      binsNote(ev) ??
+      `only ${Math.round(stepN)} requests to the target since the step started (need ${minRequests})`,
+    notReadyOutcome: 'inconclusive',
+  });
+}
+
+function comparisonCheck(policy: PolicySpec, ev: Evidence, margin: number): CheckResult {
+  const name = 'error-rate-vs-source';
+  const n = ev.target.requests;
+  const k = Math.min(ev.target.errors, n);
+  const sn = ev.source.requests;
+  const sk = Math.min(ev.source.errors, sn);
+  if (!(sn > 0))
+    return {
+      name,
+      outcome: 'skipped',
+      failureThreshold: 1,
+      message: `not compared: no source traffic ${ev.scope}`,
+    };
+  const srcRate = sk / sn;
+  // With no VM errors at all, a positive margin is tested as an absolute rate (the VMs' rate is ~0).
+  const rho0 = margin > 0 && sk > 0 ? 1 + margin / srcRate : 1;
+  const batches = ev.bins.map((b) => ({
+    target: { events: b.target.errors, trials: b.target.requests },
+    source: { events: b.source.errors, trials: b.source.requests },
+  }));
+  const cond = conditionalDispersion(batches, ev.starts);
+  const own = ownDispersion(
+    batches.map((b) => b.target),
+    ev.starts,
+  );
+  // After promotion the VMs serve nothing: hold the containers to what the VMs did before, at its upper bound.
+  const before = wilson(sk, sn, 0.99).high;
+  const perBin = batches.map((b, i) => {
+    if (b.source.trials > 0 && !(margin > 0 && sk === 0))
+      return ratioBinLLR(b, rho0, { phi: cond.phi[i]!, cap: ev.cap });
+    const p0 = sk === 0 && margin > 0 ? margin : Math.min(0.999, before * rho0);
+    return rateBinLLR(b.target.events, b.target.trials, p0, { phi: own.phi[i]!, cap: ev.cap });
+  });
+  const readiness = errorPromotionReadiness({
+    lastGate: ev.lastGate,
+    ...(policy.analysis.detectBeforePromotion ? { detect: policy.analysis.detectBeforePromotion } : {}),
+    bins: batches.slice(ev.starts.at(-1) ?? 0),
+    phi: cond.phi.slice(ev.starts.at(-1) ?? 0),
+    binMs: ev.binMs,
+    sourceErrors: sk,
+    sourceRequests: sn,
+    rho0,
+    level: ev.level + Math.log(1 / ev.lastStartWeight),
+  });
+  const stepN = ev.stepTarget.requests;
+  const { minRequests } = policy.analysis;
+  const allowed = margin > 0 ? `allowed +${pct(margin)}` : 'no increase allowed';
+  const check = toCheck({
+    name,
+    logE: mixtureOverStarts(perBin, ev.starts, ev.steps),
+    level: ev.level,
+    observed: n > 0 ? k / n : 0,
+    threshold: srcRate + margin,
+    numbers: `error rate ${pct(n > 0 ? k / n : 0)} (${Math.round(k)}/${Math.round(n)}) vs ${pct(srcRate)} on the VMs (${Math.round(sk)}/${Math.round(sn)}) ${ev.scope}, ${allowed}${ev.weight >= 100 ? ' (watching after promotion)' : ''}`,
+    ready: stepN >= minRequests && !binsNote(ev) && readiness.ok,
+    notReady:
+      stepN < minRequests
+        ? `only ${Math.round(stepN)} requests to the target since the step started (need ${minRequests})`
+        : (binsNote(ev) ?? readiness.note),
+    notReadyOutcome: 'inconclusive',
+  });
+  return stepN >= minRequests && !binsNote(ev) && !readiness.ok && check.outcome === 'inconclusive'
+    ? { ...check, waiting: true }
+    : check;
+}
+
+export function errorChecks(policy: PolicySpec, ev: Evidence): CheckResult[] {
+  const slo = policy.slo.errorRate;
+  if (!slo) return [];
+  if (!(ev.target.requests > 0))
+    return [
+      {
+        name: 'error-rate',
+        outcome: 'inconclusive',
+        failureThreshold: 1,
+        message: `no requests reached the target ${ev.scope}`,
+      },
+    ];
+  const out = [absoluteCheck(policy, ev, slo.max)];
+  if (slo.maxIncreaseOverSource !== undefined)
+    out.push(comparisonCheck(policy, ev, slo.maxIncreaseOverSource));
+  return out;
+}
