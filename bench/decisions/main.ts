@@ -26,7 +26,6 @@ import type { RunRow } from './results.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
 
 const POLICIES = ['default', 'cautious', 'flagger-defaults', 'argo-defaults'];
-const HEALTHY_FAMILY = ['healthy', 'noisy', 'diurnal', 'vms-degrade', 'flapping', 'outage'];
 
 interface Args {
   quick: boolean;
@@ -89,7 +88,7 @@ export function planRuns(a: Args): PlannedRun[] {
     for (const policy of a.policies) {
       const seeds = a.policySeeds[policy] ?? a.seeds;
       const n =
-        policy === 'default' && HEALTHY_FAMILY.includes(name) ? Math.max(seeds, a.healthySeeds) : seeds;
+        policy === 'default' && scenario.family === 'healthy' ? Math.max(seeds, a.healthySeeds) : seeds;
       for (let seed = a.fromSeed; seed < a.fromSeed + n; seed++)
         runs.push({ scenario, policy: { label: policy, policy }, seed });
     }

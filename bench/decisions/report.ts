@@ -51,8 +51,15 @@ export interface Cell {
   harmRatioVsFlagger: number | null;
   /** Why a regression cell has no harm ratio (e.g. the reference harmed no request: nothing to compare). */
   harmRatioNote: string | null;
+  /** 95 % bootstrap interval of the harm ratio (seeds resampled in pairs). */
+  harmRatioCi: [number, number] | null;
   wallMsP50: number;
   virtualMsP50: number;
+  /** Time to complete, over the completed runs (healthy cost). */
+  completeMsP50: number | null;
+  completeMsP95: number | null;
+  /** Runs that ended paused (a human was needed). */
+  paused: Rate;
 }
 
 /** Below this reference harm (expected requests over the paired seeds) a ratio compares nothing but rounding. */
@@ -77,11 +84,31 @@ function harmRatio(
   return { ratio: own / ref, note: null };
 }
 
-const median = (xs: number[]): number | null => {
+const quantile = (xs: number[], q: number): number | null => {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)]!;
+  return s[Math.min(s.length - 1, Math.floor((s.length - 1) * q + 1e-9))]!;
 };
+const median = (xs: number[]) => quantile(xs, 0.5);
+
+/** 95 % percentile-bootstrap interval of Σ own ÷ Σ ref over paired seeds (deterministic resampling). */
+export function bootstrapRatio(pairs: ReadonlyArray<[number, number]>, reps = 1000): [number, number] | null {
+  if (pairs.length < 2) return null;
+  let state = 12345;
+  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 4294967296;
+  const ratios: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    let own = 0;
+    let ref = 0;
+    for (let i = 0; i < pairs.length; i++) {
+      const [o, f] = pairs[Math.floor(next() * pairs.length)]!;
+      own += o;
+      ref += f;
+    }
+    if (ref > 0) ratios.push(own / ref);
+  }
+  return ratios.length ? [quantile(ratios, 0.025)!, quantile(ratios, 0.975)!] : null;
+}
 
 /** Lag behind an oracle that knows both error rates: for each regressed run the oracle could tell. */
 function oracleLag(g: readonly RunRow[]): Pick<Cell, 'oracleLagMsP50' | 'withinIntervalOfOracle'> {
@@ -136,8 +163,16 @@ export function summarize(rows: readonly RunRow[], reference = 'flagger-defaults
       harmedDuringRunMean: g.reduce((s, r) => s + r.harmedDuringRun, 0) / g.length,
       harmRatioVsFlagger: ratio.ratio,
       harmRatioNote: ratio.note,
+      harmRatioCi:
+        ratio.ratio === null ? null : bootstrapRatio(paired.map((r) => [r.harmed, ref.get(r.seed)!.harmed])),
       wallMsP50: median(g.map((r) => r.wallMs)) ?? 0,
       virtualMsP50: median(g.map((r) => r.virtualMs)) ?? 0,
+      completeMsP50: median(g.filter((r) => r.outcome === 'completed').map((r) => r.virtualMs)),
+      completeMsP95: quantile(
+        g.filter((r) => r.outcome === 'completed').map((r) => r.virtualMs),
+        0.95,
+      ),
+      paused: wilson95(g.filter((r) => r.outcome === 'paused').length, g.length),
     });
   }
   return cells.sort((a, b) => a.scenario.localeCompare(b.scenario) || a.policy.localeCompare(b.policy));
@@ -159,7 +194,8 @@ export function formatTable(cells: readonly Cell[]): string {
     't det',
     'harm (2 h)',
     'of it in run',
-    'harm/flagger',
+    'harm/flagger [95 % CI]',
+    'done p50/p95 min',
   ];
   const lines = cells.map((c) => [
     c.scenario,
@@ -176,12 +212,15 @@ export function formatTable(cells: readonly Cell[]): string {
     c.harmedMean.toFixed(0),
     c.family === 'healthy' ? '' : c.harmedDuringRunMean.toFixed(0),
     c.harmRatioVsFlagger !== null
-      ? c.harmRatioVsFlagger.toFixed(2)
+      ? `${c.harmRatioVsFlagger.toFixed(2)}${c.harmRatioCi ? ` [${c.harmRatioCi[0].toFixed(2)}, ${c.harmRatioCi[1].toFixed(2)}]` : ''}`
       : c.harmRatioNote?.startsWith(NO_HARM_NOTE)
         ? `n/a: ${NO_HARM_NOTE}`
         : c.harmRatioNote
           ? 'n/a'
           : '',
+    c.completeMsP50 === null
+      ? ''
+      : `${(c.completeMsP50 / 60_000).toFixed(1)}/${((c.completeMsP95 ?? 0) / 60_000).toFixed(1)}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (l: string[]) => l.map((x, i) => x.padEnd(widths[i]!)).join('  ');
@@ -195,73 +234,80 @@ export function formatTable(cells: readonly Cell[]): string {
   ].join('\n');
 }
 
-const HEALTHY_FAMILY = ['healthy', 'noisy', 'diurnal', 'vms-degrade', 'flapping', 'outage'];
-
 export interface TargetCheck {
   target: string;
-  /** null: not applicable (the figure says why). */
+  /** null: not applicable (e.g. no harm to compare). */
   met: boolean | null;
   figure: string;
 }
 
-/** The issue's "done when" figures for `policy`, each with whether it is met. */
+/** Healthy cells where pauses count against the target: ≥ 100 req/s and ≥ 0.1 % base errors. */
+const PAUSE_EXEMPT = new Set(['vms-zero-errors', 'vms-near-zero', 'outage']);
+
+/** The issue's targets, judged on the 95 % interval bounds (never on point estimates). */
 export function targetChecks(cells: readonly Cell[], policy = 'default'): TargetCheck[] {
   const cell = (s: string) => cells.find((c) => c.scenario === s && c.policy === policy);
+  const mine = cells.filter((c) => c.policy === policy);
   const out: TargetCheck[] = [];
-  for (const s of HEALTHY_FAMILY) {
-    const c = cell(s);
-    if (c)
-      out.push({
-        target: `${s}: false rollbacks, 95 % upper bound ≤ 1 %`,
-        met: c.falseRollback.high <= 0.01,
-        figure: pct(c.falseRollback),
-      });
-  }
-  const family = cells.filter((c) => c.policy === policy && HEALTHY_FAMILY.includes(c.scenario));
-  if (family.length) {
-    const pooled = wilson95(
-      family.reduce((a, c) => a + c.falseRollback.k, 0),
-      family.reduce((a, c) => a + c.falseRollback.n, 0),
-    );
+  const healthy = mine.filter((c) => c.family === 'healthy');
+  for (const c of healthy)
     out.push({
-      target: `healthy family pooled (${family.length} scenarios): false rollbacks, 95 % upper bound ≤ 1 %`,
-      met: pooled.high <= 0.01,
+      target: `${c.scenario}: false rollbacks, 95 % upper bound ≤ 1 %`,
+      met: c.falseRollback.high <= 0.01,
+      figure: pct(c.falseRollback),
+    });
+  if (healthy.length) {
+    const sum = (f: (c: Cell) => Rate) =>
+      wilson95(
+        healthy.reduce((a, c) => a + f(c).k, 0),
+        healthy.reduce((a, c) => a + f(c).n, 0),
+      );
+    const pooled = sum((c) => c.falseRollback);
+    out.push({
+      target: `healthy family pooled (${healthy.length} scenarios): false rollbacks, 95 % upper bound ≤ 0.5 %`,
+      met: pooled.high <= 0.005,
       figure: pct(pooled),
     });
+    for (const c of healthy.filter((x) => !PAUSE_EXEMPT.has(x.scenario)))
+      out.push({
+        target: `${c.scenario}: runs that needed a human (paused), 95 % upper bound ≤ 1 %`,
+        met: c.paused.high <= 0.01,
+        figure: pct(c.paused),
+      });
   }
   const at = (s: string, label: string, r: (c: Cell) => Rate, min: number) => {
     const c = cell(s);
-    if (c) out.push({ target: label, met: r(c).rate >= min, figure: pct(r(c)) });
+    if (c) out.push({ target: `${s}: ${label} (95 % lower bound)`, met: r(c).low >= min, figure: pct(r(c)) });
   };
   at('errors-2x', '2× errors rolled back before 50 % in ≥ 95 %', (c) => c.detectedBefore50, 0.95);
   at('errors-1.5x', '1.5× errors rolled back before 100 % in ≥ 80 %', (c) => c.detectedBefore100, 0.8);
+  at('errors-1.5x-from-50', '1.5× from 50 % rolled back in ≥ 80 %', (c) => c.detection, 0.8);
   at('p99-plus-30', '+30 % p99 rolled back before 50 % in ≥ 90 %', (c) => c.detectedBefore50, 0.9);
-  const c20 = cell('errors-20x');
-  if (c20)
+  at('p99-plus-30-mid-bucket', '+30 % p99 rolled back before 50 % in ≥ 90 %', (c) => c.detectedBefore50, 0.9);
+  at('vms-zero-containers-0.5pct', 'rolled back in ≥ 95 %', (c) => c.detection, 0.95);
+  for (const c of mine.filter((x) => (x.harmRatioVsFlagger ?? x.harmRatioNote) !== null))
     out.push({
-      target:
-        '20× errors: rolled back within one analysis interval (10 s) of when an oracle could tell (median)',
-      met: (c20.oracleLagMsP50 ?? Infinity) <= ORACLE_INTERVAL_MS,
-      figure: `median lag ${Math.round((c20.oracleLagMsP50 ?? NaN) / 1000)} s; within 10 s in ${pct(c20.withinIntervalOfOracle)} of runs; detection ${Math.round((c20.detectionMsP50 ?? NaN) / 1000)} s after the first write (median), ${pct(c20.detection)} detected`,
-    });
-  for (const c of cells.filter(
-    (x) => x.policy === policy && (x.harmRatioVsFlagger ?? x.harmRatioNote) !== null,
-  ))
-    out.push({
-      target: `${c.scenario}: harm ratio vs flagger ≤ 0.20`,
-      met: c.harmRatioVsFlagger === null ? null : c.harmRatioVsFlagger <= 0.2,
+      target: `${c.scenario}: harm ratio vs flagger ≤ 0.20 (95 % bootstrap upper bound)`,
+      met: c.harmRatioVsFlagger === null ? null : (c.harmRatioCi?.[1] ?? Infinity) <= 0.2,
       figure:
         c.harmRatioVsFlagger === null
           ? `not applicable: ${c.harmRatioNote}`
-          : c.harmRatioVsFlagger.toFixed(2),
+          : `${c.harmRatioVsFlagger.toFixed(2)} [${c.harmRatioCi?.map((x) => x.toFixed(2)).join(', ') ?? 'n/a'}]`,
     });
-  for (const c of cells.filter((x) => x.policy === policy && x.family === 'low-traffic'))
+  for (const c of mine.filter((x) => x.family === 'low-traffic'))
     out.push({
       target: `${c.scenario}: never promotes`,
       met: !c.outcomes.completed,
       figure: Object.entries(c.outcomes)
         .map(([k, v]) => `${k} ${v}`)
         .join(', '),
+    });
+  const base = cell('healthy');
+  if (base?.completeMsP50 != null)
+    out.push({
+      target: 'healthy: median time to complete (report; compare with the previous release’s figure)',
+      met: null,
+      figure: `${(base.completeMsP50 / 60_000).toFixed(1)} min (p95 ${((base.completeMsP95 ?? 0) / 60_000).toFixed(1)} min)`,
     });
   return out;
 }

@@ -17,7 +17,8 @@ import { HARM_HORIZON_MS, harmAfterRun, regressedAfterRun } from './harm.js';
 import type { BenchProm } from './prom.js';
 import { Rng } from './random.js';
 import type { PolicyRef, RunRow } from './results.js';
-import { vmBehaviour, type ScenarioDef } from './scenarios.js';
+import { drawParams, vmBehaviour, type ScenarioDef } from './scenarios.js';
+import { drawNoise } from './noise.js';
 import { TrafficLoop } from './traffic-loop.js';
 import { VirtualClock } from './vclock.js';
 import { VirtualMetrics } from './virtual-metrics.js';
@@ -54,7 +55,10 @@ function tracked(mesh: MeshAdapter, counter: { inflight: number }): MeshAdapter 
 
 export async function runOne(o: RunOneOptions): Promise<RunRow> {
   const wallStart = performance.now();
-  const { scenario, seed } = o;
+  const { seed } = o;
+  // Ranged parameters and noise are drawn from the seed alone: every policy meets the same traffic.
+  const params = drawParams(o.scenario, new Rng(seed * 104_729 + 1));
+  const scenario: ScenarioDef = { ...o.scenario, rps: params.rps, baseErrorRate: params.baseErrorRate };
   const namespace = `d${seed}-${o.startAt.toString(36)}`.slice(0, 40);
   const kube = await startKubeApiServer();
   try {
@@ -80,19 +84,24 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
     let outageStart: number | undefined;
     const outage = (t: number) =>
       outageStart !== undefined && t >= outageStart && t < outageStart + (scenario.outageMs ?? 0);
+    const at = scenario.regression?.at;
     const injectAtWeight =
-      scenario.regression?.at === 'random'
+      at === 'random'
         ? steps[Math.floor(injectionDraw * Math.max(1, steps.length - 1))]!
-        : scenario.regression
-          ? steps[0]!
-          : Infinity;
+        : typeof at === 'number'
+          ? at
+          : scenario.regression
+            ? steps[0]!
+            : Infinity;
     const traffic = new TrafficLoop({
       scenario,
       seed,
       vmLabels: vm!.labels,
       k8sLabels: k8s!.labels,
-      vm: vmBehaviour(scenario.baseErrorRate),
+      vm: vmBehaviour(scenario.baseErrorRate, scenario.vmLatency),
       scrapeMs: SCRAPE_MS,
+      noise: drawNoise(scenario.noise, seed),
+      targetSlower: params.targetSlower,
       t0: o.startAt,
       scraping: (t) => !outage(t),
     });

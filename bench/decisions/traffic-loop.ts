@@ -8,6 +8,7 @@ import { Rng } from './random.js';
 import { volumeAt, type ScenarioDef } from './scenarios.js';
 import { HARM_HORIZON_MS, excessBadProbability } from './harm.js';
 import { SideTraffic, type Series, type SideBehaviour, type TargetTruth } from './traffic.js';
+import { blipAt, scrapedAt, slotFactor, type Noise } from './noise.js';
 
 export interface TrafficLoopOptions {
   scenario: ScenarioDef;
@@ -17,6 +18,10 @@ export interface TrafficLoopOptions {
   vm: SideBehaviour;
   scrapeMs: number;
   t0: number;
+  /** This seed's noise (noise.ts); none by default. */
+  noise?: Noise;
+  /** A healthy container slower than the VMs by this factor (uniformly: body and tail). */
+  targetSlower?: number;
   scraping: (at: number) => boolean;
 }
 
@@ -50,11 +55,15 @@ export class TrafficLoop {
     this.target = new SideTraffic({ labels: o.k8sLabels, pods: 2 }, this.rng);
     // The containers may legitimately differ a little from the VMs.
     const errMult = 0.9 + 0.15 * this.rng.next();
-    const latMult = 0.97 + 0.06 * this.rng.next();
+    const latMult = (0.97 + 0.06 * this.rng.next()) * (o.targetSlower ?? 1);
     this.healthyTarget = {
       ...o.vm,
       errorRate: o.vm.errorRate * errMult,
-      latency: { ...o.vm.latency, medianMs: o.vm.latency.medianMs * latMult },
+      latency: {
+        ...o.vm.latency,
+        medianMs: o.vm.latency.medianMs * latMult,
+        tailMedianMs: o.vm.latency.tailMedianMs * (o.targetSlower ?? 1),
+      },
     };
     // Against the VMs' usual behaviour: shared hiccups hit both sides and are not the build's fault.
     this.regressedTarget = o.scenario.regression?.apply(this.healthyTarget);
@@ -96,6 +105,7 @@ export class TrafficLoop {
 
   private behaviours(sec: number): { source: SideBehaviour; target: SideBehaviour } {
     const s = this.o.scenario;
+    const n = this.o.noise ?? {};
     let source = this.o.vm;
     if (s.vmDegrade)
       source = {
@@ -108,6 +118,20 @@ export class TrafficLoop {
       source = { ...source, errorRate: source.errorRate * 4 };
       target = { ...target, errorRate: target.errorRate * 4 };
     }
+    if (this.regressed && s.leakPerHour && this.injectedAt !== undefined) {
+      const hours = (this.o.t0 + sec * 1000 - this.injectedAt) / 3600_000;
+      target = { ...target, errorRate: target.errorRate * (1 + s.leakPerHour * Math.max(0, hours)) };
+    }
+    const slot = Math.floor(sec / 10);
+    const blip = blipAt(this.o.seed, sec, n.blips) ? (n.blips?.factor ?? 1) : 1;
+    source = {
+      ...source,
+      errorRate: source.errorRate * blip * slotFactor(this.o.seed, 1, slot, n.sideSigma),
+    };
+    target = {
+      ...target,
+      errorRate: target.errorRate * blip * slotFactor(this.o.seed, 2, slot, n.sideSigma),
+    };
     return { source, target };
   }
 
@@ -122,8 +146,11 @@ export class TrafficLoop {
       const b = this.behaviours(sec);
       if (s.podRestarts && sec > 0 && sec % RESTART_EVERY_S === 0)
         this.target.restartPod((sec / RESTART_EVERY_S) % 2);
-      this.source.serve(n - nt, b.source);
-      const served = this.target.serve(nt, b.target);
+      const slot = Math.floor(sec / 10);
+      const pod = (side: number) => (i: number) =>
+        slotFactor(this.o.seed, side * 100 + i, slot, this.o.noise?.podSigma);
+      this.source.serve(n - nt, b.source, pod(1));
+      const served = this.target.serve(nt, b.target, pod(2));
       if (this.regressed) {
         this.regressedErrors += served.errors;
         this.truthCounts.requests += nt;
@@ -132,10 +159,13 @@ export class TrafficLoop {
         if (nt > 0) this.maxRegressedWeight = Math.max(this.maxRegressedWeight ?? 0, weight);
       }
       const next = t + 1000;
-      if (next % this.o.scrapeMs === 0 && this.o.scraping(next)) {
-        this.source.scrape(next);
-        this.target.scrape(next);
-        this.consultOracle(next);
+      const vm = this.o.noise?.vmScrape;
+      if (this.o.scraping(next)) {
+        if (scrapedAt(next, vm?.everyMs ?? this.o.scrapeMs, vm?.offsetMs)) this.source.scrape(next);
+        if (scrapedAt(next, this.o.noise?.podScrapeMs ?? this.o.scrapeMs)) {
+          this.target.scrape(next);
+          this.consultOracle(next);
+        }
       }
       if (sec % 10 === 0) this.timeline.push({ t, weight });
     }

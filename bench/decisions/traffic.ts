@@ -97,8 +97,15 @@ export class SideTraffic {
     return p;
   }
 
-  /** Serves `n` requests with behaviour `b`; returns errors and requests slower than HARM_LATENCY_MS. */
-  serve(n: number, b: SideBehaviour): { errors: number; slow: number } {
+  /**
+   * Serves `n` requests with behaviour `b` (each pod's error rate × `podFactor(pod)`); returns errors and requests
+   * slower than HARM_LATENCY_MS.
+   */
+  serve(
+    n: number,
+    b: SideBehaviour,
+    podFactor: (pod: number) => number = () => 1,
+  ): { errors: number; slow: number } {
     const perPod = this.rng.multinomial(n, Array(this.pods.length - 1).fill(1 / this.pods.length));
     let errors = 0;
     let slow = 0;
@@ -107,7 +114,7 @@ export class SideTraffic {
     this.pods.forEach((pod, i) => {
       const k = perPod[i] ?? 0;
       if (k === 0) return;
-      const e = this.rng.binomial(k, b.errorRate);
+      const e = this.rng.binomial(k, Math.min(1, b.errorRate * podFactor(i)));
       const grpc = this.rng.binomial(e, b.grpcShare);
       const add = (code: string, v: number) => {
         if (v > 0) pod.codes.set(code, (pod.codes.get(code) ?? 0) + v);

@@ -1,0 +1,48 @@
+/**
+ * The noise real meshes have, for the decisions benchmark (issue 19): each family's parameters are drawn per
+ * seed from ranges (not one fixed setting), from a generator of their own so every policy meets the same traffic.
+ *
+ *  - sideSigma: each side's error rate × a log-normal factor per 10-s slot, independently (bursty errors).
+ *  - podSigma: each pod's error rate × its own factor per 10-s slot.
+ *  - blips: both sides fail × `factor` for `seconds` seconds at random (a shared dependency).
+ *  - vmScrape / podScrapeMs: the VMs' scrape job at its own interval and phase.
+ *  - leakPerHour: the containers' error rate grows by this multiple per hour after the regression starts.
+ */
+import { Rng } from './random.js';
+
+export interface Noise {
+  sideSigma?: number;
+  podSigma?: number;
+  blips?: { perSecond: number; factor: number; seconds: number };
+  vmScrape?: { everyMs: number; offsetMs: number };
+  podScrapeMs?: number;
+}
+
+export type NoiseDraw = (r: Rng) => Noise;
+
+export const uniform = (r: Rng, lo: number, hi: number) => lo + (hi - lo) * r.next();
+
+/** The noise of one seed (the same for every policy). */
+export function drawNoise(draw: NoiseDraw | undefined, seed: number): Noise {
+  return draw ? draw(new Rng(seed * 7919 + 13)) : {};
+}
+
+/** A log-normal factor with mean 1, deterministic per (seed, key, slot). */
+export function slotFactor(seed: number, key: number, slot: number, sigma: number | undefined): number {
+  if (!sigma) return 1;
+  const r = new Rng(seed * 1_000_003 + key * 7_777_777 + slot * 31 + 5);
+  return Math.exp(sigma * r.normal() - (sigma * sigma) / 2);
+}
+
+/** Whether a shared blip is on at virtual second `sec` (blips start at random seconds and last `seconds`). */
+export function blipAt(seed: number, sec: number, blips: Noise['blips']): boolean {
+  if (!blips) return false;
+  for (let s = sec - blips.seconds + 1; s <= sec; s++)
+    if (new Rng(seed * 999_983 + s * 17 + 3).next() < blips.perSecond) return true;
+  return false;
+}
+
+/** Whether a side is scraped at instant `t` (epoch ms, whole seconds). */
+export function scrapedAt(t: number, everyMs: number, offsetMs = 0): boolean {
+  return (t - offsetMs) % everyMs === 0;
+}
