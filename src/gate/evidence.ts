@@ -45,7 +45,8 @@ export function rateBinLLR(
   if (!(n > 0) || !(p0 > 0) || p0 >= 1) return alternatives.map(() => 0);
   const kk = Math.min(Math.max(0, k), n);
   return alternatives.map((a) => {
-    const p1 = Math.min(p0 * a, (1 + p0) / 2, 0.999999);
+    // Alternatives as odds ratios: a × the rate for rare events, and still a step above p0 near 50 % (p50).
+    const p1 = Math.min((p0 * a) / (1 - p0 + p0 * a), 0.999999);
     if (!(p1 > p0)) return 0;
     return temper(kk * Math.log(p1 / p0) + (n - kk) * Math.log((1 - p1) / (1 - p0)), t);
   });

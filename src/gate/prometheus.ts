@@ -13,12 +13,8 @@ import { RawSampleCache } from './raw-cache.js';
 
 import type { BinCounts, GateSample, Quantile, SideSample } from './types.js';
 
-/**
- * Read this far back before the evidence starts: series present then are baselines, not new, and the VMs' traffic
- * there places their latency quantiles (the latency comparison's threshold is chosen from it, not from the
- * evidence it tests).
- */
-const RAW_LOOKBACK_MS = 300_000;
+/** Read this far back before the evidence starts: series present then are baselines, not new traffic. */
+const RAW_LOOKBACK_MS = 60_000;
 /** Later reads overlap the previous one by this much. */
 const RAW_OVERLAP_MS = 60_000;
 
@@ -168,13 +164,11 @@ export class PrometheusProvider implements MetricsProvider {
     const custom = await this.customMetrics(req);
     const { bins, completeTo } = alignedBins(source, target, evidenceSince, evidenceBinMs(req.policy), at);
     const firstSeen = earliest([...source, ...target]);
-    const baseline = sideBetween(source, evidenceSince - RAW_LOOKBACK_MS, evidenceSince, firstSeen);
     return {
       at,
       since,
       ...(carried ? { evidenceSince } : {}),
       batches: bins,
-      baseline,
       windowMs: Math.max(0, at - since),
       source: asSide(sideBetween(source, since, completeTo, firstSeen)),
       target: asSide(sideBetween(target, since, completeTo, firstSeen)),

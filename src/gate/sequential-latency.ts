@@ -3,22 +3,27 @@
  *
  *  - <q> (maxMs): the share of the containers' requests slower than maxMs (rounded up to a bucket bound) against
  *    1 − q, like for like with the VMs (held to the VMs' share where the VMs breach it too).
- *  - <q>-vs-source (maxRatioToSource r): the containers' q-quantile ≤ r × the VMs'. Tested as: the containers'
- *    share slower than a bound B ≤ the VMs' share slower than B / r. That holds under the null whenever the
- *    containers' latency is the VMs' scaled by at most r (and for any shape whose tail above B/r is no heavier);
- *    a uniformly 10 % slower container passes a 1.2× allowance. The VMs' share at B / r, which lies between two
- *    bounds, is interpolated log-linearly in both share and latency (a power-law tail; exact for Pareto tails,
- *    within a few percent for log-normal ones — the assumption the README states). B is the bound whose B / r
- *    the VMs' tail crosses nearest to 1 − q, chosen from the VMs' traffic BEFORE the migration's evidence
- *    (`baseline`), so the threshold is not picked from the data it then tests. Where the VMs' share changes more
- *    than MAX_BUCKET_DROP× across the bucket holding B / r, the buckets cannot resolve r: the check says so and
- *    is skipped (finer buckets: see the README).
+ *  - <q>-vs-source (maxRatioToSource r): the containers' q-quantile ≤ r × the VMs'. The VMs' q-quantile is placed
+ *    from their own counts (an upper 99 % confidence bound, so sampling noise does not tighten the null), and the
+ *    test is then the containers' share slower than x* = r × that quantile against 1 − q: under the null at
+ *    most 1 − q of their requests are slower than x*. The VMs' counts only choose x* (they are independent of
+ *    the containers' counts the test reads), so the choice costs no validity; as the VMs change during the
+ *    migration x* follows them (a slowdown both sides share is not the containers' doing), and at 100 % x* is
+ *    what the VMs showed before. A uniformly 10 % slower container passes a 1.2× allowance; a p99 30 % higher
+ *    fails it wherever the VMs' p99 sits relative to the bounds.
+ *  - Between bounds, shares are interpolated on the probit of the CDF against log-latency (a straight line for a
+ *    log-normal latency, exactly), through the bounds around the point and the next informative one, as a
+ *    quadratic. The null is widened by INTERPOLATION_ERROR. The assumption: latency is log-normal-like inside a
+ *    bucket. A slow minority whose own mode sits inside the bucket bends the curve and can bias the share by up
+ *    to ~2× (computed for log-normal mixtures); finer buckets remove the assumption (README). Where the
+ *    containers' share drops more than MAX_BUCKET_DROP× across the bucket holding x*, the check says it cannot
+ *    tell and is skipped.
  */
 import { pct } from './format.js';
 import type { LatencyObjective, PolicySpec } from '../plan/schema.js';
 import { ISTIO_LATENCY_BUCKETS_MS } from './buckets.js';
-import { conditionalDispersion, ownDispersion } from './dispersion.js';
-import { mixtureOverStarts, rateBinLLR, ratioBinLLR } from './evidence.js';
+import { ownDispersion } from './dispersion.js';
+import { mixtureOverStarts, rateBinLLR } from './evidence.js';
 import { normalQuantile, wilson } from './stats.js';
 import { normalCdf } from './sequential.js';
 import { QUANTILES, type BinCounts, type CheckResult, type Quantile } from './types.js';
@@ -38,13 +43,12 @@ export function slowerThan(side: BinCounts, index: number): number {
   return Math.max(0, side.latencyCount - (side.buckets[index] ?? side.latencyCount));
 }
 
-/** Where B / r falls: the bounds around it and the interpolation weight w (slower ≈ (1−w)·S(lo) + w·S(hi)). */
+/** Where a latency falls: the bounds around it and the interpolation weight w (slower ≈ (1−w)·S(lo) + w·S(hi)). */
 export interface Interpolation {
-  bound: number;
   lo: number;
   hi: number;
   w: number;
-  /** How many times the VMs' tail share drops across the bucket holding B / r. */
+  /** How many times the share slower drops across the bucket holding the point. */
   drop: number;
   /** The null ratio: 1 plus the worst error of the interpolation at this drop (see INTERPOLATION_ERROR). */
   rho0: number;
@@ -53,18 +57,13 @@ export interface Interpolation {
 const B = ISTIO_LATENCY_BUCKETS_MS;
 
 /**
- * The allowance for the interpolation, by the tail share's drop across the bucket: exact for a log-normal
- * latency, the interpolation is off for other shapes by at most what a curve through three bounds can miss —
- * these are the largest errors of a log-share quadratic on log-normal tails of any median and σ ≥ 0.4 over
- * Istio's default buckets (computed numerically), a bound the probit fit stays within on the decisions bench's
- * shapes. The comparison's null ratio is widened by it, so interpolation does not manufacture evidence.
+ * The allowance for the interpolation, by the share's drop across the bucket: exact for a log-normal latency,
+ * the probit quadratic is off for log-normal-like shapes by a few percent; the null is widened by this much.
+ * It does not cover a slow minority whose own mode sits inside the bucket (up to ~2×; see the header).
  */
 export const INTERPOLATION_ERROR: ReadonlyArray<[maxDrop: number, error: number]> = [
-  [2, 0.01],
-  [3, 0.03],
-  [5, 0.06],
-  [8, 0.1],
-  [MAX_BUCKET_DROP, 0.14],
+  [12, 0.02],
+  [MAX_BUCKET_DROP, 0.04],
 ];
 
 /** The quadratic through three points (Lagrange), evaluated at x. */
@@ -79,13 +78,12 @@ function quadratic(xs: readonly number[], ys: readonly number[], x: number): num
 }
 
 /**
- * The VMs' share slower than B[j] / r, from their cumulative counts `ref`: the probit of the share already served
- * (Φ⁻¹ of the CDF) as a function of log-latency — a straight line for a log-normal latency, exactly — through
- * the bounds around B / r and the next one that is informative, as a quadratic (which follows a tail that bends
- * away from log-normal, e.g. a slow minority).
+ * The share of `ref`'s requests slower than `x`, from its cumulative counts: the probit of the share already
+ * served (Φ⁻¹ of the CDF) as a function of log-latency — a straight line for a log-normal latency, exactly —
+ * through the bounds around x and the next one that is informative, as a quadratic (which follows a tail that
+ * bends away from log-normal).
  */
-export function interpolateAt(ref: BinCounts, j: number, r: number): Interpolation | undefined {
-  const x = B[j]! / r;
+export function interpolateAt(ref: BinCounts, x: number): Interpolation | undefined {
   const hi = B.findIndex((b) => b >= x);
   const lo = hi - 1;
   const n = ref.latencyCount;
@@ -106,27 +104,46 @@ export function interpolateAt(ref: BinCounts, j: number, r: number): Interpolati
   const target = Math.min(sLo, Math.max(sHi, n * (1 - normalCdf(z))));
   const w = sLo === sHi ? f : (sLo - target) / (sLo - sHi);
   const error = INTERPOLATION_ERROR.find(([d]) => drop <= d)?.[1] ?? Infinity;
-  return { bound: j, lo, hi, w, drop, rho0: 1 + error };
+  return { lo, hi, w, drop, rho0: 1 + error };
 }
 
-/** B for quantile q: the bound whose B / r the VMs' tail share crosses nearest to 1 − q (on `ref`). */
-export function chooseBound(ref: BinCounts, q: Quantile, r: number): Interpolation | undefined {
-  const total = ref.latencyCount;
-  if (!(total > 0)) return undefined;
-  let best: Interpolation | undefined;
-  let bestGap = Infinity;
-  for (let j = 1; j < B.length; j++) {
-    const it = interpolateAt(ref, j, r);
-    if (!it) continue;
-    const share = ((1 - it.w) * slowerThan(ref, it.lo) + it.w * slowerThan(ref, it.hi)) / total;
-    const gap = Math.abs(Math.log(share / (1 - QUANTILES[q])));
-    if (gap < bestGap) [best, bestGap] = [it, gap];
+/**
+ * The latency below which all but `share` of `ref`'s requests fall, interpolated between bounds (probit against
+ * log-latency, bisection); undefined outside the buckets.
+ */
+export function latencyAtShare(ref: BinCounts, share: number): number | undefined {
+  const n = ref.latencyCount;
+  if (!(n > 0)) return undefined;
+  const above = (x: number) => {
+    const it = interpolateAt(ref, x);
+    return it ? (1 - it.w) * slowerThan(ref, it.lo) + it.w * slowerThan(ref, it.hi) : undefined;
+  };
+  let lo = Math.log(B[0]!);
+  let hi = Math.log(B.at(-1)!);
+  if ((above(Math.exp(hi) * 0.999) ?? 0) / n > share) return undefined;
+  for (let k = 0; k < 50; k++) {
+    const mid = (lo + hi) / 2;
+    const a = above(Math.exp(mid));
+    if (a !== undefined && a / n > share) lo = mid;
+    else hi = mid;
   }
-  return best;
+  return Math.exp(hi);
 }
 
-const sourceSlower = (c: BinCounts, it: Interpolation) =>
-  (1 - it.w) * slowerThan(c, it.lo) + it.w * slowerThan(c, it.hi);
+/** Confidence of the upper bound on the VMs' quantile. */
+export const QUANTILE_CONFIDENCE = 0.9;
+
+/** The VMs' q-quantile at its upper 90 % confidence bound: where the share above it is significantly ≤ 1 − q. */
+export function sourceQuantileUpper(ref: BinCounts, q: Quantile): number | undefined {
+  const n = ref.latencyCount;
+  const want = 1 - QUANTILES[q];
+  // The observed share whose upper 90 % bound is 1 − q: at that latency the VMs' true share is ≤ 1 − q, so their
+  // true quantile lies below it (with 90 % confidence; the VMs serve most requests, so this costs little).
+  let share = want;
+  for (let k = 0; k < 30; k++)
+    share *= want / Math.max(wilson(share * n, n, QUANTILE_CONFIDENCE).high, 1e-12);
+  return latencyAtShare(ref, Math.max(1e-6, share));
+}
 
 function absoluteCheck(q: Quantile, o: LatencyObjective, ev: Evidence, ready: boolean, notReady: string) {
   const i = B.findIndex((b) => b >= o.maxMs!);
@@ -165,68 +182,58 @@ function comparisonCheck(
   q: Quantile,
   o: LatencyObjective,
   ev: Evidence,
-  baseline: BinCounts | undefined,
   gate: { ready: boolean; notReady: string; need: number },
 ): CheckResult {
   const name = `${q}-vs-source`;
+  const r = o.maxRatioToSource!;
   const skip = (why: string): CheckResult => ({
     name,
     outcome: 'skipped',
     failureThreshold: 1,
     message: `${q} not compared: ${why}`,
   });
-  const ref = baseline && baseline.latencyCount >= gate.need ? baseline : ev.source;
-  if (ref.latencyCount < gate.need)
+  const vm = ev.source;
+  if (vm.latencyCount < gate.need)
     return skip(
-      `too little VM traffic to place their ${q} (${Math.round(ref.latencyCount)} samples, need ${gate.need})`,
+      `too little VM traffic to place their ${q} (${Math.round(vm.latencyCount)} samples, need ${gate.need})`,
     );
-  const it = chooseBound(ref, q, o.maxRatioToSource!);
-  if (!it) return skip(`the VMs' ${q} is outside Istio's buckets`);
-  const r = o.maxRatioToSource!;
-  const at = B[it.bound]!;
-  if (!Number.isFinite(it.rho0))
+  const qs = sourceQuantileUpper(vm, q);
+  if (qs === undefined) return skip(`the VMs' ${q} is outside Istio's buckets`);
+  const x = r * qs;
+  const pooled = ev.target;
+  const it = interpolateAt(pooled, x);
+  if (!it && !(slowerThan(pooled, B.findIndex((b) => b >= x) - 1) > 0)) {
+    // Nothing of the containers' is slower than the bound below x*: no evidence against them yet.
+  } else if (!it || !Number.isFinite(it.rho0))
     return skip(
-      `the VMs' ${q} lies in the ${B[it.lo]}–${B[it.hi]} ms bucket, whose tail share drops ${it.drop.toFixed(0)}× across it: cannot tell ${r}× with these buckets (add finer ones, see the README)`,
+      `the containers' share slower than ${x.toFixed(0)} ms cannot be read from Istio's buckets there (it drops ${it ? it.drop.toFixed(0) : '∞'}× across the bucket): cannot tell ${r}× (add finer buckets, see the README)`,
     );
-  const batches = ev.bins.map((b) => ({
-    target: { events: slowerThan(b.target, it.bound), trials: b.target.latencyCount },
-    source: { events: sourceSlower(b.source, it), trials: b.source.latencyCount },
-  }));
-  const cond = conditionalDispersion(batches, ev.starts);
-  const own = ownDispersion(
-    batches.map((b) => b.target),
-    ev.starts,
-  );
-  const ks = sourceSlower(ev.source, it);
-  const sn = ev.source.latencyCount;
-  const before = sn > 0 ? ks / sn : 0;
-  // After promotion the VMs serve nothing: the containers are held to the VMs' share before, at its upper bound.
-  const bound = Math.min(0.999, wilson(ks, sn, 0.99).high);
-  const perBin = batches.map((b, k) =>
-    b.source.trials > 0
-      ? ratioBinLLR(b, it.rho0, { phi: cond.phi[k]!, cap: ev.cap })
-      : rateBinLLR(b.target.events, b.target.trials, Math.min(0.999, bound * it.rho0), {
-          phi: own.phi[k]!,
-          cap: ev.cap,
-        }),
-  );
-  const n = ev.target.latencyCount;
-  const kt = slowerThan(ev.target, it.bound);
+  const above = (c: BinCounts) => (it ? (1 - it.w) * slowerThan(c, it.lo) + it.w * slowerThan(c, it.hi) : 0);
+  const allowed = 1 - QUANTILES[q];
+  const p0 = Math.min(0.999, allowed * (it?.rho0 ?? 1));
+  const bins = ev.bins.map((b) => ({ events: above(b.target), trials: b.target.latencyCount }));
+  const own = ownDispersion(bins, ev.starts);
+  const perBin = bins.map((b, k) => rateBinLLR(b.events, b.trials, p0, { phi: own.phi[k]!, cap: ev.cap }));
+  const n = pooled.latencyCount;
+  const kt = above(pooled);
+  const tolerance = it
+    ? ` (${((it.rho0 - 1) * 100).toFixed(0)} % allowed for interpolating in the ${B[it.lo]}–${B[it.hi]} ms bucket)`
+    : '';
   return toCheck({
     name,
     logE: mixtureOverStarts(perBin, ev.starts, ev.steps),
     level: ev.level,
     observed: n > 0 ? kt / n : 0,
-    threshold: before * it.rho0,
-    numbers: `${pct(n > 0 ? kt / n : 0)} of target requests over ${at} ms (${Math.round(kt)}/${Math.round(n)}) vs ${pct(before)} of the VMs' over ${(at / r).toFixed(0)} ms ${ev.scope} (${q} allowed ${r}×; ${((it.rho0 - 1) * 100).toFixed(0)} % allowed for interpolating inside the ${B[it.lo]}–${B[it.hi]} ms bucket)`,
+    threshold: p0,
+    numbers: `${pct(n > 0 ? kt / n : 0)} of target requests over ${x.toFixed(0)} ms = ${r}× the VMs' ${q} (≤ ${qs.toFixed(0)} ms) ${ev.scope}, allowed ${pct(allowed)}${tolerance}`,
     ready: gate.ready,
     notReady: gate.notReady,
     notReadyOutcome: 'skipped',
   });
 }
 
-/** The latency checks; `baseline`: the VMs' counts before the evidence started (places their quantiles). */
-export function latencyChecks(policy: PolicySpec, ev: Evidence, baseline?: BinCounts): CheckResult[] {
+/** The latency checks. */
+export function latencyChecks(policy: PolicySpec, ev: Evidence): CheckResult[] {
   const out: CheckResult[] = [];
   const stepN = ev.stepTarget.latencyCount ?? ev.stepTarget.requests;
   for (const q of ['p50', 'p95', 'p99'] as const) {
@@ -236,8 +243,7 @@ export function latencyChecks(policy: PolicySpec, ev: Evidence, baseline?: BinCo
     const ready = stepN >= need && !binsNote(ev);
     const notReady = `${q} not judged yet: ${binsNote(ev) ?? `${Math.round(stepN)} target samples since the step started, need ${need}`}`;
     if (o.maxMs !== undefined) out.push(absoluteCheck(q, o, ev, ready, notReady));
-    if (o.maxRatioToSource !== undefined)
-      out.push(comparisonCheck(q, o, ev, baseline, { ready, notReady, need }));
+    if (o.maxRatioToSource !== undefined) out.push(comparisonCheck(q, o, ev, { ready, notReady, need }));
   }
   return out;
 }

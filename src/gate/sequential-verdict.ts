@@ -80,5 +80,5 @@ export function evidenceOf(policy: PolicySpec, sample: GateSample, weight: numbe
 /** The error and latency checks of the sequential method. */
 export function sequentialChecks(policy: PolicySpec, sample: GateSample, weight: number): CheckResult[] {
   const ev = evidenceOf(policy, sample, weight);
-  return [...errorChecks(policy, ev), ...latencyChecks(policy, ev, sample.baseline)];
+  return [...errorChecks(policy, ev), ...latencyChecks(policy, ev)];
 }

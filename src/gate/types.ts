@@ -45,8 +45,6 @@ export interface GateSample {
   evidenceSince?: number;
   /** Evidence bins (both sides over the same interval; `start`/`end` epoch ms when known). */
   batches?: Array<{ start?: number; end?: number; source: BinCounts; target: BinCounts }>;
-  /** The VMs' counts over a few minutes before `evidenceSince`: where their latency quantiles lie. */
-  baseline?: BinCounts;
   /** How many Prometheus queries produced this sample. */
   queries: number;
 }
