@@ -42,6 +42,15 @@ describe('decideToolSetup', () => {
     );
   });
 
+  it('an override naming no executable stops the run: installing a package would not fix it', () => {
+    const d = decideToolSetup(facts({ missing: ['chromium'], badOverrides: ['CHROMIUM_PATH=/nowhere'] }));
+    expect(d).toEqual({
+      action: 'fail',
+      message:
+        'meshshift tests: CHROMIUM_PATH=/nowhere is not an executable file: fix or unset it, then npm test again.',
+    });
+  });
+
   it('never runs apt-get elsewhere: another OS, or no apt-get', () => {
     for (const f of [facts({ osIds: ['fedora'] }), facts({ hasAptGet: false }), facts({ osIds: [] })]) {
       const d = decideToolSetup(f);

@@ -12,6 +12,8 @@ import { TOOLS, TOOL_NAMES, findTool, type ToolName } from '../../src/sim/tools.
 export interface ToolFacts {
   /** Programs of the tool list not found (PATH, or their override variable). */
   missing: ToolName[];
+  /** Override variables set to something that is not an executable (`CHROMIUM_PATH=/x`): no package fixes those. */
+  badOverrides?: string[];
   isRoot: boolean;
   /** `ID` and `ID_LIKE` of /etc/os-release, lowercase (empty when unreadable). */
   osIds: string[];
@@ -26,6 +28,12 @@ export type ToolDecision =
 const APT_OS = new Set(['debian', 'ubuntu']);
 
 export function decideToolSetup(f: ToolFacts): ToolDecision {
+  if (f.badOverrides?.length) {
+    return {
+      action: 'fail',
+      message: `meshshift tests: ${f.badOverrides.join(', ')} ${f.badOverrides.length === 1 ? 'is' : 'are'} not an executable file: fix or unset ${f.badOverrides.length === 1 ? 'it' : 'them'}, then npm test again.`,
+    };
+  }
   if (f.missing.length === 0) return { action: 'ready' };
   const packages = [...new Set(TOOL_NAMES.filter((t) => f.missing.includes(t)).map((t) => TOOLS[t].pkg))];
   const list = packages.join(' ');
@@ -83,8 +91,12 @@ function onPath(binary: string): boolean {
 }
 
 export function gatherToolFacts(): ToolFacts {
+  const missing = TOOL_NAMES.filter((t) => findTool(t) === undefined);
   return {
-    missing: TOOL_NAMES.filter((t) => findTool(t) === undefined),
+    missing,
+    badOverrides: missing
+      .filter((t) => process.env[TOOLS[t].env])
+      .map((t) => `${TOOLS[t].env}=${process.env[TOOLS[t].env]}`),
     isRoot: process.getuid?.() === 0,
     osIds: osIds(),
     hasAptGet: onPath('apt-get'),
