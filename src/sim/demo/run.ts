@@ -126,7 +126,9 @@ async function startMetrics(): Promise<PrometheusServer | undefined> {
   } catch (err) {
     // Each message once: the error names the install command when the binary is missing.
     const why = (err as Error).message.split('\n')[0] ?? '';
-    const hint = why.includes(PROMETHEUS_INSTALL_HINT) ? '' : ` (install it with: ${PROMETHEUS_INSTALL_HINT})`;
+    const hint = why.includes(PROMETHEUS_INSTALL_HINT)
+      ? ''
+      : ` (install it with: ${PROMETHEUS_INSTALL_HINT})`;
     say(`${bold('meshshift demo')} — ${red('Prometheus not available')}: ${why}`);
     say(`  reading the simulator's counters through the same gate interface instead${hint}`);
     return undefined;
