@@ -1,5 +1,6 @@
 /** Human-readable progress for a terminal. One line per event; no cursor tricks, so logs stay greppable. */
 import type { EngineEvent } from '../engine/history.js';
+import { preflightRetry, type PreflightCheck } from '../mesh/types.js';
 
 const useColor = () => !!process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code: number, s: string) => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -16,12 +17,25 @@ export function bar(weight: number, width = 20): string {
 
 const time = (at: number) => new Date(at).toISOString().slice(11, 19);
 
+/** One line for a preflight that is waited out (nothing found wrong): which dependency, and what happens next. */
+export function preflightWaiting(checks: readonly PreflightCheck[]): string {
+  const failed = checks.filter((c) => !c.ok);
+  const what = failed.map((c) => `${c.id}: ${c.message}`).join('; ');
+  return preflightRetry(checks) === 'wait'
+    ? `${yellow('preflight waiting')} for ${failed
+        .filter((c) => c.transient)
+        .map((c) => c.id)
+        .join(', ')} to answer (${what}); trying again until it does`
+    : `${yellow('preflight waiting')} for evidence (${what}); trying a few more times`;
+}
+
 export function renderEvent(e: EngineEvent): string | undefined {
   const t = dim(time(e.at));
   switch (e.type) {
     case 'started':
       return `${t} ${bold(e.resumed ? 'resuming' : 'migration')} ${e.migration} with policy ${e.policy}: steps ${e.steps.join(' → ')} %`;
     case 'preflight':
+      if (!e.ok && preflightRetry(e.checks) !== 'stop') return `${t} ${preflightWaiting(e.checks)}`;
       return [
         `${t} preflight ${e.ok ? green('passed') : red('FAILED — no weight was changed')}`,
         ...(e.ok && e.initialWeight > 0

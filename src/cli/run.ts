@@ -46,14 +46,22 @@ export interface Io {
   logger: Logger;
 }
 
-/** Prints runner events as text or JSON lines. */
+/**
+ * Prints runner events as text or JSON lines. In text, a preflight that is waited out says so once: the same
+ * failed checks on the next try print nothing more.
+ */
 export function eventPrinter(output: 'text' | 'json', stdout: Writable): (e: EngineEvent) => void {
+  let waitingOn: string | undefined;
   return (e) => {
-    if (output === 'json') stdout.write(`${JSON.stringify(e)}\n`);
-    else {
-      const line = renderEvent(e);
-      if (line) stdout.write(`${line}\n`);
-    }
+    if (output === 'json') return void stdout.write(`${JSON.stringify(e)}\n`);
+    const waiting =
+      e.type === 'preflight' && !e.ok
+        ? JSON.stringify(e.checks.filter((c) => !c.ok).map((c) => [c.id, c.message]))
+        : undefined;
+    if (waiting !== undefined && waiting === waitingOn) return;
+    waitingOn = waiting;
+    const line = renderEvent(e);
+    if (line) stdout.write(`${line}\n`);
   };
 }
 

@@ -34,6 +34,8 @@ export async function runPreflight(
         ? {}
         : {
             fix: 'make sure Prometheus scrapes the VM sidecars (observability first), or fix spec.source.metrics',
+            // nothing found wrong yet: a fresh scrape may bring the evidence (a few tries, see preflightRetry)
+            awaiting: true,
           }),
     });
   } catch (err) {

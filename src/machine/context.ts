@@ -11,7 +11,7 @@ export const RETRY_CAP_MS = 30_000;
 export const retryDelay = (attempts: number) =>
   Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempts - 1));
 
-/** Preflight attempts (1 s, 2 s, 4 s apart) before a failing preflight ends the migration. */
+/** Preflight attempts (1 s, 2 s, 4 s apart) while only evidence is missing (no traffic seen yet) before it ends the migration. */
 export const PREFLIGHT_ATTEMPTS = 4;
 
 /** mTLS tightening attempts before the failure is reported and the migration completes without it. */

@@ -92,7 +92,8 @@ export const migrationMachine = machineSetup.createMachine({
   states: {
     pending: { on: { START: { target: 'preflight', actions: ['stampNow', 'markStarted'] } } },
     // A failed preflight changed nothing: while the API or Prometheus is unavailable it waits (an outage at start
-    // must not end a migration); a check that fails (something is wrong) ends it as `failed` after a few tries.
+    // must not end a migration); missing evidence (no traffic seen yet) gets a few tries; a check that found
+    // something wrong ends it as `failed` at once. The decision is `preflightRetry` (mesh/types.ts).
     preflight: {
       initial: 'checking',
       states: {
@@ -116,7 +117,7 @@ export const migrationMachine = machineSetup.createMachine({
             onError: [
               // Unavailable dependencies are waited out (capped backoff, visible as the phase's reason) ...
               { guard: 'preflightTransient', target: 'due', actions: 'preflightFailed' },
-              // ... a failed check is confirmed a few times before it ends the migration.
+              // ... missing evidence is tried a few times; anything found wrong ends the migration now.
               { guard: 'preflightAttemptsLeft', target: 'due', actions: 'preflightFailed' },
               {
                 target: '#migration.failed',

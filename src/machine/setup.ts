@@ -21,6 +21,7 @@ import {
   rollbackOf,
   toNextStep,
 } from './context.js';
+import type { PreflightRetry } from '../mesh/types.js';
 import type {
   AnalyzeInput,
   MigrationContext,
@@ -33,6 +34,15 @@ import type {
   SetWeightInput,
   SetWeightOutput,
 } from './types.js';
+
+/**
+ * The retry decision a failed preflight carries (made by `preflightRetry`, mesh/types.ts, and only there). Any
+ * other error means the preflight could not run: waited out.
+ */
+function preflightRetryOf(event: unknown): PreflightRetry {
+  const err = (event as { error?: { name?: string; retry?: PreflightRetry } }).error;
+  return err?.name === 'PreflightError' ? (err.retry ?? 'stop') : 'wait';
+}
 
 /** Placeholders: a driver supplies real effects with `machine.provide({ actors })` (engine/effects.ts). */
 const notProvided = <O, I>(name: string) =>
@@ -70,11 +80,11 @@ export const machineSetup = setup({
       event.at >=
         (context.rollback?.retryAt ?? context.securing?.retryAt ?? context.preflightRetry?.retryAt ?? 0),
     /** Preflight could not run (API or Prometheus unavailable), as opposed to finding something wrong. */
-    preflightTransient: ({ event }) => {
-      const err = (event as { error?: { name?: string; transient?: boolean } }).error;
-      return err?.name !== 'PreflightError' || err.transient === true;
-    },
-    preflightAttemptsLeft: ({ context }) => (context.preflightRetry?.attempts ?? 0) + 1 < PREFLIGHT_ATTEMPTS,
+    preflightTransient: ({ event }) => preflightRetryOf(event) === 'wait',
+    /** Only evidence is missing (no traffic seen yet): a few more tries. Something found wrong ends it at once. */
+    preflightAttemptsLeft: ({ context, event }) =>
+      preflightRetryOf(event) === 'confirm' &&
+      (context.preflightRetry?.attempts ?? 0) + 1 < PREFLIGHT_ATTEMPTS,
     mtlsOff: ({ context }) => !context.config.tightenMtls,
     mtlsAttemptsLeft: ({ context }) => (context.securing?.attempts ?? 0) + 1 < MTLS_ATTEMPTS,
     decides: ({ context }, p: Wants) =>

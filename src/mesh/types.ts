@@ -8,8 +8,28 @@ export interface PreflightCheck {
   message: string;
   /** What to do about it, when not ok. */
   fix?: string;
-  /** The check could not run (API or Prometheus unavailable): trying again later may pass. */
+  /** The check could not run (API or Prometheus unavailable, 5xx, timeout): waited out, however long it takes. */
   transient?: boolean;
+  /**
+   * Nothing was found wrong, but the evidence is not there yet (Prometheus has seen no traffic so far): tried a few
+   * more times before it ends the migration.
+   */
+  awaiting?: boolean;
+}
+
+/**
+ * What a failed preflight leads to, decided here and nowhere else (the machine's guards read it):
+ * - `wait`: a dependency is unavailable (a check could not run) and nothing was found wrong: try again, for as long
+ *   as it takes;
+ * - `confirm`: only evidence is missing (no traffic seen yet): try again a few times;
+ * - `stop`: a check found something wrong (not found, forbidden, invalid, wrong subset …): end now, report once.
+ */
+export type PreflightRetry = 'wait' | 'confirm' | 'stop';
+
+export function preflightRetry(checks: readonly PreflightCheck[]): PreflightRetry {
+  const failed = checks.filter((c) => !c.ok);
+  if (!failed.every((c) => c.transient === true || c.awaiting === true)) return 'stop';
+  return failed.some((c) => c.transient === true) ? 'wait' : 'confirm';
 }
 
 export interface PreflightReport {
@@ -58,6 +78,9 @@ export interface MeshAdapter {
 }
 
 export class PreflightError extends Error {
+  /** See `preflightRetry`: a field, so that it survives a copy of the error. */
+  readonly retry: PreflightRetry;
+
   constructor(readonly report: PreflightReport) {
     const failed = report.checks.filter((c) => !c.ok);
     super(
@@ -65,10 +88,6 @@ export class PreflightError extends Error {
         failed.map((c) => `[${c.id}] ${c.message}${c.fix ? ` (fix: ${c.fix})` : ''}`).join('; '),
     );
     this.name = 'PreflightError';
-  }
-
-  /** Every failed check failed because something was unavailable, not because something is wrong. */
-  get transient(): boolean {
-    return this.report.checks.filter((c) => !c.ok).every((c) => c.transient === true);
+    this.retry = preflightRetry(report.checks);
   }
 }

@@ -5,46 +5,19 @@
  * Used by vitest's global setup and by the demo at runtime: it must not
  * import vitest.
  */
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, openSync, closeSync, rmSync, statSync } from 'node:fs';
+import { openSync, closeSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.js';
+import { findTool, installHint, requireTool, spawnTool } from './tools.js';
 
-export const PROMETHEUS_INSTALL_HINT =
-  'apt-get update && apt-get install -y --no-install-recommends prometheus';
-
-function isExecutableFile(p: string): boolean {
-  try {
-    if (!statSync(p).isFile()) return false;
-    accessSync(p, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export const PROMETHEUS_INSTALL_HINT = installHint('prometheus');
 
 /** PROMETHEUS_BIN, else `prometheus` on PATH. Throws an Error naming the install command. */
 export function findPrometheusBinary(): string {
-  const fromEnv = process.env.PROMETHEUS_BIN;
-  if (fromEnv !== undefined && fromEnv !== '') {
-    if (isExecutableFile(fromEnv)) return fromEnv;
-    throw new Error(
-      `PROMETHEUS_BIN=${fromEnv} is not an executable file. Install Prometheus with: ${PROMETHEUS_INSTALL_HINT}` +
-        ' (or point PROMETHEUS_BIN at a prometheus binary)',
-    );
-  }
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '') continue;
-    const candidate = path.join(dir, 'prometheus');
-    if (isExecutableFile(candidate)) return candidate;
-  }
-  throw new Error(
-    `prometheus binary not found on PATH. Install it with: ${PROMETHEUS_INSTALL_HINT}` +
-      ' (or set PROMETHEUS_BIN to a prometheus binary)',
-  );
+  return requireTool('prometheus');
 }
 
 function sanitizeId(id: string): string {
@@ -152,12 +125,6 @@ function installExitHooks(): void {
   process.on('exit', killAllChildren);
 }
 
-/** `setpriv --pdeathsig KILL` makes the kernel kill Prometheus even if we die by SIGKILL. */
-function findSetpriv(): string | undefined {
-  for (const p of ['/usr/bin/setpriv', '/bin/setpriv']) if (isExecutableFile(p)) return p;
-  return undefined;
-}
-
 async function tail(file: string, lines = 30): Promise<string> {
   try {
     const txt = await readFile(file, 'utf8');
@@ -203,7 +170,8 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
     ].join('\n'),
   );
   installExitHooks();
-  const setpriv = findSetpriv();
+  // `setpriv --pdeathsig KILL` makes the kernel kill Prometheus even if we die by SIGKILL.
+  const setpriv = findTool('setpriv') !== undefined;
 
   let port = opts.port ?? (await freePort());
   let child: ChildProcess | undefined;
@@ -221,10 +189,9 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
     const fd = openSync(logFile, 'a');
     let c: ChildProcess;
     try {
-      c =
-        setpriv !== undefined
-          ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', fd, fd] })
-          : spawn(bin, args, { stdio: ['ignore', fd, fd] });
+      c = setpriv
+        ? spawnTool('setpriv', ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', fd, fd] })
+        : spawnTool('prometheus', args, { stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }

@@ -3,18 +3,13 @@
  * Sentinel groups (a primary, a replica and three `redis-sentinel` processes) on loopback ports, for the HA tests.
  * Missing binaries throw with the install command: tests never skip.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { freePort, isPortOpen } from './ports.js';
-import { findBinary, findRedisBinary, launchRedisProcess, redisServerArgs } from './redis.js';
-
-const run = promisify(execFile);
-export const SENTINEL_INSTALL_HINT =
-  'apt-get update && apt-get install -y --no-install-recommends redis-server redis-sentinel';
+import { launchRedisProcess, redisServerArgs } from './redis.js';
+import { execTool, requireTool } from './tools.js';
 
 export interface RedisNode {
   readonly port: number;
@@ -24,8 +19,13 @@ export interface RedisNode {
   stop(): Promise<void>;
 }
 
-async function launch(bin: string, args: string[], port: number, what: string): Promise<RedisNode> {
-  const p = await launchRedisProcess(bin, args, port, what);
+async function launch(
+  tool: 'redis-server' | 'redis-sentinel',
+  args: string[],
+  port: number,
+  what: string,
+): Promise<RedisNode> {
+  const p = await launchRedisProcess(tool, args, port, what);
   return { port, pid: p.pid, kill: () => p.end('SIGKILL'), stop: () => p.end('SIGTERM') };
 }
 
@@ -46,9 +46,7 @@ export interface RedisCluster {
 
 /** Three masters, no replicas; resolves when every node reports cluster_state:ok. */
 export async function startRedisCluster(): Promise<RedisCluster> {
-  const bin = findRedisBinary();
-  const cli = findBinary('redis-cli', 'REDIS_CLI_BIN');
-  if (!cli) throw new Error(`redis-cli not found. Install it with: ${SENTINEL_INSTALL_HINT}`);
+  for (const t of ['redis-server', 'redis-cli'] as const) requireTool(t); // missing: throw before starting any
   const root = await mkdtemp(path.join(os.tmpdir(), 'meshshift-cluster-'));
   const nodes: RedisNode[] = [];
   try {
@@ -59,7 +57,7 @@ export async function startRedisCluster(): Promise<RedisCluster> {
       // each node in its own directory: nodes.conf is per node
       nodes.push(
         await launch(
-          bin,
+          'redis-server',
           redisServerArgs(port, dir, [
             '--cluster-enabled',
             'yes',
@@ -76,7 +74,7 @@ export async function startRedisCluster(): Promise<RedisCluster> {
       );
     }
     const addrs = nodes.map((n) => `127.0.0.1:${n.port}`);
-    await run(cli, ['--cluster', 'create', ...addrs, '--cluster-yes'], { timeout: 30_000 });
+    await execTool('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-yes'], { timeout: 30_000 });
     const deadline = Date.now() + 20_000;
     for (const n of nodes) {
       const c = new Redis(n.port, '127.0.0.1', { lazyConnect: true });
@@ -122,9 +120,7 @@ export interface SentinelGroup {
  * replica in a few seconds.
  */
 export async function startSentinelGroup(name = 'mymaster'): Promise<SentinelGroup> {
-  const bin = findRedisBinary();
-  const sentinelBin = findBinary('redis-sentinel', 'REDIS_SENTINEL_BIN');
-  if (!sentinelBin) throw new Error(`redis-sentinel not found. Install it with: ${SENTINEL_INSTALL_HINT}`);
+  for (const t of ['redis-server', 'redis-sentinel'] as const) requireTool(t); // missing: throw before starting any
   const root = await mkdtemp(path.join(os.tmpdir(), 'meshshift-sentinel-'));
   const all: RedisNode[] = [];
   const node = async (extra: string[]) => {
@@ -132,7 +128,7 @@ export async function startSentinelGroup(name = 'mymaster'): Promise<SentinelGro
     const dir = path.join(root, String(port));
     await mkdir(dir);
     const n = await launch(
-      bin,
+      'redis-server',
       redisServerArgs(port, dir, ['--appendonly', 'no', ...extra]),
       port,
       'redis-server',
@@ -160,7 +156,7 @@ export async function startSentinelGroup(name = 'mymaster'): Promise<SentinelGro
           '',
         ].join('\n'),
       );
-      const s = await launch(sentinelBin, [conf], port, 'redis-sentinel');
+      const s = await launch('redis-sentinel', [conf], port, 'redis-sentinel');
       all.push(s);
       sentinels.push(s);
     }

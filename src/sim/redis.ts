@@ -3,39 +3,17 @@
  * install command: tests never skip. `persistent: true` turns on AOF (appendfsync always) in a temp dir, so
  * `restart()` brings back every key — the "Redis restarted mid-migration" test relies on it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, isPortOpen } from './ports.js';
+import { installHint, requireTool, spawnTool } from './tools.js';
 
-export const REDIS_INSTALL_HINT = 'apt-get update && apt-get install -y --no-install-recommends redis-server';
-
-/** An executable named `name`: from $envVar, else the first on PATH, else /usr/bin; undefined when none is. */
-export function findBinary(name: string, envVar: string): string | undefined {
-  const candidates = [
-    process.env[envVar],
-    ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, name)),
-    `/usr/bin/${name}`,
-  ].filter((c): c is string => !!c);
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      // try the next one
-    }
-  }
-  return undefined;
-}
+export const REDIS_INSTALL_HINT = installHint('redis-server');
 
 export function findRedisBinary(): string {
-  const bin = findBinary('redis-server', 'REDIS_SERVER_BIN');
-  if (bin) return bin;
-  throw new Error(
-    `redis-server not found on PATH. Install it with: ${REDIS_INSTALL_HINT} (or set REDIS_SERVER_BIN)`,
-  );
+  return requireTool('redis-server');
 }
 
 /** The flags every redis-server started here shares: loopback only, its own directory, no RDB, foreground. */
@@ -62,17 +40,17 @@ export interface LaunchedProcess {
 }
 
 /**
- * Spawns `bin args` (redis-server or redis-sentinel) and resolves once 127.0.0.1:`port` accepts connections.
+ * Spawns `tool args` (redis-server or redis-sentinel) and resolves once 127.0.0.1:`port` accepts connections.
  * An early exit or 10 s without a listener kills it and throws `<what> did not start …` with its last output.
  */
 export async function launchRedisProcess(
-  bin: string,
+  tool: 'redis-server' | 'redis-sentinel',
   args: readonly string[],
   port: number,
   what: string,
 ): Promise<LaunchedProcess> {
   let log = '';
-  const p: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p: ChildProcess = spawnTool(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   p.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   p.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   const deadline = Date.now() + 10_000;
@@ -107,7 +85,7 @@ export interface RedisServer {
 }
 
 export async function startRedis(opts: { persistent?: boolean } = {}): Promise<RedisServer> {
-  const bin = findRedisBinary();
+  findRedisBinary(); // a missing binary throws with the install command before anything starts
   const dir = await mkdtemp(path.join(os.tmpdir(), 'meshshift-redis-'));
   let port = 0;
   let proc: LaunchedProcess | undefined;
@@ -117,7 +95,7 @@ export async function startRedis(opts: { persistent?: boolean } = {}): Promise<R
       ? ['--appendonly', 'yes', '--appendfsync', 'always']
       : ['--appendonly', 'no'];
     const args = redisServerArgs(port, dir, ['--protected-mode', 'yes', ...persistence]);
-    proc = await launchRedisProcess(bin, args, port, 'redis-server');
+    proc = await launchRedisProcess('redis-server', args, port, 'redis-server');
   };
 
   for (let attempt = 0; ; attempt++) {

@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { buildSync } from 'esbuild';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TOOLS, TOOL_NAMES, spawnToolSync } from '../../src/sim/tools.js';
 import { decideToolSetup, type ToolFacts } from './provision.js';
+
+/** Every package of the tool list, once each, in list order. */
+const ALL_PACKAGES = [...new Set(TOOL_NAMES.map((t) => TOOLS[t].pkg))].join(' ');
 
 const facts = (over: Partial<ToolFacts>): ToolFacts => ({
   missing: ['prometheus', 'redis-server'],
@@ -38,15 +42,34 @@ describe('decideToolSetup', () => {
     );
   });
 
+  it('an override naming no executable stops the run: installing a package would not fix it', () => {
+    const d = decideToolSetup(facts({ missing: ['chromium'], badOverrides: ['CHROMIUM_PATH=/nowhere'] }));
+    expect(d).toEqual({
+      action: 'fail',
+      message:
+        'meshshift tests: CHROMIUM_PATH=/nowhere is not an executable file: fix or unset it, then npm test again.',
+    });
+  });
+
   it('never runs apt-get elsewhere: another OS, or no apt-get', () => {
     for (const f of [facts({ osIds: ['fedora'] }), facts({ hasAptGet: false }), facts({ osIds: [] })]) {
       const d = decideToolSetup(f);
       expect(d.action).toBe('fail');
       expect(d.action === 'fail' && d.message).toMatch(
-        /install prometheus redis-server with your package manager/,
+        /install prometheus redis-server with your package manager \(Debian packages: prometheus redis-server\)/,
       );
       expect(d.action === 'fail' && d.message).toContain('PROMETHEUS_BIN=/path/to/prometheus');
     }
+  });
+
+  it('one package per program list entry, once: prometheus and promtool come from one; kubectl from kubernetes-client', () => {
+    const d = decideToolSetup(facts({ missing: ['promtool', 'kubectl', 'prometheus', 'chromium'] }));
+    expect(d).toMatchObject({
+      action: 'install',
+      packages: ['prometheus', 'chromium', 'kubernetes-client'],
+      announce:
+        'meshshift tests: promtool, kubectl, prometheus and chromium are missing; installing prometheus chromium kubernetes-client with apt-get (once)…',
+    });
   });
 });
 
@@ -57,20 +80,29 @@ describe('the tool check in a child process (fake apt-get, PATH without promethe
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A PATH holding only a fake apt-get that logs its arguments and "installs" executables into the same dir. */
+  /**
+   * A PATH holding only a fake apt-get that logs its arguments and "installs" each package's programs of the tool
+   * list (as executables in the same dir).
+   */
   function fakeAptDir(): string {
     dir = mkdtempSync(path.join(tmpdir(), 'meshshift-provision-'));
     chmodSync(dir, 0o777);
     const apt = path.join(dir, 'apt-get');
+    const cases = [...new Set(TOOL_NAMES.map((t) => TOOLS[t].pkg))].map(
+      (pkg) => `    ${pkg}) bins="${TOOL_NAMES.filter((t) => TOOLS[t].pkg === pkg).join(' ')}";;`,
+    );
     writeFileSync(
       apt,
       [
         '#!/bin/sh',
         `echo "$*" >> "${dir}/apt.log"`,
         'if [ "$1" = install ]; then',
-        '  for p in "$@"; do case "$p" in -*|install) ;; *)',
-        `    printf '#!/bin/sh\\nexit 0\\n' > "${dir}/$p"; /bin/chmod 755 "${dir}/$p";;`,
-        '  esac; done',
+        '  for p in "$@"; do bins=""; case "$p" in',
+        ...cases,
+        '  esac',
+        '  for b in $bins; do',
+        `    printf '#!/bin/sh\\nexit 0\\n' > "${dir}/$b"; /bin/chmod 755 "${dir}/$b"`,
+        '  done; done',
         'fi',
       ].join('\n') + '\n',
     );
@@ -93,23 +125,24 @@ describe('the tool check in a child process (fake apt-get, PATH without promethe
       logLevel: 'warning',
     });
     chmodSync(main, 0o644);
-    const env: NodeJS.ProcessEnv = { PATH: pathDir, HOME: pathDir };
-    const node = [process.execPath, main];
-    const [cmd, ...args] = asNobody
-      ? ['/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...node]
-      : node;
-    return spawnSync(cmd as string, args, { cwd: pathDir, env, encoding: 'utf8', timeout: 60_000 });
+    const opts = {
+      cwd: pathDir,
+      env: { PATH: pathDir, HOME: pathDir },
+      encoding: 'utf8',
+      timeout: 60_000,
+    } as const;
+    const drop = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+    return asNobody
+      ? spawnToolSync('setpriv', [...drop, process.execPath, main], opts)
+      : spawnSync(process.execPath, [main], opts);
   }
 
   it('not root: stops with the one command and never calls apt-get', () => {
     const d = fakeAptDir();
-    const root = process.getuid?.() === 0;
-    if (root && !existsSync('/usr/bin/setpriv'))
-      throw new Error('setpriv (util-linux) is needed to drop root');
-    const r = runCheck(d, root);
+    const r = runCheck(d, process.getuid?.() === 0);
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).toContain(
-      'sudo apt-get update && sudo apt-get install -y --no-install-recommends prometheus',
+      `sudo apt-get update && sudo apt-get install -y --no-install-recommends ${ALL_PACKAGES}\n`,
     );
     expect(existsSync(path.join(d, 'apt.log'))).toBe(false);
   });
@@ -124,11 +157,11 @@ describe('the tool check in a child process (fake apt-get, PATH without promethe
     const first = runCheck(d, false);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stderr.trim().split('\n')).toEqual([
-      expect.stringMatching(/prometheus is missing; installing prometheus with apt-get/),
+      `meshshift tests: ${TOOL_NAMES.slice(0, -1).join(', ')} and ${TOOL_NAMES.at(-1)} are missing; installing ${ALL_PACKAGES} with apt-get (once)…`,
     ]);
     expect(readFileSync(path.join(d, 'apt.log'), 'utf8').trim().split('\n')).toEqual([
       'update -qq',
-      'install -y -qq --no-install-recommends prometheus',
+      `install -y -qq --no-install-recommends ${ALL_PACKAGES}`,
     ]);
     const second = runCheck(d, false);
     expect(second.status, second.stderr).toBe(0);

@@ -1,22 +1,19 @@
 /**
- * `npm test` sets itself up: the suite needs the real `prometheus` and `redis-server`. When one is missing and we
- * are root on Debian/Ubuntu with apt-get, install both quietly, once, saying so in one line; otherwise stop before
- * any test with the one command to run. The decision is a pure function of the facts gathered here.
+ * `npm test` and `.ci/run` set themselves up from one list: every external program the suite starts is in
+ * src/sim/tools.ts with its Debian package. When some are missing and we are root on Debian/Ubuntu with apt-get,
+ * install their packages quietly in one apt-get run, saying so in one line; otherwise stop before any test with the
+ * one command to run. The decision is a pure function of the facts gathered here.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { findPrometheusBinary } from '../../src/sim/prometheus.js';
-import { findRedisBinary } from '../../src/sim/redis.js';
-
-/** The binaries the suite starts, and the Debian package each comes from. */
-export const REQUIRED_TOOLS = [
-  { binary: 'prometheus', pkg: 'prometheus', env: 'PROMETHEUS_BIN' },
-  { binary: 'redis-server', pkg: 'redis-server', env: 'REDIS_SERVER_BIN' },
-] as const;
+import { accessSync, constants, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { TOOLS, TOOL_NAMES, findTool, type ToolName } from '../../src/sim/tools.js';
 
 export interface ToolFacts {
-  /** Binaries not found (PATH, or the *_BIN override). */
-  missing: string[];
+  /** Programs of the tool list not found (PATH, or their override variable). */
+  missing: ToolName[];
+  /** Override variables set to something that is not an executable (`CHROMIUM_PATH=/x`): no package fixes those. */
+  badOverrides?: string[];
   isRoot: boolean;
   /** `ID` and `ID_LIKE` of /etc/os-release, lowercase (empty when unreadable). */
   osIds: string[];
@@ -31,40 +28,37 @@ export type ToolDecision =
 const APT_OS = new Set(['debian', 'ubuntu']);
 
 export function decideToolSetup(f: ToolFacts): ToolDecision {
+  if (f.badOverrides?.length) {
+    return {
+      action: 'fail',
+      message: `meshshift tests: ${f.badOverrides.join(', ')} ${f.badOverrides.length === 1 ? 'is' : 'are'} not an executable file: fix or unset ${f.badOverrides.length === 1 ? 'it' : 'them'}, then npm test again.`,
+    };
+  }
   if (f.missing.length === 0) return { action: 'ready' };
-  const packages = REQUIRED_TOOLS.filter((t) => f.missing.includes(t.binary)).map((t) => t.pkg);
+  const packages = [...new Set(TOOL_NAMES.filter((t) => f.missing.includes(t)).map((t) => TOOLS[t].pkg))];
   const list = packages.join(' ');
   const apt = `apt-get update -qq && apt-get install -y -qq --no-install-recommends ${list}`;
-  const what = `${f.missing.join(' and ')} ${f.missing.length === 1 ? 'is' : 'are'} missing`;
+  const names =
+    f.missing.length === 1 ? f.missing[0] : `${f.missing.slice(0, -1).join(', ')} and ${f.missing.at(-1)}`;
+  const what = `${names} ${f.missing.length === 1 ? 'is' : 'are'} missing`;
   const debian = f.osIds.some((id) => APT_OS.has(id));
   if (debian && f.hasAptGet && f.isRoot) {
     return {
       action: 'install',
       packages,
       command: apt,
-      announce: `meshshift tests: ${what}; installing ${list} with apt-get (once, ~15 s)…`,
+      announce: `meshshift tests: ${what}; installing ${list} with apt-get (once)…`,
     };
   }
-  const overrides = REQUIRED_TOOLS.filter((t) => f.missing.includes(t.binary))
-    .map((t) => `${t.env}=/path/to/${t.binary}`)
-    .join(' ');
+  const overrides = f.missing.map((t) => `${TOOLS[t].env}=/path/to/${t}`).join(' ');
   const run =
     debian && f.hasAptGet
       ? `sudo apt-get update && sudo apt-get install -y --no-install-recommends ${list}`
-      : `install ${list} with your package manager (e.g. brew install ${packages.map((p) => (p === 'redis-server' ? 'redis' : p)).join(' ')})`;
+      : `install ${f.missing.join(' ')} with your package manager (Debian packages: ${list})`;
   return {
     action: 'fail',
-    message: `meshshift tests need the real ${list}: ${what}. Run:\n  ${run}\nthen npm test again (or set ${overrides}).`,
+    message: `meshshift tests need the real ${f.missing.join(', ')}: ${what}. Run:\n  ${run}\nthen npm test again (or set ${overrides}).`,
   };
-}
-
-function isFound(find: () => string): boolean {
-  try {
-    find();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function osIds(): string[] {
@@ -85,17 +79,24 @@ function osIds(): string[] {
 }
 
 function onPath(binary: string): boolean {
-  const r = spawnSync('/bin/sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' });
-  return r.status === 0;
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+    if (dir === '') return false;
+    try {
+      accessSync(path.join(dir, binary), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 export function gatherToolFacts(): ToolFacts {
-  const finders: Record<string, () => string> = {
-    prometheus: findPrometheusBinary,
-    'redis-server': findRedisBinary,
-  };
+  const missing = TOOL_NAMES.filter((t) => findTool(t) === undefined);
   return {
-    missing: REQUIRED_TOOLS.map((t) => t.binary).filter((b) => !isFound(finders[b] as () => string)),
+    missing,
+    badOverrides: missing
+      .filter((t) => process.env[TOOLS[t].env])
+      .map((t) => `${TOOLS[t].env}=${process.env[TOOLS[t].env]}`),
     isRoot: process.getuid?.() === 0,
     osIds: osIds(),
     hasAptGet: onPath('apt-get'),

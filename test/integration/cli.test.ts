@@ -1,41 +1,12 @@
 /** The meshshift binary as users run it (bin/meshshift.js → dist/), against the test API server and Prometheus. */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startScenario, type Scenario } from '../../src/sim/scenario.js';
+import { cli } from './run-cli.js';
 
-const BIN = path.resolve('bin/meshshift.js');
 const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
-
-function cli(
-  args: string[],
-  opts: { stdin?: string; onStdout?: (line: string, write: (s: string) => void) => void } = {},
-) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    let stdout = '';
-    let stderr = '';
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        opts.onStdout?.(line, (s) => child.stdin.write(s));
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    if (opts.stdin !== undefined) child.stdin.end(opts.stdin);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 const dir = mkdtempSync(path.join(tmpdir(), 'meshshift-cli-'));
 const write = (name: string, text: string) => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SideSample, Verdict } from '../../src/gate/types.js';
 import {
+  inconclusiveReason,
   initialStory,
   lastNumbers,
   storyLines,
@@ -104,8 +105,8 @@ describe('demo story', () => {
     expect(lines).toEqual([
       '  migration svc-to-k8s, policy default: steps 1 → 5 → 10 %',
       '  preflight passed (0 checks)',
-      '      ? inconclusive at 1 %: no requests reached the target in the window',
-      '  step 1/3     1 %   6.0 s  1 analysis passed, 2 inconclusive; last: target 0.00 % errors, p99 98 ms (385 req) | source 0.09 % errors, p99 94 ms (3,211 req)',
+      '      ? inconclusive: too little traffic — too few requests reached the target to judge it: the step holds (at 1 %: no requests reached the target in the window)',
+      '  step 1/3     1 %   6.0 s  1 analysis passed, 2 inconclusive: too little traffic; last: target 0.00 % errors, p99 98 ms (385 req) | source 0.09 % errors, p99 94 ms (3,211 req)',
       '  step 2/3     5 %   6.0 s  2 analyses passed; last: target 0.00 % errors, p99 98 ms (385 req) | source 0.09 % errors, p99 94 ms (3,211 req)',
       '  ⚡ FAULT INJECTED: the containers now fail 20 % of requests',
       '      ✗ FAIL at 10 %: error rate 11.56 % exceeds 1.00 % (≥ 7.61 % at 99 %)',
@@ -115,6 +116,62 @@ describe('demo story', () => {
       '  weight back to 0 % target: 100 % on the source',
       '  ⟲ rolled back: 100 % on the source after 14.0 s',
     ]);
+  });
+
+  it('a healthy migration: one line per step, inconclusive analyses summed per step, each reason explained once', () => {
+    const steps = [1, 5, 10, 25, 50, 100];
+    const undecided = (weight: number, i: number) =>
+      verdict('inconclusive', weight, `error rate 0.${i}1 % vs 0.00 % on the source (allowed +0.00 %)`, ok);
+    const events: StoryEvent[] = [
+      { type: 'started', at: 0, migration: 'svc-to-k8s', policy: 'default', steps, resumed: false },
+      { type: 'preflight', at: 0, ok: true, checks: [], initialWeight: 0 },
+    ];
+    steps.forEach((weight, k) => {
+      const t0 = k * 6000;
+      events.push(w(t0, weight, steps[k - 1] ?? 0));
+      if (k === 0)
+        events.push(
+          v(t0 + 100, verdict('inconclusive', weight, 'no requests reached the target in the window')),
+        );
+      for (let i = 0; i < 4; i++) events.push(v(t0 + 500 + i * 500, undecided(weight, i)));
+      for (let i = 0; i < 6; i++) events.push(v(t0 + 3000 + i * 400, verdict('pass', weight, 'fine', ok)));
+    });
+    events.push({ type: 'finished', at: 36_000, phase: 'completed', weight: 100, durationMs: 36_000 });
+    const lines = storyLines(events);
+    expect(lines.length).toBeLessThanOrEqual(15);
+    expect(lines.filter((l) => /^ {2}step \d\/6 /.test(l))).toHaveLength(6);
+    expect(lines.filter((l) => l.includes('? inconclusive: '))).toEqual([
+      '      ? inconclusive: too little traffic — too few requests reached the target to judge it: the step holds (at 1 %: no requests reached the target in the window)',
+      '      ? inconclusive: waiting for evidence — the numbers are not yet enough to tell pass from fail: the step holds until they are (at 1 %: error rate 0.01 % vs 0.00 % on the source (allowed +0.00 %))',
+    ]);
+    expect(lines.find((l) => l.startsWith('  step 1/6'))).toContain(
+      '6 analyses passed, 5 inconclusive: too little traffic ×1, waiting for evidence ×4;',
+    );
+    expect(lines.find((l) => l.startsWith('  step 3/6'))).toContain(
+      '6 analyses passed, 4 inconclusive: waiting for evidence;',
+    );
+    // each message once
+    expect(new Set(lines).size).toBe(lines.length);
+    // --verbose: the full line of every analysis comes back
+    const verbose = storyLines(events, { verbose: true });
+    expect(verbose.filter((l) => /^ {6}inconclusive at/.test(l))).toHaveLength(25);
+  });
+
+  it('names the reason of an inconclusive analysis from its checks', () => {
+    const with1 = (message: string): Verdict => ({
+      ...verdict('inconclusive', 5, 'x'),
+      checks: [{ name: 'c', outcome: 'inconclusive', failureThreshold: 1, message }],
+    });
+    expect(inconclusiveReason(with1('metrics unavailable: timeout'))).toBe('metrics unavailable');
+    expect(inconclusiveReason(with1('only 12 requests to the target since the step started (need 50)'))).toBe(
+      'too little traffic',
+    );
+    expect(inconclusiveReason(with1('p99 latency of the target is unknown (no histogram data)'))).toBe(
+      'no data',
+    );
+    expect(inconclusiveReason(with1('error rate 0.51 % vs 0.00 % on the source (allowed +0.00 %)'))).toBe(
+      'waiting for evidence',
+    );
   });
 
   it('--verbose keeps one line per analysis as well', () => {

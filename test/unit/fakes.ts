@@ -10,6 +10,8 @@ export class FakeMesh implements MeshAdapter {
   weight = 0;
   writes: number[] = [];
   preflightOk = true;
+  /** A failed preflight is the API being unavailable (transient) rather than something found wrong. */
+  preflightUnavailable = false;
   failWrites = 0;
   constructor(private readonly clock: { now(): number }) {}
   async preflight(): Promise<PreflightReport> {
@@ -19,7 +21,12 @@ export class FakeMesh implements MeshAdapter {
         {
           id: 'fake',
           ok: this.preflightOk,
-          message: this.preflightOk ? 'ok' : 'ServiceEntry is MESH_EXTERNAL',
+          message: this.preflightOk
+            ? 'ok'
+            : this.preflightUnavailable
+              ? 'get serviceentry: ECONNREFUSED'
+              : 'ServiceEntry is MESH_EXTERNAL',
+          ...(!this.preflightOk && this.preflightUnavailable ? { transient: true } : {}),
         },
       ],
       initialWeight: this.weight,

@@ -7,6 +7,7 @@ import { countFailures } from '../../src/gate/judge.js';
 import { MigrationRunner } from '../../src/runner/runner.js';
 import { MemorySnapshotStore } from '../../src/runner/store.js';
 import type { EngineEvent } from '../../src/engine/history.js';
+import { PreflightError, preflightRetry, type PreflightCheck } from '../../src/mesh/types.js';
 import { FAST_POLICY, FakeMesh, FakeMetrics, advance, healthy, testPlan } from './fakes.js';
 
 function setup(policy = FAST_POLICY, signals = healthy) {
@@ -178,21 +179,25 @@ describe('migration machine, driven by the runner on a simulated clock', () => {
     expect(t.mesh.weight).toBe(50);
   });
 
-  it('a failed preflight changes no weight', async () => {
+  it('a preflight that found something wrong changes no weight and ends at once, tried once', async () => {
     const t = setup();
     t.mesh.preflightOk = false;
     await t.runner.start();
-    await advance(t.clock, 30_000); // tried 4 times, 1 s, 2 s and 4 s apart
-    const r = await t.runner.done;
+    // no clock advance: a retry would never come, and `done` would not resolve
+    const r = await Promise.race([
+      t.runner.done,
+      new Promise<never>((_, no) => setTimeout(() => no(new Error('preflight was retried')), 2000)),
+    ]);
     expect(r.phase).toBe('failed');
     expect(r.reason).toMatch(/MESH_EXTERNAL/);
     expect(t.mesh.writes).toEqual([]);
-    expect(t.events.filter((e) => e.type === 'preflight')).toHaveLength(4);
+    expect(t.events.filter((e) => e.type === 'preflight')).toHaveLength(1);
   });
 
   it('a transient preflight failure (API or Prometheus blip) is tried again, not final', async () => {
     const t = setup();
     t.mesh.preflightOk = false;
+    t.mesh.preflightUnavailable = true;
     await t.runner.start();
     await advance(t.clock, 2000);
     expect(t.runner.snapshot().phase).toBe('preflight');
@@ -301,5 +306,59 @@ describe('preflight while a dependency is down', () => {
     await advance(clock, 5 * 60_000);
     expect((await runner.done).phase).toBe('completed');
     expect(mesh.writes).toEqual([10, 50, 100]);
+  });
+
+  it('no traffic seen yet (evidence missing, nothing wrong) gets a few tries, then ends the migration', async () => {
+    const clock = new SimulatedClock();
+    clock.set(1_700_000_000_000);
+    const mesh = new FakeMesh(clock);
+    const metrics = new FakeMetrics(clock, mesh, healthy);
+    let seen = 0;
+    metrics.recentRequests = async () => seen;
+    const events: EngineEvent[] = [];
+    const runner = new MigrationRunner({
+      plan: testPlan(FAST_POLICY),
+      mesh,
+      metrics,
+      clock,
+      onEvent: (e) => events.push(e),
+    });
+    await runner.start();
+    await advance(clock, 60_000);
+    const r = await runner.done;
+    expect(r.phase).toBe('failed');
+    expect(r.reason).toMatch(/observability.*Prometheus has no istio_requests_total/);
+    expect(events.filter((e) => e.type === 'preflight')).toHaveLength(4);
+
+    const again = new MigrationRunner({ plan: testPlan(FAST_POLICY), mesh, metrics, clock });
+    await again.start();
+    await advance(clock, 2000);
+    seen = 1000; // the first scrape arrives
+    await advance(clock, 5 * 60_000);
+    expect((await again.done).phase).toBe('completed');
+  });
+});
+
+describe('preflightRetry: the one place a failed preflight is judged', () => {
+  const c = (over: Partial<PreflightCheck>): PreflightCheck => ({
+    id: 'x',
+    ok: false,
+    message: 'm',
+    ...over,
+  });
+  it('waits out what is unavailable, confirms missing evidence, stops on anything found wrong', () => {
+    expect(preflightRetry([c({ ok: true }), c({ transient: true }), c({ transient: true })])).toBe('wait');
+    expect(preflightRetry([c({ transient: true }), c({ awaiting: true })])).toBe('wait');
+    expect(preflightRetry([c({ ok: true }), c({ awaiting: true })])).toBe('confirm');
+    expect(preflightRetry([c({ transient: true }), c({ awaiting: true }), c({})])).toBe('stop');
+    expect(preflightRetry([c({})])).toBe('stop');
+    const report = {
+      ok: false,
+      checks: [c({})],
+      initialWeight: 0,
+      selectors: { source: {}, target: {} },
+      istioVersion: 'v1',
+    };
+    expect(new PreflightError(report).retry).toBe('stop');
   });
 });

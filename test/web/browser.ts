@@ -2,11 +2,26 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { requireTool } from '../../src/sim/tools.js';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/**
+ * Chromium from the tool list (CHROMIUM_PATH, else `chromium` on PATH). A missing browser rejects with the install
+ * command; callers launch it inside their tests (not in a beforeAll), so that a missing browser fails the tests
+ * instead of leaving them reported as skipped.
+ */
+export async function launch(): Promise<Browser> {
+  return chromium.launch({ executablePath: requireTool('chromium'), args: ['--no-sandbox'] });
+}
 
-export function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+/** One browser per test file, launched by the first test that needs it. */
+export function sharedBrowser(): { get(): Promise<Browser>; close(): Promise<void> } {
+  let browser: Promise<Browser> | undefined;
+  return {
+    get: () => (browser ??= launch()),
+    async close() {
+      await browser?.then((b) => b.close()).catch(() => undefined);
+    },
+  };
 }
 
 /** Signs in through the page's form (the token goes in a POST body, never the URL). */

@@ -8,13 +8,13 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { startScenario, type Scenario } from '../../src/sim/scenario.js';
 import { FAST_CADENCE_FLAGS, waitForServeUrl } from '../harness/serve-child.js';
 import { SERVICE_POLICY, TERMINAL, getMigration, http, waitFor } from '../service/helpers.js';
-import { axe, launch, signIn } from './browser.js';
+import { axe, sharedBrowser, signIn } from './browser.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const artifacts = path.join(root, 'test-results');
@@ -27,12 +27,12 @@ let s: Scenario;
 let serve: ChildProcess;
 let stderr: () => string;
 let base: string;
-let browser: Browser;
+const browser = sharedBrowser();
 const contexts: BrowserContext[] = [];
 const urls: string[] = [];
 
 async function newPage(token: string): Promise<Page> {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const ctx = await (await browser.get()).newContext({ viewport: { width: 1280, height: 900 } });
   contexts.push(ctx);
   const page = await ctx.newPage();
   page.on('request', (r) => urls.push(r.url()));
@@ -49,6 +49,9 @@ const streamMs = (id: string) => Number(id.split('-')[0]);
 
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
+  // Start the browser while the server starts; a launch failure surfaces in each test that needs it (a failure,
+  // never a skip: a rejected beforeAll would leave the tests reported as skipped).
+  void browser.get().catch(() => undefined);
   redis = await startRedis();
   s = await startScenario({ metrics: prom(), policy: `${SERVICE_POLICY}approvals:\n  - atWeight: 10\n` });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'meshshift-web-'));
@@ -88,13 +91,13 @@ beforeAll(async () => {
   );
   const started = waitForServeUrl(serve, 30_000);
   stderr = started.stderr;
-  [base, browser] = await Promise.all([started.url, launch()]);
+  base = await started.url;
   await s.waitForTraffic();
 });
 
 afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close().catch(() => undefined);
+  await browser.close();
   if (serve && serve.exitCode === null) {
     const exited = new Promise((r) => serve.once('exit', r));
     serve.kill('SIGTERM');

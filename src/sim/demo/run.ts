@@ -50,12 +50,13 @@ interface MigrationRun {
 async function runMigration(
   scenario: Scenario,
   title: string,
-  opts: DemoOptions & { timeScale: number },
+  opts: DemoOptions & { timeScale: number; explained: string[] },
   fault?: Fault,
 ): Promise<MigrationRun> {
   const json = opts.output === 'json';
   const printJson = eventPrinter('json', process.stdout);
-  const story = initialStory();
+  // Each kind of inconclusive analysis is explained once in the whole demo, not once per migration.
+  const story = { ...initialStory(), explained: opts.explained };
   const storyOpts: StoryOptions = {
     style: STYLE,
     ...(opts.verbose ? { verbose: true, analysisLine: (e) => renderEvent(e) } : {}),
@@ -123,19 +124,20 @@ async function startMetrics(): Promise<PrometheusServer | undefined> {
     say(`${bold('meshshift demo')} — real Prometheus at ${prom.url} (scrape every 1 s)`);
     return prom;
   } catch (err) {
-    say(
-      `${bold('meshshift demo')} — ${red('Prometheus not available')}: ${(err as Error).message.split('\n')[0]}`,
-    );
-    say(
-      `  reading the simulator's counters through the same gate interface instead (install it with: ${PROMETHEUS_INSTALL_HINT})`,
-    );
+    // Each message once: the error names the install command when the binary is missing.
+    const why = (err as Error).message.split('\n')[0] ?? '';
+    const hint = why.includes(PROMETHEUS_INSTALL_HINT)
+      ? ''
+      : ` (install it with: ${PROMETHEUS_INSTALL_HINT})`;
+    say(`${bold('meshshift demo')} — ${red('Prometheus not available')}: ${why}`);
+    say(`  reading the simulator's counters through the same gate interface instead${hint}`);
     return undefined;
   }
 }
 
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const started = Date.now();
-  const o = { ...opts, timeScale: opts.timeScale ?? 0.05 };
+  const o = { ...opts, timeScale: opts.timeScale ?? 0.05, explained: [] as string[] };
   if (opts.prometheusBin) process.env.PROMETHEUS_BIN = opts.prometheusBin;
   const prom = await startMetrics();
   say(

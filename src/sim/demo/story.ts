@@ -1,7 +1,8 @@
 /**
- * The demo's story: a migration told in one line per step (weight, how long it was held, analyses passed, the last
- * numbers for both sides), every non-pass verdict in full, the injected fault and the rollback highlighted, and a
- * final summary. Pure: events in, lines out. `--verbose` keeps the per-analysis lines as well.
+ * The demo's story: a migration told in one line per step (weight, how long it was held, analyses passed and
+ * inconclusive ones summed up by reason, the last numbers for both sides), every failed verdict in full, each kind
+ * of inconclusive analysis explained once, the injected fault and the rollback highlighted, and a final summary.
+ * Pure: events in, lines out. `--verbose` keeps the per-analysis lines as well.
  */
 import type { SideSample, Verdict } from '../../gate/types.js';
 import type { EngineEvent } from '../../engine/history.js';
@@ -39,9 +40,11 @@ interface StepState {
   passed: number;
   inconclusive: number;
   failed: number;
+  /** Inconclusive analyses of this step by reason (`inconclusiveReason`), in the order first seen. */
+  inconclusiveBy: Record<string, number>;
   last?: Verdict;
-  /** Summary of the last non-pass verdict printed in this step (repeats are counted, not reprinted). */
-  lastNonPass?: string;
+  /** Summary of the last failed verdict printed in this step (repeats are counted, not reprinted). */
+  lastFail?: string;
 }
 
 export interface StoryState {
@@ -49,9 +52,43 @@ export interface StoryState {
   step?: StepState;
   /** Step weights the migration reached (in order). */
   reached: number[];
+  /** Reasons of inconclusive analyses already explained (each is explained once per migration). */
+  explained: string[];
 }
 
-export const initialStory = (): StoryState => ({ steps: [], reached: [] });
+export const initialStory = (): StoryState => ({ steps: [], reached: [], explained: [] });
+
+const newStep = (weight: number, since: number): StepState => ({
+  weight,
+  since,
+  passed: 0,
+  inconclusive: 0,
+  failed: 0,
+  inconclusiveBy: {},
+});
+
+/** Why analyses come out inconclusive, in a few words, and what that means for the step. */
+const REASONS = {
+  'metrics unavailable': 'the metrics could not be read: the step holds until they can',
+  'too little traffic': 'too few requests reached the target to judge it: the step holds',
+  'no data': 'a query returned no number: the step holds',
+  'waiting for evidence':
+    'the numbers are not yet enough to tell pass from fail: the step holds until they are',
+} as const;
+
+export type InconclusiveReason = keyof typeof REASONS;
+
+/** The reason of an inconclusive verdict, from its inconclusive checks. */
+export function inconclusiveReason(v: Verdict): InconclusiveReason {
+  const messages = v.checks.filter((c) => c.outcome === 'inconclusive').map((c) => c.message);
+  const any = (re: RegExp) =>
+    messages.some((m) => re.test(m)) || (messages.length === 0 && re.test(v.summary));
+  if (any(/^metrics unavailable/)) return 'metrics unavailable';
+  if (any(/no requests reached the target|only \d+ requests|samples, need|not judged/))
+    return 'too little traffic';
+  if (any(/no histogram data|returned no number/)) return 'no data';
+  return 'waiting for evidence';
+}
 
 const pct = (x: number): string => `${(x * 100).toFixed(2)} %`;
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
@@ -74,29 +111,40 @@ export function lastNumbers(v: Verdict | undefined): string {
 function stepLine(st: StoryState, s: StepState, end: number, style: Style): string {
   const idx = st.steps.indexOf(s.weight);
   const n = idx >= 0 ? `step ${idx + 1}/${st.steps.length}` : 'step';
+  const reasons = Object.entries(s.inconclusiveBy);
+  const why = reasons.length === 1 ? reasons[0]![0] : reasons.map(([r, k]) => `${r} ×${k}`).join(', ');
   const tally = [
     `${s.passed} ${s.passed === 1 ? 'analysis' : 'analyses'} passed`,
-    ...(s.inconclusive ? [style.yellow(`${s.inconclusive} inconclusive`)] : []),
+    ...(s.inconclusive ? [style.yellow(`${s.inconclusive} inconclusive: ${why}`)] : []),
     ...(s.failed ? [style.red(`${s.failed} failed`)] : []),
   ].join(', ');
   return `  ${n.padEnd(10)} ${String(s.weight).padStart(3)} %  ${secs(end - s.since).padStart(6)}  ${tally}; ${style.dim(lastNumbers(s.last))}`;
 }
 
-function verdictLines(s: StepState, v: Verdict, style: Style): string[] {
+function verdictLines(st: StoryState, s: StepState, v: Verdict, style: Style): string[] {
   if (v.outcome === 'pass') {
     s.passed++;
     return [];
   }
-  if (v.outcome === 'fail') s.failed++;
-  else s.inconclusive++;
-  // Every non-pass verdict in full; an identical repeat (same numbers) within the step is only counted.
-  if (s.lastNonPass === v.summary) return [];
-  s.lastNonPass = v.summary;
-  const mark = v.outcome === 'fail' ? style.red('✗ FAIL') : style.yellow('? inconclusive');
+  if (v.outcome === 'inconclusive') {
+    // Summed up per step by reason; each reason is explained once, with the first analysis that had it.
+    s.inconclusive++;
+    const reason = inconclusiveReason(v);
+    s.inconclusiveBy[reason] = (s.inconclusiveBy[reason] ?? 0) + 1;
+    if (st.explained.includes(reason)) return [];
+    st.explained.push(reason);
+    return [
+      `      ${style.yellow(`? inconclusive: ${reason}`)} — ${REASONS[reason]} (at ${v.weight} %: ${v.summary})`,
+    ];
+  }
+  s.failed++;
+  // Every failed verdict in full; an identical repeat (same numbers) within the step is only counted.
+  if (s.lastFail === v.summary) return [];
+  s.lastFail = v.summary;
   const extra = v.checks
     .filter((c) => (c.outcome === 'fail' || c.outcome === 'inconclusive') && !v.summary.includes(c.message))
     .map((c) => `        ${c.name}: ${c.message}`);
-  return [`      ${mark} at ${v.weight} %: ${v.summary}`, ...extra];
+  return [`      ${style.red('✗ FAIL')} at ${v.weight} %: ${v.summary}`, ...extra];
 }
 
 /** Closes the current step (if any) with its one line. */
@@ -133,24 +181,18 @@ export function storyStep(st: StoryState, e: StoryEvent, opts: StoryOptions = {}
           `  weight back to 0 % target: 100 % on the source${e.wrote ? '' : ' (already there)'}`,
         ];
       st.reached.push(e.weight);
-      st.step = { weight: e.weight, since: e.at, passed: 0, inconclusive: 0, failed: 0 };
+      st.step = newStep(e.weight, e.at);
       return lines;
     }
     case 'verdict': {
-      const s = (st.step ??= {
-        weight: e.verdict.weight,
-        since: e.at,
-        passed: 0,
-        inconclusive: 0,
-        failed: 0,
-      });
+      const s = (st.step ??= newStep(e.verdict.weight, e.at));
       s.last = e.verdict;
-      const lines = verdictLines(s, e.verdict, style);
+      const lines = verdictLines(st, s, e.verdict, style);
       if (!opts.verbose) return lines;
-      // --verbose: every analysis on its own line (a non-pass one keeps its extra check lines).
+      // --verbose: every analysis on its own line (a failed one keeps its extra check lines).
       const v = e.verdict;
       const line = opts.analysisLine?.(e) ?? `      ${v.outcome} at ${v.weight} %: ${v.summary}`;
-      return [line, ...(v.outcome === 'pass' ? [] : lines.slice(1))];
+      return [line, ...(v.outcome === 'fail' ? lines.slice(1) : [])];
     }
     case 'fault':
       return [style.bold(style.red(`  ⚡ FAULT INJECTED: ${e.description}`))];
