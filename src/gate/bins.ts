@@ -36,12 +36,37 @@ export interface EvidenceBin {
 /** A series whose last sample is older than this is gone (a scaled-down pod): it does not hold evidence back. */
 export const STALE_MS = 60_000;
 
-export const emptyBin = (): BinCounts => ({
+export const emptyBin = (bounds: readonly number[] = ISTIO_LATENCY_BUCKETS_MS): BinCounts => ({
   requests: 0,
   errors: 0,
-  buckets: ISTIO_LATENCY_BUCKETS_MS.map(() => 0),
+  buckets: bounds.map(() => 0),
   latencyCount: 0,
+  ...(bounds === ISTIO_LATENCY_BUCKETS_MS ? {} : { bounds }),
 });
+
+const sameBounds = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * A side's histogram bounds: the `le` values every pod of the side reports (finer buckets set with Istio's
+ * `sidecar.istio.io/statsHistogramBuckets` annotation are used when all the side's pods have them); Istio's
+ * defaults when the side has no histogram yet.
+ */
+export function sideBounds(series: readonly RawSeries[]): readonly number[] {
+  const perPod = new Map<string, Set<number>>();
+  for (const s of series) {
+    if (s.labels.__name__ !== 'istio_request_duration_milliseconds_bucket' || s.labels.le === '+Inf')
+      continue;
+    const le = Number(s.labels.le);
+    if (!Number.isFinite(le)) continue;
+    const key = podOf(s.labels);
+    perPod.set(key, (perPod.get(key) ?? new Set()).add(le));
+  }
+  const sets = [...perPod.values()];
+  if (sets.length === 0) return ISTIO_LATENCY_BUCKETS_MS;
+  const common = [...sets[0]!].filter((le) => sets.every((set) => set.has(le))).sort((a, b) => a - b);
+  return sameBounds(common, ISTIO_LATENCY_BUCKETS_MS) ? ISTIO_LATENCY_BUCKETS_MS : common;
+}
 
 const podOf = (labels: Record<string, string>) => `${labels.instance ?? ''}|${labels.pod ?? ''}`;
 
@@ -93,12 +118,12 @@ export function seriesIncreases(
 
 type Signal = { kind: 'requests'; error: boolean } | { kind: 'bucket'; index: number } | { kind: 'count' };
 
-function signalOf(labels: Record<string, string>): Signal | undefined {
+function signalOf(labels: Record<string, string>, bounds: readonly number[]): Signal | undefined {
   const name = labels.__name__;
   if (name === 'istio_requests_total') return { kind: 'requests', error: isErrorSeries(labels) };
   if (name !== 'istio_request_duration_milliseconds_bucket') return undefined;
   if (labels.le === '+Inf') return { kind: 'count' };
-  const index = ISTIO_LATENCY_BUCKETS_MS.indexOf(Number(labels.le));
+  const index = bounds.indexOf(Number(labels.le));
   return index >= 0 ? { kind: 'bucket', index } : undefined;
 }
 
@@ -140,8 +165,9 @@ function spread(
   const { from, to, binMs, firstSeen } = window;
   const resets = podResets(series);
   const scrapeMs = scrapeInterval(series);
+  const bounds = bins[0]?.bounds ?? ISTIO_LATENCY_BUCKETS_MS;
   for (const s of series) {
-    const sig = signalOf(s.labels);
+    const sig = signalOf(s.labels, bounds);
     if (!sig) continue;
     for (const inc of seriesIncreases(s, firstSeen, resets.get(podOf(s.labels)), scrapeMs)) {
       const lo = Math.max(inc.from, from);
@@ -172,8 +198,8 @@ export function alignedBins(
   const completeTo = Math.min(at, ...ends);
   if (!(completeTo > from)) return { bins: [], completeTo: Math.max(from, Math.min(completeTo, at)) };
   const n = Math.ceil((completeTo - from) / binMs);
-  const src = Array.from({ length: n }, emptyBin);
-  const tgt = Array.from({ length: n }, emptyBin);
+  const src = Array.from({ length: n }, () => emptyBin(sideBounds(source)));
+  const tgt = Array.from({ length: n }, () => emptyBin(sideBounds(target)));
   const firstSeen = earliest([...source, ...target]);
   spread(source, { from, to: completeTo, binMs, firstSeen }, src);
   spread(target, { from, to: completeTo, binMs, firstSeen }, tgt);
@@ -198,7 +224,7 @@ export function sideBetween(
   to: number,
   firstSeen = earliest(series),
 ): BinCounts {
-  const out = [emptyBin()];
+  const out = [emptyBin(sideBounds(series))];
   if (to > from) spread(series, { from, to, binMs: to - from, firstSeen }, out);
   return out[0]!;
 }

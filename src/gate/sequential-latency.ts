@@ -38,6 +38,9 @@ export function minSamplesFor(q: Quantile, o: LatencyObjective): number {
 }
 
 /** Requests slower than Istio's bound at `index`, from cumulative bucket counts. */
+/** A side's histogram bounds (Istio's defaults unless the side reports its own). */
+export const boundsOf = (c: BinCounts): readonly number[] => c.bounds ?? ISTIO_LATENCY_BUCKETS_MS;
+
 export function slowerThan(side: BinCounts, index: number): number {
   if (index < 0) return side.latencyCount;
   return Math.max(0, side.latencyCount - (side.buckets[index] ?? side.latencyCount));
@@ -53,8 +56,6 @@ export interface Interpolation {
   /** The null ratio: 1 plus the worst error of the interpolation at this drop (see INTERPOLATION_ERROR). */
   rho0: number;
 }
-
-const B = ISTIO_LATENCY_BUCKETS_MS;
 
 /**
  * The allowance for the interpolation, by the share's drop across the bucket: exact for a log-normal latency,
@@ -84,6 +85,7 @@ function quadratic(xs: readonly number[], ys: readonly number[], x: number): num
  * bends away from log-normal).
  */
 export function interpolateAt(ref: BinCounts, x: number): Interpolation | undefined {
+  const B = boundsOf(ref);
   const hi = B.findIndex((b) => b >= x);
   const lo = hi - 1;
   const n = ref.latencyCount;
@@ -114,6 +116,7 @@ export function interpolateAt(ref: BinCounts, x: number): Interpolation | undefi
 export function latencyAtShare(ref: BinCounts, share: number): number | undefined {
   const n = ref.latencyCount;
   if (!(n > 0)) return undefined;
+  const B = boundsOf(ref);
   const above = (x: number) => {
     const it = interpolateAt(ref, x);
     return it ? (1 - it.w) * slowerThan(ref, it.lo) + it.w * slowerThan(ref, it.hi) : undefined;
@@ -146,13 +149,16 @@ export function sourceQuantileUpper(ref: BinCounts, q: Quantile): number | undef
 }
 
 function absoluteCheck(q: Quantile, o: LatencyObjective, ev: Evidence, ready: boolean, notReady: string) {
-  const i = B.findIndex((b) => b >= o.maxMs!);
-  const bound = B[i] ?? o.maxMs!;
+  const bt = boundsOf(ev.target);
+  const i = bt.findIndex((b) => b >= o.maxMs!);
+  const bound = bt[i] ?? o.maxMs!;
   const allowed = 1 - QUANTILES[q];
   const n = ev.target.latencyCount;
   const slow = i >= 0 ? slowerThan(ev.target, i) : 0;
+  // The VMs' share over the same bound, or the next one up if their buckets differ (never more lenient).
+  const j = boundsOf(ev.source).findIndex((b) => b >= bound);
   const vmShare =
-    ev.source.latencyCount > 0 && i >= 0 ? slowerThan(ev.source, i) / ev.source.latencyCount : 0;
+    ev.source.latencyCount > 0 && i >= 0 && j >= 0 ? slowerThan(ev.source, j) / ev.source.latencyCount : 0;
   const p0 = Math.max(allowed, vmShare);
   const own = ownDispersion(
     ev.bins.map((b) => ({ events: i >= 0 ? slowerThan(b.target, i) : 0, trials: b.target.latencyCount })),
@@ -198,15 +204,16 @@ function comparisonCheck(
       `too little VM traffic to place their ${q} (${Math.round(vm.latencyCount)} samples, need ${gate.need})`,
     );
   const qs = sourceQuantileUpper(vm, q);
-  if (qs === undefined) return skip(`the VMs' ${q} is outside Istio's buckets`);
+  if (qs === undefined) return skip(`the VMs' ${q} is outside their histogram's buckets`);
   const x = r * qs;
   const pooled = ev.target;
+  const B = boundsOf(pooled);
   const it = interpolateAt(pooled, x);
   if (!it && !(slowerThan(pooled, B.findIndex((b) => b >= x) - 1) > 0)) {
     // Nothing of the containers' is slower than the bound below x*: no evidence against them yet.
   } else if (!it || !Number.isFinite(it.rho0))
     return skip(
-      `the containers' share slower than ${x.toFixed(0)} ms cannot be read from Istio's buckets there (it drops ${it ? it.drop.toFixed(0) : '∞'}× across the bucket): cannot tell ${r}× (add finer buckets, see the README)`,
+      `the containers' share slower than ${x.toFixed(0)} ms cannot be read from the histogram's buckets there (it drops ${it ? it.drop.toFixed(0) : '∞'}× across the bucket): cannot tell ${r}× (add finer buckets, see the README)`,
     );
   const above = (c: BinCounts) => (it ? (1 - it.w) * slowerThan(c, it.lo) + it.w * slowerThan(c, it.hi) : 0);
   const allowed = 1 - QUANTILES[q];

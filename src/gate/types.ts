@@ -23,9 +23,11 @@ export interface SideSample {
 export interface BinCounts {
   requests: number;
   errors: number;
-  /** Cumulative counts per Istio bucket bound, and the histogram's total. */
+  /** Cumulative counts per bucket bound (`bounds`, default Istio's), and the histogram's total. */
   buckets: number[];
   latencyCount: number;
+  /** The side's histogram bounds (ms) when not Istio's defaults (e.g. finer ones set per workload). */
+  bounds?: readonly number[];
 }
 
 export interface GateSample {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { alignedBins, seriesIncreases, sideBetween, type RawSeries } from '../../src/gate/bins.js';
+import {
+  alignedBins,
+  seriesIncreases,
+  sideBetween,
+  sideBounds,
+  type RawSeries,
+} from '../../src/gate/bins.js';
+import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/buckets.js';
 
 const req = (pod: string, values: number[], t0 = 0, every = 15_000, code = '200'): RawSeries => ({
   labels: { __name__: 'istio_requests_total', pod, response_code: code, grpc_response_status: '0' },
@@ -92,7 +99,25 @@ describe('evidence bins from raw counters', () => {
     expect(side.requests).toBe(103);
     expect(side.errors).toBe(3);
     expect(side.latencyCount).toBe(103);
-    expect(side.buckets[4]).toBe(100); // le=25
-    expect(side.buckets[6]).toBe(105); // le=100
+    // Only two bounds reported: the side's histogram has just those two.
+    expect(side.bounds).toEqual([25, 100]);
+    expect(side.buckets).toEqual([100, 105]);
+  });
+});
+
+describe('histogram bounds', () => {
+  const bucket = (pod: string, le: string, v: number[]): RawSeries => ({
+    labels: { __name__: 'istio_request_duration_milliseconds_bucket', pod, le },
+    samples: v.map((x, i) => ({ t: i * 15_000, v: x })),
+  });
+  it('uses the bounds every pod of a side reports (finer buckets), Istio’s defaults otherwise', () => {
+    const fine = ['100', '125', '150', '+Inf'];
+    const a = fine.map((le) => bucket('a', le, [0, 10]));
+    const b = [...fine, '175'].map((le) => bucket('b', le, [0, 10]));
+    expect(sideBounds([...a, ...b])).toEqual([100, 125, 150]);
+    expect(sideBounds([])).toBe(ISTIO_LATENCY_BUCKETS_MS);
+    const side = sideBetween([...a, ...b], 0, 15_000, 0);
+    expect(side.bounds).toEqual([100, 125, 150]);
+    expect(side.buckets).toEqual([20, 20, 20]);
   });
 });

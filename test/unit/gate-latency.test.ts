@@ -24,23 +24,31 @@ const cdf = (s: Shape, x: number) => {
   return (1 - (s.tail ?? 0)) * body + (s.tail ?? 0) * tail;
 };
 
-const counts = (s: Shape, n: number): BinCounts => ({
+const counts = (s: Shape, n: number, bounds: readonly number[] = ISTIO_LATENCY_BUCKETS_MS): BinCounts => ({
   requests: n,
   errors: 0,
-  buckets: ISTIO_LATENCY_BUCKETS_MS.map((b) => n * cdf(s, b)),
+  buckets: bounds.map((b) => n * cdf(s, b)),
   latencyCount: n,
+  ...(bounds === ISTIO_LATENCY_BUCKETS_MS ? {} : { bounds }),
 });
+
+/** Finer buckets around 100–250 ms, as the statsHistogramBuckets annotation would set them. */
+const FINE = [0.5, 1, 5, 10, 25, 50, 75, 100, 125, 150, 175, 200, 225, 250, 300, 400, 500, 1000, 2500, 5000];
 
 const policy = loadPolicy('default').spec;
 
 /** 20 bins at 50 %, 200 req/s; the worst outcome of the p99 and p50 comparisons. */
-function judge(vm: Shape, target: Shape): { p99: string; p50: string; messages: string } {
+function judge(
+  vm: Shape,
+  target: Shape,
+  bounds: readonly number[] = ISTIO_LATENCY_BUCKETS_MS,
+): { p99: string; p50: string; messages: string } {
   const t0 = 1_000_000;
   const batches = Array.from({ length: 20 }, (_, i) => ({
     start: t0 + i * 30_000,
     end: t0 + (i + 1) * 30_000,
-    source: counts(vm, 3000),
-    target: counts(target, 3000),
+    source: counts(vm, 3000, bounds),
+    target: counts(target, 3000, bounds),
   }));
   const sample: GateSample = {
     at: t0 + 600_000,
@@ -89,6 +97,13 @@ describe('latency vs the VMs is a quantile ratio', () => {
       expect(r.messages).toMatch(/p99-vs-source: .* of target requests over \d+ ms = 1\.2× the VMs' p99/);
     });
   }
+
+  it('finer buckets (when every pod reports them) resolve +30 % with the VMs’ p99 mid-bucket', () => {
+    const vm = { median: 30, p99: 170, tail: 0.002 };
+    const r = judge(vm, { median: 30, p99: 170 * 1.3, tail: 0.002 }, FINE);
+    expect(r.p99, r.messages).toBe('fail');
+    expect(judge(vm, { median: 33, p99: 187, tail: 0.002 }, FINE).p99).toBe('pass');
+  });
 
   it('p50 near a bound: the same median passes, +40 % fails', () => {
     const vm = { median: 24, p99: 100 };
