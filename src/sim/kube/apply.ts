@@ -97,7 +97,7 @@ function merge(live: unknown, applied: unknown, s: Schema | undefined, setList: 
   return jsonClone(applied);
 }
 
-/** Removes one field (a FieldsV1 path) from an object, and the map/list entry it leaves empty. */
+/** Removes one field (a FieldsV1 path) from an object, and the maps it leaves empty on the way up. */
 function removeField(obj: unknown, path: readonly string[]): void {
   const [head, ...rest] = path;
   if (head === undefined) return;
@@ -107,7 +107,11 @@ function removeField(obj: unknown, path: readonly string[]): void {
     if (rest.length === 0) delete obj[key];
     else if (Array.isArray(obj[key]) && next?.startsWith('v:')) {
       obj[key] = (obj[key] as unknown[]).filter((x) => JSON.stringify(x) !== next.slice(2));
-    } else removeField(obj[key], rest);
+    } else {
+      removeField(obj[key], rest);
+      const child = obj[key];
+      if (isRecord(child) && Object.keys(child).length === 0) delete obj[key];
+    }
     return;
   }
   if (Array.isArray(obj) && head.startsWith('k:')) {
