@@ -146,6 +146,27 @@ function appliedConfig(ctx: Ctx, target: Target): UnknownRecord {
   return jsonClone(body);
 }
 
+/** The live object with the applied configuration merged in (metadata: labels, annotations, owners, finalizers). */
+function mergeApplied(
+  base: UnknownRecord,
+  applied: UnknownRecord,
+  schema: Schema | undefined,
+): UnknownRecord {
+  for (const [k, v] of Object.entries(applied)) {
+    if (k === 'apiVersion' || k === 'kind') continue;
+    if (k === 'metadata' && isRecord(v)) {
+      const meta = base.metadata as UnknownRecord;
+      for (const m of ['labels', 'annotations', 'ownerReferences']) {
+        if (v[m] !== undefined) meta[m] = merge(meta[m], v[m], undefined, false);
+      }
+      if (v.finalizers !== undefined) meta.finalizers = merge(meta.finalizers, v.finalizers, undefined, true);
+      continue;
+    }
+    base[k] = merge(base[k], v, childSchema(schema, k), false);
+  }
+  return base;
+}
+
 export function serverSideApply(store: KubeStore, ctx: Ctx, target: Target): Reply {
   const applied = appliedConfig(ctx, target);
   const manager = managerOf(ctx, true);
@@ -208,18 +229,7 @@ export function serverSideApply(store: KubeStore, ctx: Ctx, target: Target): Rep
   for (const f of previous) {
     if (!appliedFields.has(f) && !ownedByOthers.has(f)) removeField(base, JSON.parse(f) as string[]);
   }
-  const next = base as UnknownRecord;
-  for (const [k, v] of Object.entries(applied)) {
-    if (k === 'apiVersion' || k === 'kind') continue;
-    if (k === 'metadata' && isRecord(v)) {
-      const meta = next.metadata as UnknownRecord;
-      for (const m of ['labels', 'annotations', 'ownerReferences'])
-        if (v[m] !== undefined) meta[m] = merge(meta[m], v[m], undefined, false);
-      if (v.finalizers !== undefined) meta.finalizers = merge(meta.finalizers, v.finalizers, undefined, true);
-      continue;
-    }
-    next[k] = merge(next[k], v, childSchema(schema, k), false);
-  }
+  const next = mergeApplied(base as UnknownRecord, applied, schema);
   const applyCtx: Ctx = { ...ctx, recordFields: (_before, after) => setManaged(after, [...others, mine()]) };
   return { code: 200, body: commitUpdate(store, applyCtx, target, current, next as KubeObject) };
 }

@@ -2,8 +2,10 @@
  * A strict, in-memory Kubernetes API server for meshshift's tests (and the demo).
  *
  * It speaks enough of the real kube-apiserver wire protocol for the REAL `@kubernetes/client-node`
- * client (typed APIs, CustomObjectsApi, KubernetesObjectApi, Watch) to work against it unchanged, and
- * it is deliberately strict where a lenient fake would hide bugs:
+ * client (typed APIs, CustomObjectsApi, KubernetesObjectApi, Watch) and the real kubectl (OpenAPI v3,
+ * CustomResourceDefinitions, Table responses, core/v1 Events, server-side apply; see README.md for what
+ * still differs) to work against it unchanged, and it is deliberately strict where a lenient fake would hide bugs:
+ *  - custom resources pruned and validated against their CRD's structural schema (fieldValidation),
  *  - optimistic locking (stale resourceVersion → 409 Conflict, missing one on a custom-resource PUT → 422),
  *  - patch content types (merge / JSON patch; strategic merge only for built-in kinds, else 415),
  *  - atomic JSON patches with `test` ops (failure → 422, nothing applied),
