@@ -154,4 +154,28 @@ describe('server-side apply', () => {
       'f:status': { 'f:conditions': { 'k:{"type":"Stalled"}': { '.': {}, 'f:type': {}, 'f:status': {} } } },
     });
   });
+
+  it('takes managedFields a client rewrites (the kubectl upgrade patch); ignores them when unchanged', async () => {
+    await call('PATCH', `${PLAN}?fieldManager=kubectl-client-side-apply`, config(spec('default')), APPLY);
+    const rewritten = [
+      {
+        manager: 'kubectl',
+        operation: 'Apply',
+        apiVersion: 'meshshift.io/v1alpha1',
+        time: '2026-01-01T00:00:00Z',
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:spec': { 'f:policy': {} } },
+      },
+    ];
+    const ops = [{ op: 'replace', path: '/metadata/managedFields', value: rewritten }];
+    const res = await call('PATCH', PLAN, ops, { 'Content-Type': 'application/json-patch+json' });
+    expect(res.body.metadata!.managedFields).toEqual(rewritten);
+    const untouched = await call(
+      'PATCH',
+      `${PLAN}?fieldManager=x`,
+      { metadata: { labels: { a: 'b' } } },
+      MERGE,
+    );
+    expect(managers(untouched)).toEqual(['kubectl/Apply', 'x/Update']);
+  });
 });

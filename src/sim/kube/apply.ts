@@ -167,6 +167,62 @@ function mergeApplied(
   return base;
 }
 
+interface Ownership {
+  conflicts: Conflict[];
+  /** Every other manager's entry, unchanged. */
+  others: ManagedEntry[];
+  /** What this manager applied before, and when (kept when its field set does not change). */
+  previous: Set<string>;
+  previousTime?: string;
+}
+
+/** Who owns what the applied configuration sets, and where it differs from the live value. */
+function ownership(
+  live: KubeObject,
+  manager: string,
+  sub: string | undefined,
+  applied: Map<string, unknown>,
+  liveFields: Map<string, unknown>,
+): Ownership {
+  const out: Ownership = { conflicts: [], others: [], previous: new Set() };
+  for (const e of entriesOf(live)) {
+    const owned = fromFieldsV1(e.fieldsV1);
+    if (sameEntry(e, manager, 'Apply', sub)) {
+      out.previous = owned;
+      // An unchanged field set keeps its time, so re-applying the same configuration is a no-op.
+      if (owned.size === applied.size && [...owned].every((f) => applied.has(f))) out.previousTime = e.time;
+      continue;
+    }
+    for (const f of owned) {
+      if (applied.has(f) && !deepEqual(liveFields.get(f), applied.get(f))) {
+        out.conflicts.push({ manager: e.manager, apiVersion: e.apiVersion, field: f });
+      }
+    }
+    out.others.push(e);
+  }
+  return out;
+}
+
+/**
+ * kube's client-side → server-side apply upgrade: for the manager `kubectl` only, conflicts on fields of the
+ * `kubectl.kubernetes.io/last-applied-configuration` annotation are taken over without `force`.
+ */
+function lastAppliedFields(
+  live: KubeObject,
+  manager: string,
+  schema: Schema | undefined,
+  scope: 'main' | 'status' | 'all',
+): Set<string> {
+  const raw = live.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'];
+  if (manager !== 'kubectl' || raw === undefined) return new Set();
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    return isRecord(parsed) ? new Set(fieldValues(parsed, schema, scope).keys()) : new Set();
+  } catch {
+    return new Set();
+  }
+}
+
 export function serverSideApply(store: KubeStore, ctx: Ctx, target: Target): Reply {
   const applied = appliedConfig(ctx, target);
   const manager = managerOf(ctx, true);
@@ -175,14 +231,12 @@ export function serverSideApply(store: KubeStore, ctx: Ctx, target: Target): Rep
   const scope = scopeOf(target);
   const apiVersion = groupVersion(target.rt.group, target.version);
   const appliedFields = fieldValues(applied, schema, scope);
-  let previousTime: string | undefined;
-  const mine = (): ManagedEntry => {
-    const time = previousTime ?? nowTime();
+  const mine = (time?: string): ManagedEntry => {
     const e: ManagedEntry = {
       manager,
       operation: 'Apply',
       apiVersion,
-      time,
+      time: time ?? nowTime(),
       fieldsType: 'FieldsV1',
       fieldsV1: toFieldsV1(appliedFields.keys()),
     };
@@ -202,34 +256,26 @@ export function serverSideApply(store: KubeStore, ctx: Ctx, target: Target): Rep
 
   const current = store.current(target);
   const live = present(target.rt, target.version, current);
-  const liveFields = fieldValues(live, schema, scope);
-  const conflicts: Conflict[] = [];
-  const others: ManagedEntry[] = [];
-  let previous: Set<string> = new Set();
-  for (const e of entriesOf(live)) {
-    const owned = fromFieldsV1(e.fieldsV1);
-    if (sameEntry(e, manager, 'Apply', target.subresource)) {
-      previous = owned;
-      // An unchanged field set keeps its time, so re-applying the same configuration is a no-op.
-      const same = owned.size === appliedFields.size && [...owned].every((f) => appliedFields.has(f));
-      if (same) previousTime = e.time;
-      continue;
-    }
-    const clash = [...owned].filter(
-      (f) => appliedFields.has(f) && !deepEqual(liveFields.get(f), appliedFields.get(f)),
-    );
-    for (const field of clash) conflicts.push({ manager: e.manager, apiVersion: e.apiVersion, field });
-    const kept = force ? [...owned].filter((f) => !clash.includes(f)) : [...owned];
-    if (kept.length > 0) others.push({ ...e, fieldsV1: toFieldsV1(kept) });
-  }
-  if (conflicts.length > 0 && !force) throw errConflicts(target, target.name ?? '', conflicts);
-
+  const own = ownership(live, manager, target.subresource, appliedFields, fieldValues(live, schema, scope));
+  const allowed = lastAppliedFields(live, manager, schema, scope);
+  const forced = force || (own.conflicts.length > 0 && own.conflicts.every((c) => allowed.has(c.field)));
+  if (own.conflicts.length > 0 && !forced) throw errConflicts(target, target.name ?? '', own.conflicts);
+  const clashing = new Set(forced ? own.conflicts.map((c) => `${c.manager}\n${c.field}`) : []);
+  const others = own.others
+    .map((e) => ({
+      ...e,
+      fieldsV1: toFieldsV1([...fromFieldsV1(e.fieldsV1)].filter((f) => !clashing.has(`${e.manager}\n${f}`))),
+    }))
+    .filter((e) => Object.keys(e.fieldsV1).length > 0);
   const ownedByOthers = new Set(others.flatMap((e) => [...fromFieldsV1(e.fieldsV1)]));
   const base = jsonClone(live);
-  for (const f of previous) {
+  for (const f of own.previous) {
     if (!appliedFields.has(f) && !ownedByOthers.has(f)) removeField(base, JSON.parse(f) as string[]);
   }
   const next = mergeApplied(base as UnknownRecord, applied, schema);
-  const applyCtx: Ctx = { ...ctx, recordFields: (_before, after) => setManaged(after, [...others, mine()]) };
+  const applyCtx: Ctx = {
+    ...ctx,
+    recordFields: (_before, after) => setManaged(after, [...others, mine(own.previousTime)]),
+  };
   return { code: 200, body: commitUpdate(store, applyCtx, target, current, next as KubeObject) };
 }

@@ -152,7 +152,7 @@ export function recordUpdate(
   const now = fieldValues(after, schema, scope);
   const changed = [...now.keys()].filter((f) => !old.has(f) || !deepEqual(old.get(f), now.get(f)));
   const removed = [...old.keys()].filter((f) => !now.has(f));
-  const entries = before ? entriesOf(before) : [];
+  const entries = entriesOf(after); // the base: the live entries, or the ones the client set (keepManagedFields)
   const drop = new Set([...changed, ...removed]);
   const next: ManagedEntry[] = [];
   let mine: ManagedEntry | undefined;
@@ -183,4 +183,26 @@ export function recordUpdate(
 export function setManaged(obj: KubeObject, entries: ManagedEntry[]): void {
   if (entries.length > 0) obj.metadata.managedFields = entries;
   else delete obj.metadata.managedFields;
+}
+
+const validEntry = (e: unknown): boolean =>
+  isRecord(e) &&
+  typeof e.manager === 'string' &&
+  (e.operation === 'Apply' || e.operation === 'Update') &&
+  e.fieldsType === 'FieldsV1' &&
+  isRecord(e.fieldsV1);
+
+/**
+ * The managedFields an update starts from, as kube decides: the client's when it changed them to a valid list
+ * (`[]` resets; kubectl's client-side → server-side apply upgrade rewrites them this way), else the live ones.
+ */
+export function keepManagedFields(current: KubeObject, next: KubeObject): void {
+  const sent = next.metadata.managedFields;
+  const changed = sent !== undefined && !deepEqual(sent, current.metadata.managedFields);
+  if (changed && Array.isArray(sent) && sent.every(validEntry)) {
+    setManaged(next, sent as ManagedEntry[]);
+    return;
+  }
+  if (current.metadata.managedFields === undefined) delete next.metadata.managedFields;
+  else next.metadata.managedFields = structuredClone(current.metadata.managedFields);
 }

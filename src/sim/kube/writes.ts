@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { validateVirtualService } from './admission.js';
 import { checkCrd, crdStatus, isCrdType } from './crd.js';
 import { admitCustom } from './custom-admission.js';
-import { recordUpdate } from './managed-fields.js';
+import { keepManagedFields, recordUpdate } from './managed-fields.js';
 import { admitBuiltin, finalized, finalizersOf, keepDeletionFields, markDeleted } from './lifecycle.js';
 import { asKubeObject, deepEqual, isRecord, jsonClone, type UnknownRecord } from './json.js';
 import { JsonPatchError, applyJsonPatch } from './json-patch.js';
@@ -163,7 +163,7 @@ export function create(store: KubeStore, ctx: Ctx, target: Target): KubeObject {
   delete obj.metadata.deletionTimestamp; // server-owned
   delete obj.metadata.deletionGracePeriodSeconds;
   store.initSystemFields(rt, obj);
-  delete obj.metadata.managedFields; // server-owned here (see README.md)
+  delete obj.metadata.managedFields; // a create starts ownership afresh
   admit(store, ctx, target, obj);
   recordFields(ctx, target, undefined, obj);
   if (isDryRun(ctx)) return present(rt, version, obj);
@@ -293,8 +293,7 @@ export function commitUpdate(
   result.metadata.generation = current.metadata.generation;
   result.metadata.resourceVersion = current.metadata.resourceVersion;
   if (rt.namespaced) result.metadata.namespace = current.metadata.namespace;
-  if (current.metadata.managedFields === undefined) delete result.metadata.managedFields;
-  else result.metadata.managedFields = jsonClone(current.metadata.managedFields);
+  keepManagedFields(current, result);
   keepDeletionFields(rt, current, result);
   admit(store, ctx, target, result);
   recordFields(ctx, target, currentView, result);
