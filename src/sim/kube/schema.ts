@@ -12,7 +12,7 @@ const kids = (s: Schema, key: string): Schema | undefined => (isRecord(s[key]) ?
 const preserves = (s: Schema): boolean => s['x-kubernetes-preserve-unknown-fields'] === true;
 const isIntOrString = (s: Schema): boolean => s['x-kubernetes-int-or-string'] === true;
 
-/** Fills in `default`s of absent properties (recursively), as kube does on create, update and read. */
+/** Fills in `default`s of absent properties (recursively), as kube does on create and update. */
 export function applyDefaults(value: unknown, schema: Schema): void {
   if (Array.isArray(value)) {
     const items = kids(schema, 'items');
