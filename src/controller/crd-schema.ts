@@ -94,6 +94,11 @@ export function statusSchema(): Json {
       weight: { type: 'integer', description: 'Percent of traffic on the target.' },
       step: { type: 'string', description: 'Current step, e.g. "3/6".' },
       observedGeneration: { type: 'integer', format: 'int64' },
+      planGeneration: {
+        type: 'integer',
+        format: 'int64',
+        description: 'The generation whose spec the migration runs (a later spec edit is refused).',
+      },
       startedAt: { type: 'string', format: 'date-time' },
       finishedAt: { type: 'string', format: 'date-time' },
       reason: { type: 'string', description: 'Why it is paused, rolled back or failed.' },

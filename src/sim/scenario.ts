@@ -12,7 +12,7 @@ import type { EngineEvent } from '../engine/history.js';
 import { MigrationRunner, type RunResult } from '../runner/runner.js';
 import type { Logger } from '../log/logger.js';
 import { seedMigrationScenario, type ScenarioFixture, type SeedOptions } from './istio-fixtures.js';
-import { startKubeApiServer, type KubeApiServer } from './kube/index.js';
+import { startKubeApiServer, type KubeApiServer, type KubeApiServerOptions } from './kube/index.js';
 import {
   startMeshSim,
   subsetScenarioBackends,
@@ -39,6 +39,8 @@ export interface ScenarioOptions {
   /** Real Prometheus (shared, file-sd) or the simulator's counters. */
   metrics: { prometheusUrl: string; sdDir: string } | 'simulator';
   slowThresholdMs?: number;
+  /** Options for the Kubernetes API test server (e.g. `crds: []` to start without meshshift's CRD). */
+  kube?: KubeApiServerOptions;
 }
 
 export interface RunOptions {
@@ -104,7 +106,7 @@ export function targetWeightsFromRequests(kube: KubeApiServer, vsName: string): 
 export async function startScenario(opts: ScenarioOptions): Promise<Scenario> {
   const namespace = opts.namespace ?? `e2e-${randomBytes(3).toString('hex')}`;
   const mode = opts.mode ?? 'subsets';
-  const kube = await startKubeApiServer();
+  const kube = await startKubeApiServer(opts.kube);
   const cleanups: Array<() => Promise<void>> = [() => kube.close()];
   try {
     const fixture = seedMigrationScenario(kube, { namespace, mode, ...opts.seed });

@@ -61,21 +61,28 @@ export async function controllerEnv(
       await redis.close().catch(() => undefined);
     },
   };
-  if (opts.inProcess !== false) {
-    env.svc = await startService(
-      {
-        ...serveOptions(redis.url, opts.prefix, {
-          role: 'all',
-          kubeconfig,
-          prometheus: prom.prometheusUrl,
-          controller: controllerOptions(),
-        }),
-      },
-      { logger: process.env.CTL_DEBUG ? createLogger({ level: 'warn' }) : silentLogger },
-    );
-  }
+  if (opts.inProcess !== false) await startInProcess(env, prom, opts.prefix);
   await s.waitForTraffic();
   return env;
+}
+
+/** One `serve --role all` (workers + controller) in this process, closed with the env. */
+export async function startInProcess(
+  env: ControllerEnv,
+  prom: { prometheusUrl: string },
+  prefix: string,
+): Promise<void> {
+  env.svc = await startService(
+    {
+      ...serveOptions(env.redis.url, prefix, {
+        role: 'all',
+        kubeconfig: env.kubeconfig,
+        prometheus: prom.prometheusUrl,
+        controller: controllerOptions(),
+      }),
+    },
+    { logger: process.env.CTL_DEBUG ? createLogger({ level: 'warn' }) : silentLogger },
+  );
 }
 
 /** The scenario's plan as a MigrationPlan custom resource body. */

@@ -27,7 +27,15 @@ const plan = (name: string, extra: Record<string, unknown> = {}) => ({
   apiVersion: 'meshshift.io/v1alpha1',
   kind: 'MigrationPlan',
   metadata: { name, ...extra },
-  spec: { namespace: 'shop', host: 'a.shop.svc.cluster.local' },
+  // Valid against the CRD's schema (the server validates custom resources as kube-apiserver does).
+  spec: {
+    namespace: 'shop',
+    host: 'a.shop.svc.cluster.local',
+    virtualService: { name: 'a' },
+    source: { subset: 'vm', serviceEntry: 'a-vm' },
+    target: { subset: 'k8s', deployment: 'a' },
+    policy: 'default',
+  },
 });
 
 beforeEach(async () => {

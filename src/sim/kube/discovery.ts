@@ -31,10 +31,11 @@ export function resourceList(types: readonly ResourceType[], group: string, vers
       singularName: rt.singular,
       namespaced: rt.namespaced,
       kind: rt.kind,
-      verbs: ALL_VERBS,
+      verbs: rt.verbs ?? ALL_VERBS,
+      ...(rt.crd && rt.crd.categories.length > 0 ? { categories: rt.crd.categories } : {}),
       ...(rt.shortNames.length > 0 ? { shortNames: rt.shortNames } : {}),
     });
-    if (rt.statusSubresource) {
+    if (rt.statusSubresource && !rt.viewOf) {
       resources.push({
         name: `${rt.plural}/status`,
         singularName: '',

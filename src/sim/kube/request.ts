@@ -1,7 +1,8 @@
 /** One parsed request to the test server: what it targets, its body, and the reply. */
 import type { IncomingMessage } from 'node:http';
-import { MAX_BODY_BYTES, type ResourceType } from './resources.js';
+import { MAX_BODY_BYTES, present, type ResourceType } from './resources.js';
 import { KubeStatusError } from './status.js';
+import type { KubeObject } from './types.js';
 
 export interface Reply {
   code: number;
@@ -18,6 +19,25 @@ export interface Ctx {
   mediaType?: string;
   body?: unknown;
   parseError?: string;
+  /** The Accept header (a Table is asked for there). */
+  accept?: string;
+  /** The User-Agent header (kube derives a default field manager from it). */
+  userAgent?: string;
+  /** `Warning` headers for the reply (e.g. unknown fields dropped under fieldValidation=Warn). */
+  warnings: string[];
+  /** Sets managedFields on a write's result (server-side apply); default: an Update by the request's manager. */
+  recordFields?: (before: KubeObject | undefined, after: KubeObject) => void;
+}
+
+/**
+ * How a stored kind is served under another API (core/v1 Events over the events.k8s.io/v1 store): the type it is
+ * served as, the conversion, and the fields its field selectors may name.
+ */
+export interface View {
+  rt: ResourceType;
+  render(obj: KubeObject): KubeObject;
+  fields: readonly string[];
+  fieldValue(obj: KubeObject, field: string): string;
 }
 
 /** What a resource path resolves to. */
@@ -28,6 +48,14 @@ export interface Target {
   namespace?: string;
   name?: string;
   subresource?: string;
+  /** Set when the request reads the store through another API's view. */
+  view?: View;
+}
+
+/** A stored object as the request's API serves it. */
+export function served(target: Target, obj: KubeObject): KubeObject {
+  const shown = present(target.rt, target.version, obj);
+  return target.view ? target.view.render(shown) : shown;
 }
 
 export const isDryRun = (ctx: Ctx): boolean => ctx.params.getAll('dryRun').includes('All');

@@ -1,4 +1,9 @@
-/** The resource types the test server serves (core, apps, Istio networking and security) and naming helpers. */
+/**
+ * The built-in resource types the test server serves (core, apps, events, coordination, apiextensions, and Istio's
+ * networking and security kinds, which kube would get from CRDs too) and naming helpers. Other custom resources
+ * (meshshift's MigrationPlan) are registered from their CustomResourceDefinition objects (crd.ts).
+ */
+import type { CrdInfo } from './crd.js';
 import { jsonClone } from './json.js';
 import type { KubeObject } from './types.js';
 
@@ -8,13 +13,24 @@ export const MESHSHIFT_GROUP = 'meshshift.io';
 export const EVENTS_GROUP = 'events.k8s.io';
 export const COORDINATION_GROUP = 'coordination.k8s.io';
 /** Groups served by kube-apiserver itself (not CRDs): strategic merge and unconditional PUT are allowed. */
-const BUILTIN_GROUPS = ['', 'apps', EVENTS_GROUP, COORDINATION_GROUP];
+const BUILTIN_GROUPS = [
+  '',
+  'apps',
+  EVENTS_GROUP,
+  COORDINATION_GROUP,
+  'apiextensions.k8s.io',
+  'policy',
+  'networking.k8s.io',
+  'rbac.authorization.k8s.io',
+];
+const RBAC = 'rbac.authorization.k8s.io';
 export const DEFAULT_ISTIO_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'];
 
 export const MEDIA_JSON = 'application/json';
 export const MEDIA_MERGE_PATCH = 'application/merge-patch+json';
 export const MEDIA_JSON_PATCH = 'application/json-patch+json';
 export const MEDIA_STRATEGIC_PATCH = 'application/strategic-merge-patch+json';
+export const MEDIA_APPLY_PATCH = 'application/apply-patch+yaml';
 
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 export const ALL_VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
@@ -31,6 +47,12 @@ export interface ResourceType {
   /** Has a /status subresource: writes to the main resource keep the stored status, and vice versa. */
   readonly statusSubresource: boolean;
   readonly shortNames: readonly string[];
+  /** Verbs discovery lists (default: all). */
+  readonly verbs?: readonly string[];
+  /** Set for kinds defined by a CustomResourceDefinition: its name, schemas and printer columns. */
+  readonly crd?: CrdInfo;
+  /** Served as a view of another type's store (core/v1 Events over events.k8s.io/v1). */
+  readonly viewOf?: { group: string; plural: string };
 }
 
 export function buildResourceTypes(istioVersions: readonly string[]): ResourceType[] {
@@ -56,11 +78,29 @@ export function buildResourceTypes(istioVersions: readonly string[]): ResourceTy
     t('', ['v1'], 'endpoints', 'Endpoints', { shortNames: ['ep'] }),
     t('', ['v1'], 'configmaps', 'ConfigMap', { shortNames: ['cm'] }),
     t('', ['v1'], 'namespaces', 'Namespace', { namespaced: false, shortNames: ['ns'] }),
+    t('', ['v1'], 'serviceaccounts', 'ServiceAccount', { shortNames: ['sa'] }),
+    t('', ['v1'], 'secrets', 'Secret'),
     t('apps', ['v1'], 'deployments', 'Deployment', { status: true, shortNames: ['deploy'] }),
+    t('apps', ['v1'], 'statefulsets', 'StatefulSet', { status: true, shortNames: ['sts'] }),
+    // Stored as given (what `kubectl apply -k deploy/` needs); no kind-specific validation.
+    t('policy', ['v1'], 'poddisruptionbudgets', 'PodDisruptionBudget', { status: true, shortNames: ['pdb'] }),
+    t('networking.k8s.io', ['v1'], 'networkpolicies', 'NetworkPolicy', { shortNames: ['netpol'] }),
+    t(RBAC, ['v1'], 'clusterroles', 'ClusterRole', { namespaced: false }),
+    t(RBAC, ['v1'], 'clusterrolebindings', 'ClusterRoleBinding', { namespaced: false }),
+    t(RBAC, ['v1'], 'roles', 'Role'),
+    t(RBAC, ['v1'], 'rolebindings', 'RoleBinding'),
+    {
+      ...t('', ['v1'], 'events', 'Event', { shortNames: ['ev'] }),
+      verbs: ['get', 'list', 'watch'],
+      viewOf: { group: EVENTS_GROUP, plural: 'events' },
+    },
     t(EVENTS_GROUP, ['v1'], 'events', 'Event', { shortNames: ['ev'] }),
     t(COORDINATION_GROUP, ['v1'], 'leases', 'Lease'),
-    // meshshift's own CRD (deploy/crd): namespaced, status subresource, short name mp.
-    t(MESHSHIFT_GROUP, ['v1alpha1'], 'migrationplans', 'MigrationPlan', { status: true, shortNames: ['mp'] }),
+    t('apiextensions.k8s.io', ['v1'], 'customresourcedefinitions', 'CustomResourceDefinition', {
+      namespaced: false,
+      status: true,
+      shortNames: ['crd', 'crds'],
+    }),
   ];
   if (istioVersions.length > 0) {
     const istio = (plural: string, kind: string, short: string): ResourceType =>

@@ -79,29 +79,39 @@ export function labelsMatch(
 }
 
 export interface FieldRequirement {
-  field: 'metadata.name' | 'metadata.namespace';
+  field: string;
   value: string;
   negate: boolean;
 }
 
-export function parseFieldSelector(selector: string): FieldRequirement[] {
+const METADATA_FIELDS = ['metadata.name', 'metadata.namespace'];
+
+/** Parses a field selector; `extra` names the kind's own selectable fields (e.g. involvedObject.name). */
+export function parseFieldSelector(selector: string, extra: readonly string[] = []): FieldRequirement[] {
   if (selector.trim() === '') return [];
   return selector.split(',').map((term) => {
     const m = /^\s*([^=!\s]+)\s*(==|=|!=)\s*(.*?)\s*$/.exec(term);
     if (!m) throw errBadRequest(`invalid field selector: ${JSON.stringify(term)}`);
-    const field = m[1];
-    if (field !== 'metadata.name' && field !== 'metadata.namespace') {
+    const field = m[1] ?? '';
+    if (!METADATA_FIELDS.includes(field) && !extra.includes(field)) {
       throw errBadRequest(
-        `field label not supported: ${String(field)} (only metadata.name and metadata.namespace are)`,
+        `field label not supported: ${field} (only ${[...METADATA_FIELDS, ...extra].join(', ')} are)`,
       );
     }
     return { field, value: m[3] ?? '', negate: m[2] === '!=' };
   });
 }
 
-export function fieldsMatch(reqs: readonly FieldRequirement[], obj: KubeObject): boolean {
+const metadataField = (obj: KubeObject, field: string): string =>
+  field === 'metadata.name' ? obj.metadata.name : (obj.metadata.namespace ?? '');
+
+export function fieldsMatch(
+  reqs: readonly FieldRequirement[],
+  obj: KubeObject,
+  valueOf: (obj: KubeObject, field: string) => string = metadataField,
+): boolean {
   return reqs.every((r) => {
-    const actual = r.field === 'metadata.name' ? obj.metadata.name : (obj.metadata.namespace ?? '');
+    const actual = METADATA_FIELDS.includes(r.field) ? metadataField(obj, r.field) : valueOf(obj, r.field);
     return (actual === r.value) !== r.negate;
   });
 }

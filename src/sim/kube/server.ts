@@ -2,8 +2,10 @@
  * A strict, in-memory Kubernetes API server for meshshift's tests (and the demo).
  *
  * It speaks enough of the real kube-apiserver wire protocol for the REAL `@kubernetes/client-node`
- * client (typed APIs, CustomObjectsApi, KubernetesObjectApi, Watch) to work against it unchanged, and
- * it is deliberately strict where a lenient fake would hide bugs:
+ * client (typed APIs, CustomObjectsApi, KubernetesObjectApi, Watch) and the real kubectl (OpenAPI v3,
+ * CustomResourceDefinitions, Table responses, core/v1 Events, server-side apply; see README.md for what
+ * still differs) to work against it unchanged, and it is deliberately strict where a lenient fake would hide bugs:
+ *  - custom resources pruned and validated against their CRD's structural schema (fieldValidation),
  *  - optimistic locking (stale resourceVersion → 409 Conflict, missing one on a custom-resource PUT → 422),
  *  - patch content types (merge / JSON patch; strategic merge only for built-in kinds, else 415),
  *  - atomic JSON patches with `test` ops (failure → 422, nothing applied),
@@ -16,15 +18,17 @@
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { migrationPlanCrd } from '../../controller/crd-schema.js';
+import { parse as parseYaml } from 'yaml';
 import { AUTHORIZATION_GROUP, accessGroupEntry, accessReview, type AccessPolicy } from './access-review.js';
-import { apiGroup, groupsOf, resolve, resourceList, type Groups } from './discovery.js';
-import { listReply } from './list.js';
+import { installCrd } from './crd-install.js';
+import { apiGroup, groupsOf, resourceList, type Groups } from './discovery.js';
+import { kubeConfigFor, kubeconfigYamlFor, writeKubeconfigFile } from './kubeconfig.js';
+import { resourceRequest, type ResourceDeps } from './resource-request.js';
+import { openApiFor, openApiIndex } from './openapi.js';
 import { readBody, type Ctx, type Reply, type Target } from './request.js';
-import { DEFAULT_ISTIO_VERSIONS, MEDIA_JSON, buildResourceTypes, present } from './resources.js';
+import { DEFAULT_ISTIO_VERSIONS, MEDIA_JSON, buildResourceTypes } from './resources.js';
 import { KubeStatusError, errMethodNotAllowed, errPathNotFound } from './status.js';
 import { KubeStore } from './store.js';
 import type {
@@ -37,7 +41,6 @@ import type {
   RequestHook,
 } from './types.js';
 import { WatchHub } from './watch.js';
-import { create, patch, remove, replace } from './writes.js';
 
 export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promise<KubeApiServer> {
   const server = new TestKubeApiServer(opts);
@@ -50,7 +53,6 @@ class TestKubeApiServer implements KubeApiServer {
 
   private readonly server: http.Server;
   private readonly token: string | undefined;
-  private readonly groups: Groups;
   private readonly watches: WatchHub;
   private readonly store: KubeStore;
   private readonly hooks: { fn: RequestHook }[] = [];
@@ -62,9 +64,9 @@ class TestKubeApiServer implements KubeApiServer {
     this.token = opts.token;
     this.access = opts.access ?? {};
     const types = buildResourceTypes(opts.istioVersions ?? DEFAULT_ISTIO_VERSIONS);
-    this.groups = groupsOf(types);
     this.watches = new WatchHub(Math.max(0, opts.watchHistory ?? 1000));
     this.store = new KubeStore(types, this.watches);
+    for (const crd of opts.crds ?? [migrationPlanCrd()]) installCrd(this.store, crd);
     this.server = http.createServer({ noDelay: true }, (req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         // Last resort: handle() answers every error itself, so this is a bug in the server.
@@ -100,33 +102,16 @@ class TestKubeApiServer implements KubeApiServer {
   }
 
   kubeConfig(): KubeConfig {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'meshshift-test', server: this.url, skipTLSVerify: true }],
-      users: [{ name: 'meshshift-test', token: this.clientToken() }],
-      contexts: [{ name: 'meshshift-test', cluster: 'meshshift-test', user: 'meshshift-test' }],
-      currentContext: 'meshshift-test',
-    });
-    return kc;
+    return kubeConfigFor(this.url, this.clientToken());
   }
 
   kubeconfigYaml(): string {
-    return stringifyYaml({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'meshshift-test', cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'meshshift-test', user: { token: this.clientToken() } }],
-      contexts: [{ name: 'meshshift-test', context: { cluster: 'meshshift-test', user: 'meshshift-test' } }],
-      'current-context': 'meshshift-test',
-    });
+    return kubeconfigYamlFor(this.url, this.clientToken());
   }
 
   /** Writes `<dir>/kubeconfig-<port>.yaml` (mode 0600; port-suffixed so servers can share a dir). */
   writeKubeconfig(dir: string): string {
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `kubeconfig-${this.boundPort}.yaml`);
-    writeFileSync(file, this.kubeconfigYaml(), { mode: 0o600 });
-    return file;
+    return writeKubeconfigFile(dir, this.boundPort, this.kubeconfigYaml());
   }
 
   // ─────────────── test-side store access (no admission, no locking) ───────────────
@@ -175,11 +160,22 @@ class TestKubeApiServer implements KubeApiServer {
 
   // ─────────────── HTTP ───────────────
 
+  private get resources(): ResourceDeps {
+    return { store: this.store, watch: (ctx, res, query, target) => this.watch(ctx, res, query, target) };
+  }
+
+  /** Non-core API groups → versions; CRDs come and go, so this is computed per request. */
+  private get groups(): Groups {
+    return groupsOf(this.store.types);
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = (req.method ?? 'GET').toUpperCase();
     const contentTypeHeader = req.headers['content-type'];
-    const ctx: Ctx = { method, path: url.pathname, params: url.searchParams };
+    const ctx: Ctx = { method, path: url.pathname, params: url.searchParams, warnings: [] };
+    if (req.headers.accept !== undefined) ctx.accept = req.headers.accept;
+    if (req.headers['user-agent'] !== undefined) ctx.userAgent = req.headers['user-agent'];
     if (contentTypeHeader !== undefined) {
       ctx.contentType = contentTypeHeader;
       ctx.mediaType = (contentTypeHeader.split(';')[0] ?? '').trim().toLowerCase();
@@ -245,6 +241,13 @@ class TestKubeApiServer implements KubeApiServer {
   ): void {
     this.record(ctx, query, code);
     const text = typeof body === 'string' ? body : JSON.stringify(body);
+    if (ctx.warnings.length > 0) {
+      // kube: one `Warning: 299 - "<text>"` header per warning.
+      res.setHeader(
+        'Warning',
+        ctx.warnings.map((w) => `299 - ${JSON.stringify(w)}`),
+      );
+    }
     res.writeHead(code, {
       'Content-Type': typeof body === 'string' ? 'text/plain; charset=utf-8' : MEDIA_JSON,
       'Content-Length': Buffer.byteLength(text),
@@ -285,6 +288,11 @@ class TestKubeApiServer implements KubeApiServer {
         platform: 'linux/amd64',
       }));
     }
+    if (root === 'openapi' && a === 'v3') {
+      return getOnly(() =>
+        seg.length === 2 ? openApiIndex(this.store.types) : openApiFor(this.store.types, seg.slice(2)),
+      );
+    }
     if (root === 'api') {
       if (seg.length === 1) {
         return getOnly(() => ({
@@ -295,7 +303,7 @@ class TestKubeApiServer implements KubeApiServer {
       }
       if (a !== 'v1') throw errPathNotFound();
       if (seg.length === 2) return getOnly(() => resourceList(this.store.types, '', 'v1'));
-      return this.resourceRequest(ctx, res, query, '', 'v1', seg.slice(2));
+      return resourceRequest(this.resources, ctx, res, query, '', 'v1', seg.slice(2));
     }
     if (root === 'apis') {
       if (seg.length === 1) {
@@ -311,71 +319,9 @@ class TestKubeApiServer implements KubeApiServer {
         return getOnly(() => ({ kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(this.groups, a) }));
       if (b === undefined || !(this.groups.get(a) ?? []).includes(b)) throw errPathNotFound();
       if (seg.length === 3) return getOnly(() => resourceList(this.store.types, a, b));
-      return this.resourceRequest(ctx, res, query, a, b, seg.slice(3));
+      return resourceRequest(this.resources, ctx, res, query, a, b, seg.slice(3));
     }
     throw errPathNotFound();
-  }
-
-  private resourceRequest(
-    ctx: Ctx,
-    res: ServerResponse,
-    query: string,
-    group: string,
-    version: string,
-    rest: readonly string[],
-  ): Reply | undefined {
-    const target = resolve(this.store.types, group, version, rest);
-    const { rt, name, subresource } = target;
-    const isWatch = /^(true|1)$/i.test(ctx.params.get('watch') ?? '');
-
-    if (name === undefined) {
-      if (ctx.method === 'GET') {
-        if (isWatch) {
-          this.watch(ctx, res, query, target);
-          return undefined;
-        }
-        return { code: 200, body: listReply(this.store, ctx, target) };
-      }
-      // Creating needs a namespace in the path for namespaced kinds (POST /apis/g/v/plural → 405).
-      if (ctx.method === 'POST' && (!rt.namespaced || target.namespace !== undefined)) {
-        return { code: 201, body: create(this.store, ctx, target) };
-      }
-      throw errMethodNotAllowed();
-    }
-
-    if (subresource !== undefined) {
-      if (subresource !== 'status' || !rt.statusSubresource) throw errPathNotFound();
-      switch (ctx.method) {
-        case 'GET':
-          return { code: 200, body: present(rt, version, this.store.current(target)) };
-        case 'PUT':
-          return { code: 200, body: replace(this.store, ctx, target) };
-        case 'PATCH':
-          return { code: 200, body: patch(this.store, ctx, target) };
-        default:
-          throw errMethodNotAllowed();
-      }
-    }
-
-    switch (ctx.method) {
-      case 'GET':
-        if (isWatch) {
-          // Watching one object == watching the collection with a metadata.name field selector.
-          const params = new URLSearchParams(ctx.params);
-          params.set('fieldSelector', `metadata.name=${name}`);
-          this.watch({ ...ctx, params }, res, query, { ...target, name: undefined });
-          return undefined;
-        }
-        return { code: 200, body: present(rt, version, this.store.current(target)) };
-      case 'PUT':
-        return { code: 200, body: replace(this.store, ctx, target) };
-      case 'PATCH':
-        return { code: 200, body: patch(this.store, ctx, target) };
-      case 'DELETE':
-        return { code: 200, body: remove(this.store, ctx, target) };
-      default:
-        throw errMethodNotAllowed();
-    }
   }
 
   private watch(ctx: Ctx, res: ServerResponse, query: string, target: Target): void {

@@ -4,6 +4,7 @@
  * admission and locking but still emits watch events like any other writer.
  */
 import { randomUUID } from 'node:crypto';
+import { isCrdType, typeFromCrd } from './crd.js';
 import { asKubeObject, deepEqual, isRecord, jsonClone, type UnknownRecord } from './json.js';
 import type { Target } from './request.js';
 import { objectKey, parseApiVersion, qualifiedResource, type ResourceType } from './resources.js';
@@ -25,10 +26,15 @@ export class KubeStore {
   /** Global resourceVersion counter; every stored write takes the next value. */
   private rv = 1000;
 
+  /** Served types: the built-in ones, then one per stored CustomResourceDefinition (kept in sync on commit). */
+  readonly types: ResourceType[];
+
   constructor(
-    readonly types: readonly ResourceType[],
+    builtin: readonly ResourceType[],
     private readonly watches: WatchHub,
-  ) {}
+  ) {
+    this.types = [...builtin];
+  }
 
   /** The newest resourceVersion (a LIST's metadata.resourceVersion). */
   get resourceVersion(): string {
@@ -36,7 +42,7 @@ export class KubeStore {
   }
 
   typeOrThrow(group: string, plural: string): ResourceType {
-    const rt = this.types.find((t) => t.group === group && t.plural === plural);
+    const rt = this.types.find((t) => t.group === group && t.plural === plural && !t.viewOf);
     if (!rt) throw new Error(`unknown resource ${plural}${group ? `.${group}` : ''}`);
     return rt;
   }
@@ -62,6 +68,26 @@ export class KubeStore {
     obj.metadata.resourceVersion = String(++this.rv);
     this.objects.set(key, obj);
     this.watches.emit(this.rv, previous ? 'MODIFIED' : 'ADDED', rt, obj, previous);
+    if (isCrdType(rt)) this.registerCrd(obj);
+  }
+
+  /** (Re)registers the type a stored CRD defines; its objects stay (kube keeps them across CRD updates). */
+  private registerCrd(crd: KubeObject): void {
+    const next = typeFromCrd(crd);
+    const i = this.types.findIndex((t) => t.crd?.name === crd.metadata.name);
+    if (i >= 0) this.types[i] = next;
+    else this.types.push(next);
+  }
+
+  /** Unregisters a deleted CRD's type and deletes its objects (kube's CRD finalizer does the same). */
+  private unregisterCrd(crd: KubeObject): void {
+    const i = this.types.findIndex((t) => t.crd?.name === crd.metadata.name);
+    const rt = this.types[i];
+    if (i < 0 || !rt) return;
+    for (const o of this.select(rt, undefined)) {
+      this.deleteStored(rt, rt.namespaced ? (o.metadata.namespace ?? '') : '', o.metadata.name);
+    }
+    this.types.splice(i, 1);
   }
 
   initSystemFields(rt: ResourceType, obj: KubeObject): void {
@@ -101,6 +127,7 @@ export class KubeStore {
     const gone = jsonClone(current);
     gone.metadata.resourceVersion = String(++this.rv);
     this.emit('DELETED', rt, gone);
+    if (isCrdType(rt)) this.unregisterCrd(gone);
     if (rt.kind === 'Namespace') {
       // Real namespace deletion is asynchronous (Terminating); deleting the contents at once is enough here.
       for (const t of this.types.filter((x) => x.namespaced)) {
@@ -115,7 +142,7 @@ export class KubeStore {
   put(input: KubeObject): KubeObject {
     const obj = asKubeObject(jsonClone(input) as UnknownRecord);
     const { group, version } = parseApiVersion(obj.apiVersion);
-    const rt = this.types.find((t) => t.group === group && t.kind === obj.kind);
+    const rt = this.types.find((t) => t.group === group && t.kind === obj.kind && !t.viewOf);
     if (!rt) throw new Error(`put: kind ${obj.kind} in ${obj.apiVersion || 'core'} is not served`);
     if (!rt.versions.includes(version)) throw new Error(`put: ${obj.apiVersion} is not served`);
     const namespace = this.scopeNamespace(rt, obj);

@@ -50,6 +50,11 @@ export interface KubeApiServerOptions {
   istioVersions?: string[];
   /** Watch events kept for resuming a watch from a resourceVersion. Default 1000. */
   watchHistory?: number;
+  /**
+   * CustomResourceDefinitions installed at start (apiextensions.k8s.io/v1 objects; each registers its type).
+   * Default: meshshift's MigrationPlan CRD (`meshshift crd`). `[]` starts without, for a client to apply it.
+   */
+  crds?: KubeObject[];
   /** Answers to SelfSubjectAccessReviews. Default: everything allowed. */
   access?: AccessPolicy;
 }

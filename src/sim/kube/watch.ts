@@ -4,8 +4,8 @@
  */
 import type { ServerResponse } from 'node:http';
 import { jsonClone } from './json.js';
-import type { Ctx, Target } from './request.js';
-import { MEDIA_JSON, present, type ResourceType } from './resources.js';
+import { served, type Ctx, type Target, type View } from './request.js';
+import { MEDIA_JSON, type ResourceType } from './resources.js';
 import {
   fieldsMatch,
   labelsMatch,
@@ -15,6 +15,7 @@ import {
   type LabelRequirement,
 } from './selectors.js';
 import { errBadRequest } from './status.js';
+import { toTable, wantsTable } from './table.js';
 import type { KubeObject } from './types.js';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -36,6 +37,9 @@ interface Watcher {
   fields: FieldRequirement[];
   res: ServerResponse;
   timer?: NodeJS.Timeout;
+  /** The stored object as this watch serves it (another API's view, a one-row Table). */
+  render: (obj: KubeObject) => unknown;
+  view?: View;
 }
 
 export class WatchHub {
@@ -70,7 +74,7 @@ export class WatchHub {
     accepted: () => void,
   ): void {
     const labels = parseLabelSelector(ctx.params.get('labelSelector') ?? '');
-    const fields = parseFieldSelector(ctx.params.get('fieldSelector') ?? '');
+    const fields = parseFieldSelector(ctx.params.get('fieldSelector') ?? '', target.view?.fields);
     const rvParam = ctx.params.get('resourceVersion') ?? '';
     let since: number | undefined;
     if (rvParam !== '' && rvParam !== '0') {
@@ -89,8 +93,15 @@ export class WatchHub {
     });
     res.flushHeaders();
 
-    const w: Watcher = { rt: target.rt, version: target.version, labels, fields, res };
+    const table = wantsTable(ctx.accept);
+    const servedRt = target.view?.rt ?? target.rt;
+    const render = (obj: KubeObject): unknown => {
+      const shown = served(target, obj);
+      return table ? toTable(servedRt, target.version, [shown], ctx.params, {}) : shown;
+    };
+    const w: Watcher = { rt: target.rt, version: target.version, labels, fields, res, render };
     if (target.namespace !== undefined) w.namespace = target.namespace;
+    if (target.view) w.view = target.view;
 
     if (since !== undefined && since < this.compactedRv) {
       // The events after `since` are gone: tell the client to relist, as the watch cache does.
@@ -129,7 +140,8 @@ export class WatchHub {
 
   private watchMatches(w: Watcher, obj: KubeObject): boolean {
     if (w.namespace !== undefined && w.rt.namespaced && obj.metadata.namespace !== w.namespace) return false;
-    return labelsMatch(w.labels, obj.metadata.labels) && fieldsMatch(w.fields, obj);
+    const shown = w.view ? w.view.render(obj) : obj;
+    return labelsMatch(w.labels, obj.metadata.labels) && fieldsMatch(w.fields, shown, w.view?.fieldValue);
   }
 
   /** Sends one event to one watcher, translating MODIFIED across a selector boundary into ADDED/DELETED. */
@@ -151,7 +163,7 @@ export class WatchHub {
 
   private writeEvent(w: Watcher, type: EventType | 'ERROR', object: unknown): void {
     if (w.res.writableEnded || w.res.destroyed) return;
-    const payload = type === 'ERROR' ? object : present(w.rt, w.version, object as KubeObject);
+    const payload = type === 'ERROR' ? object : w.render(object as KubeObject);
     w.res.write(`${JSON.stringify({ type, object: payload })}\n`);
   }
 

@@ -5,6 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { validateVirtualService } from './admission.js';
+import { checkCrd, crdStatus, isCrdType } from './crd.js';
+import { admitCustom } from './custom-admission.js';
+import { keepManagedFields, recordUpdate } from './managed-fields.js';
 import { admitBuiltin, finalized, finalizersOf, keepDeletionFields, markDeleted } from './lifecycle.js';
 import { asKubeObject, deepEqual, isRecord, jsonClone, type UnknownRecord } from './json.js';
 import { JsonPatchError, applyJsonPatch } from './json-patch.js';
@@ -19,7 +22,6 @@ import {
   groupVersion,
   objectKey,
   present,
-  type ResourceType,
 } from './resources.js';
 import {
   KubeStatusError,
@@ -91,8 +93,14 @@ function checkNamespace(target: Target, obj: KubeObject): string {
   return ns;
 }
 
-function admit(rt: ResourceType, obj: KubeObject): void {
+function admit(store: KubeStore, ctx: Ctx, target: Target, obj: KubeObject): void {
+  const { rt } = target;
   admitBuiltin(rt, obj);
+  admitCustom(ctx, target, obj);
+  if (isCrdType(rt)) {
+    checkCrd(rt, obj, store.types);
+    obj.status = crdStatus(obj);
+  }
   if (rt.group === ISTIO_NETWORKING && rt.kind === 'VirtualService') {
     const errors = validateVirtualService(obj);
     if (errors.length > 0) {
@@ -101,6 +109,11 @@ function admit(rt: ResourceType, obj: KubeObject): void {
       );
     }
   }
+}
+
+function recordFields(ctx: Ctx, target: Target, before: KubeObject | undefined, after: KubeObject): void {
+  if (ctx.recordFields) ctx.recordFields(before, after);
+  else recordUpdate(ctx, target, before, after);
 }
 
 export function create(store: KubeStore, ctx: Ctx, target: Target): KubeObject {
@@ -150,7 +163,9 @@ export function create(store: KubeStore, ctx: Ctx, target: Target): KubeObject {
   delete obj.metadata.deletionTimestamp; // server-owned
   delete obj.metadata.deletionGracePeriodSeconds;
   store.initSystemFields(rt, obj);
-  admit(rt, obj);
+  delete obj.metadata.managedFields; // a create starts ownership afresh
+  admit(store, ctx, target, obj);
+  recordFields(ctx, target, undefined, obj);
   if (isDryRun(ctx)) return present(rt, version, obj);
   store.commit(key, rt, obj);
   return present(rt, version, obj);
@@ -251,7 +266,7 @@ export function patch(store: KubeStore, ctx: Ctx, target: Target): KubeObject {
  * Shared tail of PUT and PATCH: restore server-owned fields, apply /status rules, admit, detect no-ops
  * (kube does not bump resourceVersion or emit an event for a write that changes nothing), commit.
  */
-function commitUpdate(
+export function commitUpdate(
   store: KubeStore,
   ctx: Ctx,
   target: Target,
@@ -278,8 +293,10 @@ function commitUpdate(
   result.metadata.generation = current.metadata.generation;
   result.metadata.resourceVersion = current.metadata.resourceVersion;
   if (rt.namespaced) result.metadata.namespace = current.metadata.namespace;
+  keepManagedFields(current, result);
   keepDeletionFields(rt, current, result);
-  admit(rt, result);
+  admit(store, ctx, target, result);
+  recordFields(ctx, target, currentView, result);
   if (deepEqual(currentView, result)) return currentView;
   result.metadata.generation = nextGeneration(current, result);
   if (isDryRun(ctx)) return result;
