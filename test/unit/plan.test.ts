@@ -138,3 +138,40 @@ describe('shipped policies', () => {
     expect(s.analysis.minRequests).toBe(3);
   });
 });
+
+describe('honest settings (issue 19)', () => {
+  const withPolicy = (policy: string) =>
+    GOOD.replace(
+      'policy: default',
+      `policy:
+    steps: [10, 100]
+    stepDuration: 1m
+    analysis: { interval: 10s, window: 1m, method: sequential${policy.includes('confidence') ? ', confidence: 0.9' : ''} }
+    slo:
+      errorRate: { max: 0.01${policy.includes('failureThreshold') ? ', failureThreshold: 2' : ''} }
+      latency: { p50: { maxRatioToSource: 1.25${policy.includes('minDeltaMs') ? ', minDeltaMs: 10' : ''} } }`,
+    );
+
+  it('a field the sequential method ignores is refused, naming it and why', () => {
+    for (const field of ['confidence', 'failureThreshold', 'minDeltaMs']) {
+      let err: unknown;
+      try {
+        parsePlan(withPolicy(field), 'p.yaml');
+      } catch (e) {
+        err = e;
+      }
+      expect(err, field).toBeInstanceOf(ValidationError);
+      expect(String((err as Error).message)).toMatch(
+        new RegExp(`${field} is not used with analysis.method sequential`),
+      );
+    }
+    expect(() => parsePlan(withPolicy(''), 'p.yaml')).not.toThrow();
+  });
+
+  it('the shipped default policy sets no field its method ignores, and its new settings', () => {
+    const p = loadPolicy('default').spec;
+    expect(p.analysis.maxBake).toBe(3600_000);
+    expect(p.analysis.postPromotionWatch).toBe(600_000);
+    expect(scalePolicy(p, 0.05).analysis.postPromotionWatch).toBe(30_000);
+  });
+});
