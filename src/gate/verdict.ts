@@ -10,7 +10,7 @@
  *  - Comparisons with the source (VMs) are skipped when the source has no traffic (e.g. at 100 %).
  */
 import { pct } from './format.js';
-import type { PolicySpec } from '../plan/schema.js';
+import { WINDOW_DEFAULTS, type PolicySpec } from '../plan/schema.js';
 import { wilson } from './stats.js';
 import { bucketIndex } from './buckets.js';
 import { sequentialChecks } from './sequential-verdict.js';
@@ -25,12 +25,13 @@ const round = (x: number, digits = 6) => (Number.isFinite(x) ? Number(x.toFixed(
 function errorRateChecks(policy: PolicySpec, s: GateSample, weight: number): CheckResult[] {
   const slo = policy.slo.errorRate;
   if (!slo) return [];
-  const { confidence, minRequests } = policy.analysis;
+  const { minRequests } = policy.analysis;
+  const confidence = policy.analysis.confidence ?? WINDOW_DEFAULTS.confidence;
   const n = s.target.requests;
   // increase() extrapolates to the window's edges (one error may read 1.46): only whole events are evidence.
   const k = Math.floor(Math.min(s.target.errors, n) + 1e-9);
   const out: CheckResult[] = [];
-  const failureThreshold = slo.failureThreshold;
+  const failureThreshold = slo.failureThreshold ?? WINDOW_DEFAULTS.errorFailureThreshold;
   if (!(n > 0) || !Number.isFinite(k)) {
     out.push({
       name: 'error-rate',
@@ -124,7 +125,7 @@ function latencyChecks(policy: PolicySpec, s: GateSample, weight: number): Check
     if (!o) continue;
     const need = minSamplesFor(q, o);
     const value = s.target.latencyMs[q] ?? NaN;
-    const failureThreshold = o.failureThreshold;
+    const failureThreshold = o.failureThreshold ?? WINDOW_DEFAULTS.latencyFailureThreshold;
     if (s.target.requests < need) {
       out.push({
         name: q,
@@ -176,7 +177,7 @@ function latencyChecks(policy: PolicySpec, s: GateSample, weight: number): Check
         });
         continue;
       }
-      const limit = Math.max(src * o.maxRatioToSource, src + o.minDeltaMs);
+      const limit = Math.max(src * o.maxRatioToSource, src + (o.minDeltaMs ?? WINDOW_DEFAULTS.minDeltaMs));
       // histogram_quantile interpolates linearly inside a bucket: two estimates in the same bucket differ by
       // interpolation noise, not by anything the histogram measured. Only a breach across a bucket bound counts.
       const sameBucket = bucketIndex(value) === bucketIndex(src);

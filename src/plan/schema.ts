@@ -71,14 +71,15 @@ const latencyObjective = z.strictObject({
     .number()
     .min(1, { error: 'maxRatioToSource must be ≥ 1 (1.2 = 20 % slower allowed)' })
     .optional(),
-  /** Ignore ratio breaches smaller than this many milliseconds (histogram buckets are coarse). */
-  minDeltaMs: z.number().min(0).default(5),
+  /** Window method: ignore ratio breaches smaller than this many milliseconds (default 5). */
+  minDeltaMs: z.number().min(0).optional(),
   /**
    * Samples the target must have in the window before this quantile is judged (a p99 of 30 requests is just
    * their maximum). Default: max(100, 5 / (1 − q)), i.e. 500 for p99, 100 for p95 and p50. Below it the check is skipped.
    */
   minSamples: z.number().int().min(1).optional(),
-  failureThreshold: failureThreshold.default(2),
+  /** Window method: failed analyses that roll back (default 2). */
+  failureThreshold: failureThreshold.optional(),
 });
 export type LatencyObjective = z.output<typeof latencyObjective>;
 
@@ -121,11 +122,21 @@ const IGNORED_BY_SEQUENTIAL: ReadonlyArray<{ path: string[]; why: string }> = [
   ]),
 ];
 
-function refuseIgnored(raw: unknown, ctx: z.RefinementCtx): void {
+/** Window-method settings' defaults (the sequential method refuses them; see IGNORED_BY_SEQUENTIAL). */
+export const WINDOW_DEFAULTS = {
+  confidence: 0.99,
+  failureCounting: 'consecutive',
+  noData: 'inconclusive',
+  errorFailureThreshold: 1,
+  latencyFailureThreshold: 2,
+  minDeltaMs: 5,
+} as const;
+
+function refuseIgnored(spec: Record<string, unknown>, ctx: z.RefinementCtx): void {
   const get = (path: readonly string[]) =>
     path.reduce<unknown>(
       (o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined),
-      raw,
+      spec,
     );
   if (get(['analysis', 'method']) !== 'sequential') return;
   for (const f of IGNORED_BY_SEQUENTIAL)
@@ -172,7 +183,7 @@ const policySpecObject = z
        * Statistical confidence for error-rate decisions (Wilson score interval). 0 compares point estimates,
        * as Flagger does; 0.99 fails only when the breach is significant at 99 %.
        */
-      confidence: z.number().min(0).max(0.9999).default(0.99),
+      confidence: z.number().min(0).max(0.9999).optional(),
       reporter: z.enum(['destination', 'source']).default('destination'),
       /**
        * How evidence is judged. `window`: each analysis looks at the last `window` on its own (Flagger/Argo
@@ -189,7 +200,7 @@ const policySpecObject = z
        * Window method: `consecutive` — a pass clears a check's failures; `cumulative` — failures add up over the
        * whole migration, as Flagger's `threshold` counts them.
        */
-      failureCounting: z.enum(['consecutive', 'cumulative']).default('consecutive'),
+      failureCounting: z.enum(['consecutive', 'cumulative']).optional(),
       /**
        * Sequential method: the step to 100 % waits until the error comparison with the VMs could have caught a
        * regression of `errorRatio` × the VMs' error rate (at least +0.1 percentage points) with probability
@@ -203,7 +214,7 @@ const policySpecObject = z
         })
         .optional(),
       /** Window method: an empty result (no requests, NaN) is `inconclusive`, or a `failure` as in Flagger. */
-      noData: z.enum(['inconclusive', 'failure']).default('inconclusive'),
+      noData: z.enum(['inconclusive', 'failure']).optional(),
       /**
        * The longest a step may hold while it waits for traffic (e.g. the power to promote) before the migration
        * pauses for a human, who is told why. Unset: it waits as long as it takes (still guarded).
@@ -222,7 +233,8 @@ const policySpecObject = z
           max: fraction(),
           /** Target error rate may exceed the source's by at most this much (absolute fraction). */
           maxIncreaseOverSource: fraction().optional(),
-          failureThreshold: failureThreshold.default(1),
+          /** Window method: failed analyses that roll back (default 1). */
+          failureThreshold: failureThreshold.optional(),
         })
         .optional(),
       latency: z
@@ -238,6 +250,7 @@ const policySpecObject = z
     approvals: z.array(z.strictObject({ atWeight: z.number().int().min(1).max(99) })).default([]),
   })
   .superRefine((spec, ctx) => {
+    refuseIgnored(spec, ctx);
     if (spec.analysis.window < spec.analysis.interval) {
       ctx.addIssue({
         code: 'custom',
@@ -281,10 +294,7 @@ const policySpecObject = z
       }
     }
   });
-export const policySpecSchema = z.preprocess((raw, ctx) => {
-  refuseIgnored(raw, ctx);
-  return raw;
-}, policySpecObject);
+export const policySpecSchema = policySpecObject;
 export type PolicySpec = z.output<typeof policySpecSchema>;
 
 export const policySchema = z.strictObject({
