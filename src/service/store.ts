@@ -279,6 +279,11 @@ export class RedisMigrationStore {
     await this.lease(id, token).release();
   }
 
+  /** A drive step failed before its commit: release the lease and clear the running marks (no takeover). */
+  async stepFailed(id: string, token: string): Promise<void> {
+    await scripts.stepFailed.run(this.redis, [this.keys.migration(id), this.keys.lock(id)], [token]);
+  }
+
   /** Throws FencedError unless `token` still holds the lock at `seq`. */
   async fence(id: string, seq: number, token: string): Promise<void> {
     const r = await scripts.fence.run(
