@@ -14,6 +14,7 @@ export function machineConfig(policy: PolicySpec, plan: Pick<ResolvedPlan, 'mtls
     approvals: policy.approvals.map((a) => a.atWeight),
     windowMs: policy.analysis.window,
     tightenMtls: plan.mtls?.tightenAfterCompletion ?? false,
+    writeFailureGraceMs: policy.writeFailureGrace,
   };
 }
 
