@@ -208,7 +208,7 @@ function result(
   };
 }
 
-/** Emits `phase`, `rollbackRetry` and `finished` events as the machine moves. */
+/** Emits `phase`, `rollbackRetry`, `writeRetry` and `finished` events as the machine moves. */
 function watchTransitions(
   first: MigrationSnapshot,
   clock: Clock,
@@ -217,6 +217,7 @@ function watchTransitions(
 ): (s: MigrationSnapshot) => void {
   let lastPhase = phaseOf(first);
   let lastAttempts = first.context.rollback?.attempts ?? 0;
+  let lastWriteAttempts = first.context.writeHold?.attempts ?? 0;
   return (s) => {
     const phase = phaseOf(s);
     const c = s.context;
@@ -254,5 +255,22 @@ function watchTransitions(
       });
     }
     lastAttempts = attempts;
+    const held = c.writeHold;
+    if (held && held.attempts > lastWriteAttempts) {
+      emit({
+        type: 'writeRetry',
+        at: clock.now(),
+        weight: held.weight,
+        held: c.weight,
+        attempt: held.attempts,
+        retryAt: held.retryAt,
+        error: held.lastError ?? 'unknown error',
+      });
+      log.warn(
+        { weight: held.weight, held: c.weight, attempt: held.attempts, err: held.lastError },
+        'weight write failed; holding the current weight and retrying',
+      );
+    }
+    lastWriteAttempts = held?.attempts ?? 0;
   };
 }

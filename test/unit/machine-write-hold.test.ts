@@ -66,6 +66,10 @@ describe('a forward write that fails for the API', () => {
     expect(r.phase).toBe('completed');
     expect(t.mesh.writes).toEqual([10, 50, 100]);
     expect(rollbacks(t.events)).toEqual([]);
+    // Each failed attempt is in the history (and on Slack): numbered, with the weight held and the error.
+    const retries = t.events.filter((e) => e.type === 'writeRetry');
+    expect(retries.map((e) => e.attempt)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(retries[0]).toMatchObject({ weight: 50, held: 10, error: 'API server unavailable' });
   });
 
   it('pauses with the reason after writeFailureGrace; RESUME tries again and the migration completes', async () => {
