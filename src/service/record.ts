@@ -110,3 +110,26 @@ export function fromFields(h: Record<string, string>): MigrationRecord | undefin
     ...optional('nextWakeAt', num(h.nextWakeAt)),
   };
 }
+
+export interface CommandMessage {
+  type: 'PROMOTE' | 'PAUSE' | 'RESUME' | 'ABORT';
+  by: string;
+  reason?: string;
+  at: number;
+  /** Epoch ms by which Redis had to store it, and when it did (see command-deadline.ts). */
+  deadline?: number;
+  storedAt?: number;
+}
+
+export type LockResult =
+  | { ok: true; previous?: { by: string; pid?: number; since: number } }
+  | { ok: false; why: 'stale'; seq: number }
+  | { ok: false; why: 'locked'; ttlMs: number; holder: string }
+  | { ok: false; why: 'gone' };
+
+export class FencedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FencedError';
+  }
+}

@@ -15,6 +15,8 @@ import type { Redis } from 'ioredis';
 import {
   COMMAND_STORE_BUDGET_MS,
   pushWithDeadline,
+  storeDeadline,
+  SubmissionExpiredError,
   type PushOptions,
   type PushResult,
 } from './command-deadline.js';
@@ -29,10 +31,13 @@ import { ensureIndexes } from './indexes.js';
 import { isHistoryCursor, isMigrationId, StoreKeys } from './keys.js';
 import { Lease } from './lease.js';
 import {
+  FencedError,
   fromFields,
   summaryOf,
   SUMMARY_FIELDS,
   toFields,
+  type CommandMessage,
+  type LockResult,
   type MigrationRecord,
   type MigrationSummary,
 } from './record.js';
@@ -41,30 +46,8 @@ import { SlackNotifierStore } from './slack-state.js';
 
 export type { HistoryEntry, HistoryPage, NewHistoryEntry } from './history.js';
 export type { MigrationRecord, MigrationSummary } from './record.js';
+export { FencedError, type CommandMessage, type LockResult } from './record.js';
 export { InvalidIdError, isHistoryCursor, isMigrationId } from './keys.js';
-
-export interface CommandMessage {
-  type: 'PROMOTE' | 'PAUSE' | 'RESUME' | 'ABORT';
-  by: string;
-  reason?: string;
-  at: number;
-  /** Epoch ms by which Redis had to store it, and when it did (see command-deadline.ts). */
-  deadline?: number;
-  storedAt?: number;
-}
-
-export type LockResult =
-  | { ok: true; previous?: { by: string; pid?: number; since: number } }
-  | { ok: false; why: 'stale'; seq: number }
-  | { ok: false; why: 'locked'; ttlMs: number; holder: string }
-  | { ok: false; why: 'gone' };
-
-export class FencedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FencedError';
-  }
-}
 
 export interface CommitInput {
   token: string;
@@ -126,11 +109,15 @@ export class RedisMigrationStore {
     return this.indexed;
   }
 
-  /** Creates a migration record and its first history entry. Fails if the id exists. */
-  async create(rec: MigrationRecord, first: NewHistoryEntry): Promise<void> {
+  /**
+   * Creates a migration record and its first history entry. Fails if the id exists; with `deadline`, stores
+   * nothing (SubmissionExpiredError) when Redis receives it after then (Redis' clock).
+   */
+  async create(rec: MigrationRecord, first: NewHistoryEntry, o: { deadline?: number } = {}): Promise<void> {
     await this.indexes();
     const k = this.keys;
-    const created = await scripts.create.run(
+    const deadline = o.deadline !== undefined ? storeDeadline(this.redis, o.deadline) : 0;
+    const [outcome] = (await scripts.create.run(
       this.redis,
       [k.migration(rec.id), k.history(rec.id), k.index, k.live, k.phases],
       [
@@ -140,10 +127,13 @@ export class RedisMigrationStore {
         rec.createdAt,
         rec.phase,
         this.historyMaxLen,
+        deadline,
       ],
-    );
-    if (created !== 1) throw new Error(`migration ${rec.id} already exists`);
-    await this.prune(rec.createdAt);
+    )) as string[];
+    if (outcome === 'expired') throw new SubmissionExpiredError();
+    if (outcome !== 'created') throw new Error(`migration ${rec.id} already exists`);
+    // Stored: from here on nothing may fail the request (its answer must say it was created).
+    void this.prune(rec.createdAt).catch(() => undefined);
   }
 
   /** The record, or undefined for an unknown id or anything that is not a migration id. */
