@@ -13,7 +13,12 @@ import type { Logger } from '../log/logger.js';
 import type { CommandType } from '../machine/types.js';
 import { ValidationError } from '../plan/errors.js';
 import type { ServiceMetrics } from '../service/metrics.js';
-import { CommandRefusedError, NotFoundError, type MigrationService } from '../service/service.js';
+import {
+  CommandRefusedError,
+  NotFoundError,
+  RouteBusyError,
+  type MigrationService,
+} from '../service/service.js';
 import { isHistoryCursor, isMigrationId } from '../service/keys.js';
 import {
   checkIdempotencyKey,
@@ -148,6 +153,8 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
         .send({ error: 'conflict', message: err.message, phase: err.phase, possible: err.possible });
     if (err instanceof IdempotencyConflictError)
       return reply.code(422).send({ error: 'idempotency key reused', message: err.message });
+    if (err instanceof RouteBusyError)
+      return reply.code(409).send({ error: 'conflict', message: err.message, running: err.running });
     if (err instanceof CommandExpiredError || err instanceof SubmissionExpiredError)
       return reply.code(503).header('retry-after', '1').send({ error: 'unavailable', message: err.message });
     throw err;
@@ -200,7 +207,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
         );
       return reply.code(201).header('location', `/v1/migrations/${view.id}`).send(view);
     } catch (err) {
-      if (err instanceof SubmissionExpiredError) {
+      if (err instanceof SubmissionExpiredError || err instanceof RouteBusyError) {
         if (slot) await release(o.redis, slot).catch(() => undefined); // nothing was stored
         return sendError(reply, err);
       }

@@ -133,3 +133,14 @@ export class FencedError extends Error {
     this.name = 'FencedError';
   }
 }
+
+/** The VirtualService route a plan shifts, for people ("VirtualService shop/pcs route to pcs/vm"). */
+export function describeRoute(plan: Pick<ResolvedPlan, 'namespace' | 'virtualService' | 'source'>): string {
+  const d = plan.source.destination;
+  const route = plan.virtualService.route ?? `to ${d.host}${d.subset ? `/${d.subset}` : ''}`;
+  return `VirtualService ${plan.namespace}/${plan.virtualService.name} route ${route}`;
+}
+
+/** What identifies a route for the claim that keeps two migrations of it from running at once. */
+export const routeIdentity = (plan: Pick<ResolvedPlan, 'namespace' | 'virtualService' | 'source'>): string =>
+  describeRoute(plan);

@@ -59,4 +59,5 @@ export const scripts = {
   commit: loadScript('migration-commit', 9),
   forget: loadScript('migration-forget', 9),
   takeSlot: loadScript('slot-take', 2),
+  routeClaim: loadScript('route-claim', 1),
 };

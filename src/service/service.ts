@@ -17,6 +17,7 @@ import {
   type CommandRequest,
   type IdempotencySlot,
 } from './command-deadline.js';
+import { describeRoute } from './record.js';
 import type { HistoryEntry, MigrationRecord, RedisMigrationStore } from './store.js';
 
 export interface MigrationServiceOptions {
@@ -40,6 +41,19 @@ export class CommandRefusedError extends Error {
   ) {
     super(message);
     this.name = 'CommandRefusedError';
+  }
+}
+
+/** Another migration is shifting the same VirtualService route (409, naming it). */
+export class RouteBusyError extends Error {
+  constructor(
+    readonly running: string,
+    route: string,
+  ) {
+    super(
+      `${route} is being shifted by migration ${running}: one migration per route at a time (wait for it to finish, or abort it)`,
+    );
+    this.name = 'RouteBusyError';
   }
 }
 
@@ -82,6 +96,8 @@ export class MigrationService {
     }
     const startAt = absoluteStart(plan.schedule);
     const id = opts.id ?? `${plan.name}-${randomBytes(3).toString('hex')}`;
+    const running = await this.o.store.routeHolder(id, plan, false);
+    if (running) throw new RouteBusyError(running, describeRoute(plan));
     const rec: MigrationRecord = {
       id,
       name: plan.name,

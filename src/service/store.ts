@@ -12,6 +12,7 @@
  * (`prune`, run on every submission and by the reconciler; its keys also carry a TTL a week longer).
  */
 import type { Redis } from 'ioredis';
+import type { ResolvedPlan } from '../plan/load.js';
 import {
   COMMAND_STORE_BUDGET_MS,
   pushWithDeadline,
@@ -33,6 +34,7 @@ import { Lease } from './lease.js';
 import {
   FencedError,
   fromFields,
+  routeIdentity,
   summaryOf,
   SUMMARY_FIELDS,
   toFields,
@@ -323,6 +325,16 @@ export class RedisMigrationStore {
       throw new FencedError(`lost the lock on migration ${id} before committing seq ${c.seq}; discarded`);
     if (r[0] === 'seq') throw new FencedError(`migration ${id} is past seq ${c.seq}; discarded`);
     return { seq: Number(r[1]), inbox: Number(r[2]) };
+  }
+
+  /** The unfinished migration other than `id` that holds the plan's route; else none, and with `claim` it is ours. */
+  async routeHolder(id: string, plan: ResolvedPlan, claim: boolean): Promise<string | undefined> {
+    const r = (await scripts.routeClaim.run(
+      this.redis,
+      [this.keys.route(routeIdentity(plan))],
+      [id, `${this.prefix}:m:`, claim ? 1 : 0],
+    )) as string[];
+    return r[0] === 'held' ? r[1] : undefined;
   }
 
   /** Takes a concurrency slot; returns why not when the namespace or cluster limit is reached. */
