@@ -22,6 +22,7 @@ import { systemClock, type Clock } from '../engine/clock.js';
 import { driveStep } from './drive-step.js';
 import type { ServiceMetrics } from './metrics.js';
 import { QUEUE_NAME, jobRetryDelay, type DriveJob, type MigrationQueue, type StartJob } from './queue.js';
+import type { RedisHealth } from './redis-health.js';
 import { clockRepeatStrategy } from './schedule.js';
 import { FencedError, type NewHistoryEntry, type RedisMigrationStore } from './store.js';
 
@@ -50,6 +51,8 @@ export interface WorkerOptions {
   workerId?: string;
   /** PeerAuthentication adapter for plans with spec.mtls.tightenAfterCompletion ("policy second"). */
   mtls?: MtlsStep;
+  /** Where BullMQ's connection errors go (quiet while Redis is known to be down); else one error line each. */
+  redisHealth?: Pick<RedisHealth, 'noise'>;
 }
 
 export class MigrationWorker {
@@ -81,7 +84,11 @@ export class MigrationWorker {
         backoffStrategy: (attemptsMade: number) => jobRetryDelay(attemptsMade),
       },
     });
-    this.worker.on('error', (err) => this.log.error({ err: err.message }, 'worker error'));
+    this.worker.on('error', (err) =>
+      this.o.redisHealth
+        ? this.o.redisHealth.noise('worker', err)
+        : this.log.error({ err: err.message }, 'worker error'),
+    );
     this.worker.on('failed', (job, err) =>
       this.log.warn({ job: job?.id, err: err.message, attempts: job?.attemptsMade }, 'job failed'),
     );
