@@ -154,3 +154,13 @@ describe('a forward write refused for good', () => {
     }
   });
 });
+
+describe('policy writeFailureGrace', () => {
+  it('defaults to 10 minutes; a bad value is refused naming the field', () => {
+    expect(testPlan(FAST_POLICY).policy.writeFailureGrace).toBe(600_000);
+    expect(testPlan(`${FAST_POLICY}\nwriteFailureGrace: 90s`).policy.writeFailureGrace).toBe(90_000);
+    expect(() => testPlan(`${FAST_POLICY}\nwriteFailureGrace: soon`)).toThrow(
+      /spec\.policy\.writeFailureGrace: expected a positive duration such as "30s"/,
+    );
+  });
+});
