@@ -172,10 +172,11 @@ export const machineSetup = setup({
     }),
     pauseOnWriteFailure: assign(({ context }) => {
       const h = context.writeHold!;
-      const min = Math.round((context.now - h.since) / 60_000);
+      const ms = context.now - h.since;
+      const took = ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`;
       return {
         now: context.now,
-        pauseReason: `weight write to ${h.weight} % failing for ${min} min (${h.attempts} attempts; last: ${h.lastError ?? 'unknown error'}); holding at ${context.weight} % — RESUME to try again, ABORT to roll back`,
+        pauseReason: `weight write to ${h.weight} % failing for ${took} (${h.attempts} attempts; last: ${h.lastError ?? 'unknown error'}); holding at ${context.weight} % — RESUME to try again, ABORT to roll back`,
         writeHold: undefined,
       };
     }),

@@ -16,7 +16,16 @@ import { startRedis } from '../../src/sim/redis.js';
 import { startScenario } from '../../src/sim/scenario.js';
 import { entryMessages } from '../../src/slack/format.js';
 import { startHangingProxy } from '../harness/hanging-proxy.js';
-import { SERVICE_POLICY, TERMINAL, TOKEN, http, serveOptions, tokensFile, waitFor } from './helpers.js';
+import {
+  SERVICE_POLICY,
+  TERMINAL,
+  TOKEN,
+  getMigration,
+  http,
+  serveOptions,
+  tokensFile,
+  waitFor,
+} from './helpers.js';
 
 const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -26,31 +35,37 @@ afterEach(async () => {
 
 const HANG_MS = 150_000;
 
-describe('a rollback while the Kubernetes API hangs', () => {
+/** A `serve --role all` whose Kubernetes API sits behind the hanging proxy, and a migration at its first weight. */
+async function world(prefix: string) {
+  const redis = await startRedis();
+  cleanups.push(() => redis.close());
+  const s = await startScenario({ metrics: prom(), policy: SERVICE_POLICY });
+  cleanups.push(() => s.close());
+  const proxy = await startHangingProxy(s.kube);
+  cleanups.push(() => proxy.close());
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'info', destination: { write: (l: string) => void lines.push(l) } });
+  const svc = await startService(
+    serveOptions(redis.url, prefix, { role: 'all', prometheus: prom().prometheusUrl }),
+    {
+      logger,
+      tokens: new FileTokenStore(tokensFile()),
+      mesh: new IstioMeshAdapter(proxy.kubeConfig()), // production call deadline: 10 s
+    },
+  );
+  cleanups.push(() => svc.close());
+  const base = svc.url!;
+  await s.waitForTraffic();
+  const r = await http(base, 'POST', '/v1/migrations', { token: TOKEN, body: s.planYaml });
+  expect(r.status, JSON.stringify(r.json)).toBe(201);
+  const id = r.json.id as string;
+  await waitFor(base, id, (m) => m.migration.weight > 0 || TERMINAL.includes(m.migration.phase));
+  return { s, proxy, lines, svc, base, id };
+}
+
+describe('a Kubernetes API that hangs', () => {
   it('API hanging 150 s after an abort: every failed attempt is the engine’s (history, Slack text, log), no self-takeover, PATCH ≤ 31 s after the heal', async () => {
-    const redis = await startRedis();
-    cleanups.push(() => redis.close());
-    const s = await startScenario({ metrics: prom(), policy: SERVICE_POLICY });
-    cleanups.push(() => s.close());
-    const proxy = await startHangingProxy(s.kube);
-    cleanups.push(() => proxy.close());
-    const lines: string[] = [];
-    const logger = createLogger({ level: 'info', destination: { write: (l: string) => void lines.push(l) } });
-    const svc = await startService(
-      serveOptions(redis.url, 'hang', { role: 'all', prometheus: prom().prometheusUrl }),
-      {
-        logger,
-        tokens: new FileTokenStore(tokensFile()),
-        mesh: new IstioMeshAdapter(proxy.kubeConfig()), // production call deadline: 10 s
-      },
-    );
-    cleanups.push(() => svc.close());
-    const base = svc.url!;
-    await s.waitForTraffic();
-    const r = await http(base, 'POST', '/v1/migrations', { token: TOKEN, body: s.planYaml });
-    expect(r.status, JSON.stringify(r.json)).toBe(201);
-    const id = r.json.id as string;
-    await waitFor(base, id, (m) => m.migration.weight > 0 || TERMINAL.includes(m.migration.phase));
+    const { s, proxy, lines, svc, base, id } = await world('hang');
 
     proxy.hang();
     const abort = await http(base, 'POST', `/v1/migrations/${id}/abort`, { token: TOKEN });
@@ -98,4 +113,42 @@ describe('a rollback while the Kubernetes API hangs', () => {
         `heal → rollback PATCH ${(healToWriteMs / 1000).toFixed(1)} s`,
     );
   }, 400_000);
+
+  it('a forward step while the API hangs 75 s: the weight holds (writeRetry per failed attempt), pauses after writeFailureGrace, never rolls back; RESUME after the heal lands the step', async () => {
+    const { s, proxy, svc, base, id } = await world('fwdhang');
+    proxy.hang(); // the next step's write (5 %) hangs
+    await sleep(75_000);
+    // writeFailureGrace 10m × timeScale 0.05 = 30 s: the held write has paused the migration by now.
+    const paused = await getMigration(base, id);
+    expect(paused.migration).toMatchObject({ phase: 'paused', weight: 1 });
+    expect(paused.migration.reason).toMatch(
+      /^weight write to 5 % failing for \d+ s \(\d+ attempts; last: set weight 5 %: no result within 25 s \(the engine's attempt deadline\); cancelled\); holding at 1 % — RESUME to try again, ABORT to roll back$/,
+    );
+    const during = await svc.store.history(id, { count: 10_000 });
+    const retries = during.filter((e) => e.type === 'writeRetry');
+    expect(retries.length).toBeGreaterThanOrEqual(2);
+    expect(retries.map((e) => e.attempt)).toEqual(retries.map((_, i) => i + 1));
+    expect(retries[0]).toMatchObject({ weight: 5, held: 1 });
+    // Analyses went on at the held weight while the write hung (still guarded).
+    expect(during.filter((e) => e.type === 'verdict' && e.at > retries[0]!.at).length).toBeGreaterThan(0);
+    proxy.heal();
+    const resumedAt = Date.now();
+    expect((await http(base, 'POST', `/v1/migrations/${id}/resume`, { token: TOKEN })).status).toBe(202);
+    const moved = await waitFor(
+      base,
+      id,
+      (m) => m.migration.weight >= 5 || TERMINAL.includes(m.migration.phase),
+      60_000,
+    );
+    expect(moved.migration.weight).toBe(5);
+    const writeAt = s.kube.requests.find((q) => q.method === 'PATCH' && q.at >= resumedAt)!.at;
+    const history = await svc.store.history(id, { count: 10_000 });
+    expect(history.filter((e) => e.type === 'phase' && e.phase === 'rollingBack')).toEqual([]);
+    expect(history.filter((e) => e.type === 'takeover')).toEqual([]);
+    console.log(
+      `forward step under a 75 s hang: ${retries.length} failed attempts recorded, weight held at 1 %, paused ` +
+        `after the grace; resume → step PATCH ${((writeAt - resumedAt) / 1000).toFixed(1)} s`,
+    );
+    expect((await http(base, 'POST', `/v1/migrations/${id}/abort`, { token: TOKEN })).status).toBe(202);
+  }, 240_000);
 });
