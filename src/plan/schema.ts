@@ -183,12 +183,8 @@ export const policySpecSchema = z
         .optional(),
     }),
     metrics: z.array(customMetric).default([]),
-    /**
-     * How long a step's weight write may keep failing for infrastructure reasons (no answer, 429, 5xx) before the
-     * migration pauses with the reason. Meanwhile the current weight is held, still analysed (a regression still
-     * rolls back), and the write retried with capped backoff (1 s … 30 s); an API failure alone never rolls back.
-     * A write refused for good (403, 404, a route that cannot be shifted) pauses at once. Default 10m.
-     */
+    /** How long a step's write may fail for the API (no answer, 429, 5xx; weight held and analysed, write retried
+     * 1 s … 30 s apart, never rolled back for that alone) before the migration pauses with the reason. 10m. */
     writeFailureGrace: durationSchema.default(10 * 60_000),
     /** Approval gates: after the step at this weight has passed, wait for PROMOTE before going on. */
     approvals: z.array(z.strictObject({ atWeight: z.number().int().min(1).max(99) })).default([]),
