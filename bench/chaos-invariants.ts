@@ -62,6 +62,9 @@ export interface Violation {
 
 export const ACCEPTABLE_END = ['completed', 'rolledBack', 'aborted', 'paused', 'rollingBack'];
 
+/** A rollback reason that names only a failed Kubernetes write (a forward write must hold, not roll back). */
+const API_ONLY = /^could not set weight|^gave up: |no answer within|attempt deadline|\bHTTP 5\d\d\b/;
+
 /** Every invariant of issue 10's soak; an empty list means they all hold. */
 export function checkInvariants(
   migrations: MigrationObservation[],
@@ -82,6 +85,8 @@ export function checkInvariants(
         migration: m.id,
         detail: `cluster ${m.clusterWeight ?? '?'} %, store ${m.storeWeight} % (${m.phase})`,
       });
+    if (m.phase === 'rolledBack' && API_ONLY.test(m.reason ?? ''))
+      out.push({ invariant: 'no rollback for API errors alone', migration: m.id, detail: m.reason ?? '' });
     const steps = stepViolation(
       m.steps,
       m.clusterWrites.map((w) => w.weight),

@@ -206,6 +206,16 @@ export const openApiDocument = {
             description: 'missing or invalid bearer token',
             content: { 'application/json': { schema: error } },
           },
+          '409': {
+            description:
+              'another migration is shifting the same VirtualService route (`running` names it); or a request with this Idempotency-Key is still in progress',
+            content: { 'application/json': { schema: error } },
+          },
+          '503': {
+            description:
+              'Redis did not answer in time: nothing was stored, and nothing will be (the create is checked against a deadline on Redis’ clock); retry',
+            content: { 'application/json': { schema: error } },
+          },
           '422': {
             description: 'invalid plan: every bad field is named; nothing was stored or enqueued',
             content: {

@@ -13,11 +13,17 @@ import type { Logger } from '../log/logger.js';
 import type { CommandType } from '../machine/types.js';
 import { ValidationError } from '../plan/errors.js';
 import type { ServiceMetrics } from '../service/metrics.js';
-import { CommandRefusedError, NotFoundError, type MigrationService } from '../service/service.js';
+import {
+  CommandRefusedError,
+  NotFoundError,
+  RouteBusyError,
+  type MigrationService,
+} from '../service/service.js';
 import { isHistoryCursor, isMigrationId } from '../service/keys.js';
 import {
   checkIdempotencyKey,
   CommandExpiredError,
+  SubmissionExpiredError,
   IdempotencyConflictError,
 } from '../service/command-deadline.js';
 import { allows, type Principal } from '../auth/access.js';
@@ -82,6 +88,11 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   });
   const budgetMs = o.requestTimeoutMs ?? 2000;
   failFast(app, { budgetMs, metrics: o.metrics });
+  // Redis must store a submission or a command well before this request's answer budget ends (margin for clock
+  // skew and the reply's way back; the store also caps it by its command timeout): anything that reaches Redis
+  // later is refused by the storing script, so a request answered 503 never takes effect later.
+  const storeBy = (req: FastifyRequest) =>
+    Date.now() - (performance.now() - req.startedAt) + Math.max(100, budgetMs - 500);
 
   const authenticate = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!o.tokens) {
@@ -142,7 +153,9 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
         .send({ error: 'conflict', message: err.message, phase: err.phase, possible: err.possible });
     if (err instanceof IdempotencyConflictError)
       return reply.code(422).send({ error: 'idempotency key reused', message: err.message });
-    if (err instanceof CommandExpiredError)
+    if (err instanceof RouteBusyError)
+      return reply.code(409).send({ error: 'conflict', message: err.message, running: err.running });
+    if (err instanceof CommandExpiredError || err instanceof SubmissionExpiredError)
       return reply.code(503).header('retry-after', '1').send({ error: 'unavailable', message: err.message });
     throw err;
   };
@@ -186,13 +199,18 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
         const ns = parsePlan(body, 'request body', o.policiesDir).namespace;
         if (!allows(p, ns, 'operate')) return forbidden(reply, p.name, ns);
       }
-      const view = await service.submit(body, req.caller ?? 'unknown');
+      const view = await service.submit(body, req.caller ?? 'unknown', { deadline: storeBy(req) });
+      // Stored: answer 201 now (waiting on Redis again could turn it into a 503 for a migration that exists).
       if (slot)
-        await complete(o.redis, slot, JSON.stringify(view)).catch((err: Error) =>
+        void complete(o.redis, slot, JSON.stringify(view)).catch((err: Error) =>
           req.log.warn({ err: err.message }, 'could not record the Idempotency-Key answer'),
         );
       return reply.code(201).header('location', `/v1/migrations/${view.id}`).send(view);
     } catch (err) {
+      if (err instanceof SubmissionExpiredError || err instanceof RouteBusyError) {
+        if (slot) await release(o.redis, slot).catch(() => undefined); // nothing was stored
+        return sendError(reply, err);
+      }
       if (err instanceof ValidationError) {
         // Nothing was stored: the key is free for a corrected plan. (After other failures the "in progress" marker
         // stays until it expires, so a retry cannot create a second migration while the first may still land.)
@@ -286,9 +304,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
     const key = req.headers['idempotency-key'];
     const keyError = typeof key === 'string' ? checkIdempotencyKey(key) : key && 'send one Idempotency-Key';
     if (keyError) return reply.code(400).send({ error: 'bad request', message: keyError });
-    // Redis must store the command well before this request's answer budget ends (margin for clock skew and
-    // the reply's way back): a push that arrives later is refused by Redis, so a 503 is never applied later.
-    const deadline = Date.now() - (performance.now() - req.startedAt) + Math.max(100, budgetMs - 500);
+    const deadline = storeBy(req);
     try {
       const p = req.principal;
       if (p && !allows(p, '*', 'operate')) {

@@ -155,6 +155,8 @@ export function renderHistory(h: HistoryItem): string {
       return `${t} preflight ${h.ok ? green('passed') : red('FAILED')}${Number(h.initialWeight) > 0 ? yellow(` — ${Number(h.initialWeight)} % already on the target (inherited): judged before it grows`) : ''}`;
     case 'rollbackRetry':
       return `${t} ${red(`ROLLBACK WRITE FAILED (attempt ${String(h.attempt)})`)}: ${String(h.error)} — retrying`;
+    case 'writeRetry':
+      return `${t} ${yellow(`write of ${String(h.weight)} % failed (attempt ${String(h.attempt)})`)}: ${String(h.error)} — holding at ${String(h.held)} %, retrying`;
     default:
       return `${t} ${h.type}${h.text ? `: ${String(h.text)}` : ''}`;
   }

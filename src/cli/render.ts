@@ -71,6 +71,8 @@ export function renderEvent(e: EngineEvent): string | undefined {
       return undefined;
     case 'rollbackRetry':
       return `${t} ${red(`ROLLBACK WRITE FAILED (attempt ${e.attempt})`)}: ${e.error} — traffic is still on the target; retrying at ${time(e.retryAt)}`;
+    case 'writeRetry':
+      return `${t} ${yellow(`write of ${e.weight} % failed (attempt ${e.attempt})`)}: ${e.error} — holding at ${e.held} %; retrying at ${time(e.retryAt)}`;
     case 'mtls':
       return `${t} ${e.ok ? green('🔒 mTLS') : red('mTLS step failed (traffic migration is complete)')}: ${e.message}`;
     case 'command':

@@ -34,6 +34,7 @@ import {
   waitReady,
 } from '../service/redis-connection.js';
 import { MigrationService } from '../service/service.js';
+import { RedisHealth } from '../service/redis-health.js';
 import { RedisMigrationStore } from '../service/store.js';
 import { MigrationWorker } from '../service/worker.js';
 import {
@@ -122,24 +123,26 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     ...(o.redisTimeoutMs ? { commandTimeoutMs: o.redisTimeoutMs } : {}),
   });
   // ioredis' Cluster speaks the same commands as Redis; the store is written against the Redis type.
-  const storeOn = (c: RedisClient) => {
-    c.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
+  // One warning when Redis goes away and one when it is back, not a line per reconnect attempt or poll.
+  const health = new RedisHealth(logger);
+  const storeOn = (c: RedisClient, source: string) => {
+    health.watch(source, c);
     return new RedisMigrationStore(c as Redis, prefix, {
       ...(o.retentionMs ? { retentionMs: o.retentionMs } : {}),
     });
   };
   const queueOn = (role: 'api' | 'worker') => {
     const q = new MigrationQueue(connections.bull(role, `meshshift-queue-${role}`), prefix, deps.clock);
-    q.queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
+    q.queue.on('error', (err) => health.noise(`queue (${role})`, err));
     return q;
   };
   const hasApi = o.role !== 'worker';
   const hasWorker = o.role === 'worker' || o.role === 'all';
   // The API's connection fails fast (503); a worker-only process serves /readyz and /metrics from its own.
   const apiClient = hasApi ? connections.client('api', 'meshshift-api') : undefined;
-  const apiStore = apiClient ? storeOn(apiClient) : undefined;
+  const apiStore = apiClient ? storeOn(apiClient, 'api') : undefined;
   const workerClient = hasWorker ? connections.client('worker', 'meshshift-worker') : undefined;
-  const workerStore = workerClient ? storeOn(workerClient) : undefined;
+  const workerStore = workerClient ? storeOn(workerClient, 'worker') : undefined;
   const store = (apiStore ?? workerStore)!;
   const apiQueue = hasApi ? queueOn('api') : undefined;
   const workerQueue = hasWorker ? queueOn('worker') : undefined;
@@ -148,6 +151,7 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     () => store.countByPhase(),
     () => store.summaries(),
   );
+  health.report({ up: metrics.redisUp, errors: metrics.redisErrors });
   const running: RunningService = { store, queue, metrics, close: async () => undefined };
 
   let worker: MigrationWorker | undefined;
@@ -204,6 +208,7 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
       limits: { perNamespace: o.maxPerNamespace, total: o.maxConcurrent },
       tickAlignMs: o.tickAlignMs,
       reconcileEveryMs: o.reconcileEveryMs,
+      redisHealth: health,
     });
     await worker.start();
     running.worker = worker;

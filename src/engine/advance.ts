@@ -13,6 +13,7 @@ import type { Logger } from '../log/logger.js';
 import type { MigrationContext } from '../machine/types.js';
 import type { MeshAdapter } from '../mesh/types.js';
 import type { ResolvedPlan } from '../plan/load.js';
+import { attemptDeadline } from './attempt.js';
 import type { Clock } from './clock.js';
 import { runConfig } from './config.js';
 import { machineWithEffects, type MtlsStep } from './effects.js';
@@ -41,6 +42,11 @@ export interface EngineDeps {
   onEvent?: (e: EngineEvent) => void;
   /** Upper bound for the effects of one advance; past it the effect is cancelled and advance throws. */
   effectTimeoutMs?: number;
+  /**
+   * Deadline of one attempt of a cluster effect (preflight, weight write, rollback, mTLS); clamped to half the
+   * effect timeout so that a cut attempt is a failed attempt the machine counts, never a cancelled effect.
+   */
+  attemptMs?: number;
 }
 
 export interface EngineCommand {
@@ -94,6 +100,7 @@ export async function advance(deps: EngineDeps, input: AdvanceInput): Promise<Ad
     deps.onEvent?.(e);
   };
   const { policy, config } = runConfig(input.plan, input.timeScale);
+  const timeoutMs = deps.effectTimeoutMs ?? 60_000;
   const machine = machineWithEffects({
     plan: input.plan,
     policy,
@@ -104,6 +111,7 @@ export async function advance(deps: EngineDeps, input: AdvanceInput): Promise<Ad
     emit,
     ...(deps.beforeWrite ? { beforeWrite: deps.beforeWrite } : {}),
     ...(deps.mtls ? { mtls: deps.mtls } : {}),
+    attemptMs: attemptDeadline(timeoutMs, deps.attemptMs),
   });
   const actorInput = { config, now: clock.now() };
   const actor =
@@ -112,7 +120,6 @@ export async function advance(deps: EngineDeps, input: AdvanceInput): Promise<Ad
       : createActor(machine, { input: actorInput });
   const watch = watchTransitions(actor.getSnapshot(), clock, emit, log);
   const sub = actor.subscribe({ next: watch, error: () => undefined });
-  const timeoutMs = deps.effectTimeoutMs ?? 60_000;
   const outcomes: CommandOutcome[] = [];
   try {
     actor.start();
@@ -201,7 +208,7 @@ function result(
   };
 }
 
-/** Emits `phase`, `rollbackRetry` and `finished` events as the machine moves. */
+/** Emits `phase`, `rollbackRetry`, `writeRetry` and `finished` events as the machine moves. */
 function watchTransitions(
   first: MigrationSnapshot,
   clock: Clock,
@@ -210,6 +217,7 @@ function watchTransitions(
 ): (s: MigrationSnapshot) => void {
   let lastPhase = phaseOf(first);
   let lastAttempts = first.context.rollback?.attempts ?? 0;
+  let lastWriteAttempts = first.context.writeHold?.attempts ?? 0;
   return (s) => {
     const phase = phaseOf(s);
     const c = s.context;
@@ -247,5 +255,22 @@ function watchTransitions(
       });
     }
     lastAttempts = attempts;
+    const held = c.writeHold;
+    if (held && held.attempts > lastWriteAttempts) {
+      emit({
+        type: 'writeRetry',
+        at: clock.now(),
+        weight: held.weight,
+        held: c.weight,
+        attempt: held.attempts,
+        retryAt: held.retryAt,
+        error: held.lastError ?? 'unknown error',
+      });
+      log.warn(
+        { weight: held.weight, held: c.weight, attempt: held.attempts, err: held.lastError },
+        'weight write failed; holding the current weight and retrying',
+      );
+    }
+    lastWriteAttempts = held?.attempts ?? 0;
   };
 }

@@ -14,6 +14,7 @@ import type { MeshAdapter } from '../mesh/types.js';
 import { PreflightError } from '../mesh/types.js';
 import type { ResolvedPlan } from '../plan/load.js';
 import type { PolicySpec } from '../plan/schema.js';
+import { DEFAULT_ATTEMPT_MS, withAttemptDeadline } from './attempt.js';
 import type { Clock } from './clock.js';
 import type { EngineEvent } from './history.js';
 import { runPreflight } from './preflight.js';
@@ -37,16 +38,26 @@ export interface EffectDeps {
   beforeWrite?: () => Promise<void>;
   /** "Policy second": tightens the PeerAuthentication after completion when the plan asks for it. */
   mtls?: MtlsStep;
+  /**
+   * Deadline of one attempt of an effect that talks to the cluster (engine/attempt.ts); past it the attempt is
+   * cancelled and fails like any other, so the machine counts and retries it. Default 25 s.
+   */
+  attemptMs?: number;
 }
 
 /** The migration machine with real effects provided. */
 export function machineWithEffects(deps: EffectDeps) {
   const { plan, mesh, metrics, clock, log, emit, policy } = deps;
   const beforeWrite = deps.beforeWrite ?? (async () => undefined);
+  const attemptMs = deps.attemptMs ?? DEFAULT_ATTEMPT_MS;
+  const bounded = <T>(what: string, signal: AbortSignal, fn: (s: AbortSignal) => Promise<T>) =>
+    withAttemptDeadline(what, attemptMs, signal, fn);
   return migrationMachine.provide({
     actors: {
       preflight: fromPromise(async ({ signal }: { signal: AbortSignal }) => {
-        const report = await runPreflight(plan, policy, mesh, metrics, signal);
+        const report = await bounded('preflight', signal, (s) =>
+          runPreflight(plan, policy, mesh, metrics, s),
+        );
         emit({
           type: 'preflight',
           at: clock.now(),
@@ -59,12 +70,14 @@ export function machineWithEffects(deps: EffectDeps) {
         return { at: clock.now(), initialWeight: report.initialWeight, selectors: report.selectors };
       }),
       setWeight: fromPromise(async ({ input, signal }: { input: SetWeightInput; signal: AbortSignal }) => {
-        await beforeWrite();
-        const w = await mesh.setWeight(plan, input.weight, {
-          expected: input.expected,
-          force: input.force,
-          signal,
-          beforeAttempt: beforeWrite,
+        const w = await bounded(`set weight ${input.weight} %`, signal, async (s) => {
+          await beforeWrite();
+          return mesh.setWeight(plan, input.weight, {
+            expected: input.expected,
+            force: input.force,
+            signal: s,
+            beforeAttempt: beforeWrite,
+          });
         });
         emit({
           type: 'weight',
@@ -98,16 +111,19 @@ export function machineWithEffects(deps: EffectDeps) {
         log.info({ outcome: verdict.outcome, weight: verdict.weight, summary: verdict.summary }, 'analysis');
         return verdict;
       }),
-      // One forced write of 100 % source per attempt (the adapter retries conflicts and blips inside it); the
-      // machine retries failed attempts with capped backoff, for as long as it takes.
+      // One forced write of 100 % source per attempt (the adapter retries conflicts and blips inside it, all of
+      // it bounded by the attempt deadline); the machine retries failed attempts with capped backoff, for as long
+      // as it takes.
       rollback: fromPromise(async ({ input, signal }: { input: RollbackInput; signal: AbortSignal }) => {
-        await beforeWrite();
         try {
-          const w = await mesh.setWeight(plan, 0, {
-            expected: 0,
-            force: true,
-            signal,
-            beforeAttempt: beforeWrite,
+          const w = await bounded('rollback write (100 % source)', signal, async (s) => {
+            await beforeWrite();
+            return mesh.setWeight(plan, 0, {
+              expected: 0,
+              force: true,
+              signal: s,
+              beforeAttempt: beforeWrite,
+            });
           });
           emit({
             type: 'weight',
@@ -131,34 +147,39 @@ export function machineWithEffects(deps: EffectDeps) {
           throw err;
         }
       }),
-      secure: fromPromise(async ({ signal }: { signal: AbortSignal }) => {
-        if (!deps.mtls || !plan.mtls)
-          throw new Error(
-            'the plan asks for mTLS tightening but no PeerAuthentication adapter is configured',
-          );
-        const report = await deps.mtls.preflightMtls(plan, { signal });
-        if (!report.ok) {
-          const failed = report.checks
-            .filter((c) => !c.ok)
-            .map((c) => `[${c.id}] ${c.message}${c.fix ? ` (fix: ${c.fix})` : ''}`);
-          emit({ type: 'mtls', at: clock.now(), ok: false, changed: false, message: failed.join('; ') });
-          throw new Error(failed.join('; '));
-        }
-        if (report.alreadyStrict) {
-          const message = `PeerAuthentication ${plan.mtls.peerAuthentication} is already STRICT`;
-          emit({ type: 'mtls', at: clock.now(), ok: true, changed: false, message });
-          return { at: clock.now(), message };
-        }
-        await beforeWrite();
-        const r = await deps.mtls.tightenMtls(plan, { signal, beforeAttempt: beforeWrite });
-        const message = `PeerAuthentication ${plan.mtls.peerAuthentication}: ${r.from} → STRICT (${((report.mutualTlsRatio ?? 0) * 100).toFixed(2)} % of ${Math.round(report.requests ?? 0)} requests were already mutual TLS)`;
-        emit({ type: 'mtls', at: clock.now(), ok: true, changed: r.changed, message });
-        log.info(
-          { peerAuthentication: plan.mtls.peerAuthentication, from: r.from, changed: r.changed },
-          'mTLS tightened',
-        );
-        return { at: clock.now(), message };
-      }),
+      secure: fromPromise(({ signal }: { signal: AbortSignal }) =>
+        bounded('mTLS tightening', signal, (s) => secure(deps, s)),
+      ),
     },
   });
+}
+
+/** The mTLS step ("policy second"): check the traffic, then move the PeerAuthentication to STRICT. */
+async function secure(deps: EffectDeps, signal: AbortSignal): Promise<{ at: number; message: string }> {
+  const { plan, clock, emit, log } = deps;
+  const beforeWrite = deps.beforeWrite ?? (async () => undefined);
+  if (!deps.mtls || !plan.mtls)
+    throw new Error('the plan asks for mTLS tightening but no PeerAuthentication adapter is configured');
+  const report = await deps.mtls.preflightMtls(plan, { signal });
+  if (!report.ok) {
+    const failed = report.checks
+      .filter((c) => !c.ok)
+      .map((c) => `[${c.id}] ${c.message}${c.fix ? ` (fix: ${c.fix})` : ''}`);
+    emit({ type: 'mtls', at: clock.now(), ok: false, changed: false, message: failed.join('; ') });
+    throw new Error(failed.join('; '));
+  }
+  if (report.alreadyStrict) {
+    const message = `PeerAuthentication ${plan.mtls.peerAuthentication} is already STRICT`;
+    emit({ type: 'mtls', at: clock.now(), ok: true, changed: false, message });
+    return { at: clock.now(), message };
+  }
+  await beforeWrite();
+  const r = await deps.mtls.tightenMtls(plan, { signal, beforeAttempt: beforeWrite });
+  const message = `PeerAuthentication ${plan.mtls.peerAuthentication}: ${r.from} → STRICT (${((report.mutualTlsRatio ?? 0) * 100).toFixed(2)} % of ${Math.round(report.requests ?? 0)} requests were already mutual TLS)`;
+  emit({ type: 'mtls', at: clock.now(), ok: true, changed: r.changed, message });
+  log.info(
+    { peerAuthentication: plan.mtls.peerAuthentication, from: r.from, changed: r.changed },
+    'mTLS tightened',
+  );
+  return { at: clock.now(), message };
 }

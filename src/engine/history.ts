@@ -34,6 +34,15 @@ export type EngineEvent =
     } & At)
   /** A rollback write failed; it is tried again at `retryAt` (a rollback is never given up). */
   | ({ type: 'rollbackRetry'; attempt: number; retryAt: number; error: string } & At)
+  /** A step's weight write failed for the API: `held` stays, the write of `weight` is tried again at `retryAt`. */
+  | ({
+      type: 'writeRetry';
+      weight: number;
+      held: number;
+      attempt: number;
+      retryAt: number;
+      error: string;
+    } & At)
   | ({ type: 'finished'; phase: Phase; weight: number; reason?: string; durationMs: number } & At);
 
 /** A verdict as history keeps it: the checks with their numbers, and the raw sample's totals. */
@@ -79,6 +88,7 @@ export const HISTORY_TYPES = [
   'mtls',
   'command',
   'rollbackRetry',
+  'writeRetry',
   'finished',
   'waiting',
   'schedule',

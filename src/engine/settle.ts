@@ -10,8 +10,9 @@ export class EffectTimeoutError extends Error {
 }
 
 /**
- * Resolves with the first snapshot at rest; rejects when the machine errors or an effect runs longer than
- * `timeoutMs` (the caller stops the actor, which aborts the effect's signal so it cannot write later).
+ * Resolves with the first snapshot at rest; rejects when the machine errors or one effect runs longer than
+ * `timeoutMs` (the caller stops the actor, which aborts the effect's signal so it cannot write later). The clock
+ * restarts for each effect (a step may run two back to back: an analysis that passes, then the next write).
  */
 export function settle<M extends AnyStateMachine>(
   actor: Actor<M>,
@@ -28,10 +29,16 @@ export function settle<M extends AnyStateMachine>(
       held.sub?.unsubscribe();
       fn();
     };
-    const timer = setTimeout(() => finish(() => reject(new EffectTimeoutError(id, timeoutMs))), timeoutMs);
-    timer.unref?.();
+    let timer: NodeJS.Timeout | undefined;
+    let running: string | undefined;
     const check = (s: MigrationSnapshot) => {
-      if (!isBusy(s)) finish(() => resolve(s));
+      if (!isBusy(s)) return finish(() => resolve(s));
+      const effect = JSON.stringify(s.value);
+      if (effect === running) return;
+      running = effect;
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(() => reject(new EffectTimeoutError(id, timeoutMs))), timeoutMs);
+      timer.unref?.();
     };
     held.sub = actor.subscribe({
       next: (s) => check(s as MigrationSnapshot),

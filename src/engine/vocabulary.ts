@@ -5,6 +5,7 @@
  */
 import { createActor, type SnapshotFrom } from 'xstate';
 import { migrationMachine, type MigrationMachine } from '../machine/migration.js';
+import { WRITE_FAILURE_GRACE_MS } from '../machine/context.js';
 import type { MachineConfig, MigrationContext } from '../machine/types.js';
 
 export const PHASES = [
@@ -70,6 +71,8 @@ export function reasonOf(s: MigrationSnapshot): string | undefined {
   }
   if (phase === 'rolledBack' || phase === 'aborted') return c.rollback?.reason;
   if (phase === 'failed') return c.error;
+  if (phase === 'shifting' && c.writeHold)
+    return `holding at ${c.weight} %: the write of ${c.writeHold.weight} % failed ${c.writeHold.attempts}× (${c.writeHold.lastError ?? 'unknown error'}); retrying at ${new Date(c.writeHold.retryAt).toISOString()}, pausing if it still fails ${Math.round((c.config.writeFailureGraceMs ?? WRITE_FAILURE_GRACE_MS) / 60_000)} min after the first failure`;
   if (phase === 'preflight' && c.preflightRetry?.lastError)
     return `preflight failed ${c.preflightRetry.attempts}× (${c.preflightRetry.lastError}); trying again`;
   return undefined;
@@ -84,8 +87,11 @@ export function nextWakeAt(s: MigrationSnapshot): number | undefined {
   if (phase === 'securing') return c.securing?.retryAt ?? c.now;
   if (phase === 'preflight') return c.preflightRetry?.retryAt ?? c.now;
   if (phase !== 'shifting' && phase !== 'awaitingApproval' && phase !== 'paused') return undefined;
-  if (c.weight <= 0) return undefined; // nothing routed to the target yet: nothing to analyse
-  return (c.lastAnalysisAt ?? c.now) + c.config.intervalMs;
+  // A held write: its retry (which also checks the grace) or the next analysis, whichever comes first.
+  const retry = phase === 'shifting' ? c.writeHold?.retryAt : undefined;
+  if (c.weight <= 0) return retry; // nothing routed to the target yet: nothing to analyse
+  const analysis = (c.lastAnalysisAt ?? c.now) + c.config.intervalMs;
+  return retry !== undefined ? Math.min(retry, analysis) : analysis;
 }
 
 /** A persisted snapshot, restored for reading (no effect starts). */

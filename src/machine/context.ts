@@ -11,6 +11,24 @@ export const RETRY_CAP_MS = 30_000;
 export const retryDelay = (attempts: number) =>
   Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempts - 1));
 
+/** Default of policy writeFailureGrace: how long a failing forward write holds before the migration pauses. */
+export const WRITE_FAILURE_GRACE_MS = 10 * 60_000;
+
+/**
+ * A forward write refused for a reason that will not pass by trying again: the API said no (403, 404, a 4xx
+ * that is not a conflict, a timeout or throttling) or the route cannot be shifted (RouteError). Drift is its own
+ * case. Everything else — no answer, 429, 5xx, conflicts that did not settle, the attempt deadline — is an
+ * infrastructure failure: the weight is held and the write retried.
+ */
+export function writeRefused(err: unknown): boolean {
+  const e = err as { name?: string; code?: number; message?: string } | undefined;
+  if (e?.name === 'RouteError') return true;
+  if (e?.name !== 'KubeApiError' || typeof e.code !== 'number') return false;
+  const conflict =
+    e.code === 409 || (e.code === 422 && /test|precondition|resourceVersion/i.test(e.message ?? ''));
+  return e.code >= 400 && e.code < 500 && e.code !== 408 && e.code !== 429 && !conflict;
+}
+
 /** Preflight attempts (1 s, 2 s, 4 s apart) while only evidence is missing (no traffic seen yet) before it ends the migration. */
 export const PREFLIGHT_ATTEMPTS = 4;
 

@@ -8,7 +8,9 @@
  *                     failed            │ PAUSE / drift / inconclusive
  *                                       ▼
  *                                    paused (still guarding: analyses go on, a failure still rolls back)
- *   ABORT (anywhere, declared once) / regression / write error → rollingBack → rolledBack | aborted
+ *   ABORT (anywhere, declared once) / regression → rollingBack → rolledBack | aborted
+ *   applying ─API failure→ writeHeld (weight held, guarded; retried; paused after writeFailureGrace)
+ *            ─refused (403, 404, route)→ paused       ─drift→ paused
  *   rollingBack: due ─TICK→ writing ─fail→ due (capped backoff, forever: a decided rollback is never dropped)
  *
  * Deadlines are *not* xstate `after` timers (they are not persisted, xstate#5331): the context stores
@@ -18,7 +20,7 @@
 import { and, assign } from 'xstate';
 import type { Decision } from '../gate/judge.js';
 import type { Verdict } from '../gate/types.js';
-import { currentStepWeight, errorText, initialContext, rollbackOf } from './context.js';
+import { currentStepWeight, errorText, initialContext } from './context.js';
 import { machineSetup, type Judged, type Wants } from './setup.js';
 import type { AnalyzeInput, MigrationContext } from './types.js';
 
@@ -162,17 +164,35 @@ export const migrationMachine = machineSetup.createMachine({
                   forceNextWrite: true,
                 })),
               },
-              {
-                target: '#migration.rollingBack',
-                actions: assign(({ context, event }) => ({
-                  rollback: rollbackOf(
-                    'error',
-                    `could not set weight: ${errorText(event.error)}`,
-                    context.now,
-                  ),
-                })),
-              },
+              // Refused for a reason that will not pass (403, 404, a bad route): reported at once, by pausing.
+              { guard: 'writeRefused', target: '#migration.paused', actions: 'refuseWrite' },
+              // The API failed (no answer, 429, 5xx, the attempt deadline): hold the weight, still guarded,
+              // and retry; never roll back for the API alone.
+              { target: 'writeHeld', actions: 'writeFailed' },
             ],
+          },
+        },
+        // A forward write failed for infrastructure reasons: the last confirmed weight is held and still analysed
+        // (a regression rolls back); the write is retried with capped backoff, and after writeFailureGrace the
+        // migration pauses with the reason.
+        writeHeld: {
+          tags: ['guarding'],
+          initial: 'holding',
+          states: {
+            holding: {
+              on: {
+                TICK: [
+                  {
+                    guard: 'writeGraceOver',
+                    target: '#migration.paused',
+                    actions: ['stampNow', 'pauseOnWriteFailure'],
+                  },
+                  { guard: 'writeRetryDue', target: '#migration.shifting.applying', actions: 'stampNow' },
+                  { guard: 'analysisDue', target: 'guarding', actions: 'stampNow' },
+                ],
+              },
+            },
+            guarding: guardingStates.states.guarding,
           },
         },
         observing: { on: { TICK: { guard: 'analysisDue', target: 'analyzing', actions: 'stampNow' } } },

@@ -2,7 +2,7 @@
  * The migration machine's vocabulary of effects, guards and actions (xstate `setup()`): every guard and action is
  * named, and the states in `migration.ts` refer to them by name. Pure: effects are placeholders a driver provides.
  */
-import { assign, fromPromise, not, setup, stateIn } from 'xstate';
+import { and, assign, fromPromise, not, setup, stateIn } from 'xstate';
 import type { Decision } from '../gate/judge.js';
 import { resumed } from '../gate/judge.js';
 import type { Verdict } from '../gate/types.js';
@@ -10,7 +10,9 @@ import { unavailableVerdict } from '../gate/verdict.js';
 import {
   MTLS_ATTEMPTS,
   PREFLIGHT_ATTEMPTS,
+  WRITE_FAILURE_GRACE_MS,
   analysisDue,
+  currentStepWeight,
   errorText,
   firstStepAbove,
   isLastStep,
@@ -20,6 +22,7 @@ import {
   retryDelay,
   rollbackOf,
   toNextStep,
+  writeRefused,
 } from './context.js';
 import type { PreflightRetry } from '../mesh/types.js';
 import type {
@@ -69,7 +72,8 @@ export const machineSetup = setup({
     secure: notProvided<SecureOutput, Record<string, never>>('secure'),
   },
   guards: {
-    notWriting: not(stateIn({ shifting: 'applying' })),
+    /** No forward write is in flight or held for a retry (PROMOTE waits; ABORT goes through a rollback). */
+    notWriting: and([not(stateIn({ shifting: 'applying' })), not(stateIn({ shifting: 'writeHeld' }))]),
     notRollingBack: not(stateIn('rollingBack')),
     onLastStep: ({ context }) => isLastStep(context),
     /** Nothing meshshift wrote is in the cluster: an ABORT ends without a write. */
@@ -93,6 +97,13 @@ export const machineSetup = setup({
       (p.when !== 'approval' || needsApproval(context)),
     isAbort: ({ context }) => context.rollback?.cause === 'abort',
     isDrift: ({ event }) => (event as { error?: { name?: string } }).error?.name === 'DriftError',
+    writeRefused: ({ event }) => writeRefused((event as { error?: unknown }).error),
+    writeRetryDue: ({ context, event }) =>
+      event.type === 'TICK' && event.at >= (context.writeHold?.retryAt ?? 0),
+    writeGraceOver: ({ context, event }) =>
+      event.type === 'TICK' &&
+      context.writeHold !== undefined &&
+      event.at - context.writeHold.since >= (context.config.writeFailureGraceMs ?? WRITE_FAILURE_GRACE_MS),
   },
   actions: {
     stampNow: assign(({ context, event }) =>
@@ -111,7 +122,11 @@ export const machineSetup = setup({
         pauseReason: `paused by ${event.by ?? 'operator'}${event.reason ? `: ${event.reason}` : ''}`,
       };
     }),
-    resume: assign(({ context }) => ({ pauseReason: undefined, judge: resumed(context.judge) })),
+    resume: assign(({ context }) => ({
+      pauseReason: undefined,
+      writeHold: undefined,
+      judge: resumed(context.judge),
+    })),
     promote: assign(({ context }) => toNextStep(context, true)),
     advance: assign(({ context }) => toNextStep(context, false)),
     recordJudged: assign(({ context }, p: Judged) =>
@@ -149,6 +164,35 @@ export const machineSetup = setup({
       // The first analysis of a step waits one interval so the window sees the new weight.
       lastAnalysisAt: p.at,
       forceNextWrite: false,
+      writeHold: undefined,
+    })),
+    /** A forward write failed for infrastructure reasons: hold the weight, retry with capped backoff. */
+    writeFailed: assign(({ context, event }) => {
+      const attempts = (context.writeHold?.attempts ?? 0) + 1;
+      return {
+        writeHold: {
+          since: context.writeHold?.since ?? context.now,
+          weight: currentStepWeight(context),
+          attempts,
+          // Dated from the failed attempt's start: the next one starts at most 30 s after it.
+          retryAt: context.now + retryDelay(attempts),
+          lastError: errorText((event as { error?: unknown }).error),
+        },
+      };
+    }),
+    pauseOnWriteFailure: assign(({ context }) => {
+      const h = context.writeHold!;
+      const ms = context.now - h.since;
+      const took = ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`;
+      return {
+        now: context.now,
+        pauseReason: `weight write to ${h.weight} % failing for ${took} (${h.attempts} attempts; last: ${h.lastError ?? 'unknown error'}); holding at ${context.weight} % — RESUME to try again, ABORT to roll back`,
+        writeHold: undefined,
+      };
+    }),
+    refuseWrite: assign(({ context, event }) => ({
+      pauseReason: `weight write to ${currentStepWeight(context)} % refused: ${errorText((event as { error?: unknown }).error)} — trying again will not help; fix it and RESUME, or ABORT to roll back`,
+      writeHold: undefined,
     })),
     preflightDone: assign(({ context }, p: PreflightOutput) => ({
       now: Math.max(context.now, p.at),

@@ -22,6 +22,11 @@ export interface MachineConfig {
   maxBakeMs?: number;
   /** The 100 % step bakes at least this long (policy analysis.postPromotionWatch). */
   postPromotionWatchMs?: number;
+  /**
+   * How long a forward weight write may keep failing for infrastructure reasons (holding the weight, retried)
+   * before the migration pauses (policy writeFailureGrace; default 10 min when absent, e.g. older snapshots).
+   */
+  writeFailureGraceMs?: number;
 }
 
 export type RollbackCause = 'regression' | 'abort' | 'error' | 'inconclusive';
@@ -74,6 +79,11 @@ export interface MigrationContext {
   preflightRetry?: Retrying;
   /** Retries of the mTLS tightening after completion of the traffic shift. */
   securing?: Retrying;
+  /**
+   * A forward weight write that failed for infrastructure reasons (no answer, 429, 5xx, the attempt deadline):
+   * the weight is held (still guarded) and the write retried; `since` is when the first failed attempt started.
+   */
+  writeHold?: Retrying & { since: number; weight: number };
   error?: string;
   completedAt?: number;
   /** Outcome of the optional mTLS step after completion. */

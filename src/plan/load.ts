@@ -279,6 +279,7 @@ export function scalePolicy(policy: PolicySpec, factor: number): PolicySpec {
   return {
     ...policy,
     stepDuration: t(policy.stepDuration),
+    writeFailureGrace: t(policy.writeFailureGrace),
     analysis: {
       ...(factor < 1 ? analysis : policy.analysis),
       interval: t(policy.analysis.interval),

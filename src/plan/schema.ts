@@ -246,6 +246,9 @@ const policySpecObject = z
         .optional(),
     }),
     metrics: z.array(customMetric).default([]),
+    /** How long a step's write may fail for the API (no answer, 429, 5xx; weight held and analysed, write retried
+     * 1 s … 30 s apart, never rolled back for that alone) before the migration pauses with the reason. 10m. */
+    writeFailureGrace: durationSchema.default(10 * 60_000),
     /** Approval gates: after the step at this weight has passed, wait for PROMOTE before going on. */
     approvals: z.array(z.strictObject({ atWeight: z.number().int().min(1).max(99) })).default([]),
   })

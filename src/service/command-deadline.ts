@@ -66,22 +66,44 @@ export async function pushWithDeadline(
   command: Record<string, unknown>,
   o: PushOptions,
 ): Promise<PushResult> {
-  const json = JSON.stringify({ ...command, deadline: o.deadline });
+  const deadline = storeDeadline(redis, o.deadline);
+  const json = JSON.stringify({ ...command, deadline });
   const keys = o.idempotency ? [inboxKey, o.idempotency.key] : [inboxKey];
   const args = o.idempotency
     ? [
         json,
-        String(o.deadline),
+        String(deadline),
         digest(o.idempotency.fingerprint),
         o.idempotency.answer,
         String(o.idempotency.ttlMs),
       ]
-    : [json, String(o.deadline)];
+    : [json, String(deadline)];
   const r = (await redis.eval(PUSH, keys.length, ...keys, ...args)) as string[];
   if (r[0] === 'queued') return { outcome: 'queued', length: Number(r[1]), storedAt: Number(r[2]) };
   if (r[0] === 'expired') return { outcome: 'expired', now: Number(r[1]) };
   if (r[0] === 'duplicate') return { outcome: 'duplicate', answer: r[1] ?? '' };
   return { outcome: 'conflict' };
+}
+
+/**
+ * A deadline no later than the moment this client gives up on a command sent now (its command timeout, less a
+ * margin): a command that times out here — the API then answers 503 — can only reach Redis after its deadline.
+ */
+export function storeDeadline(redis: unknown, deadline: number, now = Date.now()): number {
+  const o = (redis as { options?: { commandTimeout?: number; redisOptions?: { commandTimeout?: number } } })
+    .options;
+  const timeout = o?.commandTimeout ?? o?.redisOptions?.commandTimeout;
+  return timeout ? Math.min(deadline, now + Math.max(50, timeout - 100)) : deadline;
+}
+
+/** A submission reached Redis after its deadline: nothing was stored; the client may retry. */
+export class SubmissionExpiredError extends Error {
+  constructor() {
+    super(
+      'the submission reached Redis after its deadline and was not stored (no migration was created): retry',
+    );
+    this.name = 'SubmissionExpiredError';
+  }
 }
 
 /** Fingerprints are stored hashed: fixed length, no separator inside. */

@@ -11,6 +11,7 @@ import type { Phase } from '../engine/vocabulary.js';
 import type { ServiceMetrics } from './metrics.js';
 import { commandExpired } from './command-deadline.js';
 import { mayAdvance, nextWindowOpen } from './schedule.js';
+import { describeRoute } from './record.js';
 import type { CommandMessage, MigrationRecord, NewHistoryEntry, RedisMigrationStore } from './store.js';
 
 export interface DriveStepDeps {
@@ -43,6 +44,31 @@ export interface StepOutcome {
 
 const align = (t: number, a: number, up: boolean) =>
   a > 0 ? (up ? Math.ceil(t / a) : Math.floor(t / a)) * a : t;
+
+/**
+ * A pending migration that the schedule lets start takes its VirtualService route (two migrations never shift
+ * one route at once: the first to start claims it, the other waits) and a concurrency slot.
+ */
+async function mayStart(
+  d: DriveStepDeps,
+  rec: MigrationRecord,
+  now: number,
+): Promise<{ start: true } | { start: false; waitUntil: number; waitReason: string }> {
+  const holder = await d.store.routeHolder(rec.id, rec.plan, true);
+  if (holder)
+    return {
+      start: false,
+      waitUntil: now + d.slotRetryMs,
+      waitReason: `queued: ${describeRoute(rec.plan)} is being shifted by migration ${holder}; starts when it has finished`,
+    };
+  const slot = await d.store.takeSlot(rec.id, rec.plan.namespace, d.limits);
+  if (slot.ok) return { start: true };
+  return {
+    start: false,
+    waitUntil: now + d.slotRetryMs,
+    waitReason: `queued: ${slot.running} migrations already running in ${slot.scope === 'namespace' ? `namespace ${rec.plan.namespace}` : 'the cluster'} (the limit)`,
+  };
+}
 
 /** What the schedule says before the engine runs: commands it adds, whether a pending migration may start. */
 async function planJob(
@@ -78,12 +104,9 @@ async function planJob(
       waitUntil = nextWindowOpen(schedule, now);
       waitReason = `outside the advance windows: starts when the next window opens${waitUntil ? ` (${new Date(waitUntil).toISOString()})` : ''}`;
     } else {
-      const slot = await d.store.takeSlot(rec.id, rec.plan.namespace, d.limits);
-      if (slot.ok) start = true;
-      else {
-        waitUntil = now + d.slotRetryMs;
-        waitReason = `queued: ${slot.running} migrations already running in ${slot.scope === 'namespace' ? `namespace ${rec.plan.namespace}` : 'the cluster'} (the limit)`;
-      }
+      const gate = await mayStart(d, rec, now);
+      if (gate.start) start = true;
+      else ({ waitUntil, waitReason } = gate);
     }
     if (waitReason && waitReason !== rec.reason)
       history.push({ type: 'waiting', at: now, reason: waitReason });

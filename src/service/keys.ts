@@ -20,6 +20,7 @@
  * With a hash-tagged prefix such as `{meshshift}` every key lands in one Redis Cluster slot, so the multi-key
  * scripts (commit touches a migration's keys and the indexes) stay single-slot.
  */
+import { createHash } from 'node:crypto';
 
 /** A migration id: the plan's name (a DNS-1123 subdomain) and six hex digits. */
 export const MIGRATION_ID_PATTERN =
@@ -100,6 +101,10 @@ export class StoreKeys {
   /** Replay protection for signed Slack requests (`kind` is sig/trigger; `v` a digest or trigger id). */
   slackSeen(kind: 'sig' | 'trigger', v: string): string {
     return `${this.prefix}:slack:seen:${kind}:${v}`;
+  }
+  /** Which migration is shifting a VirtualService route (`routeIdentity`; hashed, so any text is safe). */
+  route(identity: string): string {
+    return `${this.prefix}:route:${createHash('sha256').update(identity).digest('hex').slice(0, 32)}`;
   }
   /** Every key that holds one migration's data (what retention expires). */
   all(id: string): string[] {

@@ -19,6 +19,8 @@ export interface ServiceMetrics {
   jobs: Counter<'outcome'>;
   takeovers: Counter;
   httpRequests: Counter<'route' | 'method' | 'status'>;
+  redisUp: Gauge;
+  redisErrors: Counter;
 }
 
 /**
@@ -167,6 +169,16 @@ export function createServiceMetrics(
       name: 'meshshift_http_requests_total',
       help: 'HTTP API requests',
       labelNames: ['route', 'method', 'status'],
+      registers: [registry],
+    }),
+    redisUp: new Gauge({
+      name: 'meshshift_redis_up',
+      help: '1 while every Redis connection of this process is ready, 0 while Redis is unavailable',
+      registers: [registry],
+    }),
+    redisErrors: new Counter({
+      name: 'meshshift_redis_connection_errors_total',
+      help: 'Redis connection errors (logged once per outage, counted here)',
       registers: [registry],
     }),
   };

@@ -15,6 +15,8 @@ export const QUEUE_NAME = 'meshshift-migrations';
 export interface DriveJob {
   id: string;
   seq: number;
+  /** Failed tries of this step so far (the worker's own backoff, see jobRetryDelay). */
+  failures?: number;
 }
 export interface StartJob {
   id: string;
@@ -31,11 +33,19 @@ export function connectRedis(url: string, name: string): Redis {
   return new Redis({ ...redisOptions(url), connectionName: name, lazyConnect: false });
 }
 
+/** Wait before a failed drive step is tried again: 1 s, 2 s, 4 s … capped at 30 s (the documented cap). */
+export const JOB_RETRY_CAP_MS = 30_000;
+export const jobRetryDelay = (failures: number) =>
+  Math.min(JOB_RETRY_CAP_MS, 1000 * 2 ** Math.max(0, failures - 1));
+
+/** BullMQ backoff type of drive jobs: the worker's `backoffStrategy` (jobRetryDelay), never an uncapped one. */
+export const DRIVE_BACKOFF = 'meshshift-capped';
+
 const DRIVE_OPTS = {
   removeOnComplete: { age: 3600, count: 50_000 },
   removeOnFail: { age: 7 * 24 * 3600 },
   attempts: 20,
-  backoff: { type: 'exponential', delay: 250 },
+  backoff: { type: DRIVE_BACKOFF },
 } as const;
 
 export class MigrationQueue {

@@ -110,3 +110,37 @@ export function fromFields(h: Record<string, string>): MigrationRecord | undefin
     ...optional('nextWakeAt', num(h.nextWakeAt)),
   };
 }
+
+export interface CommandMessage {
+  type: 'PROMOTE' | 'PAUSE' | 'RESUME' | 'ABORT';
+  by: string;
+  reason?: string;
+  at: number;
+  /** Epoch ms by which Redis had to store it, and when it did (see command-deadline.ts). */
+  deadline?: number;
+  storedAt?: number;
+}
+
+export type LockResult =
+  | { ok: true; previous?: { by: string; pid?: number; since: number } }
+  | { ok: false; why: 'stale'; seq: number }
+  | { ok: false; why: 'locked'; ttlMs: number; holder: string }
+  | { ok: false; why: 'gone' };
+
+export class FencedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FencedError';
+  }
+}
+
+/** The VirtualService route a plan shifts, for people ("VirtualService shop/pcs route to pcs/vm"). */
+export function describeRoute(plan: Pick<ResolvedPlan, 'namespace' | 'virtualService' | 'source'>): string {
+  const d = plan.source.destination;
+  const route = plan.virtualService.route ?? `to ${d.host}${d.subset ? `/${d.subset}` : ''}`;
+  return `VirtualService ${plan.namespace}/${plan.virtualService.name} route ${route}`;
+}
+
+/** What identifies a route for the claim that keeps two migrations of it from running at once. */
+export const routeIdentity = (plan: Pick<ResolvedPlan, 'namespace' | 'virtualService' | 'source'>): string =>
+  describeRoute(plan);

@@ -54,8 +54,10 @@ export const scripts = {
   leaseHset: loadScript('lease-hset', 2),
   acquire: loadScript('migration-acquire', 2),
   fence: loadScript('migration-fence', 2),
+  stepFailed: loadScript('migration-step-failed', 2),
   create: loadScript('migration-create', 5),
   commit: loadScript('migration-commit', 9),
   forget: loadScript('migration-forget', 9),
   takeSlot: loadScript('slot-take', 2),
+  routeClaim: loadScript('route-claim', 1),
 };

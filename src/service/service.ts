@@ -17,6 +17,7 @@ import {
   type CommandRequest,
   type IdempotencySlot,
 } from './command-deadline.js';
+import { describeRoute } from './record.js';
 import type { HistoryEntry, MigrationRecord, RedisMigrationStore } from './store.js';
 
 export interface MigrationServiceOptions {
@@ -43,6 +44,19 @@ export class CommandRefusedError extends Error {
   }
 }
 
+/** Another migration is shifting the same VirtualService route (409, naming it). */
+export class RouteBusyError extends Error {
+  constructor(
+    readonly running: string,
+    route: string,
+  ) {
+    super(
+      `${route} is being shifted by migration ${running}: one migration per route at a time (wait for it to finish, or abort it)`,
+    );
+    this.name = 'RouteBusyError';
+  }
+}
+
 export class NotFoundError extends Error {
   constructor(id: string) {
     super(`no migration with id "${id}" (GET /v1/migrations lists them)`);
@@ -59,11 +73,14 @@ export class MigrationService {
   /**
    * Validates and stores a plan, then enqueues its first drive job (or its scheduled start). `opts.id` makes
    * the submission idempotent (a second submit with the same id fails without enqueuing anything).
+   * `opts.deadline`: Redis must store it by then (its clock), else nothing is stored (SubmissionExpiredError) —
+   * so a request answered 503 never creates a migration later. Once stored, nothing fails the submission: a
+   * drive job that cannot be enqueued now is re-created by the workers' reconciler.
    */
   async submit(
     text: string,
     by: string,
-    opts: { id?: string; source?: string } = {},
+    opts: { id?: string; source?: string; deadline?: number } = {},
   ): Promise<MigrationView> {
     const plan = parsePlan(text, opts.source ?? 'request body', this.o.policiesDir);
     const now = this.clock.now();
@@ -79,6 +96,8 @@ export class MigrationService {
     }
     const startAt = absoluteStart(plan.schedule);
     const id = opts.id ?? `${plan.name}-${randomBytes(3).toString('hex')}`;
+    const running = await this.o.store.routeHolder(id, plan, false);
+    if (running) throw new RouteBusyError(running, describeRoute(plan));
     const rec: MigrationRecord = {
       id,
       name: plan.name,
@@ -95,7 +114,7 @@ export class MigrationService {
       awaitingCron: !!start?.cron,
       heldByWindow: false,
     };
-    await this.o.store.create(rec, {
+    const first = {
       type: 'submitted',
       at: now,
       by,
@@ -104,9 +123,19 @@ export class MigrationService {
       policy: plan.policyName,
       steps: plan.policy.steps,
       ...(plan.schedule ? { schedule: plan.schedule } : {}),
-    });
-    if (start?.cron) await this.o.queue.scheduleCronStart(id, start.cron, start.timeZone);
-    else await this.o.queue.enqueueDrive(id, 0, startAt !== undefined ? Math.max(0, startAt - now) : 0);
+    };
+    await this.o.store.create(rec, first, opts.deadline !== undefined ? { deadline: opts.deadline } : {});
+    const queued = start?.cron
+      ? this.o.queue.scheduleCronStart(id, start.cron, start.timeZone)
+      : this.o.queue.enqueueDrive(id, 0, startAt !== undefined ? Math.max(0, startAt - now) : 0);
+    void queued.catch((err: Error) =>
+      this.o.logger.warn(
+        { migration: id, err: err.message },
+        start?.cron
+          ? 'stored, but its cron start could not be scheduled: resubmit after aborting it'
+          : 'stored; its first drive job could not be enqueued now (the reconciler re-creates it)',
+      ),
+    );
     this.o.logger.info(
       { migration: id, by, namespace: plan.namespace, schedule: plan.schedule },
       'submitted',

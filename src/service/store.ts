@@ -12,9 +12,12 @@
  * (`prune`, run on every submission and by the reconciler; its keys also carry a TTL a week longer).
  */
 import type { Redis } from 'ioredis';
+import type { ResolvedPlan } from '../plan/load.js';
 import {
   COMMAND_STORE_BUDGET_MS,
   pushWithDeadline,
+  storeDeadline,
+  SubmissionExpiredError,
   type PushOptions,
   type PushResult,
 } from './command-deadline.js';
@@ -29,10 +32,14 @@ import { ensureIndexes } from './indexes.js';
 import { isHistoryCursor, isMigrationId, StoreKeys } from './keys.js';
 import { Lease } from './lease.js';
 import {
+  FencedError,
   fromFields,
+  routeIdentity,
   summaryOf,
   SUMMARY_FIELDS,
   toFields,
+  type CommandMessage,
+  type LockResult,
   type MigrationRecord,
   type MigrationSummary,
 } from './record.js';
@@ -41,30 +48,8 @@ import { SlackNotifierStore } from './slack-state.js';
 
 export type { HistoryEntry, HistoryPage, NewHistoryEntry } from './history.js';
 export type { MigrationRecord, MigrationSummary } from './record.js';
+export { FencedError, type CommandMessage, type LockResult } from './record.js';
 export { InvalidIdError, isHistoryCursor, isMigrationId } from './keys.js';
-
-export interface CommandMessage {
-  type: 'PROMOTE' | 'PAUSE' | 'RESUME' | 'ABORT';
-  by: string;
-  reason?: string;
-  at: number;
-  /** Epoch ms by which Redis had to store it, and when it did (see command-deadline.ts). */
-  deadline?: number;
-  storedAt?: number;
-}
-
-export type LockResult =
-  | { ok: true; previous?: { by: string; pid?: number; since: number } }
-  | { ok: false; why: 'stale'; seq: number }
-  | { ok: false; why: 'locked'; ttlMs: number; holder: string }
-  | { ok: false; why: 'gone' };
-
-export class FencedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FencedError';
-  }
-}
 
 export interface CommitInput {
   token: string;
@@ -126,11 +111,15 @@ export class RedisMigrationStore {
     return this.indexed;
   }
 
-  /** Creates a migration record and its first history entry. Fails if the id exists. */
-  async create(rec: MigrationRecord, first: NewHistoryEntry): Promise<void> {
+  /**
+   * Creates a migration record and its first history entry. Fails if the id exists; with `deadline`, stores
+   * nothing (SubmissionExpiredError) when Redis receives it after then (Redis' clock).
+   */
+  async create(rec: MigrationRecord, first: NewHistoryEntry, o: { deadline?: number } = {}): Promise<void> {
     await this.indexes();
     const k = this.keys;
-    const created = await scripts.create.run(
+    const deadline = o.deadline !== undefined ? storeDeadline(this.redis, o.deadline) : 0;
+    const [outcome] = (await scripts.create.run(
       this.redis,
       [k.migration(rec.id), k.history(rec.id), k.index, k.live, k.phases],
       [
@@ -140,10 +129,13 @@ export class RedisMigrationStore {
         rec.createdAt,
         rec.phase,
         this.historyMaxLen,
+        deadline,
       ],
-    );
-    if (created !== 1) throw new Error(`migration ${rec.id} already exists`);
-    await this.prune(rec.createdAt);
+    )) as string[];
+    if (outcome === 'expired') throw new SubmissionExpiredError();
+    if (outcome !== 'created') throw new Error(`migration ${rec.id} already exists`);
+    // Stored: from here on nothing may fail the request (its answer must say it was created).
+    void this.prune(rec.createdAt).catch(() => undefined);
   }
 
   /** The record, or undefined for an unknown id or anything that is not a migration id. */
@@ -279,6 +271,11 @@ export class RedisMigrationStore {
     await this.lease(id, token).release();
   }
 
+  /** A drive step failed before its commit: release the lease and clear the running marks (no takeover). */
+  async stepFailed(id: string, token: string): Promise<void> {
+    await scripts.stepFailed.run(this.redis, [this.keys.migration(id), this.keys.lock(id)], [token]);
+  }
+
   /** Throws FencedError unless `token` still holds the lock at `seq`. */
   async fence(id: string, seq: number, token: string): Promise<void> {
     const r = await scripts.fence.run(
@@ -328,6 +325,16 @@ export class RedisMigrationStore {
       throw new FencedError(`lost the lock on migration ${id} before committing seq ${c.seq}; discarded`);
     if (r[0] === 'seq') throw new FencedError(`migration ${id} is past seq ${c.seq}; discarded`);
     return { seq: Number(r[1]), inbox: Number(r[2]) };
+  }
+
+  /** The unfinished migration other than `id` that holds the plan's route; else none, and with `claim` it is ours. */
+  async routeHolder(id: string, plan: ResolvedPlan, claim: boolean): Promise<string | undefined> {
+    const r = (await scripts.routeClaim.run(
+      this.redis,
+      [this.keys.route(routeIdentity(plan))],
+      [id, `${this.prefix}:m:`, claim ? 1 : 0],
+    )) as string[];
+    return r[0] === 'held' ? r[1] : undefined;
   }
 
   /** Takes a concurrency slot; returns why not when the namespace or cluster limit is reached. */

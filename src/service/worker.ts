@@ -21,7 +21,8 @@ import type { MeshAdapter } from '../mesh/types.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { driveStep } from './drive-step.js';
 import type { ServiceMetrics } from './metrics.js';
-import { QUEUE_NAME, type DriveJob, type MigrationQueue, type StartJob } from './queue.js';
+import { QUEUE_NAME, jobRetryDelay, type DriveJob, type MigrationQueue, type StartJob } from './queue.js';
+import type { RedisHealth } from './redis-health.js';
 import { clockRepeatStrategy } from './schedule.js';
 import { FencedError, type NewHistoryEntry, type RedisMigrationStore } from './store.js';
 
@@ -50,6 +51,8 @@ export interface WorkerOptions {
   workerId?: string;
   /** PeerAuthentication adapter for plans with spec.mtls.tightenAfterCompletion ("policy second"). */
   mtls?: MtlsStep;
+  /** Where BullMQ's connection errors go (quiet while Redis is known to be down); else one error line each. */
+  redisHealth?: Pick<RedisHealth, 'noise'>;
 }
 
 export class MigrationWorker {
@@ -75,9 +78,17 @@ export class MigrationWorker {
       lockDuration: this.lockTtlMs,
       stalledInterval: Math.max(500, Math.min(30_000, Math.floor(this.lockTtlMs / 2))),
       maxStalledCount: 100,
-      settings: { repeatStrategy: clockRepeatStrategy(this.clock) },
+      settings: {
+        repeatStrategy: clockRepeatStrategy(this.clock),
+        // Only when the worker could not reschedule a failed step itself (Redis gone): still capped.
+        backoffStrategy: (attemptsMade: number) => jobRetryDelay(attemptsMade),
+      },
     });
-    this.worker.on('error', (err) => this.log.error({ err: err.message }, 'worker error'));
+    this.worker.on('error', (err) =>
+      this.o.redisHealth
+        ? this.o.redisHealth.noise('worker', err)
+        : this.log.error({ err: err.message }, 'worker error'),
+    );
     this.worker.on('failed', (job, err) =>
       this.log.warn({ job: job?.id, err: err.message, attempts: job?.attemptsMade }, 'job failed'),
     );
@@ -160,6 +171,33 @@ export class MigrationWorker {
     };
   }
 
+  /**
+   * A step that failed before its commit (Redis unreachable, an effect past its timeout): nothing was committed,
+   * so the same job runs again after our own capped backoff (1 s, 2 s, 4 s … 30 s), not BullMQ's. The lease is
+   * handed back marked as not running, so the next try is not mistaken for a takeover.
+   */
+  private async retryLater(
+    job: Job<DriveJob>,
+    token: string | undefined,
+    err: Error,
+    clear: () => Promise<void>,
+  ) {
+    const failures = (job.data.failures ?? 0) + 1;
+    const delayMs = jobRetryDelay(failures);
+    this.log.warn(
+      { migration: job.data.id, seq: job.data.seq, err: err.message, failures, retryInMs: delayMs },
+      'drive step failed before its commit; trying it again',
+    );
+    try {
+      await clear();
+      await job.updateData({ ...job.data, failures });
+      await job.moveToDelayed(Date.now() + delayMs, token);
+    } catch {
+      throw err; // Redis is gone too: BullMQ's capped backoff (jobRetryDelay) brings the job back
+    }
+    throw new DelayedError();
+  }
+
   private async drive(job: Job<DriveJob>, token?: string): Promise<unknown> {
     const { store, queue } = this.o;
     const { id, seq } = job.data;
@@ -193,7 +231,8 @@ export class MigrationWorker {
       const rec = await store.get(id);
       if (!rec) return { skipped: 'gone' };
       const history: NewHistoryEntry[] = [];
-      if (lock.previous) history.push(this.takeover(id, lock.previous));
+      // Our own earlier try of this step (a failed job, retried here) is not a takeover.
+      if (lock.previous && lock.previous.by !== this.id) history.push(this.takeover(id, lock.previous));
       const out = await driveStep(
         {
           store,
@@ -233,11 +272,7 @@ export class MigrationWorker {
         return { fenced: err.message };
       }
       sm?.jobs.inc({ outcome: 'error' });
-      this.log.error(
-        { migration: id, seq, err: (err as Error).message },
-        'drive job failed; BullMQ retries it',
-      );
-      throw err;
+      return this.retryLater(job, token, err as Error, () => store.stepFailed(id, lockToken));
     } finally {
       clearInterval(keepAlive);
       this.inFlight--;

@@ -298,6 +298,12 @@ export function entryMessages(e: HistoryEntry, ctx: EntryContext): SlackMessage[
           text: `:rotating_light: *Rollback write failed* (attempt ${num(e.attempt) ?? '?'}): ${esc(str(e.error) ?? 'unknown error')}. Traffic is still on Kubernetes; meshshift keeps retrying (next at ${new Date(num(e.retryAt) ?? 0).toISOString()}). Check the Kubernetes API.`,
         },
       ];
+    case 'writeRetry':
+      return [
+        {
+          text: `:warning: *Weight write failed* (attempt ${num(e.attempt) ?? '?'}): ${esc(str(e.error) ?? 'unknown error')}. Holding at ${num(e.held) ?? '?'} % (still guarded); the write of ${num(e.weight) ?? '?'} % is tried again at ${new Date(num(e.retryAt) ?? 0).toISOString()}.`,
+        },
+      ];
     case 'takeover':
       return [{ text: `:recycle: ${esc(str(e.text) ?? 'another worker took over')}` }];
     case 'waiting':

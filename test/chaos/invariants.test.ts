@@ -91,6 +91,29 @@ describe('checkInvariants', () => {
   });
 });
 
+describe('no rollback for API errors alone', () => {
+  it('flags a migration rolled back because its weight write failed; a regression rollback is fine', () => {
+    const api = mig({
+      phase: 'rolledBack',
+      storeWeight: 0,
+      clusterWeight: 0,
+      clusterWrites: [1, 5, 0].map((weight, at) => ({ at, weight })),
+      history: [1, 5].map((weight, at) => ({ type: 'weight', at, weight })),
+      reason:
+        'could not set weight: gave up: set weight 10 % on VirtualService ns-1/pcs after 6 attempts: get virtualservices/ns-1/pcs: HTTP 500',
+    });
+    const regression = mig({
+      ...api,
+      id: 'm-2',
+      namespace: 'ns-2',
+      reason: 'error-rate failed 1× in a row at 5 %',
+    });
+    expect(checkInvariants([api, regression], [], [])).toEqual([
+      { invariant: 'no rollback for API errors alone', migration: 'm-1', detail: api.reason },
+    ]);
+  });
+});
+
 describe('figures', () => {
   it('measures rollback pending time, counting one still pending up to the end', () => {
     const f = figures(

@@ -208,6 +208,23 @@ describe('leases and fencing', () => {
     expect((await s.history(rec.id)).map((e) => e.type)).toEqual(['submitted', 'weight']);
   });
 
+  it('a step that failed before its commit hands the lease back unmarked: the next try is no takeover', async () => {
+    const s = store();
+    const rec = record();
+    await s.create(rec, { type: 'submitted', at: 1, by: 'test' });
+    expect(await s.acquire(rec.id, 0, 't1', 5000, 'w1', 1)).toEqual({ ok: true });
+    await s.stepFailed(rec.id, 'someone-else'); // not the holder: nothing changes
+    expect(await s.acquire(rec.id, 0, 't2', 5000, 'w2', 2)).toMatchObject({ ok: false, why: 'locked' });
+    await s.stepFailed(rec.id, 't1');
+    expect(await s.acquire(rec.id, 0, 't2', 5000, 'w1', 3)).toEqual({ ok: true });
+    // Control: a worker that died mid-step (no stepFailed) is reported to the next one.
+    await redis.del(s.keys.lock(rec.id));
+    expect(await s.acquire(rec.id, 0, 't3', 5000, 'w2', 4)).toEqual({
+      ok: true,
+      previous: { by: 'w1', pid: process.pid, since: 3 },
+    });
+  });
+
   it('runs its scripts again after Redis forgot them (SCRIPT FLUSH, restart)', async () => {
     const s = store();
     const rec = record();

@@ -13,6 +13,8 @@ export class FakeMesh implements MeshAdapter {
   /** A failed preflight is the API being unavailable (transient) rather than something found wrong. */
   preflightUnavailable = false;
   failWrites = 0;
+  /** What a failing write throws (an unclassified error: an infrastructure failure for the machine). */
+  writeError: () => Error = () => new Error('API server unavailable');
   constructor(private readonly clock: { now(): number }) {}
   async preflight(): Promise<PreflightReport> {
     return {
@@ -37,7 +39,7 @@ export class FakeMesh implements MeshAdapter {
   async setWeight(_plan: ResolvedPlan, weight: number, opts: SetWeightOptions): Promise<WeightWrite> {
     if (this.failWrites > 0) {
       this.failWrites--;
-      throw new Error('API server unavailable');
+      throw this.writeError();
     }
     if (this.weight === weight) return { at: this.clock.now(), weight, wrote: false, attempts: 1 };
     if (!opts.force && this.weight !== opts.expected)

@@ -214,6 +214,12 @@ export function storyStep(st: StoryState, e: StoryEvent, opts: StoryOptions = {}
           ),
         ),
       ];
+    case 'writeRetry':
+      return [
+        style.yellow(
+          `  ⏸ write of ${e.weight} % failed (attempt ${e.attempt}): ${e.error}; holding at ${e.held} %, retrying in ${secs(e.retryAt - e.at)}`,
+        ),
+      ];
     case 'mtls':
       return [`  mTLS: ${e.ok ? '' : style.red('FAILED ')}${e.message}`];
     case 'command':

@@ -1,0 +1,101 @@
+/**
+ * "503 means nothing happened" for submissions, against a real Redis whose writes are paused (CLIENT PAUSE
+ * WRITE): the create script reaches Redis only after its deadline (Redis' clock), so a POST /v1/migrations
+ * answered 503 never creates a migration later — with or without an Idempotency-Key.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startRedis } from '../../src/sim/redis.js';
+import { TOKEN, startApi } from './helpers.js';
+import { FUTURE_PLAN } from './store-fixtures.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+async function world(prefix: string) {
+  const redis = await startRedis();
+  cleanups.push(() => redis.close());
+  // The production answer budget (2 s) and Redis command timeout (1 s).
+  const api = await startApi(redis.url, prefix, { requestTimeoutMs: 2000, redisTimeoutMs: 1000 });
+  cleanups.push(() => api.close());
+  const ctl = new Redis(redis.url);
+  cleanups.push(() => ctl.quit());
+  /** Migrations stored: their hashes, whatever the indexes say. */
+  const stored = async () =>
+    (await ctl.keys(`${prefix}:m:*`)).filter((k) => /^[^:]+:m:[^:]+$/.test(k)).length;
+  const submit = (headers: { key?: string } = {}) =>
+    fetch(`${api.url!}/v1/migrations`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        'content-type': 'application/yaml',
+        ...(headers.key ? { 'idempotency-key': headers.key } : {}),
+      },
+      body: FUTURE_PLAN,
+    });
+  return { api, ctl, stored, submit };
+}
+
+/** Waits until Redis takes writes again (the paused create has run by then, or never will). */
+async function writable(ctl: Redis): Promise<void> {
+  for (;;) {
+    if ((await ctl.set('probe', '1', 'PX', 1000)) === 'OK') return;
+  }
+}
+
+describe('a submission answered 503 is never stored later', () => {
+  it('Redis writes paused 4 s around a submit without Idempotency-Key: 503 and no migration, 20 of 20', async () => {
+    const w = await world('pause4');
+    // Control: the same submit with Redis answering creates one migration (so the count below can move).
+    expect((await w.submit()).status).toBe(201);
+    expect(await w.stored()).toBe(1);
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      await w.ctl.call('CLIENT', 'PAUSE', '4000', 'WRITE');
+      const t0 = performance.now();
+      const r = await w.submit();
+      statuses.push(r.status);
+      expect(r.headers.get('retry-after')).toBe('1');
+      expect(performance.now() - t0).toBeLessThan(2_500);
+      await writable(w.ctl);
+      await sleep(100);
+      expect(await w.stored(), `try ${i + 1}`).toBe(1);
+    }
+    expect(statuses).toEqual(Array.from({ length: 20 }, () => 503));
+  }, 240_000);
+
+  it('the paused create reaching Redis just after the 503 (pause lifted at once) stores nothing either, 10 of 10', async () => {
+    const w = await world('pauseedge');
+    for (let i = 0; i < 10; i++) {
+      await w.ctl.call('CLIENT', 'PAUSE', '30000', 'WRITE');
+      const r = await w.submit();
+      expect(r.status).toBe(503);
+      await w.ctl.call('CLIENT', 'UNPAUSE'); // the held script runs now, ~1 s after it was sent
+      await writable(w.ctl);
+      await sleep(100);
+      expect(await w.stored(), `try ${i + 1}`).toBe(0);
+    }
+  }, 120_000);
+
+  it('with an Idempotency-Key: 503, nothing stored; the retry with the same key creates exactly one', async () => {
+    const w = await world('pausekey');
+    await w.ctl.call('CLIENT', 'PAUSE', '4000', 'WRITE');
+    expect((await w.submit({ key: 'k-1' })).status).toBe(503);
+    await writable(w.ctl);
+    await sleep(100);
+    expect(await w.stored()).toBe(0);
+    let r = await w.submit({ key: 'k-1' });
+    // The first request's "in progress" marker may have landed when Redis resumed: 409 until it expires.
+    const until = Date.now() + 15_000;
+    while (r.status === 409 && Date.now() < until) {
+      await sleep(500);
+      r = await w.submit({ key: 'k-1' });
+    }
+    expect(r.status).toBe(201);
+    expect((await w.submit({ key: 'k-1' })).status).toBe(201); // a replay, not a second migration
+    expect(await w.stored()).toBe(1);
+  }, 60_000);
+});
