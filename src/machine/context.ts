@@ -15,8 +15,8 @@ export const retryDelay = (attempts: number) =>
 export const WRITE_FAILURE_GRACE_MS = 10 * 60_000;
 
 /**
- * A forward write refused for a reason that will not pass by trying again: the API said no (403, 404, a 4xx
- * that is not a conflict, a timeout or throttling) or the route cannot be shifted (RouteError). Drift is its own
+ * A forward write refused for a reason that will not pass by trying again: the API said no (403, 404, any 4xx
+ * but a conflict, a request timeout (408) or throttling (429)) or the route cannot be shifted (RouteError). Drift is its own
  * case. Everything else — no answer, 429, 5xx, conflicts that did not settle, the attempt deadline — is an
  * infrastructure failure: the weight is held and the write retried.
  */
