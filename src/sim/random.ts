@@ -13,3 +13,24 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** A standard normal draw from uniform draws `u` (Box–Muller). */
+export function normalFrom(u: () => number): number {
+  return Math.sqrt(-2 * Math.log(u() || 1e-12)) * Math.cos(2 * Math.PI * u());
+}
+
+/** A Poisson draw with the given mean: by inversion for small means, the normal approximation above 50. */
+export function poissonFrom(u: () => number, mean: number): number {
+  if (!(mean > 0)) return 0;
+  if (mean > 50) return Math.max(0, Math.round(mean + Math.sqrt(mean) * normalFrom(u)));
+  let k = 0;
+  let p = Math.exp(-mean);
+  let c = p;
+  const x = u();
+  while (x > c) {
+    k++;
+    p *= mean / k;
+    c += p;
+  }
+  return k;
+}

@@ -9,7 +9,7 @@ import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/buckets.js';
 import { sequentialChecks } from '../../src/gate/sequential-verdict.js';
 import type { BinCounts, GateSample } from '../../src/gate/types.js';
 import { parsePlan } from '../../src/plan/load.js';
-import { mulberry32 } from '../../src/sim/random.js';
+import { mulberry32, normalFrom, poissonFrom } from '../../src/sim/random.js';
 import { planYaml } from '../harness/plan-fixtures.js';
 
 /** Errors only, both checks; alpha 0.1 → 0.05 per check, so a few hundred runs can see a violation. */
@@ -45,20 +45,8 @@ interface Noise {
 
 function sampler(seed: number) {
   const u = mulberry32(seed);
-  const normal = () => Math.sqrt(-2 * Math.log(u() || 1e-12)) * Math.cos(2 * Math.PI * u());
-  const poisson = (l: number): number => {
-    if (l > 60) return Math.max(0, Math.round(l + Math.sqrt(l) * normal()));
-    let k = 0;
-    let p = Math.exp(-l);
-    let c = p;
-    const x = u();
-    while (x > c) {
-      k++;
-      p *= l / k;
-      c += p;
-    }
-    return k;
-  };
+  const normal = () => normalFrom(u);
+  const poisson = (l: number) => poissonFrom(u, l);
   const mult = (sigma = 0) => (sigma > 0 ? Math.exp(sigma * normal() - (sigma * sigma) / 2) : 1);
   return { u, poisson, mult };
 }

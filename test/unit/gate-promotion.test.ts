@@ -8,26 +8,10 @@ import {
   trafficFactorFor,
 } from '../../src/gate/promotion.js';
 import { logThreshold, ratioEvidenceBatches, type Batch } from '../../src/gate/sequential.js';
-import { mulberry32 } from '../../src/sim/random.js';
+import { mulberry32, poissonFrom } from '../../src/sim/random.js';
 import { GOOD_PLAN } from '../harness/plan-fixtures.js';
 
-/** Poisson by inversion (small means) or the normal approximation (large). */
-function poisson(u: () => number, mean: number): number {
-  if (mean > 50) {
-    const z = Math.sqrt(-2 * Math.log(u() || 1e-12)) * Math.cos(2 * Math.PI * u());
-    return Math.max(0, Math.round(mean + Math.sqrt(mean) * z));
-  }
-  let k = 0;
-  let p = Math.exp(-mean);
-  let c = p;
-  const x = u();
-  while (x > c) {
-    k++;
-    p *= mean / k;
-    c += p;
-  }
-  return k;
-}
+const poisson = poissonFrom;
 
 /** One step at `w` % of `rps`: 30-second bins (request counts only; events are filled in by the caller). */
 function step(rps: number, w = 50, bins = 6): Batch[] {
