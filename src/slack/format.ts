@@ -190,11 +190,15 @@ export function entryMessages(e: HistoryEntry, ctx: EntryContext): SlackMessage[
     case 'preflight': {
       const ok = e.ok === true;
       const checks = Array.isArray(e.checks)
-        ? (e.checks as Array<{ name?: unknown; ok?: unknown; message?: unknown }>)
+        ? (e.checks as Array<{ id?: unknown; ok?: unknown; message?: unknown; fix?: unknown }>)
         : [];
+      // PreflightCheck (src/mesh/types.ts) names a check by `id`.
       const bad = checks
         .filter((c) => c.ok === false)
-        .map((c) => `• ${esc(str(c.name) ?? '?')}: ${esc(str(c.message) ?? '')}`);
+        .map(
+          (c) =>
+            `• ${esc(str(c.id) ?? '?')}: ${esc(str(c.message) ?? '')}${str(c.fix) ? ` — ${esc(str(c.fix)!)}` : ''}`,
+        );
       return [
         {
           text: `${ok ? ':white_check_mark: Preflight passed' : ':x: Preflight failed'} (starting weight ${num(e.initialWeight) ?? 0} %${(num(e.initialWeight) ?? 0) > 0 ? ', inherited: judged before it grows' : ''})${bad.length ? `\n${bad.join('\n')}` : ''}`,

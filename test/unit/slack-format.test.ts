@@ -95,6 +95,18 @@ describe('Slack formatting', () => {
     expect(loud[0]!.text).toMatch(/Rollback write failed\* \(attempt 3\): HTTP 500/);
   });
 
+  it('a failed preflight names each failed check by its id, with the fix (issue 22)', () => {
+    const checks = [
+      { id: 'virtualservice', ok: false, message: 'shop/productcatalog not found', fix: 'create it first' },
+      { id: 'prometheus', ok: true, message: 'reachable' },
+    ];
+    const [m] = entryMessages(entry({ type: 'preflight', ok: false, checks, initialWeight: 0 }), ctx());
+    expect(m!.text).toContain('Preflight failed');
+    expect(m!.text).toContain('• virtualservice: shop/productcatalog not found — create it first');
+    expect(m!.text).not.toContain('?');
+    expect(m!.text).not.toContain('prometheus');
+  });
+
   it('a preflight that found an existing split says the weight is inherited', () => {
     const [m] = entryMessages(entry({ type: 'preflight', ok: true, checks: [], initialWeight: 20 }), ctx());
     expect(m!.text).toMatch(/starting weight 20 %, inherited/);
