@@ -128,7 +128,11 @@ export class PrometheusProvider implements MetricsProvider {
     const windowMs = policy.analysis.window;
     const reporter = policy.analysis.reporter;
     const before = this.queries;
-    const series = await this.query(goldenSignalsQuery(req.selectors, reporter, windowMs, quantiles), req.at);
+    const grpc = policy.slo.errorRate?.codes !== '5xx';
+    const series = await this.query(
+      goldenSignalsQuery(req.selectors, reporter, windowMs, quantiles, grpc),
+      req.at,
+    );
     const side = (name: 'source' | 'target'): SideSample => {
       const pick = (signal: string) =>
         series.find((s) => s.labels.side === name && s.labels.signal === signal)?.value;

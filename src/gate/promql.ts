@@ -46,7 +46,12 @@ function errorSums(sel: string, w: string, by = ''): { http: string; grpc: strin
 }
 
 /** The individual expressions for one side (also used by preflight and documentation). */
-export function sideQueries(sel: string, windowMs: number, quantiles: readonly Quantile[]): SideQueries {
+export function sideQueries(
+  sel: string,
+  windowMs: number,
+  quantiles: readonly Quantile[],
+  grpc = true,
+): SideQueries {
   const w = rangeSelector(windowMs);
   const latency: Partial<Record<Quantile, string>> = {};
   for (const q of quantiles) {
@@ -56,7 +61,9 @@ export function sideQueries(sel: string, windowMs: number, quantiles: readonly Q
   return {
     requests: `sum(increase(istio_requests_total{${sel}}${w}))`,
     // HTTP 5xx, plus gRPC failures that Istio reports as HTTP 200 with grpc_response_status != 0.
-    errors: `(${errorSums(sel, w).http} or vector(0)) + (${errorSums(sel, w).grpc} or vector(0))`,
+    errors: grpc
+      ? `(${errorSums(sel, w).http} or vector(0)) + (${errorSums(sel, w).grpc} or vector(0))`
+      : `(${errorSums(sel, w).http} or vector(0))`,
     latency,
   };
 }
@@ -71,10 +78,11 @@ export function goldenSignalsQuery(
   reporter: string,
   windowMs: number,
   quantiles: readonly Quantile[],
+  grpc = true,
 ): string {
   const parts: string[] = [];
   for (const side of ['source', 'target'] as const) {
-    const q = sideQueries(selectorFor(selectors[side], reporter), windowMs, quantiles);
+    const q = sideQueries(selectorFor(selectors[side], reporter), windowMs, quantiles, grpc);
     parts.push(tag(q.requests, side, 'requests'), tag(`(${q.errors})`, side, 'errors'));
     for (const quantile of quantiles) parts.push(tag(q.latency[quantile]!, side, quantile));
   }

@@ -224,6 +224,9 @@ function customChecks(policy: PolicySpec, s: GateSample): CheckResult[] {
   });
 }
 
+/** A failure threshold that never trips on its own (the analysis counter decides). */
+const NEVER = Number.MAX_SAFE_INTEGER;
+
 /** Flagger's semantics when the policy asks for them: failures add up, and no data is a failed check. */
 function asFlaggerCounts(policy: PolicySpec, checks: CheckResult[]): void {
   const { failureCounting, noData } = policy.analysis;
@@ -238,6 +241,20 @@ function asFlaggerCounts(policy: PolicySpec, checks: CheckResult[]): void {
       c.message = `${c.message} (no values found: a failed check)`;
     }
   }
+  if (failureCounting !== 'analysis' || checks.length === 0) return;
+  // Flagger's FailedChecks: one counter for the analysis, +1 for each analysis with any failed check, never reset.
+  const threshold = Math.max(...checks.map((c) => c.failureThreshold));
+  const failed = checks.filter((c) => c.outcome === 'fail');
+  for (const c of checks) c.failureThreshold = NEVER;
+  checks.push({
+    name: 'analysis',
+    outcome: failed.length ? 'fail' : 'pass',
+    failureThreshold: threshold,
+    cumulative: true,
+    message: failed.length
+      ? `failed checks: ${failed.map((c) => c.message).join('; ')}`
+      : 'every check passed',
+  });
 }
 
 /** Judges one sample against the policy. */

@@ -197,10 +197,11 @@ const policySpecObject = z
        */
       alpha: z.number().gt(0).max(0.2).default(0.01),
       /**
-       * Window method: `consecutive` — a pass clears a check's failures; `cumulative` — failures add up over the
-       * whole migration, as Flagger's `threshold` counts them.
+       * Window method: `consecutive` — a pass clears a check's failures; `cumulative` — each check's failures add
+       * up over the whole migration; `analysis` — one counter for the whole analysis, +1 for every analysis in
+       * which any check failed, never reset (Flagger's `FailedChecks` against `threshold`).
        */
-      failureCounting: z.enum(['consecutive', 'cumulative']).optional(),
+      failureCounting: z.enum(['consecutive', 'cumulative', 'analysis']).optional(),
       /**
        * Sequential method: the step to 100 % waits until the error comparison with the VMs could have caught a
        * regression of `errorRatio` × the VMs' error rate (at least +0.1 percentage points) with probability
@@ -235,6 +236,11 @@ const policySpecObject = z
           maxIncreaseOverSource: fraction().optional(),
           /** Window method: failed analyses that roll back (default 1). */
           failureThreshold: failureThreshold.optional(),
+          /**
+           * What counts as an error: HTTP 5xx plus gRPC status ≠ 0 under HTTP 200 (default), or HTTP 5xx only
+           * (Flagger's built-in request-success-rate, `response_code!~"5.*"`).
+           */
+          codes: z.enum(['5xx+grpc', '5xx']).optional(),
         })
         .optional(),
       latency: z

@@ -192,7 +192,8 @@ export class BatchingMetricsProvider implements MetricsProvider {
           (ver === undefined ? rows.get(rowKey(q, 'service', svc, '')) : rows.get(rowKey(q, '', svc, ver))) ??
           NaN;
       }
-      return { requests: sum('requests'), errors: sum('e5xx') + sum('egrpc'), latencyMs };
+      const grpc = req.policy.slo.errorRate?.codes !== '5xx';
+      return { requests: sum('requests'), errors: sum('e5xx') + (grpc ? sum('egrpc') : 0), latencyMs };
     };
     const custom: Record<string, number> = {};
     let queries = 1;

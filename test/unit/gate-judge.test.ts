@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { freshMemory, judge, type Decision, type JudgeConfig } from '../../src/gate/judge.js';
 import type { GateSample, SideSample } from '../../src/gate/types.js';
 import { evaluate } from '../../src/gate/verdict.js';
+import { goldenSignalsQuery } from '../../src/gate/promql.js';
 import { loadPolicy } from '../../src/plan/load.js';
 import type { PolicySpec } from '../../src/plan/schema.js';
 
@@ -188,6 +189,41 @@ describe('judge on scripted evidence (issue 15)', () => {
     });
     // Failures at 0, 2, 3 (no data), 5, 6: the fifth failed check rolls back although passes came between.
     expect(last).toMatchObject({ kind: 'rollback' });
+    expect(last.kind === 'rollback' && last.reason).toMatch(/^analysis failed/);
+  });
+
+  it('Flagger semantics: one counter for the analysis — two checks failing together count once', () => {
+    const flagger = loadPolicy('flagger-defaults').spec;
+    let memory = freshMemory();
+    const kinds: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      // Errors and p99 both fail in each of these analyses: Flagger counts one failed analysis each time.
+      const slow = { requests: 100, errors: 5, latencyMs: { p99: 900 } };
+      const v = evaluate(
+        flagger,
+        { at: i * 60_000, windowMs: 60_000, source: side(0, 0), target: slow, custom: {}, queries: 1 },
+        10,
+      );
+      expect(v.checks.filter((c) => c.outcome === 'fail').map((c) => c.name)).toEqual([
+        'error-rate',
+        'p99',
+        'analysis',
+      ]);
+      const r = judge(cfg(flagger), memory, v, { startedAt: 0, weight: 10, guarding: false });
+      memory = r.memory;
+      kinds.push(r.decision.kind);
+    }
+    expect(kinds).toEqual(['hold', 'hold', 'hold', 'hold', 'rollback']);
+  });
+
+  it('Flagger semantics: its success rate counts HTTP 5xx only (gRPC failures under HTTP 200 pass)', () => {
+    expect(loadPolicy('flagger-defaults').spec.slo.errorRate?.codes).toBe('5xx');
+    expect(goldenSignalsQuery({ source: {}, target: {} }, 'destination', 60_000, [], false)).not.toMatch(
+      /grpc_response_status/,
+    );
+    expect(goldenSignalsQuery({ source: {}, target: {} }, 'destination', 60_000, [])).toMatch(
+      /grpc_response_status/,
+    );
   });
 });
 
