@@ -189,7 +189,8 @@ describe('judge on scripted evidence (issue 15)', () => {
     });
     // Failures at 0, 2, 3 (no data), 5, 6: the fifth failed check rolls back although passes came between.
     expect(last).toMatchObject({ kind: 'rollback' });
-    expect(last.kind === 'rollback' && last.reason).toMatch(/^analysis failed/);
+    const decided = last as Decision;
+    expect(decided.kind === 'rollback' && decided.reason).toMatch(/^analysis failed/);
   });
 
   it('Flagger semantics: one counter for the analysis — two checks failing together count once', () => {
