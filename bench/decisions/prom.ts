@@ -49,6 +49,14 @@ export async function startBenchPrometheus(): Promise<BenchProm> {
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  // A bench stopped with Ctrl-C or SIGTERM takes its Prometheus with it (no orphan holding a port and a data dir).
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => {
+      reap();
+      process.exit(130);
+    });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
