@@ -122,6 +122,8 @@ function oracleLag(g: readonly RunRow[]): Pick<Cell, 'oracleLagMsP50' | 'withinI
 
 /** The default policy's analysis interval: "within one analysis interval" of the oracle. */
 const ORACLE_INTERVAL_MS = 10_000;
+/** One burst never decides alone: two 30-s bins of evidence, and a scrape, after the oracle at most. */
+const ORACLE_LAG_MS = 75_000;
 
 export function summarize(rows: readonly RunRow[], reference = 'flagger-defaults'): Cell[] {
   const groups = new Map<string, RunRow[]>();
@@ -285,6 +287,14 @@ export function targetChecks(cells: readonly Cell[], policy = 'default'): Target
   at('p99-plus-30', '+30 % p99 rolled back before 50 % in ≥ 90 %', (c) => c.detectedBefore50, 0.9);
   at('p99-plus-30-mid-bucket', '+30 % p99 rolled back before 50 % in ≥ 90 %', (c) => c.detectedBefore50, 0.9);
   at('vms-zero-containers-0.5pct', 'rolled back in ≥ 95 %', (c) => c.detection, 0.95);
+  const c20 = cell('errors-20x');
+  if (c20)
+    out.push({
+      target:
+        '20× errors: rolled back within two evidence bins and a scrape (75 s) of when an oracle could tell (median)',
+      met: (c20.oracleLagMsP50 ?? Infinity) <= ORACLE_LAG_MS,
+      figure: `median lag ${Math.round((c20.oracleLagMsP50 ?? NaN) / 1000)} s; detection ${Math.round((c20.detectionMsP50 ?? NaN) / 1000)} s after the first write (median), ${pct(c20.detection)} detected`,
+    });
   for (const c of mine.filter((x) => (x.harmRatioVsFlagger ?? x.harmRatioNote) !== null))
     out.push({
       target: `${c.scenario}: harm ratio vs flagger ≤ 0.20 (95 % bootstrap upper bound)`,

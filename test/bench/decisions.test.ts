@@ -86,9 +86,20 @@ describe('harm measure', () => {
     expect(formatTable(cells)).toMatch(/n\/a: no harm to compare/);
     const check = targetChecks(cells).find((t) => /p50-shift: harm ratio/.test(t.target))!;
     expect(check).toMatchObject({ met: null, figure: expect.stringMatching(/^not applicable: no harm/) });
-    const real = summarize([row('default', 1, 3), row('flagger-defaults', 1, 30)]);
-    expect(real.find((c) => c.policy === 'default')!.harmRatioVsFlagger).toBeCloseTo(0.1);
+    // Two paired seeds: the target is judged on the bootstrap interval's upper bound, not the point estimate.
+    const real = summarize([
+      row('default', 1, 3),
+      row('flagger-defaults', 1, 30),
+      row('default', 2, 2),
+      row('flagger-defaults', 2, 25),
+    ]);
+    const cell = real.find((c) => c.policy === 'default')!;
+    expect(cell.harmRatioVsFlagger).toBeCloseTo(5 / 55);
+    expect(cell.harmRatioCi![1]).toBeLessThanOrEqual(0.12);
     expect(targetChecks(real).find((t) => /harm ratio/.test(t.target))!.met).toBe(true);
+    // One pair has no interval: the target is not met on a point estimate.
+    const one = summarize([row('default', 1, 3), row('flagger-defaults', 1, 30)]);
+    expect(targetChecks(one).find((t) => /harm ratio/.test(t.target))!.met).toBe(false);
   });
 });
 
@@ -121,9 +132,10 @@ describe('decisions benchmark (quick)', () => {
     expect(fast.outcome).toBe('rolledBack');
     expect(fast.weightAtDetection).toBe(1);
     expect(fast.reason).toMatch(/error rate .*evidence/);
-    // An oracle that knows both rates could tell at some scrape (15 s grid); the gate is not far behind it.
+    // An oracle that knows both rates could tell at some scrape (15 s grid); the gate is not far behind it: it needs
+    // two 30-s bins of evidence (one burst never decides alone), so up to two bins and a scrape after the oracle.
     expect(fast.oracleMs! % 15_000).toBe(0);
-    expect(fast.detectionMs! - fast.oracleMs!).toBeLessThanOrEqual(30_000);
+    expect(fast.detectionMs! - fast.oracleMs!).toBeLessThanOrEqual(75_000);
     expect(row('healthy', 'default').oracleMs).toBeNull();
     expect(row('errors-2x', 'default').outcome).toBe('rolledBack');
     expect(row('errors-2x', 'default').harmed).toBeLessThan(row('errors-2x', 'flagger-defaults').harmed);
