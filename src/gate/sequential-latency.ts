@@ -92,9 +92,11 @@ export function interpolateAt(ref: BinCounts, x: number): Interpolation | undefi
   if (hi < 0 || lo < 0 || !(n > 0)) return undefined;
   const sLo = slowerThan(ref, lo);
   const sHi = slowerThan(ref, hi);
-  if (!(sLo > 0) || !(sHi > 0) || !(sLo < n)) return undefined;
-  const drop = sLo / sHi;
-  const probit = (k: number) => normalQuantile(1 - slowerThan(ref, k) / n);
+  // Half a request of continuity at either end: a bucket every request is slower than (a latency floor), or none
+  // is, still has a finite probit.
+  const clamp = (k: number) => Math.min(n - 0.5, Math.max(0.5, k));
+  const drop = clamp(sLo) / clamp(sHi);
+  const probit = (k: number) => normalQuantile(1 - clamp(slowerThan(ref, k)) / n);
   const informative = (k: number) =>
     k >= 0 && k < B.length && slowerThan(ref, k) > 0 && slowerThan(ref, k) < n;
   const third = [lo - 1, hi + 1].find(informative);
@@ -119,15 +121,16 @@ export function latencyAtShare(ref: BinCounts, share: number): number | undefine
   const B = boundsOf(ref);
   const above = (x: number) => {
     const it = interpolateAt(ref, x);
-    return it ? (1 - it.w) * slowerThan(ref, it.lo) + it.w * slowerThan(ref, it.hi) : undefined;
+    return it ? (1 - it.w) * slowerThan(ref, it.lo) + it.w * slowerThan(ref, it.hi) : n;
   };
   let lo = Math.log(B[0]!);
   let hi = Math.log(B.at(-1)!);
-  if ((above(Math.exp(hi) * 0.999) ?? 0) / n > share) return undefined;
+  // Beyond the last bound nothing can be placed; below the first, the quantile is at most that bound.
+  if (slowerThan(ref, B.length - 1) / n > share) return undefined;
+  if (slowerThan(ref, 0) / n <= share) return B[0];
   for (let k = 0; k < 50; k++) {
     const mid = (lo + hi) / 2;
-    const a = above(Math.exp(mid));
-    if (a !== undefined && a / n > share) lo = mid;
+    if (above(Math.exp(mid)) / n > share) lo = mid;
     else hi = mid;
   }
   return Math.exp(hi);
@@ -208,14 +211,15 @@ function comparisonCheck(
   const x = r * qs;
   const pooled = ev.target;
   const B = boundsOf(pooled);
-  const it = interpolateAt(pooled, x);
-  if (!it && !(slowerThan(pooled, B.findIndex((b) => b >= x) - 1) > 0)) {
-    // Nothing of the containers' is slower than the bound below x*: no evidence against them yet.
-  } else if (!it || !Number.isFinite(it.rho0))
+  if (x > B.at(-1)!) return skip(`${x.toFixed(0)} ms is beyond the containers' last histogram bound`);
+  // Below the first bound, the share slower than that bound stands in (fewer events: never more evidence).
+  const it = x <= B[0]! ? undefined : interpolateAt(pooled, x);
+  if (it && !Number.isFinite(it.rho0))
     return skip(
-      `the containers' share slower than ${x.toFixed(0)} ms cannot be read from the histogram's buckets there (it drops ${it ? it.drop.toFixed(0) : '∞'}× across the bucket): cannot tell ${r}× (add finer buckets, see the README)`,
+      `the containers' share slower than ${x.toFixed(0)} ms cannot be read from the histogram's buckets there (it drops ${it.drop.toFixed(0)}× across the ${B[it.lo]}–${B[it.hi]} ms bucket): cannot tell ${r}× (add finer buckets, see the README)`,
     );
-  const above = (c: BinCounts) => (it ? (1 - it.w) * slowerThan(c, it.lo) + it.w * slowerThan(c, it.hi) : 0);
+  const above = (c: BinCounts) =>
+    it ? (1 - it.w) * slowerThan(c, it.lo) + it.w * slowerThan(c, it.hi) : slowerThan(c, 0);
   const allowed = 1 - QUANTILES[q];
   const p0 = Math.min(0.999, allowed * (it?.rho0 ?? 1));
   const bins = ev.bins.map((b) => ({ events: above(b.target), trials: b.target.latencyCount }));

@@ -71,6 +71,14 @@ function judge(
 }
 
 describe('latency vs the VMs is a quantile ratio', () => {
+  it('a latency floor (no request under 1 ms) does not pull the median down to the first bound', () => {
+    const floor = counts({ median: 20, p99: 80 }, 1e5);
+    floor.buckets = floor.buckets.map((c, i) => (ISTIO_LATENCY_BUCKETS_MS[i]! <= 1 ? 0 : c));
+    const p50 = latencyAtShare(floor, 0.5)!;
+    expect(p50).toBeGreaterThan(18);
+    expect(p50).toBeLessThan(22);
+  });
+
   it('places a log-normal quantile between bounds (probit interpolation is exact for it)', () => {
     const vm = { median: 20, p99: 170 };
     expect(latencyAtShare(counts(vm, 1e6), 0.01)).toBeCloseTo(170, 0);
