@@ -164,7 +164,11 @@ export class Reconciler {
         });
       } else {
         try {
-          await this.o.service.command(rec.id, cmd.type, cmd.by, cmd.reason);
+          // Keyed by the annotation as read (object, value, resourceVersion): a controller that takes over from
+          // one killed between sending and recording it replays the answer instead of sending it twice.
+          await this.o.service.command(rec.id, cmd.type, cmd.by, cmd.reason, {
+            idempotencyKey: `${obj.metadata.uid ?? ''}:${stamp}`.replace(/[^\x21-\x7e]/g, '_').slice(0, 255),
+          });
         } catch (err) {
           if (!(err instanceof CommandRefusedError)) throw err;
           await this.event(obj, `command-${rv}`, {
