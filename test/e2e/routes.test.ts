@@ -18,6 +18,8 @@ function withoutWeights(vs: KubeObject, routeName: string): unknown {
   const copy = structuredClone(vs) as KubeObject & { spec: { http: Http } };
   for (const r of copy.spec.http) if (r.name === routeName) for (const d of r.route) delete d.weight;
   delete (copy.metadata as { resourceVersion?: string }).resourceVersion;
+  // The API server records who wrote which fields (as kube-apiserver does): bookkeeping, not the route.
+  delete (copy.metadata as { managedFields?: unknown }).managedFields;
   delete (copy.metadata as { generation?: number }).generation;
   return copy;
 }
