@@ -52,7 +52,12 @@ function absoluteCheck(policy: PolicySpec, ev: Evidence, max: number): CheckResu
     rateBinLLR(b.target.errors, b.target.requests, p0[i]!, { phi: own.phi[i]!, cap: ev.cap }),
   );
   const vms = ev.source.requests > 0 ? ev.source.errors / ev.source.requests : 0;
-  const note = held > 0 ? `; the VMs breach it too (${pct(vms)}): held to theirs where they did` : '';
+  const note =
+    held > 0
+      ? vms > max
+        ? `; the VMs breach it too (${pct(vms)}): held to theirs`
+        : `; held to the VMs' own rate in ${held} of ${ev.bins.length} bins where they breached it`
+      : '';
   const stepN = ev.stepTarget.requests;
   const { minRequests } = policy.analysis;
   return toCheck({
