@@ -79,7 +79,14 @@ describe('HA Redis', () => {
       else await sleep(100);
     }
     expect(promotedAt, 'Sentinel did not promote the replica').toBeGreaterThan(0);
-    const progressed = await waitFor(svc.url, id, (m) => m.history.length > before.history.length + 1);
+    const progressed = await waitFor(svc.url, id, (m) => m.history.length > before.history.length + 1).catch(
+      (err: unknown) => {
+        // Say what the service said while it did not move (its log is the only witness of a failover gone wrong).
+        throw new Error(
+          `${(err as Error).message}\n--- serve stderr (tail) ---\n${svc.stderr().slice(-6000)}`,
+        );
+      },
+    );
     const progressAt = Date.now();
     const done = await waitFor(svc.url, id, (m) => TERMINAL.includes(m.migration.phase));
     watching = false;
