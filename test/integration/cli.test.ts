@@ -1,19 +1,11 @@
 /** The meshshift binary as users run it (bin/meshshift.js → dist/), against the test API server and Prometheus. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startScenario, type Scenario } from '../../src/sim/scenario.js';
-import { cli } from './run-cli.js';
+import { cli, tempFiles } from './run-cli.js';
 
 const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
 
-const dir = mkdtempSync(path.join(tmpdir(), 'meshshift-cli-'));
-const write = (name: string, text: string) => {
-  const f = path.join(dir, name);
-  writeFileSync(f, text);
-  return f;
-};
+const { dir, write } = tempFiles('meshshift-cli-');
 
 let s: Scenario | undefined;
 afterEach(async () => {

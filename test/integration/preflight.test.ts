@@ -2,21 +2,15 @@
  * `meshshift run` preflight, from the real CLI against the test API server: something found wrong is said once and
  * refused at once; an API that does not answer is waited out with one line.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/sim/ports.js';
 import { startScenario, type Scenario } from '../../src/sim/scenario.js';
-import { cli } from './run-cli.js';
+import { cli, tempFiles } from './run-cli.js';
 
 const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
-const dir = mkdtempSync(path.join(tmpdir(), 'meshshift-preflight-'));
-const write = (name: string, text: string) => {
-  const f = path.join(dir, name);
-  writeFileSync(f, text);
-  return f;
-};
+const { dir, write } = tempFiles('meshshift-preflight-');
 
 let s: Scenario | undefined;
 afterEach(async () => {

@@ -1,8 +1,23 @@
 /** The meshshift binary as users run it (bin/meshshift.js → dist/), as a child process, for the CLI tests. */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 export const BIN = path.resolve('bin/meshshift.js');
+
+/** A fresh temporary directory and a function writing a named file into it (returns its path). */
+export function tempFiles(prefix: string): { dir: string; write: (name: string, text: string) => string } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return {
+    dir,
+    write: (name, text) => {
+      const f = path.join(dir, name);
+      writeFileSync(f, text);
+      return f;
+    },
+  };
+}
 
 export interface CliResult {
   code: number;
