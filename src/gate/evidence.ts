@@ -112,13 +112,3 @@ export function segmentStarts(
   const later = [...found].filter((i) => i > 0).sort((a, b) => a - b);
   return [0, ...later.slice(-Math.max(0, steps - 1))];
 }
-
-/** Per-bin ln LRs of the ratio test over batches (for the mixture). */
-export function ratioLLRs(
-  batches: readonly Batch[],
-  rho0: number,
-  phi: readonly number[],
-  cap: number,
-): number[][] {
-  return batches.map((b, i) => ratioBinLLR(b, rho0, { phi: phi[i] ?? 1, cap }));
-}
