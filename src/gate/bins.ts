@@ -185,7 +185,8 @@ function spread(
 
 /**
  * Both sides' counts in bins of `binMs` from `from`, up to the instant both sides have been scraped past
- * (at most `at`). The last bin may be partial; every bin covers the same time on both sides.
+ * (at most `at`). The last bin may be partial; every bin covers the same time on both sides. `firstSeen`: the
+ * earliest sample either side had when the evidence began (later series were born since; see seriesIncreases).
  */
 export function alignedBins(
   source: readonly RawSeries[],
@@ -193,6 +194,7 @@ export function alignedBins(
   from: number,
   binMs: number,
   at: number,
+  firstSeen = earliest([...source, ...target]),
 ): { bins: EvidenceBin[]; completeTo: number } {
   const ends = [scrapedTo(source, at), scrapedTo(target, at)].filter((x): x is number => x !== undefined);
   const completeTo = Math.min(at, ...ends);
@@ -200,7 +202,6 @@ export function alignedBins(
   const n = Math.ceil((completeTo - from) / binMs);
   const src = Array.from({ length: n }, () => emptyBin(sideBounds(source)));
   const tgt = Array.from({ length: n }, () => emptyBin(sideBounds(target)));
-  const firstSeen = earliest([...source, ...target]);
   spread(source, { from, to: completeTo, binMs, firstSeen }, src);
   spread(target, { from, to: completeTo, binMs, firstSeen }, tgt);
   const bins = src.map((s, k) => ({

@@ -7,9 +7,9 @@ import {
   type SampleRequest,
 } from './provider.js';
 import { goldenSignalsQuery, rawCountersQuery, recentTrafficQuery, renderTemplate } from './promql.js';
-import { alignedBins, earliest, sideBetween, type RawSeries } from './bins.js';
+import type { RawSeries } from './bins.js';
 import { evidenceBinMs } from './sequential-verdict.js';
-import { RawSampleCache } from './raw-cache.js';
+import { LedgerCache } from './bin-ledger.js';
 
 import type { BinCounts, GateSample, Quantile, SideSample } from './types.js';
 
@@ -59,7 +59,8 @@ function wrapError(err: unknown, url: string): MetricsUnavailableError {
 export class PrometheusProvider implements MetricsProvider {
   private readonly driver: PrometheusDriver;
   queries = 0;
-  private readonly rawCache = new RawSampleCache();
+  /** Each migration's evidence so far (final bins and the raw samples since): reads ask only for what is new. */
+  readonly ledgers = new LedgerCache();
 
   constructor(private readonly opts: PrometheusProviderOptions) {
     this.driver = new PrometheusDriver({
@@ -159,23 +160,23 @@ export class PrometheusProvider implements MetricsProvider {
     const carried = req.evidenceSince !== undefined && req.evidenceSince <= since;
     const evidenceSince = carried ? req.evidenceSince! : since;
     const reporter = req.policy.analysis.reporter;
-    const read = async (labels: Record<string, string>) => {
-      const key = `${rawCountersQuery(labels, reporter, 0)}@${evidenceSince}`;
-      const from = this.rawCache.fetchFrom(key, evidenceSince - RAW_LOOKBACK_MS, at, RAW_OVERLAP_MS);
-      return this.rawCache.merge(key, await this.rawSeries(labels, reporter, at - from, at), at);
-    };
+    const key = `${rawCountersQuery(req.selectors.source, reporter, 0)}|${rawCountersQuery(req.selectors.target, reporter, 0)}`;
+    const ledger = this.ledgers.ledgerFor(key, evidenceSince, evidenceBinMs(req.policy), since, at);
+    const from = ledger.readFrom(evidenceSince - RAW_LOOKBACK_MS, RAW_OVERLAP_MS);
+    const read = (labels: Record<string, string>) => this.rawSeries(labels, reporter, at - from, at);
     const [source, target] = await Promise.all([read(req.selectors.source), read(req.selectors.target)]);
     const custom = await this.customMetrics(req);
-    const { bins, completeTo } = alignedBins(source, target, evidenceSince, evidenceBinMs(req.policy), at);
-    const firstSeen = earliest([...source, ...target]);
+    // A later analysis of the same migration answered first (concurrent reads): read afresh.
+    if (!ledger.canAnswer(since, at)) return this.sampleSinceStep(req, since);
+    const { bins, step } = ledger.add({ source, target }, at, since);
     return {
       at,
       since,
       ...(carried ? { evidenceSince } : {}),
       batches: bins,
       windowMs: Math.max(0, at - since),
-      source: asSide(sideBetween(source, since, completeTo, firstSeen)),
-      target: asSide(sideBetween(target, since, completeTo, firstSeen)),
+      source: asSide(step.source),
+      target: asSide(step.target),
       custom,
       queries: this.queries - before,
     };

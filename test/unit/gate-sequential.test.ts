@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { RawSampleCache } from '../../src/gate/raw-cache.js';
 import { logThreshold, normalCdf, rateEvidence, ratioEvidence } from '../../src/gate/sequential.js';
 import { mulberry32 as rng } from '../../src/sim/random.js';
 
@@ -89,43 +88,3 @@ describe('sequential tests', () => {
   });
 });
 
-describe('raw sample cache', () => {
-  it('asks only for what is new, and merges without duplicating samples', () => {
-    const cache = new RawSampleCache(2);
-    const labels = { __name__: 'istio_requests_total', pod: 'a' };
-    expect(cache.fetchFrom('k', 0, 30_000, 60_000)).toBe(0);
-    cache.merge(
-      'k',
-      [
-        {
-          labels,
-          samples: [
-            { t: 15_000, v: 1 },
-            { t: 30_000, v: 2 },
-          ],
-        },
-      ],
-      30_000,
-    );
-    expect(cache.fetchFrom('k', 0, 120_000, 60_000)).toBe(0);
-    expect(cache.fetchFrom('k', 0, 200_000, 60_000)).toBe(0);
-    const all = cache.merge(
-      'k',
-      [
-        {
-          labels,
-          samples: [
-            { t: 30_000, v: 2 },
-            { t: 45_000, v: 5 },
-          ],
-        },
-        { labels: { ...labels, pod: 'b' }, samples: [{ t: 45_000, v: 1 }] },
-      ],
-      100_000,
-    );
-    expect(all.map((s) => s.samples.length)).toEqual([3, 1]);
-    expect(cache.fetchFrom('k', 0, 110_000, 60_000)).toBe(40_000);
-    // Asked about an earlier instant than cached: read everything again.
-    expect(cache.fetchFrom('k', 0, 50_000, 60_000)).toBe(0);
-  });
-});

@@ -1,0 +1,197 @@
+/**
+ * Evidence bins kept incrementally (pure state, no I/O): memory per migration grows with its bins, not with the
+ * raw samples Prometheus returns, and each analysis spreads only the samples read since the last final bin.
+ *
+ * A bin is final once both sides have been scraped one scrape interval past its end (a series born just after
+ * the bin's end could otherwise still spread its first increase into it). Its counts are kept — a few hundred
+ * bytes — and the raw samples behind it are dropped, except the last one of each series at or before the final
+ * edge: the next increase is counted from it (a reset between the two still counts the new value, bins.ts).
+ * The step's own counts (readiness: requests and latency samples since the step started) are summed from the
+ * final bins it covers plus what follows them.
+ *
+ * The ledger answers one migration's evidence (one evidence start, one bin width). It cannot answer for an
+ * instant before the last one it read, or for a step that began before its final edge: the caller then starts a
+ * new ledger, which reads everything from the evidence start again (as after a restart).
+ */
+import {
+  alignedBins,
+  emptyBin,
+  scrapeInterval,
+  sideBetween,
+  type EvidenceBin,
+  type RawSeries,
+} from './bins.js';
+import type { BinCounts } from './types.js';
+
+/** A series whose last sample is this much older than the final edge belonged to a pod that is gone. */
+const FORGET_MS = 10 * 60_000;
+
+export interface LedgerRead {
+  /** Final bins, then the provisional ones up to `completeTo` (the last may be partial). */
+  bins: EvidenceBin[];
+  completeTo: number;
+  /** Each side's counts since the step started, up to `completeTo`. */
+  step: { source: BinCounts; target: BinCounts };
+}
+
+type Side = 'source' | 'target';
+
+const seriesKey = (labels: Record<string, string>) =>
+  Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+    .join(',');
+
+/** a += b, bucket by bucket (a side's bounds are its own; a bucket `b` lacks adds nothing). */
+export function addCounts(a: BinCounts, b: BinCounts): BinCounts {
+  a.requests += b.requests;
+  a.errors += b.errors;
+  a.latencyCount += b.latencyCount;
+  for (let i = 0; i < a.buckets.length && i < b.buckets.length; i++) a.buckets[i]! += b.buckets[i]!;
+  return a;
+}
+
+const copyCounts = (c: BinCounts): BinCounts => ({ ...c, buckets: [...c.buckets] });
+
+export class EvidenceLedger {
+  private readonly final: EvidenceBin[] = [];
+  private edge: number;
+  private readonly tail: Record<Side, Map<string, RawSeries>> = { source: new Map(), target: new Map() };
+  private firstSeen = Infinity;
+  private readTo = -Infinity;
+  private step?: { since: number; source: BinCounts; target: BinCounts };
+
+  constructor(
+    readonly evidenceSince: number,
+    readonly binMs: number,
+  ) {
+    this.edge = evidenceSince;
+  }
+
+  /** Bins that are final (their raw samples are gone). */
+  get finalBins(): number {
+    return this.final.length;
+  }
+
+  /** Raw samples still held (the tail since the final edge, with one base sample per series). */
+  get heldSamples(): number {
+    let n = 0;
+    for (const side of ['source', 'target'] as const)
+      for (const s of this.tail[side].values()) n += s.samples.length;
+    return n;
+  }
+
+  /** Whether this ledger can answer at `at` for a step that started at `since`. */
+  canAnswer(since: number, at: number): boolean {
+    return at >= this.readTo && (this.step?.since === since || since >= this.edge);
+  }
+
+  /** From when raw samples must be read: `firstFrom` the first time, later from the last read less `overlapMs`. */
+  readFrom(firstFrom: number, overlapMs: number): number {
+    return Number.isFinite(this.readTo) ? Math.max(firstFrom, this.readTo - overlapMs) : firstFrom;
+  }
+
+  /** Adds samples read up to `at` and answers the evidence and the step's counts (step started at `since`). */
+  add(fresh: Record<Side, readonly RawSeries[]>, at: number, since: number): LedgerRead {
+    if (!this.canAnswer(since, at))
+      throw new Error(`evidence ledger: cannot answer at ${at} for a step since ${since}`);
+    this.merge('source', fresh.source);
+    this.merge('target', fresh.target);
+    this.readTo = at;
+    const source = [...this.tail.source.values()];
+    const target = [...this.tail.target.values()];
+    const { bins, completeTo } = alignedBins(source, target, this.edge, this.binMs, at, this.firstSeen);
+    const lag = Math.max(scrapeInterval(source), scrapeInterval(target));
+    const finals = bins.filter((b) => b.end - b.start === this.binMs && b.end <= completeTo - lag);
+    if (!this.step || this.step.since !== since)
+      this.step = {
+        since,
+        source: emptyBin(sideBoundsOf(bins, 'source')),
+        target: emptyBin(sideBoundsOf(bins, 'target')),
+      };
+    for (const b of finals) this.finalize(b, since, source, target);
+    const step = {
+      source: copyCounts(this.step.source),
+      target: copyCounts(this.step.target),
+    };
+    const from = Math.max(since, this.edge);
+    if (completeTo > from) {
+      addCounts(step.source, sideBetween(source, from, completeTo, this.firstSeen));
+      addCounts(step.target, sideBetween(target, from, completeTo, this.firstSeen));
+    }
+    this.trim();
+    return { bins: [...this.final, ...bins.slice(finals.length)], completeTo, step };
+  }
+
+  private merge(side: Side, fresh: readonly RawSeries[]): void {
+    const map = this.tail[side];
+    for (const s of fresh) {
+      const first = s.samples[0];
+      if (first && first.t < this.firstSeen) this.firstSeen = first.t;
+      const k = seriesKey(s.labels);
+      const known = map.get(k);
+      if (!known) {
+        map.set(k, { labels: s.labels, samples: [...s.samples] });
+        continue;
+      }
+      const last = known.samples.at(-1)?.t ?? -Infinity;
+      for (const p of s.samples) if (p.t > last) known.samples.push(p);
+    }
+  }
+
+  private finalize(b: EvidenceBin, since: number, source: RawSeries[], target: RawSeries[]): void {
+    this.final.push(b);
+    this.edge = b.end;
+    if (b.end <= since) return;
+    if (b.start >= since) {
+      addCounts(this.step!.source, b.source);
+      addCounts(this.step!.target, b.target);
+      return;
+    }
+    addCounts(this.step!.source, sideBetween(source, since, b.end, this.firstSeen));
+    addCounts(this.step!.target, sideBetween(target, since, b.end, this.firstSeen));
+  }
+
+  /** Drops samples before the final edge but the last one of each series; forgets series long gone. */
+  private trim(): void {
+    for (const side of ['source', 'target'] as const) {
+      for (const [k, s] of this.tail[side]) {
+        const last = s.samples.at(-1);
+        if (!last || last.t < this.edge - FORGET_MS) {
+          this.tail[side].delete(k);
+          continue;
+        }
+        let base = 0;
+        while (base + 1 < s.samples.length && s.samples[base + 1]!.t <= this.edge) base++;
+        if (base > 0) s.samples = s.samples.slice(base);
+      }
+    }
+  }
+}
+
+const sideBoundsOf = (bins: readonly EvidenceBin[], side: Side) => bins[0]?.[side].bounds ?? undefined;
+
+/** Ledgers by migration (evidence start and selectors), the least recently used dropped beyond `maxEntries`. */
+export class LedgerCache {
+  private readonly entries = new Map<string, EvidenceLedger>();
+
+  constructor(private readonly maxEntries = 2000) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The ledger for `key` that can answer at `at` for a step since `since` (a new one when none can). */
+  ledgerFor(key: string, evidenceSince: number, binMs: number, since: number, at: number): EvidenceLedger {
+    const k = `${key}@${evidenceSince}/${binMs}`;
+    let ledger = this.entries.get(k);
+    this.entries.delete(k);
+    if (!ledger || !ledger.canAnswer(since, at)) ledger = new EvidenceLedger(evidenceSince, binMs);
+    this.entries.set(k, ledger);
+    for (const old of this.entries.keys()) {
+      if (this.entries.size <= this.maxEntries) break;
+      this.entries.delete(old);
+    }
+    return ledger;
+  }
+}
