@@ -21,6 +21,28 @@ export interface Dispersion {
   kappa: number;
   /** Variance inflation per bin (≥ 1). */
   phi: number[];
+  /** Each bin's method-of-moments terms (undefined: the bin says nothing), to fold them away (fold.ts). */
+  terms: Array<BinMoment | undefined>;
+}
+
+/** One bin's share of the moment estimate: its excess squared residual, its design weight, its segment. */
+export interface BinMoment {
+  excess: number;
+  weight: number;
+  segment: number;
+}
+
+/** The moment sums of bins folded away: their excess, weight and the segments (start ids) they fitted. */
+export interface MomentSums {
+  excess: number;
+  weight: number;
+  segments: number[];
+}
+
+/** Where the live bins' segments start (local indices) and each one's id (its global start bin). */
+export interface Segmentation {
+  starts: readonly number[];
+  ids: readonly number[];
 }
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
@@ -38,6 +60,20 @@ const segmentOf = (starts: readonly number[], i: number) => {
   });
   return seg;
 };
+
+/** κ from the live bins' moments and those folded away (each fitted segment takes one residual's worth). */
+function kappaOf(terms: ReadonlyArray<BinMoment | undefined>, prior: MomentSums | undefined): number {
+  let excess = prior?.excess ?? 0;
+  let weight = prior?.weight ?? 0;
+  const segments = new Set(prior?.segments ?? []);
+  for (const t of terms) {
+    if (!t) continue;
+    excess += t.excess;
+    weight += t.weight;
+    segments.add(t.segment);
+  }
+  return weight > 0 ? Math.max(0, (excess + segments.size) / weight) : 0;
+}
 
 function segmentFits(batches: readonly Batch[], starts: readonly number[]): Array<Fit | undefined> {
   const fit = (from: number, to: number): Fit | undefined => {
@@ -60,56 +96,55 @@ function conditionalDesign(mt: number, ms: number): number {
   return ((1 - pi) ** 2 * mt * mt + pi * pi * ms * ms) / (m * pi * (1 - pi));
 }
 
+const WHOLE: Segmentation = { starts: [0], ids: [0] };
+
 /** Dispersion of the target's share of each bin's events (the comparison with the VMs). */
 export function conditionalDispersion(
   batches: readonly Batch[],
-  starts: readonly number[] = [0],
+  seg: Segmentation = WHOLE,
+  prior?: MomentSums,
 ): Dispersion {
-  const fits = segmentFits(batches, starts);
+  const fits = segmentFits(batches, seg.starts);
   const design = batches.map((b, i) => {
     const f = fits[i];
     if (!f || !(b.target.trials > 0) || !(b.source.trials > 0)) return 0;
     return conditionalDesign(b.target.trials * f.pt, b.source.trials * f.ps);
   });
-  let excess = 0;
-  let weight = 0;
-  const segments = new Set<number>();
-  batches.forEach((b, i) => {
+  const terms = batches.map((b, i): BinMoment | undefined => {
     const f = fits[i];
     const m = b.target.events + b.source.events;
-    if (!f || !(design[i]! > 0) || !(m > 0)) return;
+    if (!f || !(design[i]! > 0) || !(m > 0)) return undefined;
     const mt = b.target.trials * f.pt;
     const pi = mt / (mt + b.source.trials * f.ps);
-    excess += (b.target.events - pi * m) ** 2 / (m * pi * (1 - pi)) - 1;
-    weight += design[i]!;
-    segments.add(segmentOf(starts, i));
+    const excess = (b.target.events - pi * m) ** 2 / (m * pi * (1 - pi)) - 1;
+    return { excess, weight: design[i]!, segment: seg.ids[segmentOf(seg.starts, i)]! };
   });
-  // Each fitted rate takes one residual's worth of variance with it.
-  const kappa = weight > 0 ? Math.max(0, (excess + segments.size) / weight) : 0;
-  return { kappa, phi: design.map((v) => 1 + kappa * v) };
+  const kappa = kappaOf(terms, prior);
+  return { kappa, phi: design.map((v) => 1 + kappa * v), terms };
 }
 
 /** Dispersion of the target's own counts (the absolute SLO). */
 export function ownDispersion(
   bins: ReadonlyArray<{ events: number; trials: number }>,
-  starts: readonly number[] = [0],
+  seg: Segmentation = WHOLE,
+  prior?: MomentSums,
 ): Dispersion {
-  const bounds = [...starts, bins.length];
-  const rates = starts.map((s, j) => {
-    const seg = bins.slice(s, bounds[j + 1]);
-    const n = sum(seg.map((b) => b.trials));
-    return n > 0 ? sum(seg.map((b) => b.events)) / n : 0;
+  const bounds = [...seg.starts, bins.length];
+  const rates = seg.starts.map((s, j) => {
+    const part = bins.slice(s, bounds[j + 1]);
+    const n = sum(part.map((b) => b.trials));
+    return n > 0 ? sum(part.map((b) => b.events)) / n : 0;
   });
-  const mu = bins.map((b, i) => b.trials * rates[segmentOf(starts, i)]!);
-  let excess = 0;
-  let weight = 0;
-  const segments = new Set<number>();
-  bins.forEach((b, i) => {
-    if (!(mu[i]! > 0)) return;
-    excess += (b.events - mu[i]!) ** 2 / mu[i]! - 1;
-    weight += mu[i]!;
-    segments.add(segmentOf(starts, i));
-  });
-  const kappa = weight > 0 ? Math.max(0, (excess + segments.size) / weight) : 0;
-  return { kappa, phi: mu.map((m) => 1 + kappa * m) };
+  const mu = bins.map((b, i) => b.trials * rates[segmentOf(seg.starts, i)]!);
+  const terms = bins.map((b, i): BinMoment | undefined =>
+    mu[i]! > 0
+      ? {
+          excess: (b.events - mu[i]!) ** 2 / mu[i]! - 1,
+          weight: mu[i]!,
+          segment: seg.ids[segmentOf(seg.starts, i)]!,
+        }
+      : undefined,
+  );
+  const kappa = kappaOf(terms, prior);
+  return { kappa, phi: mu.map((m) => 1 + kappa * m), terms };
 }

@@ -57,58 +57,80 @@ export function rateBinLLR(
  * 1 / (2·(steps − 1)); a component whose start has not come yet counts as 1 (no evidence either way), so the
  * weights are fixed before any bin is seen. Within a component the alternatives are mixed with equal weights.
  * `starts[0]` must be 0; later starts are bin indices found from request counts alone (see segmentStarts).
+ * `perBin` holds the live bins from index `offset`; `folded` the sums of the bins before it, per start.
  */
 export function mixtureOverStarts(
   perBin: readonly number[][],
   starts: readonly number[],
   steps: number,
+  offset = 0,
+  folded?: Readonly<Record<number, readonly number[]>>,
 ): number {
   const later = Math.max(1, steps - 1);
   const weights = starts.map((_, i) => (i === 0 ? 0.5 : 0.5 / later));
   const used = weights.reduce((a, b) => a + b, 0);
-  const terms: number[] = [];
-  const logW: number[] = [];
-  starts.forEach((s, i) => {
-    const width = perBin[0]?.length ?? ALTERNATIVES.length;
-    const sums = Array.from({ length: width }, () => 0);
-    for (let b = Math.max(0, s); b < perBin.length; b++) perBin[b]!.forEach((x, j) => (sums[j]! += x));
-    terms.push(logMeanExp(sums));
-    logW.push(Math.log(weights[i]!));
+  const width = perBin[0]?.length ?? ALTERNATIVES.length;
+  const parts = starts.map((s, i) => {
+    const sums = s < offset && folded?.[s] ? [...folded[s]!] : Array.from({ length: width }, () => 0);
+    for (let b = Math.max(0, s - offset); b < perBin.length; b++) perBin[b]!.forEach((x, j) => (sums[j]! += x));
+    return logMeanExp(sums) + Math.log(weights[i]!);
   });
-  const parts = terms.map((t, i) => t + logW[i]!);
   if (used < 1) parts.push(Math.log(1 - used));
   const m = Math.max(...parts);
   return m + Math.log(parts.reduce((acc, x) => acc + Math.exp(x - m), 0));
 }
 
+/** A bin's request counts, all segmentStarts reads. */
+type Traffic = ReadonlyArray<{
+  start: number;
+  end: number;
+  target: { requests: number };
+  source: { requests: number };
+}>;
+
 /**
- * Where the evidence's components start: bin 0, the bin where the current step began (`since`), and the bins
- * where the containers' share of REQUESTS jumped (a weight write). Request counts say nothing about which side
- * fails more, so choosing starts from them costs no validity. At most `steps` starts, the latest kept.
+ * Where the evidence's components start (global bin indices): bin 0, the bin where the current step began
+ * (`since`), and the bins where the containers' share of REQUESTS jumped (a weight write). Request counts say
+ * nothing about which side fails more, so choosing starts from them costs no validity. At most `steps` starts,
+ * the latest kept. `bins` are the live bins; `folded` what came before them (its starts, its last share).
  */
 export function segmentStarts(
-  bins: ReadonlyArray<{
-    start: number;
-    end: number;
-    target: { requests: number };
-    source: { requests: number };
-  }>,
+  bins: Traffic,
   since: number | undefined,
   steps: number,
+  folded?: { bins: number; starts: readonly number[]; lastShare?: number; lastStart: number },
 ): number[] {
-  const found = new Set<number>();
-  let prev: number | undefined;
+  const offset = folded?.bins ?? 0;
+  const found = new Set<number>(folded?.starts ?? []);
+  let prev = folded?.lastShare;
   bins.forEach((b, i) => {
     const n = b.target.requests + b.source.requests;
     if (!(n > 0)) return;
     const share = b.target.requests / n;
-    if (prev !== undefined && i > 0 && share > prev * 1.3 + 0.002) found.add(i);
+    if (prev !== undefined && i + offset > 0 && share > prev * 1.3 + 0.002) found.add(i + offset);
     prev = share;
   });
   if (since !== undefined) {
+    // The first bin that starts at or after `since`; the first live one only when `since` fell in the last
+    // folded bin (an earlier one was found, and kept, when it was folded).
     const i = bins.findIndex((b) => b.start >= since);
-    if (i > 0) found.add(i);
+    if (i > 0 || (i === 0 && folded && offset > 0 && since > folded.lastStart)) found.add(i + offset);
   }
   const later = [...found].filter((i) => i > 0).sort((a, b) => a - b);
   return [0, ...later.slice(-Math.max(0, steps - 1))];
+}
+
+/** The live bins' segments: each start as a live index (one before them begins the first live segment). */
+export function liveSegmentation(starts: readonly number[], offset: number): { starts: number[]; ids: number[] } {
+  const local: number[] = [];
+  const ids: number[] = [];
+  for (const s of starts) {
+    const l = Math.max(0, s - offset);
+    if (local.at(-1) === l) ids[ids.length - 1] = s;
+    else {
+      local.push(l);
+      ids.push(s);
+    }
+  }
+  return { starts: local, ids };
 }

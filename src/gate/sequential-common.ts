@@ -1,20 +1,42 @@
 /** What the sequential checks share (pure): the evidence they read, the alpha split, and how a test becomes a check. */
 import type { PolicySpec } from '../plan/schema.js';
 import type { EvidenceBin } from './bins.js';
-import { logThreshold } from './sequential.js';
-import type { BinCounts, CheckResult, SideSample } from './types.js';
+import {
+  conditionalDispersion,
+  ownDispersion,
+  type BinMoment,
+  type Dispersion,
+  type Segmentation,
+} from './dispersion.js';
+import { mixtureOverStarts } from './evidence.js';
+import { logThreshold, type Batch } from './sequential.js';
+import type { BinCounts, CheckResult, FoldedEvidence, SideSample } from './types.js';
+
+/** What the tests computed per live bin, kept when bins are about to be folded away (fold.ts). */
+export interface Tape {
+  rows: Map<string, number[][]>;
+  moments: Map<string, Array<BinMoment | undefined>>;
+}
 
 /** What the tests see: this step's counts (readiness) and the evidence bins (carried across steps). */
 export interface Evidence {
+  /** The live bins: bin `offset` of the migration first (those before are folded). */
   bins: EvidenceBin[];
-  /** First bins of the mixture's components (0, then each later step's). */
+  offset: number;
+  folded?: FoldedEvidence;
+  /** First bins of the mixture's components (global indices: 0, then each later step's). */
   starts: number[];
+  /** The same starts within the live bins. */
+  segmentation: Segmentation;
+  /** Set while folding: the tests record their per-bin rows and moments here. */
+  tape?: Tape;
   /** Steps of the schedule (the mixture's weights). */
   steps: number;
   /** Weight of the last component in the mixture (1/2 for the migration's start, less for a later step). */
   lastStartWeight: number;
   binMs: number;
   stepTarget: SideSample;
+  /** Totals over every bin, folded ones included. */
   target: BinCounts;
   source: BinCounts;
   scope: string;
@@ -66,18 +88,19 @@ export function failLevel(policy: PolicySpec, carried: boolean): number {
   return logThreshold(policy.analysis.alpha / tests);
 }
 
+/** A side's totals over bins, on the bins' own histogram bounds (finer buckets stay finer). */
 export function totalOf(
   bins: readonly EvidenceBin[],
   side: 'source' | 'target',
-  zero: () => BinCounts,
+  zero: (bounds?: readonly number[]) => BinCounts,
 ): BinCounts {
-  const out = zero();
+  const out = zero(bins[0]?.[side].bounds);
   for (const b of bins) {
     const c = b[side];
     out.requests += c.requests;
     out.errors += c.errors;
     out.latencyCount += c.latencyCount;
-    c.buckets.forEach((v, i) => (out.buckets[i]! += v));
+    for (let i = 0; i < out.buckets.length && i < c.buckets.length; i++) out.buckets[i]! += c.buckets[i]!;
   }
   return out;
 }
@@ -107,3 +130,30 @@ export function toCheck(t: Test): CheckResult {
   if (!t.ready) return { ...base, outcome: t.notReadyOutcome, message: `${t.numbers}; ${t.notReady}` };
   return { ...base, outcome: 'pass', message: `${t.numbers} (${evidence})` };
 }
+
+/** ln E of one test over the migration: its live bins' rows (per alternative) and the folded sums, mixed. */
+export function testEvidence(ev: Evidence, name: string, rows: number[][]): number {
+  ev.tape?.rows.set(name, rows);
+  return mixtureOverStarts(rows, ev.starts, ev.steps, ev.offset, ev.folded?.tests[name]?.sums);
+}
+
+/** A test's dispersion over the live bins, with the moments of its folded bins (`key` names the estimator). */
+export function dispersionOf(
+  ev: Evidence,
+  key: string,
+  bins: ReadonlyArray<{ events: number; trials: number }>,
+): Dispersion {
+  const d = ownDispersion(bins, ev.segmentation, ev.folded?.moments[key]);
+  ev.tape?.moments.set(key, d.terms);
+  return d;
+}
+
+/** The comparison's dispersion (conditional on each bin's events) over the live bins and the folded ones. */
+export function conditionalDispersionOf(ev: Evidence, key: string, batches: readonly Batch[]): Dispersion {
+  const d = conditionalDispersion(batches, ev.segmentation, ev.folded?.moments[key]);
+  ev.tape?.moments.set(key, d.terms);
+  return d;
+}
+
+/** The live bins of the current step's segment (those the promotion rule counts). */
+export const lastSegmentFrom = (ev: Evidence): number => Math.max(0, (ev.starts.at(-1) ?? 0) - ev.offset);

@@ -12,20 +12,27 @@
  */
 import { pct } from './format.js';
 import type { PolicySpec } from '../plan/schema.js';
-import { conditionalDispersion, ownDispersion } from './dispersion.js';
-import { mixtureOverStarts, rateBinLLR, ratioBinLLR } from './evidence.js';
+import { rateBinLLR, ratioBinLLR } from './evidence.js';
 import { errorPromotionReadiness } from './promotion.js';
 import { wilson } from './stats.js';
 import type { CheckResult } from './types.js';
-import { binsNote, toCheck, type Evidence } from './sequential-common.js';
+import {
+  binsNote,
+  conditionalDispersionOf,
+  dispersionOf,
+  lastSegmentFrom,
+  testEvidence,
+  toCheck,
+  type Evidence,
+} from './sequential-common.js';
 
 /** Bins with fewer VM requests than this do not set a like-for-like rate on their own. */
 const MIN_VM_REQUESTS_PER_BIN = 100;
 
 /** The VMs' cumulative error rate up to each bin (carried over bins where they served nothing). */
 function vmRates(ev: Evidence): number[] {
-  let k = 0;
-  let n = 0;
+  let k = ev.folded?.source.errors ?? 0;
+  let n = ev.folded?.source.requests ?? 0;
   return ev.bins.map((b) => {
     k += b.source.errors;
     n += b.source.requests;
@@ -44,9 +51,10 @@ function absoluteCheck(policy: PolicySpec, ev: Evidence, max: number): CheckResu
     if (p > max) held++;
     return p;
   });
-  const own = ownDispersion(
+  const own = dispersionOf(
+    ev,
+    'error-rate/own',
     ev.bins.map((b) => ({ events: b.target.errors, trials: b.target.requests })),
-    ev.starts,
   );
   const perBin = ev.bins.map((b, i) =>
     rateBinLLR(b.target.errors, b.target.requests, p0[i]!, { phi: own.phi[i]!, cap: ev.cap }),
@@ -56,13 +64,13 @@ function absoluteCheck(policy: PolicySpec, ev: Evidence, max: number): CheckResu
     held > 0
       ? vms > max
         ? `; the VMs breach it too (${pct(vms)}): held to theirs`
-        : `; held to the VMs' own rate in ${held} of ${ev.bins.length} bins where they breached it`
+        : `; held to the VMs' own rate in ${held} of ${ev.offset + ev.bins.length} bins where they breached it`
       : '';
   const stepN = ev.stepTarget.requests;
   const { minRequests } = policy.analysis;
   return toCheck({
     name: 'error-rate',
-    logE: mixtureOverStarts(perBin, ev.starts, ev.steps),
+    logE: testEvidence(ev, 'error-rate', perBin),
     level: ev.level,
     observed: n > 0 ? k / n : 0,
     threshold: Math.max(max, vms),
@@ -95,10 +103,11 @@ function comparisonCheck(policy: PolicySpec, ev: Evidence, margin: number): Chec
     target: { events: b.target.errors, trials: b.target.requests },
     source: { events: b.source.errors, trials: b.source.requests },
   }));
-  const cond = conditionalDispersion(batches, ev.starts);
-  const own = ownDispersion(
+  const cond = conditionalDispersionOf(ev, `${name}/cond`, batches);
+  const own = dispersionOf(
+    ev,
+    `${name}/own`,
     batches.map((b) => b.target),
-    ev.starts,
   );
   // After promotion the VMs serve nothing: hold the containers to what the VMs did before, at its upper bound.
   const before = wilson(sk, sn, 0.99).high;
@@ -111,8 +120,8 @@ function comparisonCheck(policy: PolicySpec, ev: Evidence, margin: number): Chec
   const readiness = errorPromotionReadiness({
     lastGate: ev.lastGate,
     ...(policy.analysis.detectBeforePromotion ? { detect: policy.analysis.detectBeforePromotion } : {}),
-    bins: batches.slice(ev.starts.at(-1) ?? 0),
-    phi: cond.phi.slice(ev.starts.at(-1) ?? 0),
+    bins: batches.slice(lastSegmentFrom(ev)),
+    phi: cond.phi.slice(lastSegmentFrom(ev)),
     binMs: ev.binMs,
     sourceErrors: sk,
     sourceRequests: sn,
@@ -124,7 +133,7 @@ function comparisonCheck(policy: PolicySpec, ev: Evidence, margin: number): Chec
   const allowed = margin > 0 ? `allowed +${pct(margin)}` : 'no increase allowed';
   const check = toCheck({
     name,
-    logE: mixtureOverStarts(perBin, ev.starts, ev.steps),
+    logE: testEvidence(ev, name, perBin),
     level: ev.level,
     observed: n > 0 ? k / n : 0,
     threshold: srcRate + margin,

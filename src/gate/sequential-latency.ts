@@ -22,12 +22,11 @@
 import { pct } from './format.js';
 import type { LatencyObjective, PolicySpec } from '../plan/schema.js';
 import { ISTIO_LATENCY_BUCKETS_MS } from './buckets.js';
-import { ownDispersion } from './dispersion.js';
-import { mixtureOverStarts, rateBinLLR } from './evidence.js';
+import { rateBinLLR } from './evidence.js';
 import { normalQuantile, wilson } from './stats.js';
 import { normalCdf } from './sequential.js';
 import { QUANTILES, type BinCounts, type CheckResult, type Quantile } from './types.js';
-import { binsNote, toCheck, type Evidence } from './sequential-common.js';
+import { binsNote, dispersionOf, testEvidence, toCheck, type Evidence } from './sequential-common.js';
 
 /** Beyond this drop of the VMs' tail share across one bucket, interpolating inside it cannot resolve a ratio. */
 export const MAX_BUCKET_DROP = 60;
@@ -163,9 +162,10 @@ function absoluteCheck(q: Quantile, o: LatencyObjective, ev: Evidence, ready: bo
   const vmShare =
     ev.source.latencyCount > 0 && i >= 0 && j >= 0 ? slowerThan(ev.source, j) / ev.source.latencyCount : 0;
   const p0 = Math.max(allowed, vmShare);
-  const own = ownDispersion(
+  const own = dispersionOf(
+    ev,
+    `${q}/own`,
     ev.bins.map((b) => ({ events: i >= 0 ? slowerThan(b.target, i) : 0, trials: b.target.latencyCount })),
-    ev.starts,
   );
   const perBin = ev.bins.map((b, k) =>
     rateBinLLR(i >= 0 ? slowerThan(b.target, i) : 0, b.target.latencyCount, p0, {
@@ -176,7 +176,7 @@ function absoluteCheck(q: Quantile, o: LatencyObjective, ev: Evidence, ready: bo
   const note = vmShare > allowed ? `; the VMs breach it too (${pct(vmShare)}): held to theirs` : '';
   return toCheck({
     name: q,
-    logE: mixtureOverStarts(perBin, ev.starts, ev.steps),
+    logE: testEvidence(ev, q, perBin),
     level: ev.level,
     observed: n > 0 ? slow / n : 0,
     threshold: p0,
@@ -223,7 +223,7 @@ function comparisonCheck(
   const allowed = 1 - QUANTILES[q];
   const p0 = Math.min(0.999, allowed * (it?.rho0 ?? 1));
   const bins = ev.bins.map((b) => ({ events: above(b.target), trials: b.target.latencyCount }));
-  const own = ownDispersion(bins, ev.starts);
+  const own = dispersionOf(ev, `${name}/own`, bins);
   const perBin = bins.map((b, k) => rateBinLLR(b.events, b.trials, p0, { phi: own.phi[k]!, cap: ev.cap }));
   const n = pooled.latencyCount;
   const kt = above(pooled);
@@ -232,7 +232,7 @@ function comparisonCheck(
     : '';
   return toCheck({
     name,
-    logE: mixtureOverStarts(perBin, ev.starts, ev.steps),
+    logE: testEvidence(ev, name, perBin),
     level: ev.level,
     observed: n > 0 ? kt / n : 0,
     threshold: p0,

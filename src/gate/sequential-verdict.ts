@@ -10,11 +10,12 @@
 import type { PolicySpec } from '../plan/schema.js';
 import type { EvidenceBin } from './bins.js';
 import { emptyBin } from './bins.js';
-import { segmentStarts } from './evidence.js';
+import { liveSegmentation, segmentStarts } from './evidence.js';
+import { addCounts } from './bin-ledger.js';
 import { promotesNext } from './promotion.js';
 import { errorChecks } from './sequential-errors.js';
 import { latencyChecks } from './sequential-latency.js';
-import { failLevel, totalOf, type Evidence } from './sequential-common.js';
+import { failLevel, totalOf, type Evidence, type Tape } from './sequential-common.js';
 import { ISTIO_LATENCY_BUCKETS_MS } from './buckets.js';
 import type { BinCounts, CheckResult, GateSample, SideSample } from './types.js';
 
@@ -51,23 +52,33 @@ function binsOf(sample: GateSample, binMs: number): EvidenceBin[] {
   }));
 }
 
-/** The evidence the checks read, from one sample. */
-export function evidenceOf(policy: PolicySpec, sample: GateSample, weight: number): Evidence {
+/** The evidence the checks read, from one sample (`tape`: record each test's rows, to fold bins away). */
+export function evidenceOf(policy: PolicySpec, sample: GateSample, weight: number, tape?: Tape): Evidence {
   const carried = sample.evidenceSince !== undefined;
   const binMs = evidenceBinMs(policy);
   const bins = binsOf(sample, binMs);
   const steps = policy.steps.length;
-  const starts = segmentStarts(bins, carried ? sample.since : undefined, steps);
+  const folded = sample.folded;
+  const offset = folded?.bins ?? 0;
+  const starts = segmentStarts(bins, carried ? sample.since : undefined, steps, folded);
   const level = failLevel(policy, carried);
+  const total = (side: 'source' | 'target') => {
+    const live = totalOf(bins, side, emptyBin);
+    return folded ? addCounts(live, folded[side]) : live;
+  };
   return {
     bins,
+    offset,
+    ...(folded ? { folded } : {}),
     starts,
+    segmentation: liveSegmentation(starts, offset),
+    ...(tape ? { tape } : {}),
     steps,
     lastStartWeight: starts.length > 1 ? 0.5 / Math.max(1, steps - 1) : 0.5,
     binMs,
     stepTarget: sample.target,
-    target: totalOf(bins, 'target', emptyBin),
-    source: totalOf(bins, 'source', emptyBin),
+    target: total('target'),
+    source: total('source'),
     scope: carried ? 'since the migration started' : 'since the step started',
     weight,
     level,

@@ -47,8 +47,35 @@ export interface GateSample {
   evidenceSince?: number;
   /** Evidence bins (both sides over the same interval; `start`/`end` epoch ms when known). */
   batches?: Array<{ start?: number; end?: number; source: BinCounts; target: BinCounts }>;
+  /**
+   * Sequential method: the evidence of the bins before `batches`, folded away so that memory per migration does
+   * not grow with its duration (fold.ts). `batches[0]` is bin `folded.bins` of the migration.
+   */
+  folded?: FoldedEvidence;
   /** How many Prometheus queries produced this sample. */
   queries: number;
+}
+
+/** One sequential test's evidence over folded bins: per start (its global bin index), per alternative, ln LR. */
+export interface FoldedTest {
+  sums: Record<number, number[]>;
+}
+
+/** The evidence of bins folded away (fold.ts): totals, segment starts, each test's sums and dispersion moments. */
+export interface FoldedEvidence {
+  /** Bins folded: the first live bin's index in the migration. */
+  bins: number;
+  source: BinCounts;
+  target: BinCounts;
+  /** Segment starts among the folded bins (global indices, 0 first). */
+  starts: number[];
+  /** When the last folded bin started (epoch ms). */
+  lastStart: number;
+  /** The containers' share of requests in the last folded bin that had traffic (to see the next step's jump). */
+  lastShare?: number;
+  tests: Record<string, FoldedTest>;
+  /** Dispersion moments by estimator (`<test>/cond`, `<test>/own`). */
+  moments: Record<string, { excess: number; weight: number; segments: number[] }>;
 }
 
 export type CheckOutcome = 'pass' | 'fail' | 'inconclusive' | 'skipped';
