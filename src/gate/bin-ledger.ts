@@ -21,7 +21,7 @@ import {
   type EvidenceBin,
   type RawSeries,
 } from './bins.js';
-import type { BinCounts } from './types.js';
+import type { BinCounts, FoldedEvidence } from './types.js';
 
 /** A series whose last sample is this much older than the final edge belonged to a pod that is gone. */
 const FORGET_MS = 10 * 60_000;
@@ -32,6 +32,8 @@ export interface LedgerRead {
   completeTo: number;
   /** Each side's counts since the step started, up to `completeTo`. */
   step: { source: BinCounts; target: BinCounts };
+  /** The evidence of the bins before `bins`, folded away (fold.ts). */
+  folded?: FoldedEvidence;
 }
 
 type Side = 'source' | 'target';
@@ -60,6 +62,7 @@ export class EvidenceLedger {
   private firstSeen = Infinity;
   private readTo = -Infinity;
   private step?: { since: number; source: BinCounts; target: BinCounts };
+  private folded?: FoldedEvidence;
 
   constructor(
     readonly evidenceSince: number,
@@ -79,6 +82,12 @@ export class EvidenceLedger {
     for (const side of ['source', 'target'] as const)
       for (const s of this.tail[side].values()) n += s.samples.length;
     return n;
+  }
+
+  /** Replaces the first `k` final bins by `folded`, their evidence summed (fold.ts). */
+  fold(k: number, folded: FoldedEvidence): void {
+    this.final.splice(0, k);
+    this.folded = folded;
   }
 
   /** Whether this ledger can answer at `at` for a step that started at `since`. */
@@ -120,7 +129,12 @@ export class EvidenceLedger {
       addCounts(step.target, sideBetween(target, from, completeTo, this.firstSeen));
     }
     this.trim();
-    return { bins: [...this.final, ...bins.slice(finals.length)], completeTo, step };
+    return {
+      bins: [...this.final, ...bins.slice(finals.length)],
+      completeTo,
+      step,
+      ...(this.folded ? { folded: this.folded } : {}),
+    };
   }
 
   private merge(side: Side, fresh: readonly RawSeries[]): void {

@@ -72,7 +72,8 @@ export function mixtureOverStarts(
   const width = perBin[0]?.length ?? ALTERNATIVES.length;
   const parts = starts.map((s, i) => {
     const sums = s < offset && folded?.[s] ? [...folded[s]!] : Array.from({ length: width }, () => 0);
-    for (let b = Math.max(0, s - offset); b < perBin.length; b++) perBin[b]!.forEach((x, j) => (sums[j]! += x));
+    for (let b = Math.max(0, s - offset); b < perBin.length; b++)
+      perBin[b]!.forEach((x, j) => (sums[j]! += x));
     return logMeanExp(sums) + Math.log(weights[i]!);
   });
   if (used < 1) parts.push(Math.log(1 - used));
@@ -121,7 +122,10 @@ export function segmentStarts(
 }
 
 /** The live bins' segments: each start as a live index (one before them begins the first live segment). */
-export function liveSegmentation(starts: readonly number[], offset: number): { starts: number[]; ids: number[] } {
+export function liveSegmentation(
+  starts: readonly number[],
+  offset: number,
+): { starts: number[]; ids: number[] } {
   const local: number[] = [];
   const ids: number[] = [];
   for (const s of starts) {

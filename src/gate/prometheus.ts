@@ -10,6 +10,7 @@ import { goldenSignalsQuery, rawCountersQuery, recentTrafficQuery, renderTemplat
 import type { RawSeries } from './bins.js';
 import { evidenceBinMs } from './sequential-verdict.js';
 import { LedgerCache } from './bin-ledger.js';
+import { FOLD_CHUNK, foldEvidence, shouldFold } from './fold.js';
 
 import type { BinCounts, GateSample, Quantile, SideSample } from './types.js';
 
@@ -168,18 +169,24 @@ export class PrometheusProvider implements MetricsProvider {
     const custom = await this.customMetrics(req);
     // A later analysis of the same migration answered first (concurrent reads): read afresh.
     if (!ledger.canAnswer(since, at)) return this.sampleSinceStep(req, since);
-    const { bins, step } = ledger.add({ source, target }, at, since);
-    return {
+    const { bins, step, folded } = ledger.add({ source, target }, at, since);
+    const sample: GateSample = {
       at,
       since,
       ...(carried ? { evidenceSince } : {}),
       batches: bins,
+      ...(folded ? { folded } : {}),
       windowMs: Math.max(0, at - since),
       source: asSide(step.source),
       target: asSide(step.target),
       custom,
       queries: this.queries - before,
     };
+    if (!shouldFold(ledger.finalBins)) return sample;
+    // Memory per migration stays flat: the oldest bins are replaced by their evidence (fold.ts).
+    const next = foldEvidence(req.policy, sample, FOLD_CHUNK);
+    ledger.fold(FOLD_CHUNK, next);
+    return { ...sample, batches: bins.slice(FOLD_CHUNK), folded: next };
   }
 
   private async customMetrics(req: SampleRequest): Promise<Record<string, number>> {

@@ -21,6 +21,7 @@
 import { pct } from './format.js';
 import { ALTERNATIVES, eventLogRatios, normalCdf, type Batch } from './sequential.js';
 import { normalQuantile } from './stats.js';
+import type { PowerPrior } from './types.js';
 
 export const PROMOTION_MIN_EXPECTED_ERRORS = 3;
 /** The smallest absolute error-rate increase the power rule asks to detect (0.1 percentage points). */
@@ -44,6 +45,14 @@ export interface PowerQuestion {
   /** ln(1/α) of the component. */
   level: number;
   alternatives?: readonly number[];
+  /** Drift sums of the step's bins already folded away (fold.ts), per alternative. */
+  prior?: DriftSums;
+}
+
+/** Per alternative, the mean and variance of the tempered ln LR summed over some bins. */
+export interface DriftSums {
+  mean: number[];
+  variance: number[];
 }
 
 interface Drift {
@@ -54,9 +63,9 @@ interface Drift {
 /** Mean and variance of each alternative's tempered ln LR over the bins, under the regression. */
 function drifts(q: PowerQuestion): Drift[] {
   const grid = q.alternatives ?? ALTERNATIVES;
-  return grid.map((a) => {
-    let mean = 0;
-    let variance = 0;
+  return grid.map((a, j) => {
+    let mean = q.prior?.mean[j] ?? 0;
+    let variance = q.prior?.variance[j] ?? 0;
     q.bins.forEach((b, i) => {
       const nt = b.target.trials;
       const ns = b.source.trials;
@@ -70,6 +79,12 @@ function drifts(q: PowerQuestion): Drift[] {
     });
     return { mean, variance };
   });
+}
+
+/** The drift sums of the question's bins alone (to fold them away). */
+export function driftSums(q: PowerQuestion): DriftSums {
+  const d = drifts({ ...q, prior: undefined });
+  return { mean: d.map((x) => x.mean), variance: d.map((x) => x.variance) };
 }
 
 /** Probability that the ratio test, run on these requests, would have crossed its level under the regression. */
@@ -108,11 +123,11 @@ const ready: Readiness = { ok: true, note: '' };
 const minutes = (ms: number) =>
   ms < 90_000 ? `${Math.max(1, Math.round(ms / 1000))} s` : `${Math.round(ms / 60_000)} more minutes`;
 
-/** The last gate's verdict on the error comparison's evidence (ok when the next step is not 100 %). */
-export function errorPromotionReadiness(o: {
+/** What the last gate asks of the error comparison (see errorPromotionReadiness). */
+export interface ReadinessInput {
   lastGate: boolean;
   detect?: { errorRatio: number; power: number };
-  /** The current step's bins, their variance inflation and width. */
+  /** The current step's live bins, their variance inflation and width. */
   bins: readonly Batch[];
   phi: readonly number[];
   binMs: number;
@@ -120,16 +135,36 @@ export function errorPromotionReadiness(o: {
   sourceRequests: number;
   rho0: number;
   level: number;
-}): Readiness {
-  if (!o.lastGate) return ready;
+  /** The step's bins folded away (fold.ts). */
+  prior?: PowerPrior;
+}
+
+/** The regression the last gate must be able to catch: errorRatio × the VMs' rate, at least +0.1 points. */
+export function regressionRate(o: ReadinessInput): { srcRate: number; targetRate: number } {
   const srcRate = o.sourceErrors / o.sourceRequests;
-  // The regression to catch: errorRatio × the VMs' rate, at least +0.1 points (and that for VMs that never fail).
   const targetRate = Math.max(
     srcRate * (o.detect?.errorRatio ?? 1),
     srcRate + MIN_DETECTABLE_INCREASE,
     srcRate * o.rho0 * 1.1,
   );
-  const targetRequests = o.bins.reduce((s, b) => s + b.target.trials, 0);
+  return { srcRate, targetRate };
+}
+
+/** The power question of the last gate, over `bins` with their φ (the live ones, or those being folded). */
+export function powerQuestion(
+  o: ReadinessInput,
+  bins: readonly Batch[],
+  phi: readonly number[],
+): PowerQuestion {
+  const { srcRate, targetRate } = regressionRate(o);
+  return { bins, phi, sourceRate: srcRate, targetRate, rho0: o.rho0, level: o.level };
+}
+
+/** The last gate's verdict on the error comparison's evidence (ok when the next step is not 100 %). */
+export function errorPromotionReadiness(o: ReadinessInput): Readiness {
+  if (!o.lastGate) return ready;
+  const { srcRate, targetRate } = regressionRate(o);
+  const targetRequests = o.bins.reduce((s, b) => s + b.target.trials, 0) + (o.prior?.requests ?? 0);
   const expected = targetRequests * targetRate;
   if (expected < PROMOTION_MIN_EXPECTED_ERRORS)
     return {
@@ -138,16 +173,12 @@ export function errorPromotionReadiness(o: {
     };
   if (!o.detect) return ready;
   const q: PowerQuestion = {
-    bins: o.bins,
-    phi: o.phi,
-    sourceRate: srcRate,
-    targetRate,
-    rho0: o.rho0,
-    level: o.level,
+    ...powerQuestion(o, o.bins, o.phi),
+    ...(o.prior ? { prior: o.prior } : {}),
   };
   const power = detectionPower(q);
   if (power >= o.detect.power) return ready;
-  const elapsed = o.bins.length * o.binMs;
+  const elapsed = (o.bins.length + (o.prior?.bins ?? 0)) * o.binMs;
   const factor = trafficFactorFor(q, o.detect.power);
   const rps = elapsed > 0 ? targetRequests / (elapsed / 1000) : 0;
   const eta = Number.isFinite(factor)

@@ -10,12 +10,15 @@ import {
 } from './dispersion.js';
 import { mixtureOverStarts } from './evidence.js';
 import { logThreshold, type Batch } from './sequential.js';
+import type { ReadinessInput } from './promotion.js';
 import type { BinCounts, CheckResult, FoldedEvidence, SideSample } from './types.js';
 
 /** What the tests computed per live bin, kept when bins are about to be folded away (fold.ts). */
 export interface Tape {
   rows: Map<string, number[][]>;
   moments: Map<string, Array<BinMoment | undefined>>;
+  /** The last gate's question, when the next step is 100 % (its power counts the step's bins). */
+  readiness?: ReadinessInput;
 }
 
 /** What the tests see: this step's counts (readiness) and the evidence bins (carried across steps). */

@@ -13,7 +13,7 @@
 import { pct } from './format.js';
 import type { PolicySpec } from '../plan/schema.js';
 import { rateBinLLR, ratioBinLLR } from './evidence.js';
-import { errorPromotionReadiness } from './promotion.js';
+import { errorPromotionReadiness, type ReadinessInput } from './promotion.js';
 import { wilson } from './stats.js';
 import type { CheckResult } from './types.js';
 import {
@@ -117,17 +117,22 @@ function comparisonCheck(policy: PolicySpec, ev: Evidence, margin: number): Chec
     const p0 = sk === 0 && margin > 0 ? margin : Math.min(0.999, before * rho0);
     return rateBinLLR(b.target.events, b.target.trials, p0, { phi: own.phi[i]!, cap: ev.cap });
   });
-  const readiness = errorPromotionReadiness({
+  const from = lastSegmentFrom(ev);
+  const prior = ev.folded?.power;
+  const question: ReadinessInput = {
     lastGate: ev.lastGate,
     ...(policy.analysis.detectBeforePromotion ? { detect: policy.analysis.detectBeforePromotion } : {}),
-    bins: batches.slice(lastSegmentFrom(ev)),
-    phi: cond.phi.slice(lastSegmentFrom(ev)),
+    bins: batches.slice(from),
+    phi: cond.phi.slice(from),
     binMs: ev.binMs,
     sourceErrors: sk,
     sourceRequests: sn,
     rho0,
     level: ev.level + Math.log(1 / ev.lastStartWeight),
-  });
+    ...(prior && prior.start === ev.starts.at(-1) ? { prior } : {}),
+  };
+  if (ev.tape) ev.tape.readiness = question;
+  const readiness = errorPromotionReadiness(question);
   const stepN = ev.stepTarget.requests;
   const { minRequests } = policy.analysis;
   const allowed = margin > 0 ? `allowed +${pct(margin)}` : 'no increase allowed';

@@ -76,6 +76,18 @@ export interface FoldedEvidence {
   tests: Record<string, FoldedTest>;
   /** Dispersion moments by estimator (`<test>/cond`, `<test>/own`). */
   moments: Record<string, { excess: number; weight: number; segments: number[] }>;
+  /** The promotion rule's power over the current step's folded bins. */
+  power?: PowerPrior;
+}
+
+/** What the promotion rule keeps of a step's folded bins: drift sums per alternative, requests, bins. */
+export interface PowerPrior {
+  mean: number[];
+  variance: number[];
+  /** The step's first bin (global index): the prior belongs to that step only. */
+  start: number;
+  requests: number;
+  bins: number;
 }
 
 export type CheckOutcome = 'pass' | 'fail' | 'inconclusive' | 'skipped';
