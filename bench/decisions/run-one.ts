@@ -32,6 +32,8 @@ export interface RunOneOptions {
   startAt: number;
   /** Give up (ABORT, outcome "timeout") after this much virtual time. */
   maxVirtualMs?: number;
+  /** Called after every verdict with the provider and the virtual instant (e.g. to measure the evidence held). */
+  observe?: (prom: PrometheusProvider, at: number) => void;
 }
 
 const SCRAPE_MS = 15_000;
@@ -130,7 +132,10 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
           if (e.rollback) state.rollbackAt = e.at;
           if (e.weight >= injectAtWeight && !traffic.regressed) traffic.inject(e.at);
         } else if (e.type === 'phase') state.phase = e.phase;
-        else if (e.type === 'verdict') state.lastVerdict = `${e.verdict.outcome}: ${e.verdict.summary}`;
+        else if (e.type === 'verdict') {
+          state.lastVerdict = `${e.verdict.outcome}: ${e.verdict.summary}`;
+          o.observe?.(prom, e.verdict.at);
+        }
         else if (e.type === 'finished') state.finished = e;
       },
     });

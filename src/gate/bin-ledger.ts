@@ -13,6 +13,7 @@
  * instant before the last one it read, or for a step that began before its final edge: the caller then starts a
  * new ledger, which reads everything from the evidence start again (as after a restart).
  */
+import { createHash } from 'node:crypto';
 import {
   alignedBins,
   emptyBin,
@@ -38,11 +39,26 @@ export interface LedgerRead {
 
 type Side = 'source' | 'target';
 
+/** A series' identity: a digest of all its labels (Istio's ~20 labels would be most of what is held). */
 const seriesKey = (labels: Record<string, string>) =>
-  Object.keys(labels)
-    .sort()
-    .map((k) => `${k}=${labels[k]}`)
-    .join(',');
+  createHash('sha1')
+    .update(
+      Object.keys(labels)
+        .sort()
+        .map((k) => `${k}=${labels[k]}`)
+        .join('\u0000'),
+    )
+    .digest('base64url')
+    .slice(0, 20);
+
+/** The labels the bins read (signal, bucket, error class, pod); the rest only tell series apart. */
+const KEPT_LABELS = ['__name__', 'le', 'response_code', 'grpc_response_status', 'pod', 'instance'];
+
+const keptLabels = (labels: Record<string, string>): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const k of KEPT_LABELS) if (labels[k] !== undefined) out[k] = labels[k];
+  return out;
+};
 
 /** a += b, bucket by bucket (a side's bounds are its own; a bucket `b` lacks adds nothing). */
 export function addCounts(a: BinCounts, b: BinCounts): BinCounts {
@@ -55,8 +71,46 @@ export function addCounts(a: BinCounts, b: BinCounts): BinCounts {
 
 const copyCounts = (c: BinCounts): BinCounts => ({ ...c, buckets: [...c.buckets] });
 
+/**
+ * A final bin packed into one Float64Array (start, end, then each side's requests, errors, latency count and
+ * buckets): ~0.4 kB instead of ~1.5 kB of objects. Bounds are shared references.
+ */
+interface PackedBin {
+  data: Float64Array;
+  bounds: [readonly number[] | undefined, readonly number[] | undefined];
+}
+
+/** Layout: start, end, source requests, errors, latency count, bucket count ns, ns buckets, then the target's. */
+function pack(b: EvidenceBin): PackedBin {
+  const ns = b.source.buckets.length;
+  const data = new Float64Array(9 + ns + b.target.buckets.length);
+  data.set([b.start, b.end, b.source.requests, b.source.errors, b.source.latencyCount, ns]);
+  data.set(b.source.buckets, 6);
+  data.set([b.target.requests, b.target.errors, b.target.latencyCount], 6 + ns);
+  data.set(b.target.buckets, 9 + ns);
+  return { data, bounds: [b.source.bounds, b.target.bounds] };
+}
+
+function unpack(p: PackedBin): EvidenceBin {
+  const d = p.data;
+  const ns = d[5]!;
+  const side = (at: number, buckets: Float64Array, bounds: readonly number[] | undefined): BinCounts => ({
+    requests: d[at]!,
+    errors: d[at + 1]!,
+    latencyCount: d[at + 2]!,
+    buckets: Array.from(buckets),
+    ...(bounds ? { bounds } : {}),
+  });
+  return {
+    start: d[0]!,
+    end: d[1]!,
+    source: side(2, d.subarray(6, 6 + ns), p.bounds[0]),
+    target: side(6 + ns, d.subarray(9 + ns), p.bounds[1]),
+  };
+}
+
 export class EvidenceLedger {
-  private readonly final: EvidenceBin[] = [];
+  private readonly final: PackedBin[] = [];
   private edge: number;
   private readonly tail: Record<Side, Map<string, RawSeries>> = { source: new Map(), target: new Map() };
   private firstSeen = Infinity;
@@ -82,6 +136,16 @@ export class EvidenceLedger {
     for (const side of ['source', 'target'] as const)
       for (const s of this.tail[side].values()) n += s.samples.length;
     return n;
+  }
+
+  /** Everything the ledger holds, as plain data (to measure it). */
+  state(): object {
+    return {
+      final: this.final.map((p) => p.data),
+      tail: { source: [...this.tail.source.values()], target: [...this.tail.target.values()] },
+      step: this.step,
+      folded: this.folded,
+    };
   }
 
   /** Replaces the first `k` final bins by `folded`, their evidence summed (fold.ts). */
@@ -130,7 +194,7 @@ export class EvidenceLedger {
     }
     this.trim();
     return {
-      bins: [...this.final, ...bins.slice(finals.length)],
+      bins: [...this.final.map(unpack), ...bins.slice(finals.length)],
       completeTo,
       step,
       ...(this.folded ? { folded: this.folded } : {}),
@@ -145,7 +209,7 @@ export class EvidenceLedger {
       const k = seriesKey(s.labels);
       const known = map.get(k);
       if (!known) {
-        map.set(k, { labels: s.labels, samples: [...s.samples] });
+        map.set(k, { labels: keptLabels(s.labels), samples: [...s.samples] });
         continue;
       }
       const last = known.samples.at(-1)?.t ?? -Infinity;
@@ -154,7 +218,7 @@ export class EvidenceLedger {
   }
 
   private finalize(b: EvidenceBin, since: number, source: RawSeries[], target: RawSeries[]): void {
-    this.final.push(b);
+    this.final.push(pack(b));
     this.edge = b.end;
     if (b.end <= since) return;
     if (b.start >= since) {
@@ -193,6 +257,11 @@ export class LedgerCache {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** The ledgers held, least recently used first. */
+  ledgers(): EvidenceLedger[] {
+    return [...this.entries.values()];
   }
 
   /** The ledger for `key` that can answer at `at` for a step since `since` (a new one when none can). */
