@@ -55,6 +55,10 @@ const migration = {
     seq: { type: 'integer', description: 'state version; drive job ids are <id>-s<seq>' },
     schedule: { type: 'object' },
     lastVerdict: { type: 'object' },
+    stepsReached: {
+      type: 'integer',
+      description: 'the 1-based step being applied or held (0 before the first), kept through a rollback',
+    },
   },
 };
 const historyEntry = {

@@ -287,6 +287,8 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     { role: o.role, url: running.url, redis: describeTopology(topology), prefix },
     'meshshift serving',
   );
+  const dashboard = dashboardNote(o.role, !!tokens, running.url);
+  logger.info({ dashboard: dashboard.url ?? 'off' }, dashboard.message);
 
   running.close = shutdown({
     logger,
@@ -298,6 +300,22 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     connections,
   });
   return running;
+}
+
+/** Where the dashboard is, or why it is off: `serve` says it once at start. */
+export function dashboardNote(
+  role: string,
+  hasTokens: boolean,
+  url: string,
+): { url?: string; message: string } {
+  if (role === 'worker' || role === 'controller')
+    return { message: `dashboard off: --role ${role} serves no dashboard (it is on --role api or all)` };
+  if (!hasTokens)
+    return {
+      message:
+        'dashboard off: no --tokens-file (people sign in to the dashboard with a token from that file)',
+    };
+  return { url: `${url}/ui/`, message: `dashboard at ${url}/ui/ (sign in with a token from --tokens-file)` };
 }
 
 /** The bounded shutdown sequence (see the file comment). Idempotent: every call returns the same promise. */

@@ -45,19 +45,30 @@ export interface MigrationView {
   heldByWindow: boolean;
   seq: number;
   lastVerdict?: unknown;
+  /**
+   * Steps reached: the 1-based step being applied or held (0 before the first), kept through a rollback or an
+   * abort, so a migration rolled back from 5 % of [1, 5, …] reads "2/6 (rolled back)".
+   */
+  stepsReached?: number;
 }
 
 /** The commands a stored migration accepts now, and its phase as the machine sees it. */
 export function possibleOf(src: Pick<ViewSource, 'plan' | 'snapshot' | 'timeScale' | 'createdAt'>): {
   phase: string;
   possible: CommandType[];
+  stepsReached: number;
 } {
   const { config } = runConfig(src.plan, src.timeScale);
   const s = inspect(src.snapshot ?? initialSnapshot(config, src.createdAt), config);
-  return { phase: phaseOf(s), possible: possibleCommands(s) };
+  return {
+    phase: phaseOf(s),
+    possible: possibleCommands(s),
+    stepsReached: Math.max(0, Math.min(config.steps.length, s.context.stepIndex + 1)),
+  };
 }
 
 export function viewOf(rec: ViewSource): MigrationView {
+  const now = possibleOf(rec);
   return {
     id: rec.id,
     name: rec.name,
@@ -67,7 +78,7 @@ export function viewOf(rec: ViewSource): MigrationView {
     steps: rec.plan.policy.steps,
     policy: rec.plan.policyName,
     ...(rec.reason ? { reason: rec.reason } : {}),
-    possible: possibleOf(rec).possible,
+    possible: now.possible,
     createdAt: new Date(rec.createdAt).toISOString(),
     createdBy: rec.createdBy,
     updatedAt: new Date(rec.updatedAt).toISOString(),
@@ -76,5 +87,6 @@ export function viewOf(rec: ViewSource): MigrationView {
     heldByWindow: rec.heldByWindow,
     seq: rec.seq,
     ...(rec.lastVerdict ? { lastVerdict: rec.lastVerdict } : {}),
+    stepsReached: now.stepsReached,
   };
 }

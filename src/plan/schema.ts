@@ -188,7 +188,7 @@ const policySpecObject = z
       /**
        * How evidence is judged. `window`: each analysis looks at the last `window` on its own (Flagger/Argo
        * style). `sequential`: anytime-valid tests on everything counted since the step started, so a check may
-       * run every interval without inflating false alarms (see README "How the gate decides").
+       * run every interval without inflating false alarms (see docs/gate.md).
        */
       method: z.enum(['window', 'sequential']).default('window'),
       /**

@@ -1,8 +1,11 @@
 /**
  * The migration chart's data from history entries (pure; the page and the unit tests use it): weight % as a
  * step line, both sides' error rate and p50/p99 latency from the verdicts' samples, and markers for verdicts,
- * commands, phase changes and the rollback.
+ * commands, phase changes and the rollback. A window-method sample carries its quantiles; a sequential one
+ * carries the step's histogram (cumulative bucket counts), read here as Prometheus' histogram_quantile does.
  */
+import { ISTIO_LATENCY_BUCKETS_MS } from '../gate/buckets.js';
+
 export interface ChartEntry {
   id?: string;
   type: string;
@@ -35,6 +38,41 @@ interface Side {
   requests?: number;
   errors?: number;
   latencyMs?: { p50?: number; p99?: number };
+  /** Sequential method: cumulative counts at or below each bound, and the histogram's total. */
+  buckets?: number[];
+  latencyCount?: number;
+  bounds?: number[];
+}
+
+/**
+ * The q-quantile of a cumulative histogram, interpolated linearly inside its bucket (histogram_quantile's rule);
+ * the highest finite bound when it falls in the +Inf bucket; null without observations.
+ */
+export function quantileOfBuckets(
+  buckets: readonly number[],
+  total: number,
+  q: number,
+  bounds: readonly number[] = ISTIO_LATENCY_BUCKETS_MS,
+): number | null {
+  if (!(total > 0) || buckets.length === 0) return null;
+  const rank = q * total;
+  let below = 0;
+  for (let i = 0; i < Math.min(buckets.length, bounds.length); i++) {
+    const c = buckets[i]!;
+    if (c >= rank) {
+      const lower = i === 0 ? 0 : bounds[i - 1]!;
+      return c === below ? bounds[i]! : lower + ((bounds[i]! - lower) * (rank - below)) / (c - below);
+    }
+    below = c;
+  }
+  return bounds[Math.min(buckets.length, bounds.length) - 1] ?? null;
+}
+
+function latency(s: Side | undefined, q: 'p50' | 'p99'): number | null {
+  const given = num(s?.latencyMs?.[q]);
+  if (given !== null) return given;
+  if (!s || !Array.isArray(s.buckets) || typeof s.latencyCount !== 'number') return null;
+  return quantileOfBuckets(s.buckets, s.latencyCount, q === 'p50' ? 0.5 : 0.99, s.bounds);
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
@@ -128,10 +166,10 @@ export function chartData(history: readonly ChartEntry[]): ChartData {
 function setSides(d: ChartData, i: number, s: { source?: Side; target?: Side }): void {
   d.sourceErrorPct[i] = errPct(s.source);
   d.targetErrorPct[i] = errPct(s.target);
-  d.sourceP50[i] = num(s.source?.latencyMs?.p50);
-  d.targetP50[i] = num(s.target?.latencyMs?.p50);
-  d.sourceP99[i] = num(s.source?.latencyMs?.p99);
-  d.targetP99[i] = num(s.target?.latencyMs?.p99);
+  d.sourceP50[i] = latency(s.source, 'p50');
+  d.targetP50[i] = latency(s.target, 'p50');
+  d.sourceP99[i] = latency(s.source, 'p99');
+  d.targetP99[i] = latency(s.target, 'p99');
 }
 
 /** Points that carry a value, per side (what the page reports and the browser test checks). */

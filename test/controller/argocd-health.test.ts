@@ -1,5 +1,5 @@
 /**
- * The Argo CD health check the README ships for MigrationPlans, run by a real Lua 5.1 interpreter (Redis's, the
+ * The Argo CD health check docs/gitops.md ships for MigrationPlans, run by a real Lua 5.1 interpreter (Redis's, the
  * same language version as Argo CD's gopher-lua) on the statuses the controller writes.
  */
 import { readFileSync } from 'node:fs';
@@ -59,8 +59,8 @@ describe('Argo CD health check (Lua)', () => {
     expect((await health({ metadata: { generation: 1 } }))[0]).toBe('Progressing');
   });
 
-  it('the README ships exactly this script', () => {
-    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  it('docs/gitops.md ships exactly this script', () => {
+    const readme = readFileSync(path.join(ROOT, 'docs/gitops.md'), 'utf8');
     const indented = LUA.trimEnd()
       .split('\n')
       .map((l) => `    ${l}`)

@@ -1,5 +1,5 @@
 /**
- * The README's GitOps section with the REAL kubectl binary (from PATH) against the Kubernetes API test server and
+ * The GitOps page (docs/gitops.md) with the REAL kubectl binary (from PATH) against the Kubernetes API test server and
  * the controller (real Redis and Prometheus): the CRD from `meshshift crd` applied with kubectl, the example
  * MigrationPlan applied with kubectl's default (strict, server-side) validation, `get -w` with the CRD's printer
  * columns, `wait`, `annotate` promote and abort, `describe` with the Events, `delete` held by the finalizer,
@@ -120,7 +120,7 @@ async function setUp(prefix: string): Promise<ControllerEnv> {
 const waitPhase = (e: ControllerEnv, name: string, phase: string): Promise<string> =>
   ok('wait', '-n', e.ns, `--for=jsonpath={.status.phase}=${phase}`, `mp/${name}`, '--timeout=120s');
 
-describe('the README GitOps section with the real kubectl', () => {
+describe('the GitOps page (docs/gitops.md) with the real kubectl', () => {
   it('CRD, strict validation, apply, get -w, promote, wait Ready, describe with Events, server-side apply', async () => {
     const e = await setUp('kubectl-ready');
     // Default validation is strict and server-side: an unknown field is refused, a wrong type is invalid.

@@ -107,6 +107,32 @@ afterAll(async () => {
   await redis?.close();
 });
 
+/** Three panels (weight, errors, latency) on one time axis: plot areas aligned, each y axis scaled to its data. */
+async function checkPanels(page: Page): Promise<void> {
+  const plot = page.locator('.plot');
+  expect(await plot.getAttribute('data-unit')).toBe('s'); // a compressed run reads in seconds
+  const panels = ['weight', 'errors', 'latency'];
+  const boxes = await Promise.all(
+    panels.map(async (p) => (await page.locator(`.panel[data-panel=${p}] .u-over`).boundingBox())!),
+  );
+  for (const b of boxes.slice(1)) {
+    expect(Math.abs(b.x - boxes[0]!.x)).toBeLessThanOrEqual(1);
+    expect(Math.abs(b.width - boxes[0]!.width)).toBeLessThanOrEqual(1);
+  }
+  expect(boxes[1]!.y).toBeGreaterThan(boxes[0]!.y + boxes[0]!.height);
+  expect(boxes[2]!.y).toBeGreaterThan(boxes[1]!.y + boxes[1]!.height);
+  const yMax = async (p: string) =>
+    Number(await page.locator(`.panel[data-panel=${p}]`).getAttribute('data-y-max'));
+  expect(await yMax('weight')).toBe(5); // rolled back from 5 %: the weight reads on 0–5 %, not on the floor
+  const errors = await yMax('errors'); // the containers failed a quarter of requests; the VMs ~0.1 %
+  expect(errors).toBeGreaterThanOrEqual(5);
+  expect(errors).toBeLessThanOrEqual(60);
+  const latency = await yMax('latency');
+  expect(latency).toBeGreaterThan(10);
+  expect(latency).toBeLessThan(1000);
+  expect(await page.locator('.plot canvas').count()).toBe(3);
+}
+
 describe('dashboard in a real browser', () => {
   it('the list updates live; Promote at the gate advances and Abort rolls back (Kubernetes weights); a viewer gets no buttons', async () => {
     const list = await newPage(OPERATOR);
@@ -196,6 +222,9 @@ describe('dashboard in a real browser', () => {
       ['PROMOTE', 'web:alice', undefined],
       ['ABORT', 'web:alice', 'pager went off'],
     ]);
+    // The step it was aborted at, said so, in the list (live) and on the page.
+    await expect.poll(() => row.locator('td').nth(4).textContent()).toBe('4/6 (aborted)');
+    expect(await op.getByTestId('step').textContent()).toBe('step 4/6 (aborted)');
   });
 
   it('a regression: the chart has both sides, a fail marker and the rollback; screenshots; axe finds nothing critical', async () => {
@@ -216,12 +245,28 @@ describe('dashboard in a real browser', () => {
     expect(Number(await plot.getAttribute('data-pass'))).toBeGreaterThanOrEqual(1);
     expect(Number(await plot.getAttribute('data-points-source'))).toBeGreaterThan(2);
     expect(Number(await plot.getAttribute('data-points-target'))).toBeGreaterThan(2);
-    expect(await page.locator('.plot canvas').count()).toBe(1);
     expect(await page.getByRole('button', { name: /Promote|Pause|Resume|Abort/ }).count()).toBe(0);
+    // "2/6 (rolled back)", not "step –/6": the step it was rolled back from.
+    expect(await page.getByTestId('step').textContent()).toBe('step 2/6 (rolled back)');
+    await checkPanels(page);
     // Hovering the last marker (the rollback, at the chart's right edge) shows its line.
-    const box = (await page.locator('.plot .u-over').boundingBox())!;
+    const box = (await page.locator('.panel[data-panel=weight] .u-over').boundingBox())!;
     await page.mouse.move(box.x + box.width - 1, box.y + box.height / 2);
     await expect.poll(() => page.locator('.chart .hover').textContent()).toMatch(/^rollback: weight 5 → 0 %/);
+    // Hovered values in every panel's legend: the time since the start, both sides' numbers with their units.
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+    const legend = (panel: string, n: number) =>
+      page
+        .locator(`.panel[data-panel=${panel}] .u-legend .u-series`)
+        .nth(n)
+        .locator('.u-value')
+        .textContent();
+    await expect.poll(() => legend('weight', 0)).toMatch(/^\+\d+:\d\d$/);
+    expect(await legend('weight', 1)).toMatch(/^(1|5) %$/);
+    for (const n of [1, 2]) expect(await legend('errors', n)).toMatch(/^\d+(\.\d+)? %$/);
+    // This policy judges p99 only (the window method queries the quantiles it checks): p50 has no values.
+    for (const n of [3, 4]) expect(await legend('latency', n)).toMatch(/^\d+(\.\d+)? ms$/);
+    for (const n of [1, 2]) expect(await legend('latency', n)).toBe('–');
     await page.locator('.plot').scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(artifacts, 'dashboard-rolled-back.png'), fullPage: true });
     if (process.env.UPDATE_DOCS_SCREENSHOT)
@@ -235,6 +280,10 @@ describe('dashboard in a real browser', () => {
       if (violations.length) console.log(`[axe] ${JSON.stringify(violations.map((v) => [v.id, v.impact]))}`);
       expect(violations.filter((v) => v.impact === 'critical')).toEqual([]);
     }
+  });
+
+  it('serve said at start where the dashboard is', () => {
+    expect(stderr()).toContain(`"msg":"dashboard at ${base}/ui/ (sign in with a token from --tokens-file)"`);
   });
 
   it('no token in any page URL or in the server logs', () => {

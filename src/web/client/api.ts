@@ -22,6 +22,7 @@ export interface View {
   updatedAt: string;
   seq: number;
   lastVerdict?: { outcome?: string; summary?: string };
+  stepsReached?: number;
 }
 
 export interface Entry {

@@ -1,7 +1,23 @@
-/** The migration's one time chart (uPlot): weight step line, both sides' errors and latency, event markers. */
+/**
+ * The migration's chart: three aligned uPlot panels on one time axis (time since the first entry) — the weight as
+ * a step line, both sides' error rate, both sides' p50/p99 latency — each y axis scaled to its data, cursors in
+ * sync, the hovered values in each panel's legend, and markers for verdicts, commands, gates, pauses and the
+ * rollback.
+ */
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import { chartData, pointCounts, type ChartData, type Marker, type MarkerKind } from '../chart-data.js';
+import {
+  TICK_INCREMENTS,
+  elapsedLabel,
+  rangeOf,
+  tickLabel,
+  timeUnitOf,
+  valueAtOrBefore,
+  valueLabel,
+  weightRange,
+  type TimeUnit,
+} from '../chart-scale.js';
 import type { Entry } from './api.js';
 import { html } from './html.js';
 
@@ -15,25 +31,48 @@ export const MARKER_COLORS: Record<MarkerKind, string> = {
   rollback: '#b91c1c',
 };
 
-function drawMarkers(u: uPlot, markers: Marker[]): void {
+/** The chart's data on its own time axis: seconds since the first point. */
+interface Frame {
+  d: ChartData;
+  t0: number;
+  xs: number[];
+  span: number;
+  unit: TimeUnit;
+  markers: Marker[];
+}
+
+function frameOf(d: ChartData): Frame {
+  const t0 = d.x[0] ?? 0;
+  const xs = d.x.map((x) => x - t0);
+  const markers = d.markers.map((m) => ({ ...m, x: m.x - t0 }));
+  const span = Math.max(1, xs.at(-1) ?? 0, ...markers.map((m) => m.x));
+  return { d, t0, xs, span, unit: timeUnitOf(span), markers };
+}
+
+type PanelKey = 'weight' | 'errors' | 'latency';
+const AXIS_WIDTH = 64;
+
+function drawMarkers(u: uPlot, markers: Marker[], dots: boolean): void {
   const ctx = u.ctx;
-  const { top, height } = u.bbox;
+  const { top, height, left, width } = u.bbox;
+  const px = devicePixelRatio;
   ctx.save();
   for (const m of markers) {
     const x = Math.round(u.valToPos(m.x, 'x', true));
-    if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+    if (x < left - 1 || x > left + width + 1) continue;
+    const verdict = m.kind === 'pass' || m.kind === 'inconclusive' || m.kind === 'fail';
     ctx.strokeStyle = MARKER_COLORS[m.kind];
     ctx.fillStyle = MARKER_COLORS[m.kind];
-    const verdict = m.kind === 'pass' || m.kind === 'inconclusive' || m.kind === 'fail';
-    ctx.lineWidth = m.kind === 'rollback' ? 3 * devicePixelRatio : 1 * devicePixelRatio;
-    ctx.setLineDash(verdict ? [] : [6 * devicePixelRatio, 4 * devicePixelRatio]);
+    ctx.lineWidth = (m.kind === 'rollback' ? 3 : 1) * px;
+    ctx.setLineDash(verdict ? [] : [6 * px, 4 * px]);
     if (!verdict || m.kind === 'fail') {
       ctx.beginPath();
       ctx.moveTo(x, top);
       ctx.lineTo(x, top + height);
       ctx.stroke();
     }
-    const r = (m.kind === 'fail' ? 6 : 4) * devicePixelRatio;
+    if (!dots) continue;
+    const r = (m.kind === 'fail' ? 6 : 4) * px;
     ctx.beginPath();
     if (verdict) ctx.arc(x, top + height - r - 2, r, 0, 2 * Math.PI);
     else ctx.rect(x - r, top, 2 * r, 2 * r);
@@ -42,119 +81,170 @@ function drawMarkers(u: uPlot, markers: Marker[]): void {
   ctx.restore();
 }
 
-function options(
-  width: number,
-  markers: () => Marker[],
-  onHover: (m: Marker | undefined) => void,
-): uPlot.Options {
-  const line = (label: string, scale: string, stroke: string, dash?: number[]): uPlot.Series => ({
-    label,
-    scale,
-    stroke,
-    width: 1.5,
-    spanGaps: true,
-    points: { show: true, size: 4 },
-    ...(dash ? { dash } : {}),
-  });
+/** A data series whose legend shows the last sample at or before the cursor, with its unit. */
+function line(label: string, stroke: string, unit: '%' | 'ms', dash?: number[]): uPlot.Series {
   return {
-    width,
-    height: 340,
-    scales: {
-      x: { time: true },
-      pct: { range: [0, 100] },
-      err: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1)] },
-      ms: { range: (_u, _min, max) => [0, Math.max(10, max ?? 10)] },
-    },
-    series: [
-      {},
+    label,
+    stroke,
+    width: 1.75,
+    spanGaps: true,
+    points: { show: true, size: 5, fill: stroke },
+    ...(dash ? { dash } : {}),
+    value: (u, _v, si, di) => valueLabel(valueAtOrBefore(u.data[si]!, di ?? u.data[0].length - 1), unit),
+  };
+}
+
+function seriesOf(key: PanelKey): uPlot.Series[] {
+  if (key === 'weight')
+    return [
       {
-        label: 'weight %',
-        scale: 'pct',
         stroke: '#1d4ed8',
         width: 2.5,
+        label: 'weight on the containers',
         paths: uPlot.paths.stepped!({ align: 1 }),
-        fill: 'rgba(29,78,216,0.07)',
+        fill: 'rgba(29,78,216,0.08)',
+        points: { show: false },
+        value: (u, _v, si, di) => `${valueAtOrBefore(u.data[si]!, di ?? u.data[0].length - 1) ?? 0} %`,
       },
-      line('VM errors %', 'err', '#374151'),
-      line('k8s errors %', 'err', '#dc2626'),
-      line('VM p50 ms', 'ms', '#6b7280', [2, 3]),
-      line('k8s p50 ms', 'ms', '#f59e0b', [2, 3]),
-      line('VM p99 ms', 'ms', '#111827', [8, 4]),
-      line('k8s p99 ms', 'ms', '#c2410c', [8, 4]),
+    ];
+  if (key === 'errors') return [line('VMs', '#374151', '%'), line('containers', '#dc2626', '%')];
+  return [
+    line('VMs p50', '#6b7280', 'ms', [3, 3]),
+    line('containers p50', '#f59e0b', 'ms', [3, 3]),
+    line('VMs p99', '#111827', 'ms'),
+    line('containers p99', '#c2410c', 'ms'),
+  ];
+}
+
+function dataOf(key: PanelKey, f: Frame): uPlot.AlignedData {
+  const { d, xs } = f;
+  if (key === 'weight') return [xs, d.weight];
+  if (key === 'errors') return [xs, d.sourceErrorPct, d.targetErrorPct];
+  return [xs, d.sourceP50, d.targetP50, d.sourceP99, d.targetP99];
+}
+
+function yRange(key: PanelKey, f: Frame): [number, number] {
+  const { d } = f;
+  if (key === 'weight') return weightRange(d.weight);
+  if (key === 'errors') return rangeOf([d.sourceErrorPct, d.targetErrorPct], 0.1);
+  return rangeOf([d.sourceP50, d.targetP50, d.sourceP99, d.targetP99], 10);
+}
+
+const Y_LABEL: Record<PanelKey, string> = { weight: 'weight %', errors: 'errors %', latency: 'latency ms' };
+const HEIGHT: Record<PanelKey, number> = { weight: 130, errors: 150, latency: 170 };
+
+function options(
+  key: PanelKey,
+  width: number,
+  frame: () => Frame,
+  onHover: (m: Marker | undefined) => void,
+): uPlot.Options {
+  const bottom = key === 'latency';
+  return {
+    width,
+    height: HEIGHT[key],
+    cursor: { sync: { key: 'meshshift-migration' }, points: { size: 7 } },
+    legend: { live: true },
+    scales: {
+      x: { time: false, range: () => [0, frame().span] },
+      y: { range: () => yRange(key, frame()) },
+    },
+    series: [
+      { label: 'time since the start', value: (_u, v) => (v === null ? '–' : elapsedLabel(v)) },
+      ...seriesOf(key),
     ],
     axes: [
-      {},
-      { scale: 'pct', label: 'weight %' },
-      { scale: 'err', side: 1, label: 'errors %', grid: { show: false } },
-      { scale: 'ms', side: 1, label: 'latency ms', grid: { show: false } },
+      {
+        incrs: () => TICK_INCREMENTS[frame().unit],
+        values: (_u, splits) =>
+          bottom ? splits.map((s) => tickLabel(s, frame().unit)) : splits.map(() => ''),
+        size: bottom ? 40 : 6,
+        ...(bottom
+          ? { label: frame().unit === 'min' ? 'minutes since the start' : 'seconds since the start' }
+          : {}),
+        ...(bottom ? {} : { ticks: { show: false } }),
+      },
+      {
+        label: Y_LABEL[key],
+        size: AXIS_WIDTH,
+        values: (_u, splits) => splits.map((s) => String(+s.toFixed(2))),
+      },
     ],
     hooks: {
-      draw: [(u) => drawMarkers(u, markers())],
-      setCursor: [
-        (u) => {
-          const left = u.cursor.left;
-          if (left === undefined || left < 0) return onHover(undefined);
-          let best: Marker | undefined;
-          let bestD = 8;
-          for (const m of markers()) {
-            const d = Math.abs(u.valToPos(m.x, 'x') - left);
-            if (d <= bestD) [best, bestD] = [m, d];
-          }
-          onHover(best);
-        },
-      ],
+      draw: [(u) => drawMarkers(u, frame().markers, key === 'weight')],
+      setCursor: [(u) => onHover(nearestMarker(u, frame().markers))],
     },
   };
 }
 
-const asData = (d: ChartData): uPlot.AlignedData => [
-  d.x,
-  d.weight,
-  d.sourceErrorPct,
-  d.targetErrorPct,
-  d.sourceP50,
-  d.targetP50,
-  d.sourceP99,
-  d.targetP99,
-];
+function nearestMarker(u: uPlot, markers: Marker[]): Marker | undefined {
+  const left = u.cursor.left;
+  if (left === undefined || left < 0) return undefined;
+  let best: Marker | undefined;
+  let bestD = 8;
+  for (const m of markers) {
+    const d = Math.abs(u.valToPos(m.x, 'x') - left);
+    if (d <= bestD) [best, bestD] = [m, d];
+  }
+  return best;
+}
 
-export function Chart({ history }: { history: Entry[] }) {
-  const box = useRef<HTMLDivElement>(null);
-  const hover = useRef<HTMLParagraphElement>(null);
-  const plot = useRef<uPlot | null>(null);
-  const data = chartData(history);
-  const markers = useRef<Marker[]>(data.markers);
-  markers.current = data.markers;
+const PANELS: PanelKey[] = ['weight', 'errors', 'latency'];
+const HOVER_HINT =
+  'Hover the chart for the values at that time; hover a marker for its verdict, command or rollback.';
+
+function usePanels(
+  frame: Frame,
+  boxes: Array<{ current: HTMLDivElement | null }>,
+  hover: { current: HTMLParagraphElement | null },
+) {
+  const current = useRef(frame);
+  current.current = frame;
+  const plots = useRef<uPlot[]>([]);
   useEffect(() => {
-    const el = box.current!;
     const onHover = (m: Marker | undefined) => {
-      if (hover.current)
-        hover.current.textContent = m ? m.label : 'Hover a marker for the verdict, command or rollback.';
+      if (hover.current) hover.current.textContent = m ? m.label : HOVER_HINT;
     };
-    plot.current = new uPlot(
-      options(Math.max(320, el.clientWidth), () => markers.current, onHover),
-      asData(data),
-      el,
-    );
-    const onResize = () => plot.current?.setSize({ width: Math.max(320, el.clientWidth), height: 340 });
+    const widthOf = (el: HTMLElement) => Math.max(320, el.clientWidth);
+    plots.current = PANELS.map((key, i) => {
+      const el = boxes[i]!.current!;
+      return new uPlot(
+        options(key, widthOf(el), () => current.current, onHover),
+        dataOf(key, current.current),
+        el,
+      );
+    });
+    const onResize = () =>
+      plots.current.forEach((p, i) =>
+        p.setSize({ width: widthOf(boxes[i]!.current!), height: HEIGHT[PANELS[i]!] }),
+      );
     addEventListener('resize', onResize);
     return () => {
       removeEventListener('resize', onResize);
-      plot.current?.destroy();
-      plot.current = null;
+      plots.current.forEach((p) => p.destroy());
+      plots.current = [];
     };
   }, []);
   useEffect(() => {
-    plot.current?.setData(asData(data));
+    plots.current.forEach((p, i) => p.setData(dataOf(PANELS[i]!, frame)));
   });
+}
+
+export function Chart({ history }: { history: Entry[] }) {
+  const boxes = [useRef<HTMLDivElement>(null), useRef<HTMLDivElement>(null), useRef<HTMLDivElement>(null)];
+  const hover = useRef<HTMLParagraphElement>(null);
+  const data = chartData(history);
+  const frame = frameOf(data);
+  usePanels(frame, boxes, hover);
   const counts = pointCounts(data);
   const kinds = (k: MarkerKind) => data.markers.filter((m) => m.kind === k).length;
+  const titles = ['Weight on the containers', 'Error rate', 'Latency (p50 dashed, p99 solid)'];
   return html`<figure class="chart">
     <div
-      ref=${box}
       class="plot"
       role="img"
       aria-label=${`Weight, error rate and latency over time: ${data.markers.length} events`}
+      data-unit=${frame.unit}
       data-points-source=${counts.source}
       data-points-target=${counts.target}
       data-pass=${kinds('pass')}
@@ -162,8 +252,16 @@ export function Chart({ history }: { history: Entry[] }) {
       data-fail=${kinds('fail')}
       data-rollback=${kinds('rollback')}
       data-commands=${kinds('command')}
-    ></div>
-    <p ref=${hover} class="hover" aria-live="polite">Hover a marker for the verdict, command or rollback.</p>
+    >
+      ${PANELS.map(
+        (k, i) =>
+          html`<div class="panel" data-panel=${k} data-y-max=${yRange(k, frame)[1]}>
+            <h3>${titles[i]}</h3>
+            <div ref=${boxes[i]}></div>
+          </div>`,
+      )}
+    </div>
+    <p ref=${hover} class="hover" aria-live="polite">${HOVER_HINT}</p>
     <figcaption class="legend-markers">
       ${(['pass', 'inconclusive', 'fail', 'gate', 'pause', 'command', 'rollback'] as MarkerKind[]).map(
         (k) => html`<span><i style=${{ background: MARKER_COLORS[k] }}></i>${k} (${kinds(k)})</span>`,

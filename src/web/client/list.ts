@@ -1,6 +1,7 @@
 /** The migrations list: live over SSE, filterable by namespace and phase. */
 import { useEffect, useState } from 'preact/hooks';
 import { age, type Me, type View } from './api.js';
+import { stepLabel } from '../labels.js';
 import { html } from './html.js';
 
 export function WeightBar({ weight }: { weight: number }) {
@@ -16,11 +17,6 @@ export function WeightBar({ weight }: { weight: number }) {
     ><span class="num">${weight} %</span>
   </span>`;
 }
-
-export const stepOf = (m: View): string => {
-  const i = m.steps.indexOf(m.weight);
-  return i >= 0 ? `${i + 1}/${m.steps.length}` : `–/${m.steps.length}`;
-};
 
 export function ListPage(_: { me: Me }) {
   const [items, setItems] = useState<View[]>([]);
@@ -87,7 +83,7 @@ export function ListPage(_: { me: Me }) {
               <td>${m.namespace}</td>
               <td><span class=${`phase ${m.phase}`}>${m.phase}</span></td>
               <td><${WeightBar} weight=${m.weight} /></td>
-              <td>${stepOf(m)}</td>
+              <td>${stepLabel(m)}</td>
               <td>
                 ${m.lastVerdict?.outcome ? html`<span class=${`verdict ${m.lastVerdict.outcome}`} title=${m.lastVerdict.summary ?? ''}>${m.lastVerdict.outcome}</span>` : '–'}
               </td>

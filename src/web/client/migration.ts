@@ -5,7 +5,8 @@ import { verdictLine } from '../chart-data.js';
 import { ApiError, call, mergeEntries, type Entry, type Me, type View } from './api.js';
 import { Chart } from './chart.js';
 import { html } from './html.js';
-import { WeightBar, stepOf } from './list.js';
+import { WeightBar } from './list.js';
+import { stepLabel } from '../labels.js';
 
 const LABELS: Record<string, string> = {
   PROMOTE: 'Promote',
@@ -119,7 +120,7 @@ export function MigrationPage({ id, me }: { id: string; me: Me }) {
     <div class="state">
       <span class=${`phase ${m.phase}`} data-testid="phase">${m.phase}</span>
       <${WeightBar} weight=${m.weight} />
-      <span>step ${stepOf(m)}</span>
+      <span data-testid="step">step ${stepLabel(m)}</span>
       ${m.reason && html`<span class="reason">${m.reason}</span>`}
     </div>
     <${Commands} m=${m} me=${me} onError=${setError} />
