@@ -182,11 +182,15 @@ export class PrometheusProvider implements MetricsProvider {
       custom,
       queries: this.queries - before,
     };
-    if (!shouldFold(ledger.finalBins)) return sample;
-    // Memory per migration stays flat: the oldest bins are replaced by their evidence (fold.ts).
-    const next = foldEvidence(req.policy, sample, FOLD_CHUNK);
-    ledger.fold(FOLD_CHUNK, next);
-    return { ...sample, batches: bins.slice(FOLD_CHUNK), folded: next };
+    // Memory per migration stays flat: the oldest bins are replaced by their evidence (fold.ts); a ledger just
+    // rebuilt from Prometheus (another worker, a restart) folds until it is back to size.
+    let out = sample;
+    while (shouldFold(ledger.finalBins)) {
+      const next = foldEvidence(req.policy, out, FOLD_CHUNK);
+      ledger.fold(FOLD_CHUNK, next);
+      out = { ...out, batches: out.batches!.slice(FOLD_CHUNK), folded: next };
+    }
+    return out;
   }
 
   private async customMetrics(req: SampleRequest): Promise<Record<string, number>> {
