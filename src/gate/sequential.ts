@@ -26,17 +26,6 @@ export function logMeanExp(xs: readonly number[]): number {
   return m + Math.log(xs.reduce((s, x) => s + Math.exp(x - m), 0) / xs.length);
 }
 
-/** One-sided binomial mixture: ln E for k events out of n trials against H0: p ≤ p0. */
-export function rateEvidence(k: number, n: number, p0: number, alternatives = ALTERNATIVES): number {
-  if (!(n > 0) || !(p0 > 0) || p0 >= 1) return 0;
-  const kk = Math.min(Math.max(0, k), n);
-  const logs = alternatives
-    .map((a) => Math.min(p0 * a, (1 + p0) / 2, 0.999999))
-    .filter((p1) => p1 > p0)
-    .map((p1) => kk * Math.log(p1 / p0) + (n - kk) * Math.log((1 - p1) / (1 - p0)));
-  return logs.length ? logMeanExp(logs) : 0;
-}
-
 export interface Counts {
   /** Events (errors, or requests above a latency bound). */
   events: number;
@@ -60,46 +49,10 @@ export function eventLogRatios(
   return { up: Math.log(pi1 / pi0), down: Math.log((1 - pi1) / (1 - pi0)) };
 }
 
-/** Conditional (two-sample) mixture: ln E that the target's event rate exceeds ρ0 × the source's. */
-export function ratioEvidence(
-  target: Counts,
-  source: Counts,
-  rho0: number,
-  alternatives = ALTERNATIVES,
-): number {
-  return ratioEvidenceBatches([{ target, source }], rho0, alternatives);
-}
-
 /** Both sides' counts over one batch of time (one bin of a few scrapes). */
 export interface Batch {
   target: Counts;
   source: Counts;
-}
-
-/**
- * The ratio test over batches in which the split may differ (weights change between steps): each batch has its
- * own π0 from its own request counts, the per-alternative log-likelihood ratios add up across batches, and the
- * mixture is taken once over the products (a mixture of test martingales is one).
- */
-export function ratioEvidenceBatches(
-  batches: readonly Batch[],
-  rho0: number,
-  alternatives = ALTERNATIVES,
-): number {
-  if (!(rho0 > 0)) return 0;
-  const sums = alternatives.map(() => 0);
-  for (const b of batches) {
-    const nt = b.target.trials;
-    const ns = b.source.trials;
-    const kt = Math.max(0, Math.min(b.target.events, nt));
-    const ks = Math.max(0, Math.min(b.source.events, ns));
-    if (!(nt > 0) || !(ns > 0) || kt + ks === 0) continue;
-    alternatives.forEach((a, j) => {
-      const { up, down } = eventLogRatios(nt, ns, rho0, rho0 * a);
-      sums[j]! += kt * up + ks * down;
-    });
-  }
-  return logMeanExp(sums);
 }
 
 /** The e-value threshold (as a natural log) for a test that was given `alpha` of the budget. */

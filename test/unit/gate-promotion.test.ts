@@ -7,7 +7,15 @@ import {
   promotesNext,
   trafficFactorFor,
 } from '../../src/gate/promotion.js';
-import { logThreshold, ratioEvidenceBatches, type Batch } from '../../src/gate/sequential.js';
+import { ratioBinLLR } from '../../src/gate/evidence.js';
+import { ALTERNATIVES, logMeanExp, logThreshold, type Batch } from '../../src/gate/sequential.js';
+
+/** The ratio test over batches (per-alternative ln LR added up, then mixed), untempered and uncapped. */
+const ratioEvidenceBatches = (batches: readonly Batch[], rho0: number) => {
+  const sums = ALTERNATIVES.map(() => 0);
+  for (const b of batches) ratioBinLLR(b, rho0, { phi: 1, cap: Infinity }).forEach((x, j) => (sums[j]! += x));
+  return logMeanExp(sums);
+};
 import { mulberry32, poissonFrom } from '../../src/sim/random.js';
 import { GOOD_PLAN } from '../harness/plan-fixtures.js';
 

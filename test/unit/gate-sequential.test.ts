@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { logThreshold, normalCdf, rateEvidence, ratioEvidence } from '../../src/gate/sequential.js';
+import { rateBinLLR, ratioBinLLR } from '../../src/gate/evidence.js';
+import { logMeanExp, logThreshold, normalCdf, type Counts } from '../../src/gate/sequential.js';
+
+/** One bin's evidence, untempered and uncapped (the live tests' per-bin ratios, mixed over the alternatives). */
+const PLAIN = { phi: 1, cap: Infinity };
+const rateEvidence = (k: number, n: number, p0: number) => logMeanExp(rateBinLLR(k, n, p0, PLAIN));
+const ratioEvidence = (target: Counts, source: Counts, rho0: number) =>
+  logMeanExp(ratioBinLLR({ target, source }, rho0, PLAIN));
 import { mulberry32 as rng } from '../../src/sim/random.js';
 
 /** Share of runs whose e-value ever reaches 1/alpha when checked after every batch. */
@@ -87,4 +94,3 @@ describe('sequential tests', () => {
     expect(ratioEvidence(t, s, 2)).toBeLessThan(0);
   });
 });
-
