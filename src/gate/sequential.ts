@@ -6,9 +6,10 @@
  * P(it ever reaches 1/α) ≤ α, so it may be checked after every interval without inflating false alarms.
  * Alternatives are mixed over a fixed grid (a mixture SPRT), so no single effect size has to be guessed.
  *
- *  - `rateEvidence`: the target's own events (errors, or requests above a latency bound) against an absolute
+ * The per-bin ratios live in evidence.ts (`rateBinLLR`, `ratioBinLLR`); this file holds what they share.
+ *  - The rate test: the target's own events (errors, or requests above a latency bound) against an absolute
  *    rate p0 — H0: p ≤ p0.
- *  - `ratioEvidence`: the target against the source (the VMs). Requests on both sides arrive as Poisson
+ *  - The ratio test: the target against the source (the VMs). Requests on both sides arrive as Poisson
  *    processes; conditionally on the total number of events, each event is the target's with probability
  *    π(ρ) = ρ·n_t / (ρ·n_t + n_s), where ρ is the ratio of the target's event rate to the source's.
  *    H0: ρ ≤ ρ0. This is the counting-process test of Lindon, Sanden & Shirikian (KDD 2022) with a grid mixture.
