@@ -39,6 +39,8 @@ export interface RunRow {
   exposed: number;
   approvals: number;
   virtualMs: number;
+  /** When the weight reached 100 % (the promotion write), from the start; null when it never did. */
+  promotedMs?: number | null;
   wallMs: number;
   queries: number;
   weights: number[];

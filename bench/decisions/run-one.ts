@@ -80,6 +80,7 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
       finished: undefined as Extract<EngineEvent, { type: 'finished' }> | undefined,
       weights: [] as number[],
       rollbackAt: undefined as number | undefined,
+      promotedAt: undefined as number | undefined,
       lastVerdict: '',
       queries: 0,
     };
@@ -130,13 +131,13 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
           state.weights.push(e.weight);
           if (state.weights.length === 2 && scenario.outageMs) outageStart = e.at;
           if (e.rollback) state.rollbackAt = e.at;
+          else if (e.weight >= 100) state.promotedAt ??= e.at;
           if (e.weight >= injectAtWeight && !traffic.regressed) traffic.inject(e.at);
         } else if (e.type === 'phase') state.phase = e.phase;
         else if (e.type === 'verdict') {
           state.lastVerdict = `${e.verdict.outcome}: ${e.verdict.summary}`;
           o.observe?.(prom, e.verdict.at);
-        }
-        else if (e.type === 'finished') state.finished = e;
+        } else if (e.type === 'finished') state.finished = e;
       },
     });
     await runner.start();
@@ -220,6 +221,7 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
       exposed: truth.requests,
       approvals,
       virtualMs: end - o.startAt,
+      promotedMs: state.promotedAt === undefined ? null : state.promotedAt - o.startAt,
       wallMs: Math.round(performance.now() - wallStart),
       queries: prom.queries,
       weights: state.weights,
