@@ -251,9 +251,17 @@ const sideBoundsOf = (bins: readonly EvidenceBin[], side: Side) => bins[0]?.[sid
 
 /** Ledgers by migration (evidence start and selectors), the least recently used dropped beyond `maxEntries`. */
 export class LedgerCache {
-  private readonly entries = new Map<string, EvidenceLedger>();
+  private readonly entries = new Map<string, { ledger: EvidenceLedger; at: number }>();
 
-  constructor(private readonly maxEntries = 2000) {}
+  /**
+   * @param maxEntries ledgers kept at most (the least recently used go first)
+   * @param idleMs     a ledger not asked for this long before the latest analysis goes (its migration ended or
+   *                   moved to another worker; one that comes back is rebuilt from Prometheus)
+   */
+  constructor(
+    private readonly maxEntries = 2000,
+    private readonly idleMs = 15 * 60_000,
+  ) {}
 
   get size(): number {
     return this.entries.size;
@@ -261,18 +269,18 @@ export class LedgerCache {
 
   /** The ledgers held, least recently used first. */
   ledgers(): EvidenceLedger[] {
-    return [...this.entries.values()];
+    return [...this.entries.values()].map((e) => e.ledger);
   }
 
   /** The ledger for `key` that can answer at `at` for a step since `since` (a new one when none can). */
   ledgerFor(key: string, evidenceSince: number, binMs: number, since: number, at: number): EvidenceLedger {
     const k = `${key}@${evidenceSince}/${binMs}`;
-    let ledger = this.entries.get(k);
+    let ledger = this.entries.get(k)?.ledger;
     this.entries.delete(k);
     if (!ledger || !ledger.canAnswer(since, at)) ledger = new EvidenceLedger(evidenceSince, binMs);
-    this.entries.set(k, ledger);
-    for (const old of this.entries.keys()) {
-      if (this.entries.size <= this.maxEntries) break;
+    this.entries.set(k, { ledger, at });
+    for (const [old, e] of this.entries) {
+      if (this.entries.size <= this.maxEntries && e.at >= at - this.idleMs) break;
       this.entries.delete(old);
     }
     return ledger;

@@ -107,8 +107,11 @@ describe('evidence ledger', () => {
     expect(cache.ledgerFor('k', 0, binMs, 0, 130_000)).toBe(a);
     expect(a.canAnswer(0, 100_000)).toBe(false);
     expect(cache.ledgerFor('k', 0, binMs, 0, 100_000)).not.toBe(a);
-    cache.ledgerFor('x', 0, binMs, 0, 0);
-    cache.ledgerFor('y', 0, binMs, 0, 0);
+    cache.ledgerFor('x', 0, binMs, 0, 130_000);
+    cache.ledgerFor('y', 0, binMs, 0, 130_000);
     expect(cache.size).toBe(2);
+    // A ledger nobody asked for in 15 minutes goes (its migration ended, or moved to another worker).
+    cache.ledgerFor('z', 0, binMs, 0, 130_000 + 15 * 60_000 + 1);
+    expect(cache.size).toBe(1);
   });
 });
