@@ -1,7 +1,9 @@
 /**
  * "503 means nothing happened" for submissions, against a real Redis whose writes are paused (CLIENT PAUSE
  * WRITE): the create script reaches Redis only after its deadline (Redis' clock), so a POST /v1/migrations
- * answered 503 never creates a migration later — with or without an Idempotency-Key.
+ * answered 503 never creates a migration later — with or without an Idempotency-Key. "Nothing" is checked on
+ * every key under the prefix (record, history, indexes, queue), not only on the migration hashes; the same holds
+ * with Redis frozen (SIGSTOP) instead of paused.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -36,7 +38,9 @@ async function world(prefix: string) {
       },
       body: FUTURE_PLAN,
     });
-  return { api, ctl, stored, submit };
+  /** Every key under the prefix (the record, its history and indexes, the queue's jobs), sorted. */
+  const keys = async () => (await ctl.keys(`${prefix}:*`)).sort();
+  return { api, ctl, stored, keys, submit };
 }
 
 /** Waits until Redis takes writes again (the paused create has run by then, or never will). */
@@ -52,6 +56,7 @@ describe('a submission answered 503 is never stored later', () => {
     // Control: the same submit with Redis answering creates one migration (so the count below can move).
     expect((await w.submit()).status).toBe(201);
     expect(await w.stored()).toBe(1);
+    const before = await w.keys();
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) {
       await w.ctl.call('CLIENT', 'PAUSE', '4000', 'WRITE');
@@ -63,8 +68,29 @@ describe('a submission answered 503 is never stored later', () => {
       await writable(w.ctl);
       await sleep(100);
       expect(await w.stored(), `try ${i + 1}`).toBe(1);
+      expect(await w.keys(), `try ${i + 1}: keys`).toEqual(before);
     }
     expect(statuses).toEqual(Array.from({ length: 20 }, () => 503));
+    expect((await w.submit()).status).toBe(201); // and Redis, writable again, takes the next one
+  }, 240_000);
+
+  it('Redis frozen 4 s (SIGSTOP) around a submit without Idempotency-Key: 503 and nothing stored, 5 of 5', async () => {
+    const w = await world('freeze4');
+    const pid = Number(/process_id:(\d+)/.exec(await w.ctl.info('server'))?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    const before = await w.keys();
+    for (let i = 0; i < 5; i++) {
+      process.kill(pid, 'SIGSTOP');
+      const thaw = setTimeout(() => process.kill(pid, 'SIGCONT'), 4000);
+      cleanups.push(async () => (clearTimeout(thaw), process.kill(pid, 'SIGCONT')));
+      const t0 = performance.now();
+      const r = await w.submit();
+      expect(r.status, `try ${i + 1}`).toBe(503);
+      expect(performance.now() - t0).toBeLessThan(2_500);
+      await writable(w.ctl);
+      await sleep(100);
+      expect(await w.keys(), `try ${i + 1}: keys`).toEqual(before);
+    }
   }, 240_000);
 
   it('the paused create reaching Redis just after the 503 (pause lifted at once) stores nothing either, 10 of 10', async () => {
