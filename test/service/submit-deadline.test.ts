@@ -3,12 +3,15 @@
  * WRITE): the create script reaches Redis only after its deadline (Redis' clock), so a POST /v1/migrations
  * answered 503 never creates a migration later — with or without an Idempotency-Key. "Nothing" is checked on
  * every key under the prefix (record, history, indexes, queue), not only on the migration hashes; the same holds
- * with Redis frozen (SIGSTOP) instead of paused.
+ * with Redis frozen (SIGSTOP) instead of paused, and with only the create script held back (a proxy): there the
+ * create's deadline is the only guard (a mutation that drops it fails that test at its first try).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { scripts } from '../../src/service/scripts.js';
 import { startRedis } from '../../src/sim/redis.js';
+import { startRedisHoldProxy } from '../harness/redis-hold-proxy.js';
 import { TOKEN, startApi } from './helpers.js';
 import { FUTURE_PLAN } from './store-fixtures.js';
 
@@ -17,11 +20,12 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-async function world(prefix: string) {
+async function world(prefix: string, o: { via?: (redisUrl: string) => Promise<string> } = {}) {
   const redis = await startRedis();
   cleanups.push(() => redis.close());
   // The production answer budget (2 s) and Redis command timeout (1 s).
-  const api = await startApi(redis.url, prefix, { requestTimeoutMs: 2000, redisTimeoutMs: 1000 });
+  const apiRedis = o.via ? await o.via(redis.url) : redis.url;
+  const api = await startApi(apiRedis, prefix, { requestTimeoutMs: 2000, redisTimeoutMs: 1000 });
   cleanups.push(() => api.close());
   const ctl = new Redis(redis.url);
   cleanups.push(() => ctl.quit());
@@ -74,7 +78,33 @@ describe('a submission answered 503 is never stored later', () => {
     expect((await w.submit()).status).toBe(201); // and Redis, writable again, takes the next one
   }, 240_000);
 
+  it('Redis receiving the create script 1.5 s late (its checks before it answered): 503 and nothing stored, 20 of 20', async () => {
+    // CLIENT PAUSE WRITE also holds the route check that precedes the create, so the tests above end there; a
+    // proxy that delays only the create puts the pause where the create's deadline is the only guard.
+    let proxy: Awaited<ReturnType<typeof startRedisHoldProxy>> | undefined;
+    const w = await world('holdcreate', {
+      via: async (url) => {
+        proxy = await startRedisHoldProxy(Number(new URL(url).port));
+        cleanups.push(() => proxy!.close());
+        return proxy.url;
+      },
+    });
+    expect((await w.submit()).status).toBe(201); // control; it also loads the script into Redis' cache
+    const before = await w.keys();
+    for (let i = 0; i < 20; i++) {
+      proxy!.arm(scripts.create.sha, 1500);
+      const r = await w.submit();
+      expect(r.status, `try ${i + 1}`).toBe(503);
+      await proxy!.released();
+      await sleep(200);
+      expect(await w.keys(), `try ${i + 1}: keys`).toEqual(before);
+    }
+    expect(proxy!.holds).toBe(20);
+  }, 120_000);
+
   it('Redis frozen 4 s (SIGSTOP) around a submit without Idempotency-Key: 503 and nothing stored, 5 of 5', async () => {
+    // A frozen Redis answers nothing: the submission times out at its first command (the route check), and the
+    // commands already sent run at the thaw; none of them may store anything.
     const w = await world('freeze4');
     const pid = Number(/process_id:(\d+)/.exec(await w.ctl.info('server'))?.[1]);
     expect(pid).toBeGreaterThan(0);
