@@ -3,11 +3,12 @@
  * a random pause between faults, random durations. Worker kills are followed at once by a replacement worker.
  *
  * Issue 20's faults: the Kubernetes API hangs longer than the 10 s call deadline during forward steps
- * (`kube-hang`) and during rollbacks (`kube-hang-rollback`: operators abort running migrations as the hang
- * begins); Redis stops taking writes (CLIENT PAUSE WRITE) while plans are submitted without an Idempotency-Key
- * (`redis-pause`: the fault's own submissions are not retried, so a stray migration would show); and, on the
- * Sentinel world, a Sentinel-coordinated failover (`sentinel-failover`; `redis-restart` there takes the
- * primary away, so Sentinel promotes the replica).
+ * (`kube-hang`: held requests are answered at the heal) and during rollbacks (`kube-hang-rollback`: operators
+ * abort running migrations as the hang begins, and the requests it held are never answered); Redis stops
+ * taking writes (CLIENT PAUSE WRITE) while plans are submitted without an Idempotency-Key (`redis-pause`: the
+ * fault's own submissions are not retried, so a stray migration would show); and, on the Sentinel world, a
+ * Sentinel-coordinated failover (`sentinel-failover`; `redis-restart` there takes the primary away, so Sentinel
+ * promotes the replica).
  */
 import type { ScenarioFixture } from '../src/sim/istio-fixtures.js';
 import type { SubmitRequest } from './chaos-api-faults.js';
@@ -108,9 +109,9 @@ async function inject(w: ChaosWorld, ctx: FaultContext, kind: FaultKind, rnd: ()
       w.apiFault = { kind: 'ok' };
       return '';
     case 'kube-hang':
-      return hang(w, lasting(12_000, 40_000), () => Promise.resolve(''));
+      return hang(w, lasting(12_000, 40_000), false, () => Promise.resolve(''));
     case 'kube-hang-rollback':
-      return hang(w, lasting(30_000, 60_000), () => abortRunning(w, ctx, 1 + Math.floor(rnd() * 3)));
+      return hang(w, lasting(30_000, 60_000), true, () => abortRunning(w, ctx, 1 + Math.floor(rnd() * 3)));
     case 'prometheus-outage':
       await w.prom.stop();
       await sleep(lasting(5000, 15_000));
@@ -121,14 +122,22 @@ async function inject(w: ChaosWorld, ctx: FaultContext, kind: FaultKind, rnd: ()
   }
 }
 
-/** Every API request hangs for `ms` (longer than the 10 s call deadline); `during` runs as the hang begins. */
-async function hang(w: ChaosWorld, ms: number, during: () => Promise<string>): Promise<string> {
+/**
+ * Every API request hangs for `ms` (longer than the 10 s call deadline); `during` runs as the hang begins. A
+ * `wedged` hang never answers the requests it held, even after the heal: a rollback then waits for its next try.
+ */
+async function hang(
+  w: ChaosWorld,
+  ms: number,
+  wedged: boolean,
+  during: () => Promise<string>,
+): Promise<string> {
   let release!: () => void;
-  w.apiFault = { kind: 'hang', until: new Promise<void>((r) => (release = r)) };
+  w.apiFault = { kind: 'hang', until: new Promise<void>((r) => (release = r)), wedged };
   const [note] = await Promise.all([during(), sleep(ms)]);
   w.apiFault = { kind: 'ok' };
   release();
-  return `hung ${(ms / 1000).toFixed(1)} s${note ? `; ${note}` : ''}`;
+  return `${wedged ? 'wedged' : 'hung'} ${(ms / 1000).toFixed(1)} s${note ? `; ${note}` : ''}`;
 }
 
 /** Aborts up to `n` migrations that are shifting traffic now (their rollback meets the hang). */

@@ -9,7 +9,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FaultedRequest, WriteCheck } from './chaos-invariants.js';
 
-export type ApiFault = { kind: 'ok' } | { kind: '500' } | { kind: 'hang'; until: Promise<void> };
+/**
+ * A hang holds every request until `until`; then a request whose client still waits is forwarded — unless the
+ * hang is `wedged`: then it is never answered (as on a wedged API server) and only the client's deadline ends it.
+ */
+export type ApiFault =
+  { kind: 'ok' } | { kind: '500' } | { kind: 'hang'; until: Promise<void>; wedged: boolean };
 
 export interface KubeFront {
   readonly url: string;
@@ -45,6 +50,7 @@ export async function startKubeFront(o: {
         const fault = o.fault();
         if (fault.kind === 'hang') {
           await fault.until;
+          if (fault.wedged && closedAt === undefined) await new Promise((r) => res.once('close', r));
           if (res.destroyed || req.socket.destroyed) faulted('hang', closedAt ?? Date.now());
         } else if (fault.kind === '500' && !(req.url ?? '').includes('watch=')) {
           faulted('500', Date.now());
