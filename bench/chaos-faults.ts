@@ -56,6 +56,8 @@ export interface FaultContext {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Submissions per Redis write pause (each takes the API's ~1 s Redis timeout to answer 503). */
+const PROBES_PER_PAUSE = 3;
 
 /**
  * Injects faults until `untilMs` (epoch ms) — and, with `everyKind`, at least until each kind has happened once;
@@ -68,9 +70,12 @@ export async function injectFaults(
   untilMs: number,
   log: (s: string) => void,
   everyKind = false,
+  only?: readonly FaultKind[],
 ): Promise<FaultLog> {
   const out: FaultLog = { counts: {}, windows: [], notes: [] };
-  const kinds = FAULT_KINDS.filter((k) => k !== 'sentinel-failover' || w.redis.failover);
+  const kinds = FAULT_KINDS.filter(
+    (k) => (k !== 'sentinel-failover' || w.redis.failover) && (!only || only.includes(k)),
+  );
   let round: FaultKind[] = [];
   for (;;) {
     await sleep(4000 + rnd() * 8000);
@@ -162,7 +167,7 @@ async function pauseAndSubmit(w: ChaosWorld, ctx: FaultContext, ms: number): Pro
   const until = Date.now() + ms;
   await w.redis.pauseWrites(ms);
   const answers: string[] = [];
-  while (Date.now() < until - 500 && ctx.probes.length) {
+  for (let k = 0; k < PROBES_PER_PAUSE && Date.now() < until - 500 && ctx.probes.length; k++) {
     const f = ctx.probes.shift()!;
     const sentAt = Date.now();
     const plan = soakPlan(f, ctx.policy);

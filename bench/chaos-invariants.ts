@@ -105,7 +105,7 @@ export function checkInvariants(
       out.push({
         invariant: 'ends visibly',
         migration: m.id,
-        detail: `ended ${m.phase} at ${m.storeWeight} %`,
+        detail: `ended ${m.phase} at ${m.storeWeight} %${m.idleMs !== undefined ? ` (last change ${Math.round(m.idleMs / 1000)} s before the end)` : ''}`,
       });
     if (m.clusterWeight !== m.storeWeight)
       out.push({

@@ -59,10 +59,13 @@ async function sentinel(): Promise<ChaosRedis> {
   const group = await startSentinelGroup('meshshift');
   const nodes: RedisNode[] = [group.primary, group.replica];
   const sentinels = group.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port }));
+  // failoverDetector: follow +switch-master at once. Without it the probe stays on the old primary, which Sentinel
+  // leaves answering as a primary for ~9 s after a SENTINEL FAILOVER (its lock reads would be stale).
   const probe = new Redis({
     sentinels,
     name: group.name,
     ...FAIL_FAST,
+    failoverDetector: true,
     reconnectOnError: (err) => /READONLY/.test(err.message),
   });
   probe.on('error', () => undefined);
@@ -76,11 +79,38 @@ async function sentinel(): Promise<ChaosRedis> {
       await sleep(100);
     }
   };
+  /**
+   * Waits (up to 30 s) until the primary has its replica online and caught up, as an operator would before a
+   * planned failover: a replica promoted mid-resync would lose everything since its last sync, which is not the
+   * fault under test.
+   */
+  const replicaInSync = async (): Promise<void> => {
+    const until = Date.now() + 30_000;
+    while (Date.now() < until) {
+      const c = new Redis(await group.masterPort(), '127.0.0.1', {
+        lazyConnect: true,
+        retryStrategy: () => null,
+      });
+      try {
+        await c.connect();
+        const info = await c.info('replication');
+        const master = Number(/master_repl_offset:(\d+)/.exec(info)?.[1]);
+        const replica = /slave0:.*state=online,offset=(\d+)/.exec(info);
+        if (replica && master - Number(replica[1]) < 200_000) return;
+      } catch {
+        // not reachable yet: ask again
+      } finally {
+        c.disconnect();
+      }
+      await sleep(200);
+    }
+  };
   return {
     mode: 'sentinel',
     serveFlags: ['--redis-sentinels', group.addresses, '--redis-sentinel-name', group.name],
     probe,
     async restart(downMs) {
+      await replicaInSync();
       const port = await group.masterPort();
       const node = nodes.find((n) => n.port === port)!;
       const t0 = Date.now();
@@ -92,6 +122,7 @@ async function sentinel(): Promise<ChaosRedis> {
       return `primary ${port} stopped ${Math.round(downMs)} ms; ${next} primary ${promotedMs} ms after the stop; ${port} rejoined as its replica`;
     },
     async failover() {
+      await replicaInSync();
       const port = await group.masterPort();
       const t0 = Date.now();
       const s = new Redis(sentinels[0]!.port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null });
@@ -104,7 +135,19 @@ async function sentinel(): Promise<ChaosRedis> {
       await promotedAway(port);
       return Date.now() - t0;
     },
-    pauseWrites: async (ms) => void (await probe.call('CLIENT', 'PAUSE', String(Math.round(ms)), 'WRITE')),
+    async pauseWrites(ms) {
+      // On the node Sentinel names as the primary now (the one `serve`'s clients follow), not wherever the probe is.
+      const c = new Redis(await group.masterPort(), '127.0.0.1', {
+        lazyConnect: true,
+        retryStrategy: () => null,
+      });
+      try {
+        await c.connect();
+        await c.call('CLIENT', 'PAUSE', String(Math.round(ms)), 'WRITE');
+      } finally {
+        c.disconnect();
+      }
+    },
     async close() {
       probe.disconnect();
       await group.close();

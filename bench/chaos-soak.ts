@@ -14,7 +14,7 @@ import {
   type Hold,
   type SubmitRequest,
 } from './chaos-api-faults.js';
-import { injectFaults } from './chaos-faults.js';
+import { injectFaults, type FaultKind } from './chaos-faults.js';
 import {
   checkInvariants,
   figures,
@@ -38,6 +38,8 @@ export interface SoakOptions {
   redis?: RedisMode;
   /** Go on past `seconds` until every fault kind has happened once. */
   everyKind?: boolean;
+  /** Only these fault kinds (default: all). */
+  faults?: FaultKind[];
   log?: (line: string) => void;
 }
 
@@ -105,7 +107,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     };
     const until = Date.now() + o.seconds * 1000;
     const submitting = submitAll(world, o, rnd, { commands, submits, token: ctx.token }, log);
-    const faults = await injectFaults(world, ctx, rnd, until, log, o.everyKind);
+    const faults = await injectFaults(world, ctx, rnd, until, log, o.everyKind, o.faults);
     await submitting;
     const drainFrom = Date.now();
     const observed = await drain(world, o.drainSeconds * 1000);

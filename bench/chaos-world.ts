@@ -135,7 +135,14 @@ export async function startChaosWorld(
       close,
     };
     cleanups.push(async () => Promise.all(world.workers.map((w) => w.proc.stop())));
-    const startWorker = workerStarter(world, { dir, common, fronts });
+    // CHAOS_LOG_DIR: every worker's log (the last 100 kB of each) is kept there when the world closes.
+    const logDir = process.env.CHAOS_LOG_DIR;
+    if (logDir)
+      cleanups.push(async () =>
+        spawned.forEach((p) => writeFileSync(path.join(logDir, `worker-${p.proc.pid}.log`), p.stderr())),
+      );
+    const spawned: ServeProcess[] = [api];
+    const startWorker = workerStarter(world, { dir, common, fronts, spawned });
     world.replaceWorker = async () => {
       for (let attempt = 1; attempt <= 3; attempt++) {
         try {
@@ -159,7 +166,7 @@ export async function startChaosWorld(
 /** Starts one worker process behind a new fault-injecting front (its own kubeconfig points at the front). */
 function workerStarter(
   world: ChaosWorld,
-  o: { dir: string; common: string[]; fronts: KubeFront[] },
+  o: { dir: string; common: string[]; fronts: KubeFront[]; spawned: ServeProcess[] },
 ): () => Promise<void> {
   let spawned = 0;
   return async () => {
@@ -179,6 +186,7 @@ function workerStarter(
       ...['--lock-ttl', '3s', '--tick-align', '100ms', '--batch-window', '20ms', '--reconcile-every', '2s'],
     ]);
     front.pid = proc.proc.pid!;
+    o.spawned.push(proc);
     world.workers.push({ proc, front });
   };
 }

@@ -2,12 +2,13 @@
  * `npm run chaos`: the chaos soak of issues 10 and 20 (bench/chaos-soak.ts) with its figures and invariants.
  *
  *   node --import tsx bench/chaos.ts [--migrations 100] [--seconds 240] [--seed 1] [--drain 180]
- *                                     [--redis sentinel|single]
+ *                                     [--redis sentinel|single] [--faults kind,kind]
  *
  * Faults go on past --seconds until every kind has happened once. Needs the built CLI (npm run build),
  * redis-server, redis-sentinel and prometheus. Exit 0 when every invariant holds, 1 otherwise.
  */
 import { parseArgs } from 'node:util';
+import type { FaultKind } from './chaos-faults.js';
 import { formatReport } from './chaos-report.js';
 import { runSoak } from './chaos-soak.js';
 
@@ -18,6 +19,7 @@ const { values: argv } = parseArgs({
     seed: { type: 'string', default: '1' },
     drain: { type: 'string', default: '180' },
     redis: { type: 'string', default: 'sentinel' },
+    faults: { type: 'string' },
   },
 });
 if (argv.redis !== 'sentinel' && argv.redis !== 'single') throw new Error('--redis: sentinel or single');
@@ -32,6 +34,7 @@ const report = await runSoak({
   drainSeconds: Number(argv.drain),
   redis: argv.redis,
   everyKind: true,
+  ...(argv.faults ? { faults: argv.faults.split(',') as FaultKind[] } : {}),
   log,
 });
 process.stdout.write(`${formatReport(report)}\n`);
