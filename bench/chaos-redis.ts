@@ -6,7 +6,7 @@
  * and a write pause (CLIENT PAUSE WRITE).
  */
 import { Redis } from 'ioredis';
-import { startSentinelGroup, type RedisNode } from '../src/sim/redis-ha.js';
+import { startSentinelGroup, type RedisNode, type SentinelGroup } from '../src/sim/redis-ha.js';
 import { startRedis } from '../src/sim/redis.js';
 
 export type RedisMode = 'single' | 'sentinel';
@@ -69,60 +69,24 @@ async function sentinel(): Promise<ChaosRedis> {
     reconnectOnError: (err) => /READONLY/.test(err.message),
   });
   probe.on('error', () => undefined);
-  /** Waits (up to 30 s) until Sentinel names a primary other than `port`; returns its port. */
-  const promotedAway = async (port: number): Promise<number> => {
-    const until = Date.now() + 30_000;
-    for (;;) {
-      const now = await group.masterPort().catch(() => port);
-      if (now !== port) return now;
-      if (Date.now() > until) throw new Error(`Sentinel did not promote away from ${port} within 30 s`);
-      await sleep(100);
-    }
-  };
-  /**
-   * Waits (up to 30 s) until the primary has its replica online and caught up, as an operator would before a
-   * planned failover: a replica promoted mid-resync would lose everything since its last sync, which is not the
-   * fault under test.
-   */
-  const replicaInSync = async (): Promise<void> => {
-    const until = Date.now() + 30_000;
-    while (Date.now() < until) {
-      const c = new Redis(await group.masterPort(), '127.0.0.1', {
-        lazyConnect: true,
-        retryStrategy: () => null,
-      });
-      try {
-        await c.connect();
-        const info = await c.info('replication');
-        const master = Number(/master_repl_offset:(\d+)/.exec(info)?.[1]);
-        const replica = /slave0:.*state=online,offset=(\d+)/.exec(info);
-        if (replica && master - Number(replica[1]) < 200_000) return;
-      } catch {
-        // not reachable yet: ask again
-      } finally {
-        c.disconnect();
-      }
-      await sleep(200);
-    }
-  };
   return {
     mode: 'sentinel',
     serveFlags: ['--redis-sentinels', group.addresses, '--redis-sentinel-name', group.name],
     probe,
     async restart(downMs) {
-      await replicaInSync();
+      await replicaInSync(group);
       const port = await group.masterPort();
       const node = nodes.find((n) => n.port === port)!;
       const t0 = Date.now();
       await node.stop(); // SIGTERM: Redis 7 lets the replica catch up before it exits
       await sleep(downMs);
-      const next = await promotedAway(port);
+      const next = await promotedAway(group, port);
       const promotedMs = Date.now() - t0;
       await node.start(['--replicaof', '127.0.0.1', String(next)]);
       return `primary ${port} stopped ${Math.round(downMs)} ms; ${next} primary ${promotedMs} ms after the stop; ${port} rejoined as its replica`;
     },
     async failover() {
-      await replicaInSync();
+      await replicaInSync(group);
       const port = await group.masterPort();
       const t0 = Date.now();
       const s = new Redis(sentinels[0]!.port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null });
@@ -132,7 +96,7 @@ async function sentinel(): Promise<ChaosRedis> {
       } finally {
         s.disconnect();
       }
-      await promotedAway(port);
+      await promotedAway(group, port);
       return Date.now() - t0;
     },
     async pauseWrites(ms) {
@@ -153,4 +117,42 @@ async function sentinel(): Promise<ChaosRedis> {
       await group.close();
     },
   };
+}
+
+/** Waits (up to 30 s) until Sentinel names a primary other than `port`; returns its port. */
+async function promotedAway(group: SentinelGroup, port: number): Promise<number> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const now = await group.masterPort().catch(() => port);
+    if (now !== port) return now;
+    if (Date.now() > until) throw new Error(`Sentinel did not promote away from ${port} within 30 s`);
+    await sleep(100);
+  }
+}
+
+/**
+ * Waits (up to 30 s) until the primary has its replica online and caught up, as an operator would before a
+ * planned failover: a replica promoted mid-resync would lose everything since its last sync, which is not the
+ * fault under test.
+ */
+async function replicaInSync(group: SentinelGroup): Promise<void> {
+  const until = Date.now() + 30_000;
+  while (Date.now() < until) {
+    const c = new Redis(await group.masterPort(), '127.0.0.1', {
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
+    try {
+      await c.connect();
+      const info = await c.info('replication');
+      const master = Number(/master_repl_offset:(\d+)/.exec(info)?.[1]);
+      const replica = /slave0:.*state=online,offset=(\d+)/.exec(info);
+      if (replica && master - Number(replica[1]) < 200_000) return;
+    } catch {
+      // not reachable yet: ask again
+    } finally {
+      c.disconnect();
+    }
+    await sleep(200);
+  }
 }

@@ -83,13 +83,12 @@ export async function startChaosWorld(
     cleanups.push(() => slack.close());
     const kube = await startKubeApiServer();
     cleanups.push(() => kube.close());
-    const seed = (ns: string) => seedMigrationScenario(kube, { namespace: ns, mode: 'subsets' });
-    const fixtures = Array.from({ length: migrations }, (_, i) =>
-      seed(`chaos-${String(i).padStart(3, '0')}`),
-    );
-    const probeFixtures = Array.from({ length: PROBE_FIXTURES }, (_, i) =>
-      seed(`chaos-probe-${String(i).padStart(2, '0')}`),
-    );
+    const seed = (n: number, name: (i: number) => string) =>
+      Array.from({ length: n }, (_, i) =>
+        seedMigrationScenario(kube, { namespace: name(i), mode: 'subsets' }),
+      );
+    const fixtures = seed(migrations, (i) => `chaos-${String(i).padStart(3, '0')}`);
+    const probeFixtures = seed(PROBE_FIXTURES, (i) => `chaos-probe-${String(i).padStart(2, '0')}`);
     const exporter = await startIstioExporter(
       [...fixtures, ...probeFixtures].map((f) => f.host),
       { rps: 20 },
@@ -99,26 +98,16 @@ export async function startChaosWorld(
     cleanups.push(() => prom.close());
     await prom.addTarget('chaos', exporter.target);
     await prom.waitForSeries('istio_requests_total', 30_000);
-    const probe = redis.probe;
     const dir = mkdtempSync(path.join(os.tmpdir(), 'meshshift-chaos-'));
-    const tokens = path.join(dir, 'tokens');
-    writeFileSync(tokens, `${USER}:${TOKEN}\n`);
     const common = [...redis.serveFlags, '--prefix', PREFIX, '--log-level', 'info'];
-    const api = await startServe(
-      ['--role', 'api', ...common, '--tokens-file', tokens, '--time-scale', TIME_SCALE],
-      {
-        SLACK_SIGNING_SECRET: 'chaos-signing-secret',
-        SLACK_BOT_TOKEN: 'xoxb-chaos',
-        SLACK_API_URL: slack.apiUrl,
-      },
-    );
+    const api = await startApiProcess(dir, common, slack);
     cleanups.push(() => api.stop());
     const fronts: KubeFront[] = [];
     cleanups.push(async () => Promise.all(fronts.map((f) => f.close())));
 
     const world: ChaosWorld = {
       redis,
-      probe,
+      probe: redis.probe,
       kube,
       prom,
       fixtures: [...fixtures, ...probeFixtures],
@@ -135,13 +124,8 @@ export async function startChaosWorld(
       close,
     };
     cleanups.push(async () => Promise.all(world.workers.map((w) => w.proc.stop())));
-    // CHAOS_LOG_DIR: every worker's log (the last 100 kB of each) is kept there when the world closes.
-    const logDir = process.env.CHAOS_LOG_DIR;
-    if (logDir)
-      cleanups.push(async () =>
-        spawned.forEach((p) => writeFileSync(path.join(logDir, `worker-${p.proc.pid}.log`), p.stderr())),
-      );
     const spawned: ServeProcess[] = [api];
+    cleanups.push(async () => keepLogs(spawned));
     const startWorker = workerStarter(world, { dir, common, fronts, spawned });
     world.replaceWorker = async () => {
       for (let attempt = 1; attempt <= 3; attempt++) {
@@ -161,6 +145,23 @@ export async function startChaosWorld(
     await close();
     throw err;
   }
+}
+
+/** CHAOS_LOG_DIR: every process's log (the last 100 kB of each) is kept there when the world closes. */
+function keepLogs(procs: ServeProcess[]): void {
+  const dir = process.env.CHAOS_LOG_DIR;
+  for (const p of dir ? procs : []) writeFileSync(path.join(dir!, `serve-${p.proc.pid}.log`), p.stderr());
+}
+
+/** The `serve --role api` process: the soak's token, its time scale, Slack pointed at the fake Web API. */
+function startApiProcess(dir: string, common: string[], slack: FakeSlack): Promise<ServeProcess> {
+  const tokens = path.join(dir, 'tokens');
+  writeFileSync(tokens, `${USER}:${TOKEN}\n`);
+  return startServe(['--role', 'api', ...common, '--tokens-file', tokens, '--time-scale', TIME_SCALE], {
+    SLACK_SIGNING_SECRET: 'chaos-signing-secret',
+    SLACK_BOT_TOKEN: 'xoxb-chaos',
+    SLACK_API_URL: slack.apiUrl,
+  });
 }
 
 /** Starts one worker process behind a new fault-injecting front (its own kubeconfig points at the front). */
