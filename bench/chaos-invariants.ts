@@ -14,6 +14,10 @@ export interface HistoryItem {
   accepted?: boolean;
   reason?: string;
   sinceMs?: number;
+  attempt?: number;
+  held?: number;
+  retryAt?: number;
+  error?: string;
 }
 
 export interface MigrationObservation {
@@ -44,6 +48,16 @@ export interface WriteCheck {
   holderPid: number | 'none' | 'unknown';
 }
 
+/** A VirtualService request the soak's API fault failed: a 500 sent, or a hang its client gave up on. */
+export interface FaultedRequest {
+  namespace: string;
+  method: string;
+  start: number;
+  /** When the 500 went out, or when the client closed the hung request. */
+  end: number;
+  kind: '500' | 'hang';
+}
+
 export interface CommandRequest {
   id: string;
   type: string;
@@ -59,6 +73,20 @@ export interface Violation {
   migration?: string;
   detail: string;
 }
+
+/** Every invariant the soak checks (bench/chaos-invariants.ts and bench/chaos-api-faults.ts), for the report. */
+export const INVARIANTS = [
+  'ends visibly',
+  'cluster = store',
+  'no rollback for API errors alone',
+  'no step twice or skipped',
+  'no write by a non-holder',
+  'no command applied after its request failed',
+  'no command lost',
+  'rollback retries in history and Slack within 30 s',
+  'heal → rollback write ≤ 30 s + one write',
+  'no migration created by a request answered 5xx',
+] as const;
 
 export const ACCEPTABLE_END = ['completed', 'rolledBack', 'aborted', 'paused', 'rollingBack'];
 
@@ -77,7 +105,7 @@ export function checkInvariants(
       out.push({
         invariant: 'ends visibly',
         migration: m.id,
-        detail: `ended ${m.phase} at ${m.storeWeight} %`,
+        detail: `ended ${m.phase} at ${m.storeWeight} %${m.idleMs !== undefined ? ` (last change ${Math.round(m.idleMs / 1000)} s before the end)` : ''}`,
       });
     if (m.clusterWeight !== m.storeWeight)
       out.push({

@@ -82,3 +82,17 @@ function clusterWeight(kube: KubeApiServer, f: ScenarioFixture): number | undefi
   }
   return undefined;
 }
+
+/** namespace → how many migrations the API lists for it (all of them, finished or not). */
+export async function createdByNamespace(call: Call): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (let offset = 0; ; offset += 1000) {
+    let r = await call('GET', `/v1/migrations?limit=1000&offset=${offset}`);
+    for (let k = 0; k < 10 && r.status !== 200; k++)
+      r = await sleep(1000).then(() => call('GET', `/v1/migrations?limit=1000&offset=${offset}`));
+    if (r.status !== 200) throw new Error(`GET /v1/migrations answered ${r.status}: cannot count migrations`);
+    const items = (r.json.items as Array<{ namespace: string }> | undefined) ?? [];
+    for (const m of items) out.set(m.namespace, (out.get(m.namespace) ?? 0) + 1);
+    if (items.length < 1000) return out;
+  }
+}

@@ -5,8 +5,16 @@
  * and the figures returned.
  */
 import { mulberry32 } from '../src/sim/random.js';
-import { planYamlFor } from '../src/sim/scenario.js';
-import { injectFaults } from './chaos-faults.js';
+import {
+  checkApiFaultInvariants,
+  healToWriteMs,
+  holds,
+  rollbackSlackLagMs,
+  type ApiFaultInput,
+  type Hold,
+  type SubmitRequest,
+} from './chaos-api-faults.js';
+import { injectFaults, type FaultKind } from './chaos-faults.js';
 import {
   checkInvariants,
   figures,
@@ -15,8 +23,9 @@ import {
   type MigrationObservation,
   type Violation,
 } from './chaos-invariants.js';
-import { memory, observe } from './chaos-observe.js';
-import { startChaosWorld, type ChaosWorld } from './chaos-world.js';
+import { createdByNamespace, memory, observe } from './chaos-observe.js';
+import type { RedisMode } from './chaos-redis.js';
+import { soakPlan, startChaosWorld, type ChaosWorld } from './chaos-world.js';
 
 export interface SoakOptions {
   migrations: number;
@@ -25,6 +34,12 @@ export interface SoakOptions {
   seed: number;
   /** Upper bound for the drain (every migration finished or visibly paused). */
   drainSeconds: number;
+  /** Redis for the soak: a Sentinel group (default) or one persistent node. */
+  redis?: RedisMode;
+  /** Go on past `seconds` until every fault kind has happened once. */
+  everyKind?: boolean;
+  /** Only these fault kinds (default: all). */
+  faults?: FaultKind[];
   log?: (line: string) => void;
 }
 
@@ -41,6 +56,16 @@ export interface SoakReport {
     redisKeysPerMigration: number;
     workerStartFailures: number;
     drainedInMs: number;
+    redisMode: RedisMode;
+    faultNotes: string[];
+    holds: Hold[];
+    healToWriteMs: number[];
+    rollbackRetries: number;
+    rollbackSlackLagMs: number[];
+    faultedRequests: Record<string, number>;
+    submits: Record<string, number>;
+    probeSubmits: Record<string, number>;
+    slackPosts: number;
   };
 }
 
@@ -66,27 +91,54 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const log = o.log ?? (() => undefined);
   const rnd = mulberry32(o.seed);
-  const world = await startChaosWorld(o.migrations, log);
+  const redisMode = o.redis ?? 'sentinel';
+  const world = await startChaosWorld(o.migrations, redisMode, log);
   try {
     const before = await memory(world.probe);
     const commands: CommandRequest[] = [];
+    const submits: SubmitRequest[] = [];
+    let n = 0;
+    const ctx = {
+      policy: POLICY,
+      commands,
+      submits,
+      probes: [...world.probeFixtures],
+      token: () => `chaos-${++n}`,
+    };
     const until = Date.now() + o.seconds * 1000;
-    const submitting = submitAll(world, o, rnd, commands, log);
-    const faults = await injectFaults(world, rnd, until, log);
+    const submitting = submitAll(world, o, rnd, { commands, submits, token: ctx.token }, log);
+    const faults = await injectFaults(world, ctx, rnd, until, log, o.everyKind, o.faults);
     await submitting;
     const drainFrom = Date.now();
     const observed = await drain(world, o.drainSeconds * 1000);
     const drainedInMs = Date.now() - drainFrom;
+    const observedAt = Date.now();
     const after = await memory(world.probe);
+    const apiInput: ApiFaultInput = {
+      migrations: observed,
+      faulted: world.faulted,
+      windows: faults.windows,
+      slack: world.slack.byMethod('chat.postMessage').map((c) => ({
+        channel: String(c.args.channel),
+        text: String(c.args.text),
+        at: c.at,
+      })),
+      submits,
+      created: await createdByNamespace(world.call),
+      observedAt,
+    };
     const firstFault = faults.windows[0]?.from ?? Infinity;
     const endedAt = (m: MigrationObservation) =>
       m.history.find((h) => h.type === 'phase' && (h.phase === 'rolledBack' || h.phase === 'aborted'))?.at;
     const outcomes: Record<string, number> = {};
     for (const c of commands) outcomes[String(c.outcome)] = (outcomes[String(c.outcome)] ?? 0) + 1;
     return {
-      violations: checkInvariants(observed, world.writes, commands),
+      violations: [
+        ...checkInvariants(observed, world.writes, commands),
+        ...checkApiFaultInvariants(apiInput),
+      ],
       figures: {
-        ...figures(observed, Date.now()),
+        ...figures(observed, observedAt),
         faults: faults.counts,
         rollbacksAfterFaults: observed.filter((m) => (endedAt(m) ?? 0) > firstFault).length,
         abortToSourceMs: abortToSource(observed, commands),
@@ -97,11 +149,35 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         redisKeysPerMigration: (after.keys - before.keys) / Math.max(1, o.migrations),
         workerStartFailures: world.workerStartFailures,
         drainedInMs,
+        ...apiFaultFigures(apiInput, submits),
+        redisMode,
+        faultNotes: faults.notes,
       },
     };
   } finally {
     await world.close();
   }
+}
+
+function apiFaultFigures(i: ApiFaultInput, submits: SubmitRequest[]) {
+  const tally = (xs: Array<string | number>) => {
+    const t: Record<string, number> = {};
+    for (const x of xs) t[String(x)] = (t[String(x)] ?? 0) + 1;
+    return t;
+  };
+  return {
+    holds: holds(i.migrations, i.observedAt),
+    healToWriteMs: i.migrations
+      .map((m) => healToWriteMs(m, i))
+      .filter((x): x is number => x !== undefined)
+      .sort((a, b) => a - b),
+    rollbackRetries: i.migrations.flatMap((m) => m.history.filter((h) => h.type === 'rollbackRetry')).length,
+    rollbackSlackLagMs: rollbackSlackLagMs(i.migrations, i.slack),
+    faultedRequests: tally(i.faulted.map((f) => `${f.kind} ${f.method}`)),
+    submits: tally(submits.filter((s) => !s.probe).map((s) => s.outcome)),
+    probeSubmits: tally(submits.filter((s) => s.probe).map((s) => s.outcome)),
+    slackPosts: i.slack.length,
+  };
 }
 
 /**
@@ -112,23 +188,30 @@ async function submitAll(
   w: ChaosWorld,
   o: SoakOptions,
   rnd: () => number,
-  commands: CommandRequest[],
+  rec: { commands: CommandRequest[]; submits: SubmitRequest[]; token: () => string },
   log: (s: string) => void,
 ): Promise<void> {
-  let n = 0;
+  const { commands } = rec;
   const command = async (id: string, type: string) => {
-    const token = `chaos-${++n}`;
+    const token = rec.token();
     const sentAt = Date.now();
     const r = await w.call('POST', `/v1/migrations/${id}/${type}`, JSON.stringify({ reason: token }));
     commands.push({ id, type: type.toUpperCase(), token, sentAt, outcome: r.status });
   };
   const pending: Array<Promise<unknown>> = [];
   const later = (ms: number, fn: () => Promise<unknown>) => pending.push(sleep(ms).then(fn));
-  for (const f of w.fixtures) {
+  const submit = async (f: (typeof w.fixtures)[number]) => {
+    const sentAt = Date.now();
+    const r = await w.call('POST', '/v1/migrations', soakPlan(f, POLICY), 10_000);
+    rec.submits.push({ namespace: f.namespace, sentAt, outcome: r.status, probe: false });
+    return r;
+  };
+  for (const f of w.fixtures.filter((x) => !w.probeFixtures.includes(x))) {
     await sleep((o.seconds * 1000 * 0.66) / o.migrations);
-    let r = await w.call('POST', '/v1/migrations', planYamlFor(f, POLICY), 10_000);
-    for (let k = 0; k < 10 && r.status !== 201; k++)
-      r = await sleep(1000).then(() => w.call('POST', '/v1/migrations', planYamlFor(f, POLICY), 10_000));
+    let r = await submit(f);
+    // As a client told "retry later" would; a 409 means a migration for this route exists (a stray create).
+    for (let k = 0; k < 10 && r.status !== 201 && r.status !== 409; k++)
+      r = await sleep(1000).then(() => submit(f));
     if (r.status !== 201) {
       log(`submit ${f.namespace} failed: ${r.status}`);
       continue;

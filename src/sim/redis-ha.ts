@@ -17,6 +17,11 @@ export interface RedisNode {
   /** SIGKILL: a crash, no shutdown save, no goodbye to clients. */
   kill(): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * Starts it again (after stop or kill) on the same port with the same arguments, `replaceExtra` standing in
+   * for the trailing flags it was first given (e.g. a former primary rejoining as `--replicaof` the new one).
+   */
+  start(replaceExtra?: readonly string[]): Promise<void>;
 }
 
 async function launch(
@@ -24,9 +29,21 @@ async function launch(
   args: string[],
   port: number,
   what: string,
+  extraFrom = args.length,
 ): Promise<RedisNode> {
-  const p = await launchRedisProcess(tool, args, port, what);
-  return { port, pid: p.pid, kill: () => p.end('SIGKILL'), stop: () => p.end('SIGTERM') };
+  let p = await launchRedisProcess(tool, args, port, what);
+  return {
+    port,
+    get pid() {
+      return p.pid;
+    },
+    kill: () => p.end('SIGKILL'),
+    stop: () => p.end('SIGTERM'),
+    async start(replaceExtra) {
+      const next = replaceExtra ? [...args.slice(0, extraFrom), ...replaceExtra] : args;
+      p = await launchRedisProcess(tool, next, port, what);
+    },
+  };
 }
 
 /** A free port whose cluster bus port (+10000) is free too. */
@@ -127,12 +144,8 @@ export async function startSentinelGroup(name = 'mymaster'): Promise<SentinelGro
     const port = await freePort();
     const dir = path.join(root, String(port));
     await mkdir(dir);
-    const n = await launch(
-      'redis-server',
-      redisServerArgs(port, dir, ['--appendonly', 'no', ...extra]),
-      port,
-      'redis-server',
-    );
+    const base = redisServerArgs(port, dir, ['--appendonly', 'no']);
+    const n = await launch('redis-server', [...base, ...extra], port, 'redis-server', base.length);
     all.push(n);
     return n;
   };

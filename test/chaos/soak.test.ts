@@ -1,6 +1,7 @@
 /**
  * A short run of the chaos soak (npm run chaos runs the long one): a dozen migrations on two worker processes
- * for about a minute of seeded faults, then issue 10's invariants. Needs the built CLI (npm test builds first).
+ * for about a minute of seeded faults (on a Sentinel group), then the invariants of issues 10 and 20. Needs the
+ * built CLI (npm test builds first).
  */
 import { describe, expect, it } from 'vitest';
 import { formatReport } from '../../bench/chaos-report.js';

@@ -139,10 +139,11 @@ export interface ServeProcess {
 }
 
 /** `meshshift serve` as a child process of the built CLI; resolves once it listens. */
-export async function startServe(args: string[]): Promise<ServeProcess> {
+/** `env`: variables added to this process's environment for the child (e.g. Slack's). */
+export async function startServe(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
   const proc = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
+    env: { ...process.env, NO_COLOR: '1', ...env },
   });
   const started = waitForServeUrl(proc, 30_000, 100_000);
   const url = await started.url.catch((err: unknown) => {

@@ -28,6 +28,8 @@ export interface SlackCall {
   args: Record<string, unknown>;
   /** ts returned by chat.postMessage. */
   ts?: string;
+  /** When the fake received it (epoch ms). */
+  at: number;
 }
 
 export interface FakeSlack {
@@ -78,7 +80,7 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       }
       const method = url.pathname.replace(/^\/api\//, '');
       const args = parseArgs(body, req.headers['content-type']);
-      const call: SlackCall = { method, args };
+      const call: SlackCall = { method, args, at: Date.now() };
       calls.push(call);
       switch (method) {
         case 'chat.postMessage': {
