@@ -5,10 +5,12 @@
  *   node --import tsx bench/docs-screenshot.ts <serve URL> <token file> <migration name> [out.png] [hover 0..1]
  *
  * Headless Chromium (the tool list's) signs in with the playground's token (its dir holds `token`; the one-time
- * link would work once only), opens the migration, hovers
+ * link would work once only), opens the migration with this checkout's dashboard bundle (dist/web: a playground
+ * started before a rebuild still serves its old one), hovers
  * the chart at the given fraction of its width (so the legends show values) and saves the top of the page.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { requireTool } from '../src/sim/tools.js';
 
@@ -24,6 +26,8 @@ async function main(): Promise<void> {
   const browser = await chromium.launch({ executablePath: requireTool('chromium'), args: ['--no-sandbox'] });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    for (const f of ['main.js', 'main.css'])
+      await page.route(`**/ui/assets/${f}`, (r) => r.fulfill({ path: path.resolve('dist/web', f) }));
     await page.goto(`${base}/ui/`);
     await page.getByLabel('API token').fill(readFileSync(tokenFile, 'utf8').trim());
     await page.getByRole('button', { name: 'Sign in' }).click();
