@@ -104,6 +104,84 @@ const listening = (port: number) =>
     s.once('error', () => resolve(false));
   });
 
+/** The printed commands, run as printed; remembers which ones ran. */
+function runner(g: Guide) {
+  const ran: string[] = [];
+  const cmd = (prefix: string) => {
+    const line = g.commands.find((c) => c.startsWith(prefix))!;
+    expect(line, prefix).toBeDefined();
+    ran.push(line);
+    return line;
+  };
+  const exec = async (prefix: string) => {
+    const r = await start(cmd(prefix), g.env).done;
+    expect(r.code, r.out).toBe(0);
+    return r.out;
+  };
+  return { ran, cmd, exec, background: (prefix: string) => start(cmd(prefix), g.env) };
+}
+type Runner = ReturnType<typeof runner>;
+
+/** 1 and 2: submit and follow; the bad build rolls it back (`submit -w` exits 2); the weights; heal. */
+async function submitThenBreak(r: Runner, pg: Run): Promise<void> {
+  const submit = r.background('meshshift submit');
+  await until(
+    'the first step',
+    async () => /"type":"weight","at":\d+,"weight":1,/.test(submit.out) || undefined,
+    30_000,
+    () => `submit: ${submit.out}\nplayground: ${pg.out}`,
+  );
+  const listed = JSON.parse(await r.exec('meshshift list')) as Array<{ name: string; phase: string }>;
+  expect(listed.map((m) => [m.name, m.phase])).toEqual([['productcatalogservice-to-k8s', 'shifting']]);
+  await r.exec(
+    'kubectl annotate deployment productcatalogservice -n shop playground.meshshift.io/error-rate=',
+  );
+  const followed = await submit.done;
+  expect(followed.code, followed.out).toBe(2);
+  expect(followed.out).toMatch(/"phase":"rolledBack"/);
+  expect(await r.exec('kubectl get virtualservice')).toBe('100 0');
+  await r.exec(
+    'kubectl annotate deployment productcatalogservice -n shop playground.meshshift.io/error-rate-',
+  );
+  expect(pg.out).toMatch(/⚡ fault: the containers now fail 30\.0 % of requests/);
+  await until('healed', async () => /✔ healed/.test(pg.out) || undefined, 5000);
+}
+
+/** 3: kubectl apply, and `kubectl get mp -w` shows the controller running it with the CRD's columns. */
+async function gitops(r: Runner): Promise<void> {
+  expect(await r.exec('kubectl apply -f')).toBe(
+    'migrationplan.meshshift.io/productcatalogservice-gitops created\n',
+  );
+  const watch = r.background('kubectl get mp -n shop -w');
+  await until(
+    'the MigrationPlan shifting',
+    async () => /gitops\s+shifting/.test(watch.out) || undefined,
+    30_000,
+  );
+  expect(watch.out).toMatch(/^NAME\s+PHASE\s+WEIGHT\s+STEP\s+LAST VERDICT\s+AGE/);
+  watch.child.kill('SIGINT');
+}
+
+/** 4: the one-time login signs Chromium in; Abort from the dashboard; kubectl sees it. */
+async function abortInDashboard(r: Runner, g: Guide): Promise<void> {
+  const page = await (await browser.get()).newPage();
+  await page.goto(g.loginUrl);
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  await page.getByRole('link', { name: 'productcatalogservice-gitops' }).click();
+  await page.getByRole('button', { name: 'Abort…' }).click();
+  await page.getByLabel(/Reason for aborting/).fill('trying the playground');
+  await page.getByRole('button', { name: 'Confirm abort' }).click();
+  const phase = () => page.getByTestId('phase').textContent();
+  await until('aborted in the page', async () => (await phase()) === 'aborted' || undefined, 20_000);
+  expect((await fetch(g.loginUrl, { redirect: 'manual' })).status).toBe(401); // used once
+  expect(await r.exec('kubectl get mp productcatalogservice-gitops')).toMatch(
+    /gitops\s+aborted\s+0\s+\d\/6 /,
+  );
+  const described = await r.exec('kubectl describe mp productcatalogservice-gitops');
+  expect(described).toMatch(/CommandAccepted\s.*ABORT by web:playground/);
+  expect(described).toMatch(/Warning\s+Aborted\s.*aborted: trying the playground/);
+}
+
 describe('meshshift playground', () => {
   it('prints a dashboard login and commands that all work, as printed; Ctrl-C stops everything', async () => {
     const t0 = Date.now();
@@ -119,84 +197,16 @@ describe('meshshift playground', () => {
     );
     expect(pg.code, printed).toBeNull();
     const g = parseGuide(printed);
-    mark('guide printed');
-    console.log(`playground ready in ${((Date.now() - t0) / 1000).toFixed(1)} s:\n${printed}`);
-    const ran: string[] = [];
-    const cmd = (prefix: string) => {
-      const line = g.commands.find((c) => c.startsWith(prefix))!;
-      expect(line, prefix).toBeDefined();
-      ran.push(line);
-      return line;
-    };
-    const exec = async (prefix: string) => {
-      const r = await start(cmd(prefix), g.env).done;
-      expect(r.code, r.out).toBe(0);
-      return r.out;
-    };
-
-    // 1. Submit and follow (its events say when the first step is written); `meshshift list` shows it.
-    const submit = start(cmd('meshshift submit'), g.env);
-    await until(
-      'the first step',
-      async () => /"type":"weight","at":\d+,"weight":1,/.test(submit.out) || undefined,
-      30_000,
-      () => `submit: ${submit.out}\nplayground: ${pg.out}`,
-    );
-    const listed = JSON.parse(await exec('meshshift list')) as Array<{ name: string; phase: string }>;
-    expect(listed.map((m) => [m.name, m.phase])).toEqual([['productcatalogservice-to-k8s', 'shifting']]);
-    mark('first step');
-    // 2. The bad build rolls it back: `submit -w` ends with exit 2; the cluster's weights are 100/0 again.
-    await exec(
-      'kubectl annotate deployment productcatalogservice -n shop playground.meshshift.io/error-rate=',
-    );
-    const followed = await submit.done;
-    expect(followed.code, followed.out).toBe(2);
-    expect(followed.out).toMatch(/"phase":"rolledBack"/);
-    expect(await exec('kubectl get virtualservice')).toBe('100 0');
-    await exec(
-      'kubectl annotate deployment productcatalogservice -n shop playground.meshshift.io/error-rate-',
-    );
-    expect(pg.out).toMatch(/⚡ fault: the containers now fail 30\.0 % of requests/);
-    await until('healed', async () => /✔ healed/.test(pg.out) || undefined, 5000);
-
+    mark(`guide printed:\n${printed}\n`);
+    const r = runner(g);
+    await submitThenBreak(r, pg);
     mark('rolled back');
-    // 3. GitOps: kubectl apply, and `kubectl get mp -w` shows the controller running it.
-    expect(await exec('kubectl apply -f')).toBe(
-      'migrationplan.meshshift.io/productcatalogservice-gitops created\n',
-    );
-    const watch = start(cmd('kubectl get mp -n shop -w'), g.env);
-    await until(
-      'the MigrationPlan shifting',
-      async () => /gitops\s+shifting/.test(watch.out) || undefined,
-      30_000,
-    );
-    expect(watch.out).toMatch(/^NAME\s+PHASE\s+WEIGHT\s+STEP\s+LAST VERDICT\s+AGE/);
-    watch.child.kill('SIGINT');
-
+    await gitops(r);
     mark('MigrationPlan shifting');
-    // 4. The one-time login signs the browser in; Abort from the dashboard; kubectl sees it.
-    const page = await (await browser.get()).newPage();
-    await page.goto(g.loginUrl);
-    await page.getByRole('button', { name: 'Sign out' }).waitFor();
-    await page.getByRole('link', { name: 'productcatalogservice-gitops' }).click();
-    await page.getByRole('button', { name: 'Abort…' }).click();
-    await page.getByLabel(/Reason for aborting/).fill('trying the playground');
-    await page.getByRole('button', { name: 'Confirm abort' }).click();
-    await until(
-      'aborted in the page',
-      async () => (await page.getByTestId('phase').textContent()) === 'aborted' || undefined,
-      20_000,
-    );
-    expect((await fetch(g.loginUrl, { redirect: 'manual' })).status).toBe(401); // used once
-    expect(await exec('kubectl get mp productcatalogservice-gitops')).toMatch(
-      /gitops\s+aborted\s+0\s+\d\/6 /,
-    );
-    const described = await exec('kubectl describe mp productcatalogservice-gitops');
-    expect(described).toMatch(/CommandAccepted\s.*ABORT by web:playground/);
-    expect(described).toMatch(/Warning\s+Aborted\s.*aborted: trying the playground/);
-    expect(ran.sort()).toEqual([...g.commands].sort()); // every printed command was run
-
+    await abortInDashboard(r, g);
     mark('aborted from the dashboard');
+    expect(r.ran.sort()).toEqual([...g.commands].sort()); // every printed command was run
+
     // Ctrl-C: everything it started stops.
     pg.child.kill('SIGINT');
     const stopped = await pg.done;
@@ -204,6 +214,6 @@ describe('meshshift playground', () => {
     expect(stopped.out).toMatch(/\nstopped\n$/);
     expect(g.ports.length).toBeGreaterThanOrEqual(4); // Kubernetes API, Prometheus, Redis, serve
     for (const p of g.ports) expect(await listening(p), `port ${p}`).toBe(false);
-    console.log(`[figures] playground test wall time ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    mark("stopped (the test's wall time)");
   });
 });
