@@ -33,6 +33,14 @@ function whoami(): string {
   }
 }
 
+async function playground(o: { timeScale?: number; port?: number; prometheusBin?: string }): Promise<number> {
+  const { runPlayground } = await import('../sim/playground/run.js');
+  const code = await runPlayground(o);
+  // Whatever lingers after the bounded shutdown must not keep the process alive.
+  setTimeout(() => process.exit(code), 1000).unref();
+  return code;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const program = new Command()
@@ -131,10 +139,26 @@ export async function main(argv: string[]): Promise<number> {
     .option('--prometheus-bin <path>', 'Prometheus binary (default: prometheus on PATH)')
     .addOption(new Option('--output <format>').choices(['text', 'json']).default('text'))
     .option('--verbose', 'print every analysis, not only one line per step')
-    .action(async (o: { prometheusBin?: string; output: 'text' | 'json'; verbose?: boolean }) => {
-      // Loaded on demand: the simulated cluster, mesh and Prometheus launcher are only needed here.
-      const { runDemo } = await import('../sim/demo/run.js');
-      code = await runDemo(o);
+    .option('--serve', 'keep a simulated cluster and `serve` running to try things: the playground')
+    .action(
+      async (o: { prometheusBin?: string; output: 'text' | 'json'; verbose?: boolean; serve?: boolean }) => {
+        // Loaded on demand: the simulated cluster, mesh and Prometheus launcher are only needed here.
+        if (o.serve) return void (code = await playground(o));
+        const { runDemo } = await import('../sim/demo/run.js');
+        code = await runDemo(o);
+      },
+    );
+
+  program
+    .command('playground')
+    .description(
+      'a simulated cluster, mesh, Prometheus, Redis and `serve --role all` running until Ctrl-C, with a dashboard login and commands to try',
+    )
+    .option('--time-scale <factor>', 'compress policy durations (1 = real durations)', positiveNumber, 0.05)
+    .option('--port <port>', 'port of the API and dashboard (default: any free one)', Number, 0)
+    .option('--prometheus-bin <path>', 'Prometheus binary (default: prometheus on PATH)')
+    .action(async (o: { timeScale: number; port: number; prometheusBin?: string }) => {
+      code = await playground(o);
     });
 
   registerServiceCommands(program, (c) => (code = c));

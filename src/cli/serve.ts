@@ -12,6 +12,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildApi } from '../api/server.js';
+import type { WebOptions } from '../web/routes.js';
 import { FileTokenStore, type TokenStore } from '../api/auth.js';
 import { PrometheusProvider } from '../gate/prometheus.js';
 import type { MetricsProvider } from '../gate/provider.js';
@@ -105,6 +106,8 @@ export interface ServeDeps {
   /** PeerAuthentication adapter ("policy second"); default: built from the kubeconfig and Prometheus. */
   mtls?: MtlsStep;
   tokens?: TokenStore;
+  /** Dashboard options (e.g. one-time login codes: the playground's). */
+  web?: Omit<WebOptions, 'service' | 'tokens'>;
 }
 
 export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promise<RunningService> {
@@ -257,6 +260,7 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     keyPrefix: prefix,
     ...(o.policies ? { policiesDir: o.policies } : {}),
+    ...(deps.web ? { web: deps.web } : {}),
   });
   // Slack (slash commands, buttons, threaded notifications) when its secrets are configured; Bolt is loaded
   // only then, so processes without Slack do not carry it.

@@ -17,9 +17,14 @@ export function rangeOf(
   series: ReadonlyArray<ReadonlyArray<number | null>>,
   floor: number,
 ): [number, number] {
+  return [0, niceCeil(maxOf(series) * 1.1, floor)];
+}
+
+/** The largest value of some series (0 when they have none). */
+export function maxOf(series: ReadonlyArray<ReadonlyArray<number | null>>): number {
   let max = 0;
   for (const s of series) for (const v of s) if (v !== null && v > max) max = v;
-  return [0, niceCeil(max * 1.1, floor)];
+  return max;
 }
 
 /** The weight axis: up to the highest weight written (a migration rolled back at 5 % reads on 0–5 %). */

@@ -13,6 +13,7 @@ import { CommandRefusedError, NotFoundError, type MigrationService } from '../se
 import { CSP, loadAssets, shellHtml } from './assets.js';
 import { WebGuard, jsonBody, notFound, readMigration, unauthorized, type Caller } from './guard.js';
 import { LiveHub } from './live.js';
+import type { OneTimeLogins } from './one-time-login.js';
 import { SessionStore, sessionCookie } from './session.js';
 import { openSse } from './sse.js';
 
@@ -25,6 +26,8 @@ export interface WebOptions {
   /** Mark the cookie Secure (set when serving behind TLS). */
   secureCookie?: boolean;
   logger?: Logger;
+  /** One-time login codes (`GET /ui/login/once?code=…`), e.g. the one the playground prints. */
+  oneTimeLogins?: OneTimeLogins;
 }
 
 interface Ctx {
@@ -88,6 +91,20 @@ function mountSession(app: FastifyInstance, { o, guard, logger }: Ctx): void {
     logger.info({ user: principal.name }, 'dashboard sign-in');
     reply.header('set-cookie', cookie(session.id, Math.floor((o.sessionTtlMs ?? 8 * 3600_000) / 1000)));
     return me({ session, principal });
+  });
+  app.get('/ui/login/once', async (req, reply) => {
+    const code = (req.query as { code?: unknown }).code;
+    const user = typeof code === 'string' ? o.oneTimeLogins?.redeem(code) : undefined;
+    const principal = user ? o.tokens.principal(user) : undefined;
+    reply.header('referrer-policy', 'no-referrer').header('cache-control', 'no-store');
+    if (!principal)
+      return reply
+        .code(401)
+        .send({ error: 'unauthorized', message: 'this login link is unknown, used or expired' });
+    const session = guard.sessions.create(principal.name);
+    logger.info({ user: principal.name }, 'dashboard sign-in (one-time link)');
+    reply.header('set-cookie', cookie(session.id, Math.floor((o.sessionTtlMs ?? 8 * 3600_000) / 1000)));
+    return reply.redirect('/ui/');
   });
   app.post('/ui/api/logout', async (req, reply) => {
     const c = guard.write(req, reply);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { dashboardNote } from '../../src/cli/serve.js';
 import {
   elapsedLabel,
+  maxOf,
   niceCeil,
   rangeOf,
   tickLabel,
@@ -24,6 +25,13 @@ describe('chart scales', () => {
     // Errors at 0.1 % and 0.2 %: the axis ends at 0.25 %, not at 1 % or 100 %.
     expect(rangeOf([[0.1, null, 0.2], [null]], 0.1)).toEqual([0, 0.25]);
     expect(rangeOf([[null], [null]], 0.1)).toEqual([0, 0.1]);
+    expect(
+      maxOf([
+        [0.1, null],
+        [3, 2],
+      ]),
+    ).toBe(3);
+    expect(maxOf([[null]])).toBe(0);
     expect(rangeOf([[20, 80], [95]], 10)).toEqual([0, 125]); // 104.5 → 125
   });
 

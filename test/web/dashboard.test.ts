@@ -121,15 +121,17 @@ async function checkPanels(page: Page): Promise<void> {
   }
   expect(boxes[1]!.y).toBeGreaterThan(boxes[0]!.y + boxes[0]!.height);
   expect(boxes[2]!.y).toBeGreaterThan(boxes[1]!.y + boxes[1]!.height);
-  const yMax = async (p: string) =>
-    Number(await page.locator(`.panel[data-panel=${p}]`).getAttribute('data-y-max'));
-  expect(await yMax('weight')).toBe(5); // rolled back from 5 %: the weight reads on 0–5 %, not on the floor
-  const errors = await yMax('errors'); // the containers failed a quarter of requests; the VMs ~0.1 %
-  expect(errors).toBeGreaterThanOrEqual(5);
-  expect(errors).toBeLessThanOrEqual(60);
-  const latency = await yMax('latency');
-  expect(latency).toBeGreaterThan(10);
-  expect(latency).toBeLessThan(1000);
+  const attr = async (p: string, a: string) =>
+    Number(await page.locator(`.panel[data-panel=${p}]`).getAttribute(a));
+  expect(await attr('weight', 'data-y-max')).toBe(5); // rolled back from 5 %: 0–5 %, not a line on the floor
+  // Errors and latency: the axis ends just above the largest value (+10 %, then the next nice number).
+  for (const p of ['errors', 'latency']) {
+    const [max, yMax] = [await attr(p, 'data-max'), await attr(p, 'data-y-max')];
+    expect(max, p).toBeGreaterThan(0);
+    expect(yMax, p).toBeGreaterThanOrEqual(max);
+    expect(yMax, p).toBeLessThanOrEqual(max * 1.1 * 1.34);
+  }
+  expect(await attr('errors', 'data-max')).toBeGreaterThanOrEqual(5); // the containers failed ~25 %
   expect(await page.locator('.plot canvas').count()).toBe(3);
 }
 
@@ -236,7 +238,7 @@ describe('dashboard in a real browser', () => {
     const done = await waitFor(base, id, (m) => TERMINAL.includes(m.migration.phase), 60_000);
     expect(done.migration.phase, done.migration.reason).toBe('rolledBack');
     expect(s.weightWrites().at(-1)).toBe(0);
-    await expect.poll(() => page.getByTestId('phase').textContent(), { timeout: 10_000 }).toBe('rolledBack');
+    await expect.poll(() => page.getByTestId('phase').textContent(), { timeout: 30_000 }).toBe('rolledBack');
     const plot = page.locator('.plot');
     await expect
       .poll(async () => Number(await plot.getAttribute('data-rollback')), { timeout: 10_000 })
@@ -249,10 +251,14 @@ describe('dashboard in a real browser', () => {
     // "2/6 (rolled back)", not "step –/6": the step it was rolled back from.
     expect(await page.getByTestId('step').textContent()).toBe('step 2/6 (rolled back)');
     await checkPanels(page);
-    // Hovering the last marker (the rollback, at the chart's right edge) shows its line.
+    // Hovering the last marker (the rollback, near the right end of the time axis) shows its line.
     const box = (await page.locator('.panel[data-panel=weight] .u-over').boundingBox())!;
-    await page.mouse.move(box.x + box.width - 1, box.y + box.height / 2);
-    await expect.poll(() => page.locator('.chart .hover').textContent()).toMatch(/^rollback: weight 5 → 0 %/);
+    const hovered = () => page.locator('.chart .hover').textContent();
+    for (let x = box.x + box.width - 1; x > box.x + box.width * 0.85; x -= 3) {
+      await page.mouse.move(x, box.y + box.height / 2);
+      if (/^rollback/.test((await hovered()) ?? '')) break;
+    }
+    expect(await hovered()).toMatch(/^rollback: weight 5 → 0 %/);
     // Hovered values in every panel's legend: the time since the start, both sides' numbers with their units.
     await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
     const legend = (panel: string, n: number) =>
@@ -264,9 +270,11 @@ describe('dashboard in a real browser', () => {
     await expect.poll(() => legend('weight', 0)).toMatch(/^\+\d+:\d\d$/);
     expect(await legend('weight', 1)).toMatch(/^(1|5) %$/);
     for (const n of [1, 2]) expect(await legend('errors', n)).toMatch(/^\d+(\.\d+)? %$/);
-    // This policy judges p99 only (the window method queries the quantiles it checks): p50 has no values.
-    for (const n of [3, 4]) expect(await legend('latency', n)).toMatch(/^\d+(\.\d+)? ms$/);
-    for (const n of [1, 2]) expect(await legend('latency', n)).toBe('–');
+    // This policy judges p99 only (the window method queries the quantiles it checks): p50 has no values, and
+    // the latency panel shows no empty p50 series.
+    expect(await page.locator('.panel[data-panel=latency] h3').textContent()).toBe('Latency p99');
+    expect(await page.locator('.panel[data-panel=latency] .u-legend .u-series').count()).toBe(3);
+    for (const n of [1, 2]) expect(await legend('latency', n)).toMatch(/^\d+(\.\d+)? ms$/);
     await page.locator('.plot').scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(artifacts, 'dashboard-rolled-back.png'), fullPage: true });
     if (process.env.UPDATE_DOCS_SCREENSHOT)

@@ -117,11 +117,12 @@ async function runMigration(
   return { ok: result.phase === (fault ? 'rolledBack' : 'completed'), summary };
 }
 
-async function startMetrics(): Promise<PrometheusServer | undefined> {
+/** The real Prometheus when its binary is there; else undefined, said once (the demo and the playground). */
+export async function startMetrics(title = 'meshshift demo'): Promise<PrometheusServer | undefined> {
   try {
     findPrometheusBinary();
     const prom = await startPrometheus({ scrapeIntervalSeconds: 1 });
-    say(`${bold('meshshift demo')} — real Prometheus at ${prom.url} (scrape every 1 s)`);
+    say(`${bold(title)} — real Prometheus at ${prom.url} (scrape every 1 s)`);
     return prom;
   } catch (err) {
     // Each message once: the error names the install command when the binary is missing.
@@ -129,7 +130,7 @@ async function startMetrics(): Promise<PrometheusServer | undefined> {
     const hint = why.includes(PROMETHEUS_INSTALL_HINT)
       ? ''
       : ` (install it with: ${PROMETHEUS_INSTALL_HINT})`;
-    say(`${bold('meshshift demo')} — ${red('Prometheus not available')}: ${why}`);
+    say(`${bold(title)} — ${red('Prometheus not available')}: ${why}`);
     say(`  reading the simulator's counters through the same gate interface instead${hint}`);
     return undefined;
   }

@@ -10,6 +10,7 @@ import { chartData, pointCounts, type ChartData, type Marker, type MarkerKind } 
 import {
   TICK_INCREMENTS,
   elapsedLabel,
+  maxOf,
   rangeOf,
   tickLabel,
   timeUnitOf,
@@ -39,6 +40,8 @@ interface Frame {
   span: number;
   unit: TimeUnit;
   markers: Marker[];
+  /** The quantiles that have values (p50 has none when the policy judges p99 only); p99 when neither has. */
+  quantiles: Array<'p50' | 'p99'>;
 }
 
 function frameOf(d: ChartData): Frame {
@@ -46,7 +49,19 @@ function frameOf(d: ChartData): Frame {
   const xs = d.x.map((x) => x - t0);
   const markers = d.markers.map((m) => ({ ...m, x: m.x - t0 }));
   const span = Math.max(1, xs.at(-1) ?? 0, ...markers.map((m) => m.x));
-  return { d, t0, xs, span, unit: timeUnitOf(span), markers };
+  const has = (a: Array<number | null>, b: Array<number | null>) => [...a, ...b].some((v) => v !== null);
+  const quantiles = (['p50', 'p99'] as const).filter((q) =>
+    q === 'p50' ? has(d.sourceP50, d.targetP50) : has(d.sourceP99, d.targetP99),
+  );
+  return {
+    d,
+    t0,
+    xs,
+    span,
+    unit: timeUnitOf(span),
+    markers,
+    quantiles: quantiles.length ? quantiles : ['p99'],
+  };
 }
 
 type PanelKey = 'weight' | 'errors' | 'latency';
@@ -94,7 +109,7 @@ function line(label: string, stroke: string, unit: '%' | 'ms', dash?: number[]):
   };
 }
 
-function seriesOf(key: PanelKey): uPlot.Series[] {
+function seriesOf(key: PanelKey, f: Frame): uPlot.Series[] {
   if (key === 'weight')
     return [
       {
@@ -108,26 +123,32 @@ function seriesOf(key: PanelKey): uPlot.Series[] {
       },
     ];
   if (key === 'errors') return [line('VMs', '#374151', '%'), line('containers', '#dc2626', '%')];
-  return [
-    line('VMs p50', '#6b7280', 'ms', [3, 3]),
-    line('containers p50', '#f59e0b', 'ms', [3, 3]),
-    line('VMs p99', '#111827', 'ms'),
-    line('containers p99', '#c2410c', 'ms'),
-  ];
+  return f.quantiles.flatMap((q) =>
+    q === 'p50'
+      ? [line('VMs p50', '#6b7280', 'ms', [3, 3]), line('containers p50', '#f59e0b', 'ms', [3, 3])]
+      : [line('VMs p99', '#111827', 'ms'), line('containers p99', '#c2410c', 'ms')],
+  );
 }
 
 function dataOf(key: PanelKey, f: Frame): uPlot.AlignedData {
   const { d, xs } = f;
   if (key === 'weight') return [xs, d.weight];
   if (key === 'errors') return [xs, d.sourceErrorPct, d.targetErrorPct];
-  return [xs, d.sourceP50, d.targetP50, d.sourceP99, d.targetP99];
+  return [
+    xs,
+    ...f.quantiles.flatMap((q) => (q === 'p50' ? [d.sourceP50, d.targetP50] : [d.sourceP99, d.targetP99])),
+  ];
+}
+
+function seriesValues(key: PanelKey, { d }: Frame): Array<Array<number | null>> {
+  if (key === 'weight') return [d.weight];
+  if (key === 'errors') return [d.sourceErrorPct, d.targetErrorPct];
+  return [d.sourceP50, d.targetP50, d.sourceP99, d.targetP99];
 }
 
 function yRange(key: PanelKey, f: Frame): [number, number] {
-  const { d } = f;
-  if (key === 'weight') return weightRange(d.weight);
-  if (key === 'errors') return rangeOf([d.sourceErrorPct, d.targetErrorPct], 0.1);
-  return rangeOf([d.sourceP50, d.targetP50, d.sourceP99, d.targetP99], 10);
+  if (key === 'weight') return weightRange(f.d.weight);
+  return rangeOf(seriesValues(key, f), key === 'errors' ? 0.1 : 10);
 }
 
 const Y_LABEL: Record<PanelKey, string> = { weight: 'weight %', errors: 'errors %', latency: 'latency ms' };
@@ -146,12 +167,13 @@ function options(
     cursor: { sync: { key: 'meshshift-migration' }, points: { size: 7 } },
     legend: { live: true },
     scales: {
-      x: { time: false, range: () => [0, frame().span] },
+      // 2 % room on the right: the last samples and the rollback marker do not sit on the edge.
+      x: { time: false, range: () => [0, frame().span * 1.02] },
       y: { range: () => yRange(key, frame()) },
     },
     series: [
       { label: 'time since the start', value: (_u, v) => (v === null ? '–' : elapsedLabel(v)) },
-      ...seriesOf(key),
+      ...seriesOf(key, frame()),
     ],
     axes: [
       {
@@ -224,7 +246,7 @@ function usePanels(
       plots.current.forEach((p) => p.destroy());
       plots.current = [];
     };
-  }, []);
+  }, [frame.quantiles.join()]); // a quantile's series appear with its first values
   useEffect(() => {
     plots.current.forEach((p, i) => p.setData(dataOf(PANELS[i]!, frame)));
   });
@@ -238,7 +260,11 @@ export function Chart({ history }: { history: Entry[] }) {
   usePanels(frame, boxes, hover);
   const counts = pointCounts(data);
   const kinds = (k: MarkerKind) => data.markers.filter((m) => m.kind === k).length;
-  const titles = ['Weight on the containers', 'Error rate', 'Latency (p50 dashed, p99 solid)'];
+  const titles = [
+    'Weight on the containers',
+    'Error rate',
+    frame.quantiles.length === 2 ? 'Latency (p50 dashed, p99 solid)' : `Latency ${frame.quantiles[0]}`,
+  ];
   return html`<figure class="chart">
     <div
       class="plot"
@@ -255,7 +281,12 @@ export function Chart({ history }: { history: Entry[] }) {
     >
       ${PANELS.map(
         (k, i) =>
-          html`<div class="panel" data-panel=${k} data-y-max=${yRange(k, frame)[1]}>
+          html`<div
+            class="panel"
+            data-panel=${k}
+            data-y-max=${yRange(k, frame)[1]}
+            data-max=${maxOf(seriesValues(k, frame))}
+          >
             <h3>${titles[i]}</h3>
             <div ref=${boxes[i]}></div>
           </div>`,
