@@ -8,7 +8,7 @@
  * Evidence stops at the instant both sides have been scraped past (`completeTo`): a side whose scrape has not
  * come yet never makes the other side's errors look lonely.
  *
- * Counter rules (the README's "How the gate decides"):
+ * Counter rules (docs/gate.md, "How the gate decides"):
  *  - A reset (the value drops) counts the new value; so does any series of a pod that reset in between (a sparse
  *    error series that disappeared with the restart and came back is not undercounted).
  *  - A series that appears after the first sample either side has (Prometheus was scraping, and it was not

@@ -15,7 +15,7 @@
  *    log-normal latency, exactly), through the bounds around the point and the next informative one, as a
  *    quadratic. The null is widened by INTERPOLATION_ERROR. The assumption: latency is log-normal-like inside a
  *    bucket. A slow minority whose own mode sits inside the bucket bends the curve and can bias the share by up
- *    to ~2× (computed for log-normal mixtures); finer buckets remove the assumption (README). Where the
+ *    to ~2× (computed for log-normal mixtures); finer buckets remove the assumption (docs/gate.md). Where the
  *    containers' share drops more than MAX_BUCKET_DROP× across the bucket holding x*, the check says it cannot
  *    tell and is skipped.
  */
@@ -216,7 +216,7 @@ function comparisonCheck(
   const it = x <= B[0]! ? undefined : interpolateAt(pooled, x);
   if (it && !Number.isFinite(it.rho0))
     return skip(
-      `the containers' share slower than ${x.toFixed(0)} ms cannot be read from the histogram's buckets there (it drops ${it.drop.toFixed(0)}× across the ${B[it.lo]}–${B[it.hi]} ms bucket): cannot tell ${r}× (add finer buckets, see the README)`,
+      `the containers' share slower than ${x.toFixed(0)} ms cannot be read from the histogram's buckets there (it drops ${it.drop.toFixed(0)}× across the ${B[it.lo]}–${B[it.hi]} ms bucket): cannot tell ${r}× (add finer buckets: docs/gate.md)`,
     );
   const above = (c: BinCounts) =>
     it ? (1 - it.w) * slowerThan(c, it.lo) + it.w * slowerThan(c, it.hi) : slowerThan(c, 0);
