@@ -49,8 +49,8 @@ describe('example MigrationPlan', () => {
       objs.some(
         (o) => o.kind === kind && o.metadata.name === name && o.metadata.namespace === plan.namespace,
       );
-    expect(has('VirtualService', plan.virtualService.name)).toBe(true);
-    expect(has('ServiceEntry', plan.source.serviceEntry)).toBe(true);
+    expect(has(plan.route.kind, plan.route.name)).toBe(true);
+    expect(has('ServiceEntry', plan.source.serviceEntry!)).toBe(true);
     expect(has('Deployment', plan.target.deployment)).toBe(true);
     expect(has('PeerAuthentication', plan.mtls!.peerAuthentication)).toBe(true);
   });
