@@ -35,7 +35,7 @@ describe('example MigrationPlan', () => {
       namespace: 'shop',
       mode: 'subsets',
       policyName: 'default',
-      virtualService: { name: SERVICE, route: 'primary' },
+      route: { kind: 'VirtualService', name: SERVICE, rule: 'primary' },
       source: { destination: { host: `${SERVICE}.shop.svc.cluster.local`, subset: 'vm' } },
       target: { destination: { subset: 'k8s' }, deployment: SERVICE },
       mtls: { peerAuthentication: SERVICE, tightenAfterCompletion: true },
