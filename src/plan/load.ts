@@ -52,6 +52,26 @@ function routeOf(spec: PlanSpec): RouteRef {
   };
 }
 
+/**
+ * A ResolvedPlan stored by an earlier meshshift (before spec.route): `virtualService` instead of `route`, no
+ * `dataPlane`. Migrations in flight across an upgrade keep working; a current plan is returned as it is.
+ */
+export function upgradeResolvedPlan(stored: ResolvedPlan): ResolvedPlan {
+  const old = stored as ResolvedPlan & {
+    virtualService?: { name: string; route?: string; apiVersion?: string };
+  };
+  if (old.route && old.dataPlane) return stored;
+  const { virtualService, ...rest } = old;
+  const vs = virtualService ?? { name: '' };
+  const route: RouteRef = old.route ?? {
+    kind: 'VirtualService',
+    name: vs.name,
+    ...(vs.route !== undefined ? { rule: vs.route } : {}),
+    ...(vs.apiVersion !== undefined ? { apiVersion: vs.apiVersion } : {}),
+  };
+  return { ...rest, route, dataPlane: old.dataPlane ?? 'sidecar' };
+}
+
 /** A validated plan with its policy resolved: everything the engine needs, nothing to look up later. */
 export interface ResolvedPlan {
   name: string;

@@ -1,5 +1,5 @@
 /** A migration's record and its mapping to and from the fields of its Redis hash. */
-import type { ResolvedPlan } from '../plan/load.js';
+import { upgradeResolvedPlan, type ResolvedPlan } from '../plan/load.js';
 
 export interface MigrationSummary {
   id: string;
@@ -90,7 +90,7 @@ export function fromFields(h: Record<string, string>): MigrationRecord | undefin
     id: h.id,
     name: h.name ?? h.id,
     namespace: h.namespace ?? '',
-    plan: JSON.parse(h.plan) as ResolvedPlan,
+    plan: upgradeResolvedPlan(JSON.parse(h.plan) as ResolvedPlan),
     seq: Number(h.seq ?? 0),
     ...optional('snapshot', h.snapshot ? (JSON.parse(h.snapshot) as unknown) : undefined),
     phase: h.phase ?? 'pending',

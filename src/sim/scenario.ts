@@ -80,7 +80,8 @@ export interface Scenario {
 
 function routeYaml(fixture: ScenarioFixture, extra: string): string {
   const lines = extra.replace(/^/gm, '    ').trimEnd() ? `${extra.replace(/^/gm, '    ')}\n` : '';
-  if (fixture.routeKind === 'VirtualService')
+  // A fixture without a routeKind (built by hand in a test) is the VirtualService layout.
+  if (fixture.routeKind !== 'HTTPRoute')
     return `  virtualService:\n    name: ${fixture.virtualService}\n${lines}`;
   const dataPlane = fixture.dataPlane === 'ambient' ? '  dataPlane: ambient\n' : '';
   return `  route:\n    kind: HTTPRoute\n    name: ${fixture.virtualService}\n${lines}${dataPlane}`;

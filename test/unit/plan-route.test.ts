@@ -1,7 +1,7 @@
 /** spec.route (HTTPRoute | VirtualService), spec.virtualService (older spelling), spec.dataPlane and the reporter. */
 import { describe, expect, it } from 'vitest';
 import { ValidationError, formatFieldError } from '../../src/plan/errors.js';
-import { parsePlan } from '../../src/plan/load.js';
+import { parsePlan, upgradeResolvedPlan, type ResolvedPlan } from '../../src/plan/load.js';
 import { GOOD_PLAN } from '../harness/plan-fixtures.js';
 
 function errorsOf(text: string): string[] {
@@ -33,6 +33,28 @@ spec:
     deployment: productcatalogservice
   policy: default
 `;
+
+describe('a plan stored before spec.route (a migration in flight across an upgrade)', () => {
+  it('reads as the same VirtualService route, sidecar data plane; a current plan is unchanged', () => {
+    const current = parsePlan(
+      GOOD_PLAN.replace(
+        '    name: productcatalogservice\n',
+        '    name: productcatalogservice\n    route: primary\n',
+      ),
+    );
+    const { route: _route, dataPlane: _dp, ...rest } = current;
+    const stored = { ...rest, virtualService: { name: 'productcatalogservice', route: 'primary' } };
+    const upgraded = upgradeResolvedPlan(JSON.parse(JSON.stringify(stored)) as ResolvedPlan);
+    expect(upgraded.route).toEqual({
+      kind: 'VirtualService',
+      name: 'productcatalogservice',
+      rule: 'primary',
+    });
+    expect(upgraded.dataPlane).toBe('sidecar');
+    expect(upgraded).not.toHaveProperty('virtualService');
+    expect(upgradeResolvedPlan(current)).toBe(current);
+  });
+});
 
 describe('spec.route', () => {
   it('an HTTPRoute plan resolves to kind, name, rule; ambient reads the waypoint reporter', () => {
