@@ -131,14 +131,24 @@ function httpRouteSides(spec: RouteFields): Issue[] {
 export function routeIssues(spec: RouteFields): Issue[] {
   const choice = routeChoice(spec);
   if (choice.length > 0) return choice;
-  if (spec.route?.kind === 'HTTPRoute') return httpRouteSides(spec);
-  if (spec.source.serviceEntry === undefined)
-    return [
-      {
-        path: ['source', 'serviceEntry'],
-        message:
-          'required with a VirtualService: the MESH_INTERNAL ServiceEntry that puts the VMs in the mesh, e.g. "productcatalogservice-vm"',
-      },
-    ];
-  return [];
+  return spec.route?.kind === 'HTTPRoute' ? httpRouteSides(spec) : [];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A VirtualService plan needs the VMs' ServiceEntry. Reads the raw spec (it runs even when other fields are
+ * invalid, so that this error is reported together with them, as a missing required field is).
+ */
+export function serviceEntryIssue(spec: unknown): Issue | undefined {
+  if (!isObject(spec) || !isObject(spec.source) || spec.source.serviceEntry !== undefined) return undefined;
+  const virtualService =
+    spec.virtualService !== undefined || (isObject(spec.route) && spec.route.kind === 'VirtualService');
+  if (!virtualService) return undefined;
+  return {
+    path: ['source', 'serviceEntry'],
+    message:
+      'required with a VirtualService: the MESH_INTERNAL ServiceEntry that puts the VMs in the mesh, e.g. "productcatalogservice-vm"',
+  };
 }

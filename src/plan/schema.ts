@@ -4,7 +4,13 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
-import { dataPlaneSchema, routeIssues, routeSchema, virtualServiceSchema } from './route-schema.js';
+import {
+  dataPlaneSchema,
+  routeIssues,
+  routeSchema,
+  serviceEntryIssue,
+  virtualServiceSchema,
+} from './route-schema.js';
 
 export const API_VERSION = 'meshshift.io/v1alpha1';
 
@@ -452,6 +458,13 @@ export const planSpecSchema = z
       })
       .optional(),
   })
+  .superRefine(
+    (spec, ctx) => {
+      const issue = serviceEntryIssue(spec);
+      if (issue) ctx.addIssue({ code: 'custom', ...issue });
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+  )
   .superRefine((spec, ctx) => {
     for (const issue of routeIssues(spec)) ctx.addIssue({ code: 'custom', ...issue });
     if (spec.route?.kind === 'HTTPRoute') return;

@@ -131,6 +131,15 @@ describe('spec.route', () => {
     expect(errorsOf(GOOD_PLAN.replace('    serviceEntry: productcatalogservice-vm\n', ''))).toEqual([
       expect.stringMatching(/spec\.source\.serviceEntry: required with a VirtualService/),
     ]);
+    // Reported together with the other errors of the plan, as a missing required field is.
+    const twoBad = GOOD_PLAN.replace('    serviceEntry: productcatalogservice-vm\n', '').replace(
+      'namespace: shop',
+      'namespace: Shop',
+    );
+    expect(errorsOf(twoBad)).toEqual([
+      expect.stringMatching(/spec\.namespace: namespace must be a DNS-1123 label/),
+      expect.stringMatching(/spec\.source\.serviceEntry: required with a VirtualService/),
+    ]);
     const waypointPolicy = HTTPROUTE_PLAN.replace('  dataPlane: ambient\n', '').replace(
       'policy: default',
       'policy:\n    steps: [50, 100]\n    stepDuration: 1m\n    analysis: { interval: 10s, window: 1m, reporter: waypoint }\n    slo: { errorRate: { max: 0.01 } }',
