@@ -23,6 +23,35 @@ export const ISTIO_GROUPS = [
   },
 ] as const;
 
+/** Gateway API: needed only by HTTPRoute plans, so its absence is reported as skipped, not failed. */
+export const GATEWAY_GROUP = {
+  id: 'kube.gateway-api',
+  group: 'gateway.networking.k8s.io',
+  supported: ['v1'],
+  fix: 'install the Gateway API CRDs (standard channel ≥ v1.0) for HTTPRoute plans',
+} as const;
+
+function gatewayCheck(served: ServedGroup | undefined): CheckResult {
+  const g = GATEWAY_GROUP;
+  if (!served)
+    return {
+      id: g.id,
+      ok: true,
+      skipped: true,
+      message: `${g.group} is not served: HTTPRoute plans (spec.route.kind HTTPRoute) cannot run here; VirtualService plans are unaffected`,
+    };
+  try {
+    const use = chooseVersion(served, { group: g.group, supported: g.supported });
+    return {
+      id: g.id,
+      ok: true,
+      message: `${g.group} served as ${served.versions.join(', ')}; HTTPRoute plans use ${use}`,
+    };
+  } catch (err) {
+    return { id: g.id, ok: false, message: errorText(err), fix: g.fix };
+  }
+}
+
 export function servedGroups(t: KubeTarget): Promise<Map<string, ServedGroup>> {
   return fetchServedGroups(t.calls, t.kc.makeApiClient(k8s.ApisApi));
 }
@@ -32,14 +61,14 @@ export async function checkIstioApis(t: KubeTarget): Promise<CheckResult[]> {
   try {
     groups = await servedGroups(t);
   } catch (err) {
-    return ISTIO_GROUPS.map((g) => ({
+    return [...ISTIO_GROUPS, GATEWAY_GROUP].map((g) => ({
       id: g.id,
       ok: false,
       message: `API discovery failed: ${errorText(err)}`,
       fix: 'check the kubeconfig context can reach the API server',
     }));
   }
-  return ISTIO_GROUPS.map((g) => {
+  const istio = ISTIO_GROUPS.map((g): CheckResult => {
     const served = groups.get(g.group);
     try {
       const use = chooseVersion(served, { group: g.group, supported: g.supported });
@@ -52,4 +81,5 @@ export async function checkIstioApis(t: KubeTarget): Promise<CheckResult[]> {
       return { id: g.id, ok: false, message: errorText(err), fix: g.fix };
     }
   });
+  return [...istio, gatewayCheck(groups.get(GATEWAY_GROUP.group))];
 }

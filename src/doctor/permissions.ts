@@ -18,6 +18,27 @@ export const REQUIRED_PERMISSIONS: readonly Permission[] = [
   { group: 'networking.istio.io', resource: 'virtualservices', verb: 'patch', why: 'shift the weights' },
   {
     group: 'networking.istio.io',
+    resource: 'virtualservices',
+    verb: 'list',
+    why: 'HTTPRoute plans: refuse a VirtualService for the same host',
+  },
+  { group: 'gateway.networking.k8s.io', resource: 'httproutes', verb: 'get', why: 'read the HTTPRoute' },
+  {
+    group: 'gateway.networking.k8s.io',
+    resource: 'httproutes',
+    verb: 'patch',
+    why: 'shift the HTTPRoute weights',
+  },
+  {
+    group: 'gateway.networking.k8s.io',
+    resource: 'gateways',
+    verb: 'get',
+    why: 'ambient: check the waypoint',
+  },
+  { group: '', resource: 'services', verb: 'get', why: 'HTTPRoute plans: check both backend Services' },
+  { group: '', resource: 'namespaces', verb: 'get', why: 'check the data plane (ambient enrolment)' },
+  {
+    group: 'networking.istio.io',
     resource: 'destinationrules',
     verb: 'list',
     why: 'check the subsets exist',

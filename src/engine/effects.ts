@@ -158,6 +158,11 @@ export function machineWithEffects(deps: EffectDeps) {
 async function secure(deps: EffectDeps, signal: AbortSignal): Promise<{ at: number; message: string }> {
   const { plan, clock, emit, log } = deps;
   const beforeWrite = deps.beforeWrite ?? (async () => undefined);
+  if (plan.dataPlane === 'ambient' && plan.mtls) {
+    const message = `mTLS step skipped: in ambient, ztunnel already carries pod traffic over mutual TLS (HBONE), and the traffic check before STRICT reads sidecar metrics that ambient does not have; PeerAuthentication ${plan.mtls.peerAuthentication} left as it is`;
+    emit({ type: 'mtls', at: clock.now(), ok: true, changed: false, message });
+    return { at: clock.now(), message };
+  }
   if (!deps.mtls || !plan.mtls)
     throw new Error('the plan asks for mTLS tightening but no PeerAuthentication adapter is configured');
   const report = await deps.mtls.preflightMtls(plan, { signal });

@@ -2,7 +2,7 @@
  * The Kubernetes calls the Istio adapter makes, each with its deadline and the caller's AbortSignal. Group and
  * plural are literals at every call so that test/deploy derives the ClusterRole from this file.
  *
- *   get, patch virtualservices.networking.istio.io     list destinationrules.networking.istio.io
+ *   get, list, patch virtualservices.networking.istio.io     list destinationrules.networking.istio.io
  *   get serviceentries.networking.istio.io             get, list workloadentries.networking.istio.io
  *   get deployments.apps
  */
@@ -77,6 +77,17 @@ export class IstioApi {
         jsonPatch(o),
       ),
     );
+  }
+
+  /** The namespace's VirtualServices (an HTTPRoute plan refuses to share its host with one). */
+  async listVirtualServices(at: At): Promise<VirtualServiceObject[]> {
+    const list: KubeList<VirtualServiceObject> = await this.run(at, 'list', 'virtualservices', null, (o) =>
+      this.custom.listNamespacedCustomObject(
+        { group: NETWORKING, plural: 'virtualservices', ...where(at) },
+        o,
+      ),
+    );
+    return list.items ?? [];
   }
 
   async listDestinationRules(at: At): Promise<DestinationRuleObject[]> {

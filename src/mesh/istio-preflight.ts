@@ -4,7 +4,7 @@
  * ServiceEntry and endpoints, the containers' Deployment, and how the two sides are told apart in metrics.
  */
 import type { MetricSelectors } from '../gate/types.js';
-import { qualifyHost, type ResolvedPlan } from '../plan/load.js';
+import { qualifyHost, routeField, type ResolvedPlan } from '../plan/load.js';
 import type { At, IstioApi, ServiceEntryObject } from './istio-api.js';
 import { CheckList } from './kube/checks.js';
 import { locateRoute } from './route.js';
@@ -13,7 +13,7 @@ import type { PreflightReport } from './types.js';
 type Labels = Record<string, string>;
 type Role = 'source' | 'target';
 
-interface Ctx {
+export interface Ctx {
   api: IstioApi;
   plan: ResolvedPlan;
   at: At;
@@ -48,7 +48,7 @@ export async function runPreflight(
     checks.failed(
       'istio-api',
       err,
-      'install Istio ≥ 1.22 or set spec.virtualService.apiVersion to a served version',
+      `install Istio ≥ 1.22 or set ${routeField(plan, 'apiVersion')} to a served version`,
     );
     return { ok: false, checks: checks.checks, initialWeight: 0, selectors, istioVersion: version };
   }
@@ -64,10 +64,16 @@ export async function runPreflight(
 
 /** The VirtualService and the one route to shift; returns the target's current weight. */
 async function checkVirtualService({ api, plan, at, checks }: Ctx): Promise<number> {
-  const ref = `${plan.namespace}/${plan.virtualService.name}`;
+  const ref = `${plan.namespace}/${plan.route.name}`;
   try {
-    const vs = await api.getVirtualService(at, plan.virtualService.name);
-    const loc = locateRoute(vs, plan.source.destination, plan.target.destination, plan.virtualService.route);
+    const vs = await api.getVirtualService(at, plan.route.name);
+    const loc = locateRoute(
+      vs,
+      plan.source.destination,
+      plan.target.destination,
+      plan.route.rule,
+      routeField(plan, 'rule'),
+    );
     const added = loc.targetIndex < 0 ? ' (target will be added)' : '';
     checks.add(
       'virtualservice',
@@ -127,9 +133,10 @@ async function checkDestinationRule({
 }
 
 /** The VMs: a MESH_INTERNAL ServiceEntry for the source host, with endpoints or selected WorkloadEntries. */
-async function checkServiceEntry(c: Ctx): Promise<void> {
+export async function checkServiceEntry(c: Ctx): Promise<void> {
   const { api, plan, at, checks, fqdn } = c;
-  const name = plan.source.serviceEntry;
+  // The plan schema requires it with a VirtualService; an HTTPRoute plan calls this only when it names one.
+  const name = plan.source.serviceEntry!;
   try {
     const se = await api.getServiceEntry(at, name);
     const location = se.spec?.location ?? 'MESH_EXTERNAL';
@@ -202,7 +209,7 @@ const showLabels = (labels: Labels) =>
     .join(', ')}}`;
 
 /** The containers: all desired replicas available, and pods that the target subset selects. */
-async function checkDeployment(
+export async function checkDeployment(
   { api, plan, at, checks }: Ctx,
   targetSubset: Labels | undefined,
 ): Promise<void> {
@@ -242,7 +249,7 @@ async function checkDeployment(
 }
 
 /** How the two sides are told apart in Istio metrics (destination_version comes from the subset's label). */
-function checkMetricSelectors(
+export function checkMetricSelectors(
   { plan, checks }: Ctx,
   selectors: MetricSelectors,
   subsetLabels: Partial<Record<Role, Labels>>,

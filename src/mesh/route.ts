@@ -77,7 +77,8 @@ function routeIndex(
   { http, ref, has }: RouteSearch,
   source: Destination,
   target: Destination,
-  routeName?: string,
+  routeName: string | undefined,
+  routeField: string,
 ) {
   if (routeName !== undefined) {
     const index = http.findIndex((r) => r.name === routeName);
@@ -85,7 +86,7 @@ function routeIndex(
       const names = http.map((r, i) => r.name ?? `#${i} (unnamed)`).join(', ');
       throw new RouteError(
         `${ref} has no http route named "${routeName}" (routes: ${names})`,
-        'fix spec.virtualService.route',
+        `fix ${routeField}`,
       );
     }
     return index;
@@ -103,7 +104,7 @@ function routeIndex(
     const names = candidates.map((i) => http[i]!.name ?? `#${i} (unnamed)`).join(', ');
     throw new RouteError(
       `${ref} has ${candidates.length} http routes to the source (${names}); meshshift will not guess which one to shift`,
-      'name the route in spec.virtualService.route (give unnamed routes a name)',
+      `name the route in ${routeField} (give unnamed routes a name)`,
     );
   }
   return candidates[0]!;
@@ -115,6 +116,7 @@ export function locateRoute(
   source: Destination,
   target: Destination,
   routeName?: string,
+  routeField = 'spec.virtualService.route',
 ): RouteLocation {
   const ns = vs.metadata.namespace ?? 'default';
   const http = vs.spec?.http ?? [];
@@ -126,7 +128,7 @@ export function locateRoute(
     );
   const has = (r: VsHttpRoute, d: Destination) =>
     (r.route ?? []).findIndex((x) => sameDestination(x.destination, d, ns));
-  const index = routeIndex({ http, ref, has }, source, target, routeName);
+  const index = routeIndex({ http, ref, has }, source, target, routeName, routeField);
   const route = http[index]!.route ?? [];
   const sourceIndex = has(http[index]!, source);
   const targetIndex = has(http[index]!, target);

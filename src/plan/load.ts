@@ -4,6 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkDocuments, describeDocuments, type CheckedDocument, type Kind } from './documents.js';
 import { ValidationError, formatFieldError, type FieldError } from './errors.js';
+import { reporterFor } from '../gate/promql.js';
+import type { DataPlane, RouteKind } from './route-schema.js';
 import type { MigrationPlan, PlanSpec, PolicySpec } from './schema.js';
 
 /** The policies/ folder shipped with meshshift (works from src/ under tsx and from dist/src/ once built). */
@@ -22,15 +24,67 @@ export interface Destination {
   subset?: string;
 }
 
+/** The route a plan shifts: which object, which of its rules, which API version (default: the preferred). */
+export interface RouteRef {
+  kind: RouteKind;
+  name: string;
+  rule?: string;
+  apiVersion?: string;
+}
+
+/** The field a plan author edits for each part of the route (for messages). */
+export function routeField(
+  plan: Pick<ResolvedPlan, 'document'>,
+  part: 'name' | 'rule' | 'apiVersion',
+): string {
+  if (plan.document.spec.route) return `spec.route.${part}`;
+  return `spec.virtualService.${part === 'rule' ? 'route' : part}`;
+}
+
+function routeOf(spec: PlanSpec): RouteRef {
+  if (spec.route) return spec.route;
+  const vs = spec.virtualService!;
+  return {
+    kind: 'VirtualService',
+    name: vs.name,
+    ...(vs.route !== undefined ? { rule: vs.route } : {}),
+    ...(vs.apiVersion !== undefined ? { apiVersion: vs.apiVersion } : {}),
+  };
+}
+
+/**
+ * A ResolvedPlan stored by an earlier meshshift (before spec.route): `virtualService` instead of `route`, no
+ * `dataPlane`. Migrations in flight across an upgrade keep working; a current plan is returned as it is.
+ */
+export function upgradeResolvedPlan(stored: ResolvedPlan): ResolvedPlan {
+  const old = stored as ResolvedPlan & {
+    virtualService?: { name: string; route?: string; apiVersion?: string };
+  };
+  if (old.route && old.dataPlane) return stored;
+  const { virtualService, ...rest } = old;
+  const vs = virtualService ?? { name: '' };
+  const route: RouteRef = old.route ?? {
+    kind: 'VirtualService',
+    name: vs.name,
+    ...(vs.route !== undefined ? { rule: vs.route } : {}),
+    ...(vs.apiVersion !== undefined ? { apiVersion: vs.apiVersion } : {}),
+  };
+  return { ...rest, route, dataPlane: old.dataPlane ?? 'sidecar' };
+}
+
 /** A validated plan with its policy resolved: everything the engine needs, nothing to look up later. */
 export interface ResolvedPlan {
   name: string;
   namespace: string;
   host: string;
-  virtualService: { name: string; route?: string; apiVersion?: 'v1' | 'v1beta1' | 'v1alpha3' };
+  /** The route to shift (spec.route, or spec.virtualService in its older spelling). */
+  route: RouteRef;
+  /** Where L7 metrics come from: sidecars (reporter destination/source) or an ambient waypoint. */
+  dataPlane: DataPlane;
   source: {
     destination: Destination;
-    serviceEntry: string;
+    /** The VMs' ServiceEntry (always with a VirtualService; with an HTTPRoute when the plan names one). */
+    serviceEntry?: string;
     workloadEntries?: string[];
     metrics?: Record<string, string>;
   };
@@ -139,16 +193,24 @@ export function resolvePlan(
   } else {
     policy = spec.policy;
   }
+  try {
+    const reporter = reporterFor(spec.dataPlane, policy.analysis.reporter);
+    if (reporter !== policy.analysis.reporter)
+      policy = { ...policy, analysis: { ...policy.analysis, reporter } };
+  } catch (err) {
+    throw new ValidationError(source, [{ path: 'spec.policy', message: (err as Error).message }]);
+  }
   const srcHost = spec.source.host ?? spec.host;
   const tgtHost = spec.target.host ?? spec.host;
   return {
     name: plan.metadata.name,
     namespace: spec.namespace,
     host: spec.host,
-    virtualService: spec.virtualService,
+    route: routeOf(spec),
+    dataPlane: spec.dataPlane,
     source: {
       destination: { host: srcHost, ...(spec.source.subset ? { subset: spec.source.subset } : {}) },
-      serviceEntry: spec.source.serviceEntry,
+      ...(spec.source.serviceEntry ? { serviceEntry: spec.source.serviceEntry } : {}),
       ...(spec.source.workloadEntries ? { workloadEntries: spec.source.workloadEntries } : {}),
       ...(spec.source.metrics ? { metrics: spec.source.metrics } : {}),
     },

@@ -4,6 +4,13 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import {
+  dataPlaneSchema,
+  routeIssues,
+  routeSchema,
+  serviceEntryIssue,
+  virtualServiceSchema,
+} from './route-schema.js';
 
 export const API_VERSION = 'meshshift.io/v1alpha1';
 
@@ -184,7 +191,8 @@ const policySpecObject = z
        * as Flagger does; 0.99 fails only when the breach is significant at 99 %.
        */
       confidence: z.number().min(0).max(0.9999).optional(),
-      reporter: z.enum(['destination', 'source']).default('destination'),
+      /** Sidecar data plane: destination or source; ambient plans always read the waypoint (promql.ts reporterFor). */
+      reporter: z.enum(['destination', 'source', 'waypoint']).default('destination'),
       /**
        * How evidence is judged. `window`: each analysis looks at the last `window` on its own (Flagger/Argo
        * style). `sequential`: anytime-valid tests on everything counted since the step started, so a check may
@@ -325,8 +333,9 @@ const sideFields = (role: 'source' | 'target') => ({
 
 const sourceSchema = z.strictObject({
   ...sideFields('source'),
-  /** The ServiceEntry that puts the VMs in the mesh. */
-  serviceEntry: name('spec.source.serviceEntry'),
+  /** The ServiceEntry that puts the VMs in the mesh (required with a VirtualService; with an HTTPRoute, for a
+   * Hostname backend). */
+  serviceEntry: name('spec.source.serviceEntry').optional(),
   /** WorkloadEntries to require; default: those selected by the ServiceEntry's workloadSelector. */
   workloadEntries: z.array(name('spec.source.workloadEntries[]')).optional(),
 });
@@ -357,13 +366,12 @@ export const planSpecSchema = z
     namespace,
     /** The mesh host clients call, e.g. productcatalogservice.shop.svc.cluster.local. */
     host: name('spec.host'),
-    virtualService: z.strictObject({
-      name: name('spec.virtualService.name'),
-      /** Name of the http route to shift, when the VirtualService has several routes to the two sides. */
-      route: z.string().min(1).optional(),
-      /** networking.istio.io version to use (v1, v1beta1, v1alpha3); default: the cluster's preferred one. */
-      apiVersion: z.enum(['v1', 'v1beta1', 'v1alpha3']).optional(),
-    }),
+    /** The route to shift: { kind: HTTPRoute | VirtualService, name, rule }. */
+    route: routeSchema.optional(),
+    /** The older spelling of { kind: VirtualService }: { name, route, apiVersion }. */
+    virtualService: virtualServiceSchema.optional(),
+    /** sidecar (default) or ambient: where the L7 metrics come from (destination sidecar or waypoint). */
+    dataPlane: dataPlaneSchema,
     source: sourceSchema,
     target: targetSchema,
     /** A policy name from policies/ (e.g. "default"), or an inline policy spec. */
@@ -450,26 +458,34 @@ export const planSpecSchema = z
       })
       .optional(),
   })
+  .superRefine(
+    (spec, ctx) => {
+      const issue = serviceEntryIssue(spec);
+      if (issue) ctx.addIssue({ code: 'custom', ...issue });
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+  )
   .superRefine((spec, ctx) => {
+    for (const issue of routeIssues(spec)) ctx.addIssue({ code: 'custom', ...issue });
+    if (spec.route?.kind === 'HTTPRoute') return;
     const src = { host: spec.source.host ?? spec.host, subset: spec.source.subset };
     const tgt = { host: spec.target.host ?? spec.host, subset: spec.target.subset };
-    if (src.host === tgt.host) {
-      for (const role of ['source', 'target'] as const) {
-        if (!spec[role].subset) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [role, 'subset'],
-            message: `both sides use host ${src.host}, so ${role}.subset is required (the DestinationRule subset name, e.g. "${role === 'source' ? 'vm' : 'k8s'}"); or give ${role}.host for a two-host split`,
-          });
-        }
-      }
-      if (src.subset && src.subset === tgt.subset) {
+    if (src.host !== tgt.host) return;
+    for (const role of ['source', 'target'] as const) {
+      if (!spec[role].subset) {
         ctx.addIssue({
           code: 'custom',
-          path: ['target', 'subset'],
-          message: 'source and target must be different subsets',
+          path: [role, 'subset'],
+          message: `both sides use host ${src.host}, so ${role}.subset is required (the DestinationRule subset name, e.g. "${role === 'source' ? 'vm' : 'k8s'}"); or give ${role}.host for a two-host split`,
         });
       }
+    }
+    if (src.subset && src.subset === tgt.subset) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['target', 'subset'],
+        message: 'source and target must be different subsets',
+      });
     }
   });
 export type PlanSpec = z.output<typeof planSpecSchema>;

@@ -1,5 +1,5 @@
 /** A migration's record and its mapping to and from the fields of its Redis hash. */
-import type { ResolvedPlan } from '../plan/load.js';
+import { upgradeResolvedPlan, type ResolvedPlan } from '../plan/load.js';
 
 export interface MigrationSummary {
   id: string;
@@ -90,7 +90,7 @@ export function fromFields(h: Record<string, string>): MigrationRecord | undefin
     id: h.id,
     name: h.name ?? h.id,
     namespace: h.namespace ?? '',
-    plan: JSON.parse(h.plan) as ResolvedPlan,
+    plan: upgradeResolvedPlan(JSON.parse(h.plan) as ResolvedPlan),
     seq: Number(h.seq ?? 0),
     ...optional('snapshot', h.snapshot ? (JSON.parse(h.snapshot) as unknown) : undefined),
     phase: h.phase ?? 'pending',
@@ -134,13 +134,14 @@ export class FencedError extends Error {
   }
 }
 
-/** The VirtualService route a plan shifts, for people ("VirtualService shop/pcs route to pcs/vm"). */
-export function describeRoute(plan: Pick<ResolvedPlan, 'namespace' | 'virtualService' | 'source'>): string {
+/** The route a plan shifts, for people ("VirtualService shop/pcs route to pcs/vm", "HTTPRoute shop/pcs rule …"). */
+export function describeRoute(plan: Pick<ResolvedPlan, 'namespace' | 'route' | 'source'>): string {
   const d = plan.source.destination;
-  const route = plan.virtualService.route ?? `to ${d.host}${d.subset ? `/${d.subset}` : ''}`;
-  return `VirtualService ${plan.namespace}/${plan.virtualService.name} route ${route}`;
+  const rule = plan.route.rule ?? `to ${d.host}${d.subset ? `/${d.subset}` : ''}`;
+  const word = plan.route.kind === 'VirtualService' ? 'route' : 'rule';
+  return `${plan.route.kind} ${plan.namespace}/${plan.route.name} ${word} ${rule}`;
 }
 
 /** What identifies a route for the claim that keeps two migrations of it from running at once. */
-export const routeIdentity = (plan: Pick<ResolvedPlan, 'namespace' | 'virtualService' | 'source'>): string =>
+export const routeIdentity = (plan: Pick<ResolvedPlan, 'namespace' | 'route' | 'source'>): string =>
   describeRoute(plan);

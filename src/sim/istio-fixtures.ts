@@ -11,6 +11,7 @@
  *
  * Everything is plain JSON data. The WorkloadEntry addresses are placeholders and are never dialled.
  */
+import { seedHttpRoute } from './http-route-fixtures.js';
 import type { KubeApiServer, KubeObject } from './kube/index.js';
 
 export interface ScenarioFixture {
@@ -21,6 +22,11 @@ export interface ScenarioFixture {
   host: string;
   /** subsets mode: same as host; hosts mode: `${service}-k8s.${namespace}.svc.cluster.local`. */
   targetHost: string;
+  /** The VMs' host: `host`, or with an HTTPRoute the VMs' own Service `${service}-vm.${namespace}.svc.cluster.local`. */
+  sourceHost: string;
+  /** The route object meshshift shifts (named `virtualService` for either kind: the service's name). */
+  routeKind: 'VirtualService' | 'HTTPRoute';
+  dataPlane: 'sidecar' | 'ambient';
   virtualService: string;
   destinationRule: string;
   serviceEntry: string;
@@ -51,39 +57,62 @@ export interface SeedOptions {
   withWorkloadEntries?: boolean;
   /** Weight of the k8s destination in the 'primary' route (the VM side gets 100 - it). Default 0. */
   initialTargetWeight?: number;
+  /**
+   * Route with a Gateway API HTTPRoute (GAMMA, attached to the Service) instead of a VirtualService: the VMs get
+   * their own Service selecting the WorkloadEntries (no ServiceEntry, no DestinationRule). Implies two hosts.
+   */
+  routeKind?: 'VirtualService' | 'HTTPRoute';
+  /** ambient: the namespace is enrolled (istio.io/dataplane-mode=ambient) and uses a waypoint. Default sidecar. */
+  dataPlane?: 'sidecar' | 'ambient';
+  /** HTTPRoute: a third backendRef (`${service}-debug`, weight 0) in the shifted rule. Default false. */
+  extraBackend?: boolean;
+  /** HTTPRoute: also a VirtualService for the same host (a configuration preflight must refuse). */
+  conflictingVirtualService?: boolean;
 }
 
 export const GRPC_PORT = 3550;
 
+/** What the seeding helpers share. */
+export interface SeedCtx {
+  server: KubeApiServer;
+  fixture: ScenarioFixture;
+  opts: SeedOptions;
+  istio: string;
+  initial: number;
+  vmLabels: Record<string, string>;
+  podLabels: Record<string, string>;
+  meta: (name: string, labels?: Record<string, string>) => KubeObject['metadata'];
+}
+
+export const SERVICE_PORT = {
+  name: 'grpc',
+  port: GRPC_PORT,
+  targetPort: GRPC_PORT,
+  protocol: 'TCP',
+  appProtocol: 'grpc',
+};
+
 export function seedMigrationScenario(server: KubeApiServer, opts: SeedOptions = {}): ScenarioFixture {
   const namespace = opts.namespace ?? 'shop';
   const service = opts.service ?? 'productcatalogservice';
-  const mode = opts.mode ?? 'subsets';
-  const istio = `networking.istio.io/${opts.istioVersion ?? 'v1'}`;
-  const ready = opts.deploymentReady ?? true;
+  const routeKind = opts.routeKind ?? 'VirtualService';
+  const mode = routeKind === 'HTTPRoute' ? 'hosts' : (opts.mode ?? 'subsets');
+  const dataPlane = opts.dataPlane ?? 'sidecar';
   const initial = opts.initialTargetWeight ?? 0;
   if (!Number.isInteger(initial) || initial < 0 || initial > 100) {
     throw new Error(`initialTargetWeight must be an integer in [0, 100], got ${initial}`);
   }
-
   const host = `${service}.${namespace}.svc.cluster.local`;
   const targetService = mode === 'hosts' ? `${service}-k8s` : service;
-  const targetHost = `${targetService}.${namespace}.svc.cluster.local`;
-  const vmLabels = { app: service, version: 'vm' };
-  const podLabels = { app: service, version: 'k8s' };
-  const port = { number: GRPC_PORT };
-  const meta = (name: string, labels: Record<string, string> = { app: service }): KubeObject['metadata'] => ({
-    name,
-    namespace,
-    labels,
-  });
-
   const fixture: ScenarioFixture = {
     namespace,
     service,
     mode,
     host,
-    targetHost,
+    targetHost: `${targetService}.${namespace}.svc.cluster.local`,
+    sourceHost: routeKind === 'HTTPRoute' ? `${service}-vm.${namespace}.svc.cluster.local` : host,
+    routeKind,
+    dataPlane,
     virtualService: service,
     destinationRule: service,
     serviceEntry: `${service}-vm`,
@@ -91,68 +120,64 @@ export function seedMigrationScenario(server: KubeApiServer, opts: SeedOptions =
     sourceSubset: 'vm',
     targetSubset: 'k8s',
   };
+  const c: SeedCtx = {
+    server,
+    fixture,
+    opts,
+    istio: `networking.istio.io/${opts.istioVersion ?? 'v1'}`,
+    initial,
+    vmLabels: { app: service, version: 'vm' },
+    podLabels: { app: service, version: 'k8s' },
+    meta: (name, labels = { app: service }) => ({ name, namespace, labels }),
+  };
+  const nsLabels: Record<string, string> =
+    dataPlane === 'ambient'
+      ? { 'istio.io/dataplane-mode': 'ambient', 'istio.io/use-waypoint': 'waypoint' }
+      : { 'istio-injection': 'enabled' };
+  server.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: nsLabels } });
+  if (routeKind === 'VirtualService') seedServiceEntry(c);
+  if (opts.withWorkloadEntries ?? true) seedWorkloadEntries(c);
+  seedDeployment(c, opts.deploymentReady ?? true);
+  if (routeKind === 'HTTPRoute') seedHttpRoute(c);
+  else seedVirtualServiceLayout(c);
+  return fixture;
+}
 
-  server.put({
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: namespace, labels: { 'istio-injection': 'enabled' } },
-  });
-
-  // ── the VM side ──
+/** The VM side of the VirtualService layout: a ServiceEntry selecting the WorkloadEntries. */
+function seedServiceEntry({ server, fixture, opts, istio, vmLabels, meta }: SeedCtx): void {
   server.put({
     apiVersion: istio,
     kind: 'ServiceEntry',
     metadata: meta(fixture.serviceEntry),
     spec: {
-      hosts: [host],
+      hosts: [fixture.host],
       ports: [{ number: GRPC_PORT, name: 'grpc', protocol: 'GRPC' }],
       location: opts.meshExternal ? 'MESH_EXTERNAL' : 'MESH_INTERNAL',
       resolution: 'STATIC',
       workloadSelector: { labels: vmLabels },
     },
   });
-  if (opts.withWorkloadEntries ?? true) {
-    for (const i of [1, 2]) {
-      server.put({
-        apiVersion: istio,
-        kind: 'WorkloadEntry',
-        metadata: meta(`${service}-vm-${i}`, vmLabels),
-        spec: {
-          // Placeholder data only: nothing ever connects to these addresses.
-          address: `10.0.0.${10 + i}`,
-          labels: vmLabels,
-          serviceAccount: service,
-          ports: { grpc: GRPC_PORT },
-        },
-      });
-    }
-  }
+}
 
-  // ── Kubernetes Services ──
-  const svcPort = {
-    name: 'grpc',
-    port: GRPC_PORT,
-    targetPort: GRPC_PORT,
-    protocol: 'TCP',
-    appProtocol: 'grpc',
-  };
-  server.put({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: meta(service),
-    // subsets mode: one Service over VMs and pods; hosts mode: this host is the VM side only.
-    spec: { ports: [svcPort], selector: mode === 'hosts' ? vmLabels : { app: service } },
-  });
-  if (mode === 'hosts') {
+function seedWorkloadEntries({ server, fixture, istio, vmLabels, meta }: SeedCtx): void {
+  for (const i of [1, 2]) {
     server.put({
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: meta(targetService, podLabels),
-      spec: { ports: [svcPort], selector: podLabels },
+      apiVersion: istio,
+      kind: 'WorkloadEntry',
+      metadata: meta(`${fixture.service}-vm-${i}`, vmLabels),
+      spec: {
+        // Placeholder data only: nothing ever connects to these addresses.
+        address: `10.0.0.${10 + i}`,
+        labels: vmLabels,
+        serviceAccount: fixture.service,
+        ports: { grpc: GRPC_PORT },
+      },
     });
   }
+}
 
-  // ── the Kubernetes side ──
+function seedDeployment({ server, fixture, podLabels, meta }: SeedCtx, ready: boolean): void {
+  const { service, namespace } = fixture;
   const deployment = server.put({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -196,8 +221,27 @@ export function seedMigrationScenario(server: KubeApiServer, opts: SeedOptions =
       ],
     };
   });
+}
 
-  // ── routing ──
+/** Services, DestinationRule and VirtualService of the VirtualService layout (subsets or two hosts). */
+function seedVirtualServiceLayout(c: SeedCtx): void {
+  const { server, fixture, istio, vmLabels, podLabels, meta } = c;
+  const { mode, host, targetHost, service } = fixture;
+  server.put({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(service),
+    // subsets mode: one Service over VMs and pods; hosts mode: this host is the VM side only.
+    spec: { ports: [SERVICE_PORT], selector: mode === 'hosts' ? vmLabels : { app: service } },
+  });
+  if (mode === 'hosts') {
+    server.put({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: meta(`${service}-k8s`, podLabels),
+      spec: { ports: [SERVICE_PORT], selector: podLabels },
+    });
+  }
   server.put({
     apiVersion: istio,
     kind: 'DestinationRule',
@@ -215,12 +259,11 @@ export function seedMigrationScenario(server: KubeApiServer, opts: SeedOptions =
         : {}),
     },
   });
-
+  const port = { number: GRPC_PORT };
   const destination = (side: 'vm' | 'k8s'): Record<string, unknown> =>
     mode === 'subsets' ? { host, subset: side, port } : { host: side === 'vm' ? host : targetHost, port };
-
   const http: Record<string, unknown>[] = [];
-  if (opts.extraHeaderRoute) {
+  if (c.opts.extraHeaderRoute) {
     http.push({
       name: 'canary-header',
       match: [{ headers: { 'x-canary': { exact: 'true' } } }],
@@ -232,8 +275,8 @@ export function seedMigrationScenario(server: KubeApiServer, opts: SeedOptions =
   http.push({
     name: 'primary',
     route: [
-      { destination: destination('vm'), weight: 100 - initial },
-      { destination: destination('k8s'), weight: initial },
+      { destination: destination('vm'), weight: 100 - c.initial },
+      { destination: destination('k8s'), weight: c.initial },
     ],
     timeout: '5s',
     retries: { attempts: 2, retryOn: 'unavailable,resource-exhausted' },
@@ -244,6 +287,4 @@ export function seedMigrationScenario(server: KubeApiServer, opts: SeedOptions =
     metadata: meta(fixture.virtualService),
     spec: { hosts: [host], http },
   });
-
-  return fixture;
 }

@@ -4,6 +4,7 @@
  * (or the simulator's counters), and the real IstioMeshAdapter + runner. Used by e2e tests, the demo and bench.
  */
 import { randomBytes } from 'node:crypto';
+import { migrationPlanCrd } from '../controller/crd-schema.js';
 import type { MetricsProvider } from '../gate/provider.js';
 import { PrometheusProvider } from '../gate/prometheus.js';
 import { IstioMeshAdapter } from '../mesh/istio.js';
@@ -12,7 +13,12 @@ import type { EngineEvent } from '../engine/history.js';
 import { MigrationRunner, type RunResult } from '../runner/runner.js';
 import type { Logger } from '../log/logger.js';
 import { seedMigrationScenario, type ScenarioFixture, type SeedOptions } from './istio-fixtures.js';
-import { startKubeApiServer, type KubeApiServer, type KubeApiServerOptions } from './kube/index.js';
+import {
+  startKubeApiServer,
+  type KubeApiServer,
+  type KubeApiServerOptions,
+  type KubeObject,
+} from './kube/index.js';
 import {
   startMeshSim,
   subsetScenarioBackends,
@@ -22,9 +28,14 @@ import {
 } from './mesh/index.js';
 import { registerScrapeTarget } from './prometheus.js';
 import { SimulatorMetricsProvider } from './sim-metrics.js';
+import { gatewayApiCrds } from './gateway-api.js';
 
 export interface ScenarioOptions {
   mode?: 'subsets' | 'hosts';
+  /** The route meshshift shifts: a VirtualService (default) or a Gateway API HTTPRoute (GAMMA). */
+  routeKind?: 'VirtualService' | 'HTTPRoute';
+  /** sidecar (default) or ambient (metrics from the waypoint). */
+  dataPlane?: 'sidecar' | 'ambient';
   /** Unique per scenario so that several scenarios can share one Prometheus. Default: random. */
   namespace?: string;
   seed?: SeedOptions;
@@ -34,7 +45,7 @@ export interface ScenarioOptions {
   k8s?: Partial<BackendBehavior>;
   /** A policy name from policies/ or an inline policy spec as YAML (indented freely). */
   policy?: string;
-  /** Extra plan `spec` YAML lines (e.g. `virtualService.route`). */
+  /** Extra lines of the plan's route block (e.g. `route: primary` under virtualService, `rule: primary` under route). */
   planSpecExtra?: string;
   /** Real Prometheus (shared, file-sd) or the simulator's counters. */
   metrics: { prometheusUrl: string; sdDir: string } | 'simulator';
@@ -61,20 +72,33 @@ export interface Scenario {
   mesh: IstioMeshAdapter;
   /** Waits until the metrics source reports traffic to the VMs (observability first). */
   waitForTraffic(timeoutMs?: number): Promise<void>;
-  /** Target weights written to the VirtualService, in the order the API server applied them. */
+  /** Target weights written to the route (VirtualService or HTTPRoute), in the order the API server applied them. */
   weightWrites(): number[];
   run(opts?: RunOptions): Promise<{ result: RunResult; events: EngineEvent[]; runner: MigrationRunner }>;
   close(): Promise<void>;
+}
+
+function routeYaml(fixture: ScenarioFixture, extra: string): string {
+  const lines = extra.replace(/^/gm, '    ').trimEnd() ? `${extra.replace(/^/gm, '    ')}\n` : '';
+  // A fixture without a routeKind (built by hand in a test) is the VirtualService layout.
+  if (fixture.routeKind !== 'HTTPRoute')
+    return `  virtualService:\n    name: ${fixture.virtualService}\n${lines}`;
+  const dataPlane = fixture.dataPlane === 'ambient' ? '  dataPlane: ambient\n' : '';
+  return `  route:\n    kind: HTTPRoute\n    name: ${fixture.virtualService}\n${lines}${dataPlane}`;
+}
+
+function sidesYaml(fixture: ScenarioFixture): string {
+  if (fixture.routeKind === 'HTTPRoute')
+    return `  source:\n    host: ${fixture.sourceHost}\n  target:\n    host: ${fixture.targetHost}\n    deployment: ${fixture.deployment}\n`;
+  return fixture.mode === 'subsets'
+    ? `  source:\n    subset: ${fixture.sourceSubset}\n    serviceEntry: ${fixture.serviceEntry}\n  target:\n    subset: ${fixture.targetSubset}\n    deployment: ${fixture.deployment}\n`
+    : `  source:\n    serviceEntry: ${fixture.serviceEntry}\n  target:\n    host: ${fixture.targetHost}\n    deployment: ${fixture.deployment}\n`;
 }
 
 export function planYamlFor(fixture: ScenarioFixture, policy: string, extra = ''): string {
   const policyYaml = /^[a-z0-9-]+$/.test(policy.trim())
     ? ` ${policy.trim()}`
     : `\n${policy.replace(/^\s*\n/, '').replace(/^/gm, '    ')}`;
-  const sides =
-    fixture.mode === 'subsets'
-      ? `  source:\n    subset: ${fixture.sourceSubset}\n    serviceEntry: ${fixture.serviceEntry}\n  target:\n    subset: ${fixture.targetSubset}\n    deployment: ${fixture.deployment}\n`
-      : `  source:\n    serviceEntry: ${fixture.serviceEntry}\n  target:\n    host: ${fixture.targetHost}\n    deployment: ${fixture.deployment}\n`;
   return `apiVersion: meshshift.io/v1alpha1
 kind: MigrationPlan
 metadata:
@@ -82,17 +106,19 @@ metadata:
 spec:
   namespace: ${fixture.namespace}
   host: ${fixture.host}
-  virtualService:
-    name: ${fixture.virtualService}
-${extra.replace(/^/gm, '    ').trimEnd() ? `${extra.replace(/^/gm, '    ')}\n` : ''}${sides}  policy:${policyYaml}
+${routeYaml(fixture, extra)}${sidesYaml(fixture)}  policy:${policyYaml}
 `;
 }
 
-/** Target weight of each successful VirtualService PATCH, read from the JSON-patch bodies the server applied. */
-export function targetWeightsFromRequests(kube: KubeApiServer, vsName: string): number[] {
+/** Target weight of each successful route PATCH, read from the JSON-patch bodies the server applied. */
+export function targetWeightsFromRequests(
+  kube: KubeApiServer,
+  vsName: string,
+  plural: 'virtualservices' | 'httproutes' = 'virtualservices',
+): number[] {
   const out: number[] = [];
   for (const r of kube.requests) {
-    if (r.method !== 'PATCH' || r.status >= 300 || !r.path.endsWith(`/virtualservices/${vsName}`)) continue;
+    if (r.method !== 'PATCH' || r.status >= 300 || !r.path.endsWith(`/${plural}/${vsName}`)) continue;
     const ops = Array.isArray(r.body) ? (r.body as Array<{ op: string; path: string; value: unknown }>) : [];
     const last = ops.filter((o) => o.op !== 'test').at(-1);
     if (!last) continue;
@@ -105,15 +131,30 @@ export function targetWeightsFromRequests(kube: KubeApiServer, vsName: string): 
 
 export async function startScenario(opts: ScenarioOptions): Promise<Scenario> {
   const namespace = opts.namespace ?? `e2e-${randomBytes(3).toString('hex')}`;
-  const mode = opts.mode ?? 'subsets';
-  const kube = await startKubeApiServer(opts.kube);
+  const mode = opts.routeKind === 'HTTPRoute' ? 'hosts' : (opts.mode ?? 'subsets');
+  const routeKind = opts.routeKind ?? 'VirtualService';
+  const kube = await startKubeApiServer(
+    routeKind === 'HTTPRoute'
+      ? {
+          ...opts.kube,
+          crds: [...(opts.kube?.crds ?? [migrationPlanCrd() as KubeObject]), ...gatewayApiCrds()],
+        }
+      : opts.kube,
+  );
   const cleanups: Array<() => Promise<void>> = [() => kube.close()];
   try {
-    const fixture = seedMigrationScenario(kube, { namespace, mode, ...opts.seed });
+    const fixture = seedMigrationScenario(kube, {
+      namespace,
+      mode,
+      routeKind,
+      ...(opts.dataPlane ? { dataPlane: opts.dataPlane } : {}),
+      ...opts.seed,
+    });
     const backends = subsetScenarioBackends({
       namespace,
       service: fixture.service,
       mode,
+      routeKind,
       ...(opts.vm ? { vm: opts.vm } : {}),
       ...(opts.k8s ? { k8s: opts.k8s } : {}),
     });
@@ -125,8 +166,10 @@ export async function startScenario(opts: ScenarioOptions): Promise<Scenario> {
         kubeConfig: kube.kubeConfig(),
         namespace,
         name: fixture.virtualService,
-        version: opts.seed?.istioVersion ?? 'v1',
+        kind: routeKind,
+        version: routeKind === 'HTTPRoute' ? 'v1' : (opts.seed?.istioVersion ?? 'v1'),
       },
+      dataPlane: fixture.dataPlane,
       ...(opts.slowThresholdMs ? { slowThresholdMs: opts.slowThresholdMs } : {}),
     });
     cleanups.unshift(() => sim.close());
@@ -156,18 +199,24 @@ export async function startScenario(opts: ScenarioOptions): Promise<Scenario> {
       async waitForTraffic(timeoutMs = 20_000) {
         const deadline = Date.now() + timeoutMs;
         const selector = {
-          destination_service: fixture.host,
+          destination_service: fixture.sourceHost,
           ...(mode === 'subsets' ? { destination_version: 'vm' } : {}),
         };
+        const reporter = plan.policy.analysis.reporter;
         for (;;) {
-          const n = await metrics.recentRequests(selector, 'destination', 10_000).catch(() => 0);
+          const n = await metrics.recentRequests(selector, reporter, 10_000).catch(() => 0);
           if (n > 0) return;
           if (Date.now() > deadline)
             throw new Error(`no traffic for ${fixture.host} visible in metrics after ${timeoutMs} ms`);
           await new Promise((r) => setTimeout(r, 250));
         }
       },
-      weightWrites: () => targetWeightsFromRequests(kube, fixture.virtualService),
+      weightWrites: () =>
+        targetWeightsFromRequests(
+          kube,
+          fixture.virtualService,
+          routeKind === 'HTTPRoute' ? 'httproutes' : 'virtualservices',
+        ),
       async run(runOpts: RunOptions = {}) {
         const events: EngineEvent[] = [];
         const runner: MigrationRunner = new MigrationRunner({

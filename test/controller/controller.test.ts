@@ -90,22 +90,31 @@ describe('MigrationPlan controller', () => {
     expect(e.s.weightWrites().length).toBe(writes);
   });
 
-  it('a regression ends Stalled and rolled back, with the reason in status and an Event', async () => {
-    env = await controllerEnv(prom(), { prefix: 'ctl-regress', scenario: { k8s: { errorRate: 0.2 } } });
-    const e = env;
-    await applyPlan(e, planObject(e, 'regress'));
-    const done = await waitPlan(e, 'regress', (o) => condition(o, 'Stalled')?.status === 'True');
-    expect(done!.status).toMatchObject({ phase: 'rolledBack', weight: 0 });
-    expect(done!.status!.reason).toMatch(/error/i);
-    expect(condition(done, 'Ready')).toMatchObject({ status: 'False', reason: 'RolledBack' });
-    expect(condition(done, 'Stalled')!.message).toContain(done!.status!.reason!);
-    expect(done!.status!.lastVerdict?.outcome).toBe('fail');
-    expect(e.s.weightWrites().at(-1)).toBe(0);
-    const reasons = eventsFor(e, 'regress').map((x) => x.reason);
-    expect(reasons).toContain('AnalysisFailed');
-    expect(reasons).toContain('RolledBackWeight');
-    expect(reasons.at(-1)).toBe('RolledBack');
-  });
+  it.each([
+    { name: 'VirtualService', route: {} },
+    { name: 'HTTPRoute in ambient', route: { routeKind: 'HTTPRoute', dataPlane: 'ambient' } as const },
+  ])(
+    'a regression ends Stalled and rolled back, with the reason in status and an Event: $name',
+    async ({ route }) => {
+      env = await controllerEnv(prom(), {
+        prefix: 'ctl-regress',
+        scenario: { ...route, k8s: { errorRate: 0.2 } },
+      });
+      const e = env;
+      await applyPlan(e, planObject(e, 'regress'));
+      const done = await waitPlan(e, 'regress', (o) => condition(o, 'Stalled')?.status === 'True');
+      expect(done!.status).toMatchObject({ phase: 'rolledBack', weight: 0 });
+      expect(done!.status!.reason).toMatch(/error/i);
+      expect(condition(done, 'Ready')).toMatchObject({ status: 'False', reason: 'RolledBack' });
+      expect(condition(done, 'Stalled')!.message).toContain(done!.status!.reason!);
+      expect(done!.status!.lastVerdict?.outcome).toBe('fail');
+      expect(e.s.weightWrites().at(-1)).toBe(0);
+      const reasons = eventsFor(e, 'regress').map((x) => x.reason);
+      expect(reasons).toContain('AnalysisFailed');
+      expect(reasons).toContain('RolledBackWeight');
+      expect(reasons.at(-1)).toBe('RolledBack');
+    },
+  );
 
   it('an invalid plan the API server accepts gets a Stalled condition naming the field, and no weight is written', async () => {
     env = await controllerEnv(prom(), { prefix: 'ctl-invalid' });

@@ -27,6 +27,8 @@ function structuralViolations(node: Node, at: string): string[] {
   return out;
 }
 
+const props0 = (n: Node) => n.properties as Record<string, Node>;
+
 describe('MigrationPlan CRD', () => {
   it('the checked-in CRD is exactly the generator output (regenerate with `meshshift crd`)', () => {
     expect(readFileSync(CHECKED_IN, 'utf8')).toBe(migrationPlanCrdYaml());
@@ -44,8 +46,15 @@ describe('MigrationPlan CRD', () => {
       .versions[0]!.schema.openAPIV3Schema.properties as Record<string, Node>;
     const planSpec = spec.spec!;
     expect(planSpec.required).toEqual(
-      expect.arrayContaining(['namespace', 'host', 'virtualService', 'source', 'target', 'policy']),
+      expect.arrayContaining(['namespace', 'host', 'source', 'target', 'policy']),
     );
+    // One of route / virtualService: the controller's zod check says which, with the fix.
+    expect(planSpec.required).not.toContain('virtualService');
+    expect((props0(planSpec).route!.properties as Record<string, Node>).kind!.enum).toEqual([
+      'HTTPRoute',
+      'VirtualService',
+    ]);
+    expect(props0(planSpec).dataPlane!.enum).toEqual(['sidecar', 'ambient']);
     const props = planSpec.properties as Record<string, Node>;
     expect(props.namespace!.pattern).toBe('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$');
     expect((props.virtualService!.properties as Record<string, Node>).apiVersion!.enum).toEqual([

@@ -5,7 +5,8 @@
  * Recognised:
  *  - CustomObjectsApi: get/list/patch/replace/create/delete{Namespaced,Cluster}CustomObject[Status]({group, plural})
  *    where group/plural are string literals or `const X = '...'` of the same file;
- *  - typed APIs: {read,list,patch,replace,create,delete}Namespaced<Kind>[Status|Scale], list<Kind>ForAllNamespaces;
+ *  - typed APIs: {read,list,patch,replace,create,delete}Namespaced<Kind>[Status|Scale], list<Kind>ForAllNamespaces,
+ *    and the cluster-scoped {read,list,patch}Namespace / Node;
  *  - discovery (getAPIVersions, getAPIResources, getCode): no RBAC needed (system:discovery);
  *  - `watch: true` in a list call, or a Watch on a literal /apis path, adds the watch verb (a file that builds a
  *    Watch must spell its paths as literals, `/apis/<group>/<version>/[namespaces/${ns}/]<plural>`).
@@ -34,6 +35,9 @@ const CUSTOM =
 const TYPED =
   /\.(read|list|patch|replace|create|delete|deleteCollection)Namespaced(?!CustomObject)([A-Z][A-Za-z]*?)(Status|Scale|Log)?\s*\(/g;
 const ALL_NS = /\.list([A-Z][A-Za-z]*)ForAllNamespaces\s*\(/g;
+/** Typed calls on cluster-scoped kinds: readNamespace, listNode … */
+const CLUSTER_TYPED = /\.(read|list|patch)(Namespace|Node)(Status)?\s*\(/g;
+const CLUSTER_KINDS: Record<string, string> = { Namespace: 'namespaces', Node: 'nodes' };
 const DISCOVERY = /\.(getAPIVersions|getAPIResources|getCode)\s*\(/g;
 /** Client-node surfaces whose calls cannot be resolved statically here. */
 const OPAQUE = /\b(KubernetesObjectApi|makeInformer|\.listCustomObjectForAllNamespaces)/g;
@@ -162,6 +166,10 @@ export function scanSource(files: string[], root: string): ScanResult {
       const kind = KINDS[m[1]!];
       if (!kind) unresolved.push(`${at(m.index)}: ${m[0].trim()}: kind ${m[1]} is not in KINDS`);
       else calls.push({ group: kind.group, resource: kind.plural, verb: 'list', at: at(m.index) });
+    }
+    for (const m of src.matchAll(CLUSTER_TYPED)) {
+      const sub = m[3] ? `/${m[3].toLowerCase()}` : '';
+      calls.push({ group: '', resource: CLUSTER_KINDS[m[2]!]! + sub, verb: VERB[m[1]!]!, at: at(m.index) });
     }
     for (const m of src.matchAll(DISCOVERY)) discovery.push(`${at(m.index)}: ${m[1]}`);
     const watchPaths = [...src.matchAll(WATCH_PATH)];

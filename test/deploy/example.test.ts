@@ -35,7 +35,7 @@ describe('example MigrationPlan', () => {
       namespace: 'shop',
       mode: 'subsets',
       policyName: 'default',
-      virtualService: { name: SERVICE, route: 'primary' },
+      route: { kind: 'VirtualService', name: SERVICE, rule: 'primary' },
       source: { destination: { host: `${SERVICE}.shop.svc.cluster.local`, subset: 'vm' } },
       target: { destination: { subset: 'k8s' }, deployment: SERVICE },
       mtls: { peerAuthentication: SERVICE, tightenAfterCompletion: true },
@@ -49,8 +49,8 @@ describe('example MigrationPlan', () => {
       objs.some(
         (o) => o.kind === kind && o.metadata.name === name && o.metadata.namespace === plan.namespace,
       );
-    expect(has('VirtualService', plan.virtualService.name)).toBe(true);
-    expect(has('ServiceEntry', plan.source.serviceEntry)).toBe(true);
+    expect(has(plan.route.kind, plan.route.name)).toBe(true);
+    expect(has('ServiceEntry', plan.source.serviceEntry!)).toBe(true);
     expect(has('Deployment', plan.target.deployment)).toBe(true);
     expect(has('PeerAuthentication', plan.mtls!.peerAuthentication)).toBe(true);
   });

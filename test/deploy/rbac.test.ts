@@ -124,6 +124,7 @@ describe('RBAC derived from the code', () => {
     const r = scanSource([path.join(import.meta.dirname, 'fixtures/k8s-calls.ts.txt')], ROOT);
     expect(r.unresolved).toHaveLength(1);
     expect(verbsByResource(r.calls)).toEqual({
+      '|namespaces': ['get'],
       '|pods': ['list', 'watch'],
       'apps|deployments/status': ['update'],
       'coordination.k8s.io|leases': ['create', 'get'],

@@ -11,10 +11,13 @@ import { checkCluster, loadKube, type KubeTarget } from '../../src/doctor/kube-c
 import { REQUIRED_PERMISSIONS } from '../../src/doctor/permissions.js';
 import { checkRbac } from '../../src/doctor/rbac.js';
 import type { CheckResult } from '../../src/doctor/types.js';
+import { migrationPlanCrd } from '../../src/controller/crd-schema.js';
+import { gatewayApiCrds } from '../../src/sim/gateway-api.js';
 import {
   startKubeApiServer,
   type KubeApiServer,
   type KubeApiServerOptions,
+  type KubeObject,
 } from '../../src/sim/kube/index.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'meshshift-doctor-kube-'));
@@ -52,6 +55,17 @@ describe('cluster and Istio API versions', () => {
       message: 'networking.istio.io served as v1, v1beta1, v1alpha3; meshshift uses v1',
     });
     expect(byId(apis, 'kube.istio-security').message).toContain('meshshift uses v1');
+  });
+
+  it('Gateway API: skipped when not served (only HTTPRoute plans need it), the version used when it is', async () => {
+    const { t } = await serve();
+    expect(byId(await checkIstioApis(t), 'kube.gateway-api')).toMatchObject({ ok: true, skipped: true });
+    const withGateway = await serve({ crds: [migrationPlanCrd() as KubeObject, ...gatewayApiCrds()] });
+    expect(byId(await checkIstioApis(withGateway.t), 'kube.gateway-api')).toEqual({
+      id: 'kube.gateway-api',
+      ok: true,
+      message: 'gateway.networking.k8s.io served as v1, v1beta1; HTTPRoute plans use v1',
+    });
   });
 
   it('an older Istio (v1alpha3 only) is used as v1alpha3', async () => {

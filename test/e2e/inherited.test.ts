@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { EngineEvent } from '../../src/engine/history.js';
 import type { BackendBehavior } from '../../src/sim/mesh/index.js';
-import { startScenario, type Scenario } from '../../src/sim/scenario.js';
+import { startScenario, type Scenario, type ScenarioOptions } from '../../src/sim/scenario.js';
 
 const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
 const scenarios: Scenario[] = [];
@@ -13,8 +13,9 @@ afterEach(async () => {
   for (const s of scenarios.splice(0)) await s.close();
 });
 
-async function inherited(k8s: Partial<BackendBehavior> | undefined) {
+async function inherited(k8s: Partial<BackendBehavior> | undefined, route: Partial<ScenarioOptions> = {}) {
   const s = await startScenario({
+    ...route,
     metrics: prom(),
     policy: 'default',
     rps: 600,
@@ -44,10 +45,21 @@ describe('an inherited split', () => {
     expect(s.weightWrites()).toEqual([25, 50, 100]);
   });
 
-  it('rolls back from 20 % without ever writing a higher weight when the containers already fail there', async () => {
-    const { s, result } = await inherited({ errorRate: 0.2 });
-    expect(result.phase).toBe('rolledBack');
-    expect(result.reason).toMatch(/at 20 %/);
-    expect(s.weightWrites()).toEqual([0]);
-  });
+  it.each([
+    { name: 'VirtualService', route: {} },
+    {
+      name: 'HTTPRoute (80/20 backendRefs), ambient',
+      route: { routeKind: 'HTTPRoute', dataPlane: 'ambient' } as const,
+    },
+  ])(
+    'rolls back from 20 % without ever writing a higher weight when the containers already fail there: $name',
+    async ({ route }) => {
+      const { s, result, events } = await inherited({ errorRate: 0.2 }, route);
+      expect(result.phase).toBe('rolledBack');
+      expect(result.reason).toMatch(/at 20 %/);
+      const preflight = events.find((e) => e.type === 'preflight');
+      expect(preflight?.type === 'preflight' && preflight.initialWeight).toBe(20);
+      expect(s.weightWrites()).toEqual([0]);
+    },
+  );
 });

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { EngineEvent } from '../../src/engine/history.js';
-import { startScenario, type Scenario } from '../../src/sim/scenario.js';
+import { startScenario, type Scenario, type ScenarioOptions } from '../../src/sim/scenario.js';
 
 const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
 const scenarios: Scenario[] = [];
@@ -27,8 +27,9 @@ async function regressionRun(
   atWeight: number,
   behavior: Parameters<Scenario['sim']['setBehavior']>[1],
   rps = 600,
+  route: Partial<ScenarioOptions> = {},
 ): Promise<RegressionRun> {
-  const s = await startScenario({ metrics: prom(), policy, rps });
+  const s = await startScenario({ metrics: prom(), policy, rps, ...route });
   scenarios.push(s);
   await s.waitForTraffic();
   let injectedAt = 0;
@@ -70,6 +71,21 @@ describe('regressions roll back to 100 % VM', () => {
     expect(Math.max(...r.writes)).toBeLessThanOrEqual(25);
     expect(r.reason).toMatch(/error-rate|error rate/);
     expect(r.detectionMs).toBeLessThan(10_000);
+  });
+
+  it('on an HTTPRoute in ambient (waypoint metrics): an error-rate regression at 10 % rolls back in one write', async () => {
+    const r = await regressionRun('default', 10, { errorRate: 0.2 }, 600, {
+      routeKind: 'HTTPRoute',
+      dataPlane: 'ambient',
+    });
+    console.log(
+      `[figures] HTTPRoute/ambient, 20 % errors from 10 %: detection→rollback ${r.detectionMs} ms, failed requests served ${r.failedServed}, writes ${r.writes.join(',')}`,
+    );
+    expect(r.phase).toBe('rolledBack');
+    expect(r.writes.at(-1)).toBe(0);
+    expect(r.writes.filter((w) => w === 0)).toHaveLength(1);
+    expect(Math.max(...r.writes)).toBeLessThanOrEqual(25);
+    expect(r.reason).toMatch(/error-rate|error rate/);
   });
 
   it('p99-latency-only regression (p50 unchanged) rolls back', async () => {

@@ -10,9 +10,18 @@ afterEach(async () => {
   s = undefined;
 });
 
-type Http = Array<{ name?: string; route: Array<{ weight?: number; [k: string]: unknown }>; [k: string]: unknown }>;
+type Http = Array<{
+  name?: string;
+  route: Array<{ weight?: number; [k: string]: unknown }>;
+  [k: string]: unknown;
+}>;
 const vsOf = (sc: Scenario): KubeObject =>
-  sc.kube.get({ group: 'networking.istio.io', plural: 'virtualservices', namespace: sc.fixture.namespace, name: sc.fixture.virtualService })!;
+  sc.kube.get({
+    group: 'networking.istio.io',
+    plural: 'virtualservices',
+    namespace: sc.fixture.namespace,
+    name: sc.fixture.virtualService,
+  })!;
 /** The VirtualService with the shifted route's weights blanked, to compare everything else. */
 function withoutWeights(vs: KubeObject, routeName: string): unknown {
   const copy = structuredClone(vs) as KubeObject & { spec: { http: Http } };
@@ -32,7 +41,9 @@ describe('VirtualService hygiene', () => {
     const { result } = await s.run({ timeScale: 0.05 });
     expect(result.phase, result.reason).toBe('completed');
     const after = vsOf(s);
-    expect(JSON.stringify(withoutWeights(after, 'primary'))).toBe(JSON.stringify(withoutWeights(before, 'primary')));
+    expect(JSON.stringify(withoutWeights(after, 'primary'))).toBe(
+      JSON.stringify(withoutWeights(before, 'primary')),
+    );
     const http = (after.spec as { http: Http }).http;
     expect(http[0]!.name).toBe('canary-header');
     expect(JSON.stringify(http[0])).toBe(JSON.stringify((before.spec as { http: Http }).http[0]));
@@ -40,22 +51,35 @@ describe('VirtualService hygiene', () => {
     // Every write was a JSON patch guarded by a resourceVersion test.
     const patches = s.kube.requests.filter((r) => r.method === 'PATCH');
     expect(patches.every((p) => p.contentType?.startsWith('application/json-patch+json'))).toBe(true);
-    expect(patches.every((p) => (p.body as Array<{ op: string; path: string }>)[0]!.path === '/metadata/resourceVersion')).toBe(true);
+    expect(
+      patches.every(
+        (p) => (p.body as Array<{ op: string; path: string }>)[0]!.path === '/metadata/resourceVersion',
+      ),
+    ).toBe(true);
   });
 
   it('a concurrent edit between read and write loses no write (ours or theirs)', async () => {
     s = await startScenario({ metrics: prom(), policy: 'default' });
     const sc = s;
     let injected = 0;
-    const ref = { group: 'networking.istio.io', plural: 'virtualservices', namespace: sc.fixture.namespace, name: sc.fixture.virtualService };
+    const ref = {
+      group: 'networking.istio.io',
+      plural: 'virtualservices',
+      namespace: sc.fixture.namespace,
+      name: sc.fixture.virtualService,
+    };
     sc.kube.onRequest((req) => {
       // Right before meshshift's 3rd and 5th weight PATCHes land, someone else edits the object.
-      if (req.method !== 'PATCH' || !req.path.endsWith(`/virtualservices/${sc.fixture.virtualService}`)) return;
+      if (req.method !== 'PATCH' || !req.path.endsWith(`/virtualservices/${sc.fixture.virtualService}`))
+        return;
       const n = sc.kube.requests.filter((r) => r.method === 'PATCH').length;
       if (n === 2 || n === 5) {
         injected++;
         sc.kube.edit(ref, (vs) => {
-          vs.metadata.annotations = { ...vs.metadata.annotations, [`edited-by-someone-else-${injected}`]: 'true' };
+          vs.metadata.annotations = {
+            ...vs.metadata.annotations,
+            [`edited-by-someone-else-${injected}`]: 'true',
+          };
           (vs.spec as { http: Http }).http[0]!.timeout = `${5 + injected}s`;
         });
       }
@@ -69,7 +93,10 @@ describe('VirtualService hygiene', () => {
     expect(rejected.map((r) => r.status)).toEqual([422, 422]);
     expect(events.filter((e) => e.type === 'weight' && e.attempts > 1)).toHaveLength(2);
     const vs = vsOf(sc);
-    expect(vs.metadata.annotations).toMatchObject({ 'edited-by-someone-else-1': 'true', 'edited-by-someone-else-2': 'true' });
+    expect(vs.metadata.annotations).toMatchObject({
+      'edited-by-someone-else-1': 'true',
+      'edited-by-someone-else-2': 'true',
+    });
     expect((vs.spec as { http: Http }).http[0]!.timeout).toBe('7s');
   });
 
@@ -80,5 +107,48 @@ describe('VirtualService hygiene', () => {
     expect(result.phase, result.reason).toBe('completed');
     expect(s.weightWrites()).toEqual([1, 5, 10, 25, 50, 100]);
     expect(s.sim.stats().k8s!.requests).toBeGreaterThan(1000);
+  });
+});
+
+describe('HTTPRoute hygiene', () => {
+  it('ABORT at 5 % rolls back in one write; the header rule, its filter and the third backendRef never change', async () => {
+    s = await startScenario({
+      metrics: prom(),
+      policy: 'default',
+      routeKind: 'HTTPRoute',
+      dataPlane: 'ambient',
+      seed: { extraHeaderRoute: true, extraBackend: true },
+    });
+    const sc = s;
+    await sc.waitForTraffic();
+    const { result } = await sc.run({
+      timeScale: 0.05,
+      onEvent: (e, runner) => {
+        if (e.type === 'weight' && e.weight === 5 && !e.rollback)
+          runner.command('ABORT', 'tester', 'customer complaint');
+      },
+    });
+    expect(result.phase, result.reason).toBe('aborted');
+    expect(sc.weightWrites()).toEqual([1, 5, 0]);
+    // Asserted on the writes the API server recorded: only the two weights of rule 1, refs 0 and 1, were written.
+    const patches = sc.kube.requests.filter((r) => r.method === 'PATCH');
+    expect(patches).toHaveLength(3);
+    for (const p of patches) {
+      const writes = (p.body as Array<{ op: string; path: string }>).filter((o) => o.op !== 'test');
+      expect(writes.map((o) => `${o.op} ${o.path}`)).toEqual([
+        'add /spec/rules/1/backendRefs/0/weight',
+        'add /spec/rules/1/backendRefs/1/weight',
+      ]);
+    }
+    const route = sc.kube.get({
+      group: 'gateway.networking.k8s.io',
+      plural: 'httproutes',
+      namespace: sc.fixture.namespace,
+      name: sc.fixture.virtualService,
+    })!;
+    const rules = (route.spec as { rules: Array<{ name: string; backendRefs: Array<{ weight: number }> }> })
+      .rules;
+    expect(rules[1]!.backendRefs.map((b) => b.weight)).toEqual([100, 0, 0]);
+    expect(rules[0]).toMatchObject({ name: 'canary-header', filters: [{ type: 'RequestHeaderModifier' }] });
   });
 });

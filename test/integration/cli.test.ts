@@ -43,7 +43,7 @@ spec:
     expect(r.stderr).toMatch(
       /bad\.yaml:7:\d+ spec\.virtualService\.rout: unknown field; did you mean "route"\?/,
     );
-    expect(r.stderr).toMatch(/spec\.source\.serviceEntry: is required/);
+    expect(r.stderr).toMatch(/spec\.source\.serviceEntry: required with a VirtualService/);
     expect(r.stderr).toMatch(/spec\.policy\.steps: the last step must be 100/);
     expect(r.stderr).toMatch(/spec\.policy\.slo\.errorRate\.max: is a fraction: write 0\.01 for 1 %/);
   });

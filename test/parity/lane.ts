@@ -24,6 +24,8 @@ export interface LaneOptions {
   prometheus: { url: string; sdDir: string } | 'own';
   /** Seed a PERMISSIVE PeerAuthentication and ask the plan to tighten it after completion. */
   mtls?: boolean;
+  /** Shift a Gateway API HTTPRoute in ambient (waypoint metrics) instead of a VirtualService with sidecars. */
+  httpRoute?: boolean;
   label: string;
 }
 
@@ -65,19 +67,33 @@ export async function startLane(kube: KubeApiServer, o: LaneOptions): Promise<La
   const namespace = `par-${o.label}-${randomBytes(2).toString('hex')}`;
   const cleanups: Array<() => Promise<unknown>> = [];
   try {
-    const fixture = seedMigrationScenario(kube, { namespace, mode: 'subsets' });
+    const routeKind = o.httpRoute ? 'HTTPRoute' : 'VirtualService';
+    const fixture = seedMigrationScenario(kube, {
+      namespace,
+      mode: 'subsets',
+      routeKind,
+      dataPlane: o.httpRoute ? 'ambient' : 'sidecar',
+    });
     if (o.mtls) kube.put(peerAuthentication(namespace));
     const backends = subsetScenarioBackends({
       namespace,
       service: fixture.service,
-      mode: 'subsets',
+      mode: fixture.mode,
+      routeKind,
       ...(o.k8s ? { k8s: o.k8s } : {}),
     });
     const sim = await startMeshSim({
       backends,
       rps: o.rps,
       seed: 42,
-      routing: { kubeConfig: kube.kubeConfig(), namespace, name: fixture.virtualService, version: 'v1' },
+      routing: {
+        kubeConfig: kube.kubeConfig(),
+        namespace,
+        name: fixture.virtualService,
+        version: 'v1',
+        kind: routeKind,
+      },
+      dataPlane: fixture.dataPlane,
     });
     cleanups.push(() => sim.close());
     let own: PrometheusServer | undefined;
@@ -91,7 +107,8 @@ export async function startLane(kube: KubeApiServer, o: LaneOptions): Promise<La
       ? `  mtls:\n    peerAuthentication: ${PA_NAME}\n    tightenAfterCompletion: true\n`
       : '';
     const planYaml = planYamlFor(fixture, o.policy) + mtlsBlock;
-    const vsPath = `/namespaces/${namespace}/virtualservices/${fixture.virtualService}`;
+    const plural = o.httpRoute ? 'httproutes' : 'virtualservices';
+    const vsPath = `/namespaces/${namespace}/${plural}/${fixture.virtualService}`;
     const lane: Lane = {
       namespace,
       fixture,
@@ -123,7 +140,9 @@ export async function startLane(kube: KubeApiServer, o: LaneOptions): Promise<La
       },
       async waitForTraffic(timeoutMs = 60_000) {
         // What the preflight's observability check asks: an increase over a window, so two scrapes at least.
-        const sel = `reporter="destination",destination_service="${fixture.host}",destination_version="vm"`;
+        const sel = o.httpRoute
+          ? `reporter="waypoint",destination_service="${fixture.sourceHost}"`
+          : `reporter="destination",destination_service="${fixture.host}",destination_version="vm"`;
         const q = `sum(increase(istio_requests_total{${sel}}[10s]))`;
         const deadline = Date.now() + timeoutMs;
         for (;;) {

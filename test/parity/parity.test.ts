@@ -11,7 +11,9 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, inject, it } from 'vitest';
-import { startKubeApiServer, type KubeApiServer } from '../../src/sim/kube/index.js';
+import { migrationPlanCrd } from '../../src/controller/crd-schema.js';
+import { gatewayApiCrds } from '../../src/sim/gateway-api.js';
+import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../../src/sim/kube/index.js';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { driveWithRun, driveWithServe, startServeStack, type ServeStack } from './drivers.js';
 import { startLane, type Lane } from './lane.js';
@@ -30,7 +32,7 @@ let stack: ServeStack;
 const shared = () => ({ url: inject('prometheusUrl'), sdDir: inject('prometheusSdDir') });
 
 beforeAll(async () => {
-  kube = await startKubeApiServer();
+  kube = await startKubeApiServer({ crds: [migrationPlanCrd() as KubeObject, ...gatewayApiCrds()] });
   kubeconfig = kube.writeKubeconfig(mkdtempSync(path.join(os.tmpdir(), 'meshshift-parity-kc-')));
   redis = await startRedis();
   stack = await startServeStack({
@@ -101,6 +103,7 @@ async function newLane(s: ParityScenario, driver: string): Promise<Lane> {
     prometheus: s.ownPrometheus ? 'own' : shared(),
     ...(s.k8s ? { k8s: s.k8s } : {}),
     ...(s.mtls ? { mtls: true } : {}),
+    ...(s.httpRoute ? { httpRoute: true } : {}),
   });
   await lane.waitForTraffic();
   return lane;

@@ -36,6 +36,8 @@ export interface ParityScenario {
   /** The lane gets its own Prometheus (and, in service mode, its own serve stack) because the script stops it. */
   ownPrometheus?: boolean;
   mtls?: boolean;
+  /** Play it on a Gateway API HTTPRoute in ambient (waypoint metrics). */
+  httpRoute?: boolean;
   script: () => Script;
   expected: { final: string; writes: number[] };
 }
@@ -65,6 +67,18 @@ export const SCENARIOS: ParityScenario[] = [
     policy: parityPolicy(),
     script: () => ({
       // 30 % errors on the containers from the moment 10 % is written: no analysis after it can pass.
+      onPatch: once(
+        (w: number) => w === 10,
+        (_w, c) => c.lane.sim.setBehavior('k8s', { errorRate: 0.3 }),
+      ),
+    }),
+    expected: { final: 'rolledBack', writes: [5, 10, 0] },
+  },
+  {
+    name: 'httproute-regression',
+    policy: parityPolicy(),
+    httpRoute: true,
+    script: () => ({
       onPatch: once(
         (w: number) => w === 10,
         (_w, c) => c.lane.sim.setBehavior('k8s', { errorRate: 0.3 }),

@@ -188,14 +188,14 @@ describe('policy second: a failed mTLS step is retried, then reported, never rol
       },
     };
   }
-  async function run(failures: number) {
+  async function run(failures: number, dataPlane: 'sidecar' | 'ambient' = 'sidecar') {
     const clock = new SimulatedClock();
     clock.set(1_700_000_000_000);
     const mesh = new FakeMesh(clock);
     const m = mtls(failures);
     const events: EngineEvent[] = [];
     const runner = new MigrationRunner({
-      plan,
+      plan: { ...plan, dataPlane },
       mesh,
       metrics: new FakeMetrics(clock, mesh, healthy),
       clock,
@@ -213,6 +213,18 @@ describe('policy second: a failed mTLS step is retried, then reported, never rol
     expect(calls).toBe(3);
     expect(r.context.mtls).toMatch(/PERMISSIVE → STRICT/);
     expect(mesh.weight).toBe(100);
+  });
+
+  it('in ambient the step is skipped with the reason: no PeerAuthentication call at all', async () => {
+    const { r, calls, events } = await run(0, 'ambient');
+    expect(r.phase).toBe('completed');
+    expect(calls).toBe(0);
+    expect(r.context.mtls).toMatch(
+      /mTLS step skipped: in ambient, ztunnel already carries pod traffic over mutual TLS/,
+    );
+    expect(events.filter((e) => e.type === 'mtls')).toEqual([
+      expect.objectContaining({ ok: true, changed: false }),
+    ]);
   });
 
   it('a lasting failure is reported after five attempts; the traffic migration stays completed', async () => {

@@ -35,6 +35,8 @@ export interface BackendContext {
   /** Namespace short VirtualService hosts are relative to (undefined for static routing). */
   vsNamespace: string | undefined;
   metrics: IstioMetrics;
+  /** Who reports the server side: the destination sidecar, or (ambient) the waypoint in front of the backends. */
+  serverReporter: 'destination' | 'waypoint';
   isClosed: () => boolean;
 }
 
@@ -125,7 +127,7 @@ function serve(
     const bi = bucketIndex(ms);
     for (let i = bi; i < st.buckets.length; i++) st.buckets[i] = (st.buckets[i] as number) + 1;
     st.latencySumMs += ms;
-    ctx.metrics.record('destination', b, code, grpcStatus, '-', ms);
+    ctx.metrics.record(ctx.serverReporter, b, code, grpcStatus, '-', ms);
   }, delay);
   b.pending.add(timer);
 }

@@ -11,11 +11,14 @@ export function subsetScenarioBackends(args: {
   namespace: string;
   service: string;
   mode: 'subsets' | 'hosts';
+  /** HTTPRoute layout: the VMs are their own Service, `${service}-vm`. */
+  routeKind?: 'VirtualService' | 'HTTPRoute';
   vm?: Partial<BackendBehavior>;
   k8s?: Partial<BackendBehavior>;
 }): BackendSpec[] {
   const { namespace, service, mode } = args;
-  const host = `${service}.${namespace}.svc.cluster.local`;
+  const vmService = args.routeKind === 'HTTPRoute' ? `${service}-vm` : service;
+  const host = `${vmService}.${namespace}.svc.cluster.local`;
   const k8sHost = mode === 'hosts' ? `${service}-k8s.${namespace}.svc.cluster.local` : host;
   const behavior = (p: Partial<BackendBehavior> | undefined): BackendBehavior => ({
     ...DEFAULT_BEHAVIOR,
@@ -28,7 +31,7 @@ export function subsetScenarioBackends(args: {
       destination: mode === 'subsets' ? { host, subset: 'vm' } : { host },
       labels: {
         destination_service: host,
-        destination_service_name: service,
+        destination_service_name: vmService,
         destination_service_namespace: namespace,
         destination_version: 'vm',
         destination_workload: `${service}-vm`,

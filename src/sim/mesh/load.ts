@@ -21,6 +21,8 @@ export interface LoadOptions {
   backends: readonly BackendRuntime[];
   router: Router;
   metrics: IstioMetrics;
+  /** Whether the client side reports L7 metrics (a sidecar does; in ambient, ztunnel reports L4 only). */
+  sourceReports: boolean;
   isClosed: () => boolean;
 }
 
@@ -84,7 +86,7 @@ export class LoadGenerator {
       if (finished) return;
       finished = true;
       this.inFlight--;
-      if (this.o.isClosed()) return;
+      if (this.o.isClosed() || !this.o.sourceReports) return;
       this.o.metrics.record('source', b, code, grpcStatus, flags, performance.now() - t0);
     };
     const req = http.request(

@@ -56,7 +56,8 @@ const BUCKET_LE: readonly string[] = ISTIO_DURATION_BUCKETS.map((b) =>
   b === Number.POSITIVE_INFINITY ? '+Inf' : String(b),
 );
 
-export type Reporter = 'destination' | 'source';
+/** Sidecars report as `source` and `destination`; in ambient, only the waypoint reports L7 (`waypoint`). */
+export type Reporter = 'destination' | 'source' | 'waypoint';
 
 /** The destination side of a series' label set, fixed per backend. */
 export interface MetricsDestination {
@@ -93,7 +94,7 @@ export class IstioMetrics {
         ['response_code', String(code)],
         ['grpc_response_status', this.protocol === 'grpc' ? grpcStatus : ''],
         ['response_flags', flags],
-        ['connection_security_policy', reporter === 'destination' ? 'mutual_tls' : 'unknown'],
+        ['connection_security_policy', reporter === 'source' ? 'unknown' : 'mutual_tls'],
       ];
       s = { labels: renderLabels(pairs), counts: ISTIO_DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 };
       this.series.set(key, s);

@@ -3,6 +3,7 @@
  * HTTP route, weighted destinations by host and subset) or from a static weight map; the weight timeline.
  */
 import type { BackendRuntime } from './backend.js';
+import { pickHttpRouteRule } from './http-route-match.js';
 import { isRecord, normalizeHost, routeMatches, type RequestShape } from './route-match.js';
 
 interface RouteTable {
@@ -58,6 +59,22 @@ export class Router {
 
   setVirtualService(vs: unknown): void {
     this.setTable(this.tableFromVirtualService(vs));
+  }
+
+  /** Routes by a Gateway API HTTPRoute (GAMMA): the rule serving the request, its backendRefs by weight. */
+  setHttpRoute(route: unknown): void {
+    if (!isRecord(route) || !isRecord(route.spec) || !Array.isArray(route.spec.rules)) return this.clear();
+    const rule = pickHttpRouteRule(route.spec.rules, this.requestShape);
+    const refs = rule && Array.isArray(rule.backendRefs) ? rule.backendRefs : [];
+    this.setTable(
+      this.weightedTable(
+        refs.map((r) => ({
+          // Gateway API: an unset weight is 1.
+          weight: isRecord(r) && typeof r.weight === 'number' ? r.weight : 1,
+          targets: this.resolveBackendRef(r),
+        })),
+      ),
+    );
   }
 
   pick(rng: () => number): BackendRuntime | undefined {
@@ -116,21 +133,25 @@ export class Router {
     return noSubset.length > 0 ? noSubset : sameHost;
   }
 
-  private tableFromVirtualService(vs: unknown): RouteTable {
-    if (!isRecord(vs) || !isRecord(vs.spec) || !Array.isArray(vs.spec.http)) return EMPTY_TABLE;
-    const route = vs.spec.http.find(
-      (r): r is Record<string, unknown> => isRecord(r) && routeMatches(r, this.requestShape),
-    );
-    if (route === undefined || !Array.isArray(route.route)) return EMPTY_TABLE;
-    const dests = route.route;
+  /** Backends standing for an HTTPRoute backendRef: a Service (by FQDN) or an Istio Hostname. */
+  private resolveBackendRef(ref: unknown): BackendRuntime[] {
+    if (!isRecord(ref) || typeof ref.name !== 'string') return [];
+    const group = typeof ref.group === 'string' ? ref.group : '';
+    const kind = typeof ref.kind === 'string' ? ref.kind : 'Service';
+    let host: string;
+    if (group === '' && kind === 'Service') {
+      const ns = typeof ref.namespace === 'string' ? ref.namespace : this.vsNamespace;
+      host = `${ref.name}.${ns ?? 'default'}.svc.cluster.local`;
+    } else if (group === 'networking.istio.io' && kind === 'Hostname') host = ref.name;
+    else return [];
+    return this.backends.filter((b) => b.host === host);
+  }
+
+  /** A table from weighted entries; an entry without backends keeps its share, unrouted (Envoy: 503 NC/UH). */
+  private weightedTable(entries: Array<{ weight: number; targets: BackendRuntime[] }>): RouteTable {
     const t: RouteTable = { targets: [], cum: [], total: 0 };
-    for (const d of dests) {
-      if (!isRecord(d)) continue;
-      const weight = typeof d.weight === 'number' ? d.weight : dests.length === 1 ? 100 : 0;
+    for (const { weight, targets } of entries) {
       if (!(weight > 0)) continue;
-      const targets = this.resolveDestination(d.destination);
-      // An unknown destination keeps its share of the weight but has no backend:
-      // requests routed there are counted as unrouted (Envoy: 503 NC/UH).
       if (targets.length === 0) {
         t.total += weight;
         t.targets.push(-1);
@@ -144,6 +165,21 @@ export class Router {
       }
     }
     return t;
+  }
+
+  private tableFromVirtualService(vs: unknown): RouteTable {
+    if (!isRecord(vs) || !isRecord(vs.spec) || !Array.isArray(vs.spec.http)) return EMPTY_TABLE;
+    const route = vs.spec.http.find(
+      (r): r is Record<string, unknown> => isRecord(r) && routeMatches(r, this.requestShape),
+    );
+    if (route === undefined || !Array.isArray(route.route)) return EMPTY_TABLE;
+    const dests = route.route;
+    return this.weightedTable(
+      dests.filter(isRecord).map((d) => ({
+        weight: typeof d.weight === 'number' ? d.weight : dests.length === 1 ? 100 : 0,
+        targets: this.resolveDestination(d.destination),
+      })),
+    );
   }
 
   /** Install a route table and derive the per-backend percentages from it. */

@@ -23,7 +23,7 @@ import { IstioMetrics } from './metrics-exposition.js';
 import type { RequestShape } from './route-match.js';
 import { Router } from './routing.js';
 import type { BackendBehavior, BackendSpec, MeshSim, MeshSimOptions } from './types.js';
-import { VirtualServiceWatch, errorCode } from './watch.js';
+import { RouteWatch, errorCode } from './watch.js';
 
 function validateOptions(opts: MeshSimOptions): void {
   if (opts.backends.length === 0) throw new Error('startMeshSim: at least one backend is required');
@@ -80,7 +80,7 @@ interface Running {
   metricsPort: number;
   router: Router;
   load: LoadGenerator;
-  watch: VirtualServiceWatch | undefined;
+  watch: RouteWatch | undefined;
 }
 
 /** Static weights, or a watch on the VirtualService (read once now: a failure closes the backends and throws). */
@@ -89,12 +89,12 @@ async function followRouting(
   router: Router,
   state: Running['state'],
   servers: http.Server[],
-): Promise<VirtualServiceWatch | undefined> {
+): Promise<RouteWatch | undefined> {
   if ('static' in routing) {
     router.setStatic(routing.static);
     return undefined;
   }
-  const watch = new VirtualServiceWatch(routing, router, () => state.closed);
+  const watch = new RouteWatch(routing, router, () => state.closed);
   try {
     await watch.start();
     return watch;
@@ -103,7 +103,7 @@ async function followRouting(
     await Promise.all(servers.map((s) => closeServer(s)));
     const code = errorCode(err);
     throw new Error(
-      `startMeshSim: cannot read VirtualService ${routing.namespace}/${routing.name}` +
+      `startMeshSim: cannot read ${routing.kind ?? 'VirtualService'} ${routing.namespace}/${routing.name}` +
         `${code !== undefined ? ` (HTTP ${code})` : ''}: ${err instanceof Error ? err.message : String(err)}`,
       { cause: err },
     );
@@ -192,7 +192,9 @@ export async function startMeshSim(opts: MeshSimOptions): Promise<MeshSim> {
   const servers: http.Server[] = [];
   const backends: BackendRuntime[] = [];
   const slowMs = opts.slowThresholdMs ?? 500;
-  const ctx: BackendContext = { grpc, seed, slowMs, vsNamespace, metrics, isClosed };
+  const ambient = opts.dataPlane === 'ambient';
+  const serverReporter = ambient ? 'waypoint' : 'destination';
+  const ctx: BackendContext = { grpc, seed, slowMs, vsNamespace, metrics, serverReporter, isClosed };
   try {
     for (const [index, spec] of opts.backends.entries())
       backends.push(await startBackend(spec, index, ctx, servers));
@@ -213,6 +215,7 @@ export async function startMeshSim(opts: MeshSimOptions): Promise<MeshSim> {
     backends,
     router,
     metrics,
+    sourceReports: !ambient,
     isClosed,
   });
 

@@ -13,7 +13,7 @@ export interface BackendBehavior {
 export interface BackendSpec {
   /** 'vm' | 'k8s' (any unique name works). */
   name: string;
-  /** VirtualService destination this backend stands for. */
+  /** Route destination this backend stands for (VirtualService host + subset, or an HTTPRoute backendRef's host). */
   destination: { host: string; subset?: string };
   labels: {
     destination_service: string;
@@ -32,8 +32,9 @@ export interface KubeRouting {
   kubeConfig: KubeConfig;
   namespace: string;
   name: string;
-  group?: 'networking.istio.io';
-  /** API version of networking.istio.io, default 'v1'. */
+  /** The route object followed: an Istio VirtualService (default) or a Gateway API HTTPRoute. */
+  kind?: 'VirtualService' | 'HTTPRoute';
+  /** API version of the route's group, default 'v1'. */
   version?: string;
   /** `timeoutSeconds` asked of each watch request (server closes it, we re-watch), default 300. */
   watchTimeoutSeconds?: number;
@@ -51,6 +52,11 @@ export interface MeshSimOptions {
   protocol?: 'grpc' | 'http';
   seed?: number;
   routing: KubeRouting | StaticRouting;
+  /**
+   * sidecar (default): the load generator's sidecar reports `source`, the backends' sidecars `destination`.
+   * ambient: only the waypoint in front of the backends reports L7 metrics (`waypoint`); ztunnel is L4.
+   */
+  dataPlane?: 'sidecar' | 'ambient';
   /** Threshold for BackendStats.slow, default 500 ms. */
   slowThresholdMs?: number;
   /** Cap on concurrent requests of the load generator, default 2000 (excess is dropped and counted). */

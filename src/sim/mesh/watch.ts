@@ -1,5 +1,11 @@
+/** Where each route kind lives. */
+const ROUTE_RESOURCE = {
+  VirtualService: { group: 'networking.istio.io', plural: 'virtualservices' },
+  HTTPRoute: { group: 'gateway.networking.k8s.io', plural: 'httproutes' },
+} as const;
+
 /**
- * Follows one VirtualService on a Kubernetes API server like istiod does: GET, then WATCH from its
+ * Follows one VirtualService (or HTTPRoute) on a Kubernetes API server like istiod does: GET, then WATCH from its
  * resourceVersion; re-watch on a normal close, relist after 410 Expired or an error, back off on failures.
  */
 import { performance } from 'node:perf_hooks';
@@ -16,7 +22,7 @@ export function errorCode(err: unknown): number | undefined {
   return undefined;
 }
 
-export class VirtualServiceWatch {
+export class RouteWatch {
   private watchController: AbortController | undefined;
   private watchStarting: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -24,6 +30,7 @@ export class VirtualServiceWatch {
   private needRelist = false;
   private backoffMs = 250;
   private readonly group: string;
+  private readonly plural: string;
   private readonly version: string;
   private readonly api: CustomObjectsApi;
   private readonly watch: Watch;
@@ -34,11 +41,13 @@ export class VirtualServiceWatch {
     private readonly router: Router,
     private readonly isClosed: () => boolean,
   ) {
-    this.group = r.group ?? 'networking.istio.io';
+    const kind = r.kind ?? 'VirtualService';
+    this.group = ROUTE_RESOURCE[kind].group;
+    this.plural = ROUTE_RESOURCE[kind].plural;
     this.version = r.version ?? 'v1';
     this.api = r.kubeConfig.makeApiClient(CustomObjectsApi);
     this.watch = new Watch(r.kubeConfig);
-    this.watchPath = `/apis/${this.group}/${this.version}/namespaces/${r.namespace}/virtualservices`;
+    this.watchPath = `/apis/${this.group}/${this.version}/namespaces/${r.namespace}/${this.plural}`;
   }
 
   /** Reads the VirtualService once (throws when it cannot), then keeps watching in the background. */
@@ -59,7 +68,8 @@ export class VirtualServiceWatch {
     if (!isRecord(obj) || !isRecord(obj.metadata)) return;
     if (obj.metadata.name !== this.r.name) return;
     if (typeof obj.metadata.resourceVersion === 'string') this.resourceVersion = obj.metadata.resourceVersion;
-    this.router.setVirtualService(obj);
+    if (this.plural === 'httproutes') this.router.setHttpRoute(obj);
+    else this.router.setVirtualService(obj);
   }
 
   private async relist(): Promise<void> {
@@ -68,7 +78,7 @@ export class VirtualServiceWatch {
         group: this.group,
         version: this.version,
         namespace: this.r.namespace,
-        plural: 'virtualservices',
+        plural: this.plural,
         name: this.r.name,
       });
       this.apply(obj);
