@@ -92,7 +92,11 @@ export function statusSchema(): Json {
       },
       phase: { type: 'string' },
       weight: { type: 'integer', description: 'Percent of traffic on the target.' },
-      step: { type: 'string', description: 'Current step, e.g. "3/6".' },
+      step: {
+        type: 'string',
+        description:
+          'Current step, e.g. "3/6"; after a rollback the step it came back from, e.g. "2/6 (rolled back)".',
+      },
       observedGeneration: { type: 'integer', format: 'int64' },
       planGeneration: {
         type: 'integer',

@@ -4,6 +4,7 @@
  * `Stalled` only while true, as kstatus expects) so `kubectl wait --for=condition=Ready`, Flux and Argo CD
  * understand it. Pure: no I/O.
  */
+import { stepLabel } from '../engine/step-label.js';
 import type { MigrationView } from '../engine/view.js';
 import { isTerminalPhase } from '../engine/vocabulary.js';
 
@@ -48,12 +49,6 @@ export type WantedCondition = Pick<Condition, 'type' | 'status' | 'reason' | 'me
 
 const STARTS = ['started', 'preflight', 'phase', 'weight'];
 const iso = (ms: number): string => new Date(ms).toISOString();
-
-/** `3/6` for weight 10 in [1, 5, 10, 25, 50, 100]; `0/6` before the first step. */
-export function stepOf(weight: number, steps: readonly number[]): string {
-  const done = steps.filter((s) => s <= weight).length;
-  return `${done}/${steps.length}`;
-}
 
 /** kstatus conditions for a migration's phase. */
 export function conditionsFor(view: Pick<MigrationView, 'phase' | 'weight' | 'reason'>): WantedCondition[] {
@@ -128,7 +123,7 @@ export function mirrorStatus(args: {
     migrationId: view.id,
     phase: view.phase,
     weight: view.weight,
-    step: stepOf(view.weight, view.steps),
+    step: stepLabel(view),
     observedGeneration: generation,
     possible: view.possible,
   };

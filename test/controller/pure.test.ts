@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { clearCommandPatch, commandOf, requesterOf } from '../../src/controller/commands.js';
 import { eventForEntry } from '../../src/controller/events.js';
 import { planTextOf } from '../../src/controller/reconciler.js';
-import { conditionsFor, settleConditions, stepOf } from '../../src/controller/status.js';
+import { conditionsFor, settleConditions } from '../../src/controller/status.js';
+import { stepLabel } from '../../src/engine/step-label.js';
 import type { MigrationPlanObject } from '../../src/controller/types.js';
 
 const obj = (
@@ -26,9 +27,12 @@ const obj = (
 
 describe('status', () => {
   it('steps count the weights reached', () => {
-    expect(stepOf(0, [1, 5, 10, 25, 50, 100])).toBe('0/6');
-    expect(stepOf(10, [1, 5, 10, 25, 50, 100])).toBe('3/6');
-    expect(stepOf(100, [1, 5, 10, 25, 50, 100])).toBe('6/6');
+    const steps = [1, 5, 10, 25, 50, 100];
+    expect(stepLabel({ phase: 'pending', weight: 0, steps })).toBe('0/6');
+    expect(stepLabel({ phase: 'shifting', weight: 10, steps })).toBe('3/6');
+    expect(stepLabel({ phase: 'completed', weight: 100, steps })).toBe('6/6');
+    // After a rollback: the step it was rolled back from, said so (the weight is 0 again).
+    expect(stepLabel({ phase: 'rolledBack', weight: 0, steps, stepsReached: 2 })).toBe('2/6 (rolled back)');
   });
 
   it('kstatus: Ready only when completed; Reconciling while running; Stalled when finished badly', () => {

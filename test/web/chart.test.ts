@@ -13,7 +13,7 @@ import {
   weightRange,
 } from '../../src/web/chart-scale.js';
 import { chartData, quantileOfBuckets } from '../../src/web/chart-data.js';
-import { stepLabel } from '../../src/web/labels.js';
+import { stepLabel } from '../../src/engine/step-label.js';
 
 describe('chart scales', () => {
   it('each axis is scaled to its data, with headroom, on nice numbers', () => {

@@ -1,7 +1,7 @@
 /** The migrations list: live over SSE, filterable by namespace and phase. */
 import { useEffect, useState } from 'preact/hooks';
 import { age, type Me, type View } from './api.js';
-import { stepLabel } from '../labels.js';
+import { stepLabel } from '../../engine/step-label.js';
 import { html } from './html.js';
 
 export function WeightBar({ weight }: { weight: number }) {

@@ -6,7 +6,7 @@ import { ApiError, call, mergeEntries, type Entry, type Me, type View } from './
 import { Chart } from './chart.js';
 import { html } from './html.js';
 import { WeightBar } from './list.js';
-import { stepLabel } from '../labels.js';
+import { stepLabel } from '../../engine/step-label.js';
 
 const LABELS: Record<string, string> = {
   PROMOTE: 'Promote',

@@ -1,4 +1,4 @@
-/** Labels the dashboard shows for a migration (pure; the page and the unit tests use them). */
+/** A migration's step as people read it (pure, no imports: the dashboard bundle, the controller's status and tests use it). */
 
 interface StepSource {
   phase: string;
