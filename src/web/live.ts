@@ -28,7 +28,6 @@ export class LiveHub {
   private readonly cursors = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
-  private primed = false;
   /** Poll rounds done (for tests and /metrics-style checks). */
   rounds = 0;
 
@@ -95,7 +94,6 @@ export class LiveHub {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.lastSeen.clear();
-    this.primed = false;
   }
 
   private async round(): Promise<void> {
@@ -120,9 +118,10 @@ export class LiveHub {
       const key = `${v.seq}|${v.updatedAt}|${v.phase}|${v.weight}|${v.possible.join(',')}`;
       if (this.lastSeen.get(v.id) === key) continue;
       this.lastSeen.set(v.id, key);
-      if (this.primed) this.emit(this.listSubs, { type: 'migration', migration: v });
+      // Also on the first round after a start: a subscriber's snapshot may be older than this read (a change
+      // between its snapshot and the round would otherwise be taken for the starting state and never sent).
+      this.emit(this.listSubs, { type: 'migration', migration: v });
     }
-    this.primed = true;
   }
 
   private async pollHistory(id: string): Promise<void> {

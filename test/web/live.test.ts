@@ -47,7 +47,7 @@ const entry = (n: number): HistoryEntry => ({ id: `${n}-0`, type: 'weight', at: 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('LiveHub', () => {
-  it('fans one poll out to many tabs, sends only changes and new entries, and stops when the last tab closes', async () => {
+  it('fans one poll out to many tabs, sends the state once then only changes and new entries, and stops when the last tab closes', async () => {
     const s = source();
     s.views.push(view('m1', 1, 1));
     s.history.push(entry(1));
@@ -55,8 +55,11 @@ describe('LiveHub', () => {
     const got: LiveEvent[][] = [[], [], []];
     const offs = [0, 1].map((i) => hub.watchList((e) => got[i]!.push(e)));
     const offM = await hub.watchMigration('m1', (e) => got[2]!.push(e));
-    await sleep(100); // primed: no change yet
-    expect(got[0]).toEqual([]);
+    await sleep(100); // the first round sends each migration once (a tab's snapshot may be older), then nothing
+    for (const i of [0, 1])
+      expect(got[i]!.map((e) => e.type === 'migration' && e.migration.weight)).toEqual([1]);
+    got[0]!.length = 0;
+    got[1]!.length = 0;
     s.views[0] = view('m1', 2, 5);
     s.history.push(entry(2), entry(3));
     await sleep(100);
@@ -77,5 +80,17 @@ describe('LiveHub', () => {
     const after = s.calls.list;
     await sleep(150);
     expect(s.calls.list).toBe(after); // nothing runs with no subscriber
+  });
+
+  it('a change between a tab’s snapshot and the next round reaches the tab (the hub had just restarted)', async () => {
+    const s = source();
+    s.views.push(view('m1', 1, 1));
+    const hub = new LiveHub(s.src, silentLogger, 30);
+    const got: LiveEvent[] = [];
+    const off = hub.watchList((e) => got.push(e)); // the tab then reads its snapshot: weight 1
+    s.views[0] = { ...view('m1', 2, 0), phase: 'aborted' }; // aborted before the hub's first round
+    await sleep(100);
+    expect(got.map((e) => e.type === 'migration' && e.migration.phase)).toEqual(['aborted']);
+    off();
   });
 });
