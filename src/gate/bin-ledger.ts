@@ -15,6 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  addCounts,
   alignedBins,
   emptyBin,
   scrapeInterval,
@@ -59,15 +60,6 @@ const keptLabels = (labels: Record<string, string>): Record<string, string> => {
   for (const k of KEPT_LABELS) if (labels[k] !== undefined) out[k] = labels[k];
   return out;
 };
-
-/** a += b, bucket by bucket (a side's bounds are its own; a bucket `b` lacks adds nothing). */
-export function addCounts(a: BinCounts, b: BinCounts): BinCounts {
-  a.requests += b.requests;
-  a.errors += b.errors;
-  a.latencyCount += b.latencyCount;
-  for (let i = 0; i < a.buckets.length && i < b.buckets.length; i++) a.buckets[i]! += b.buckets[i]!;
-  return a;
-}
 
 const copyCounts = (c: BinCounts): BinCounts => ({ ...c, buckets: [...c.buckets] });
 
@@ -247,7 +239,7 @@ export class EvidenceLedger {
   }
 }
 
-const sideBoundsOf = (bins: readonly EvidenceBin[], side: Side) => bins[0]?.[side].bounds ?? undefined;
+const sideBoundsOf = (bins: readonly EvidenceBin[], side: Side) => bins[0]?.[side].bounds;
 
 /** Ledgers by migration (evidence start and selectors), the least recently used dropped beyond `maxEntries`. */
 export class LedgerCache {

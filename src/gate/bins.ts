@@ -44,6 +44,15 @@ export const emptyBin = (bounds: readonly number[] = ISTIO_LATENCY_BUCKETS_MS): 
   ...(bounds === ISTIO_LATENCY_BUCKETS_MS ? {} : { bounds }),
 });
 
+/** a += b, bucket by bucket (a side's bounds are its own; a bucket `b` lacks adds nothing). */
+export function addCounts(a: BinCounts, b: BinCounts): BinCounts {
+  a.requests += b.requests;
+  a.errors += b.errors;
+  a.latencyCount += b.latencyCount;
+  for (let i = 0; i < a.buckets.length && i < b.buckets.length; i++) a.buckets[i]! += b.buckets[i]!;
+  return a;
+}
+
 const sameBounds = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((x, i) => x === b[i]);
 

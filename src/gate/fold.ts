@@ -16,8 +16,7 @@
  * drift sums (under the regression to detect as it was then), their requests and their number.
  */
 import type { PolicySpec } from '../plan/schema.js';
-import { addCounts } from './bin-ledger.js';
-import { emptyBin } from './bins.js';
+import { addCounts, emptyBin } from './bins.js';
 import { ALTERNATIVES } from './sequential.js';
 import { lastSegmentFrom, totalOf, type Evidence, type Tape } from './sequential-common.js';
 import { driftSums, powerQuestion } from './promotion.js';

@@ -1,6 +1,6 @@
 /** What the sequential checks share (pure): the evidence they read, the alpha split, and how a test becomes a check. */
 import type { PolicySpec } from '../plan/schema.js';
-import type { EvidenceBin } from './bins.js';
+import { addCounts, type EvidenceBin } from './bins.js';
 import {
   conditionalDispersion,
   ownDispersion,
@@ -98,13 +98,7 @@ export function totalOf(
   zero: (bounds?: readonly number[]) => BinCounts,
 ): BinCounts {
   const out = zero(bins[0]?.[side].bounds);
-  for (const b of bins) {
-    const c = b[side];
-    out.requests += c.requests;
-    out.errors += c.errors;
-    out.latencyCount += c.latencyCount;
-    for (let i = 0; i < out.buckets.length && i < c.buckets.length; i++) out.buckets[i]! += c.buckets[i]!;
-  }
+  for (const b of bins) addCounts(out, b[side]);
   return out;
 }
 

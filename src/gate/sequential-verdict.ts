@@ -9,9 +9,8 @@
  */
 import type { PolicySpec } from '../plan/schema.js';
 import type { EvidenceBin } from './bins.js';
-import { emptyBin } from './bins.js';
+import { addCounts, emptyBin } from './bins.js';
 import { liveSegmentation, segmentStarts } from './evidence.js';
-import { addCounts } from './bin-ledger.js';
 import { promotesNext } from './promotion.js';
 import { errorChecks } from './sequential-errors.js';
 import { latencyChecks } from './sequential-latency.js';
