@@ -14,6 +14,7 @@
  */
 import type { ConnectionOptions } from 'bullmq';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { StreamBoundSentinelConnector } from './sentinel-connector.js';
 
 export interface HostPort {
   host: string;
@@ -180,7 +181,9 @@ export function nodeOptions(
       sentinels: t.sentinels,
       name: t.name,
       role: 'master',
+      // Move off a primary that hangs as well as one that dies (see sentinel-connector.ts for the fixed defect).
       failoverDetector: true,
+      Connector: StreamBoundSentinelConnector,
       ...(t.sentinelPassword ? { sentinelPassword: t.sentinelPassword } : {}),
       // A promoted replica's old master answers READONLY until Sentinel reconfigures it: reconnect.
       reconnectOnError: (err) => /READONLY/.test(err.message),
