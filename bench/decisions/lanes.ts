@@ -4,13 +4,15 @@
  */
 import { startBenchPrometheus } from './prom.js';
 import { runOne } from './run-one.js';
-import type { PolicyRef, RunRow } from './results.js';
+import type { BenchRoute, PolicyRef, RunRow } from './results.js';
 import type { ScenarioDef } from './scenarios.js';
 
 export interface PlannedRun {
   scenario: ScenarioDef;
   policy: PolicyRef;
   seed: number;
+  /** The route moved (default: a VirtualService on sidecars). */
+  route?: BenchRoute;
 }
 
 /** Virtual time of a lane's first run: a fixed instant, so runs are reproducible. */

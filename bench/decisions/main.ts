@@ -11,6 +11,9 @@
  *   --merge DIR,DIR         no runs: one report (into --out) from the results.json of earlier runs; a later
  *                           DIR replaces the runs it repeats (scenario, policy, seed) and adds the rest
  *   --from-seed N           first seed (default 1): add seeds to an earlier run, then --merge
+ *   --routes a,b            virtualservice (Istio VirtualService, sidecars) and/or httproute-ambient (Gateway API
+ *                           HTTPRoute in ambient mode, waypoint metrics; the default policy only, labelled
+ *                           "default @httproute"). Default: both with --quick, virtualservice otherwise
  *
  * Harm (per run): the expected excess bad requests (errors, or > 100 ms, beyond the VMs' rates) the regressed
  * containers serve within 2 h of the migration's start, the same window for every policy: the weights served
@@ -22,7 +25,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runPlan, type PlannedRun } from './lanes.js';
 import { formatTable, renderSvg, summarize, targetChecks } from './report.js';
-import type { RunRow } from './results.js';
+import { BENCH_ROUTES, routeLabel, type BenchRoute, type RunRow } from './results.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
 
 const POLICIES = ['default', 'cautious', 'flagger-defaults', 'argo-defaults'];
@@ -39,6 +42,7 @@ interface Args {
   policySeeds: Record<string, number>;
   /** First seed: a later run adds seeds to an earlier one (then --merge). */
   fromSeed: number;
+  routes: BenchRoute[];
 }
 
 /** A bad flag: said in one line, exit 1. */
@@ -51,6 +55,13 @@ function count(name: string, value: string | undefined, fallback: number, min: n
   if (!Number.isInteger(n) || n < min)
     throw new UsageError(`${name} must be a whole number ≥ ${min}, got "${value}"`);
   return n;
+}
+
+function routes(value: string[]): BenchRoute[] {
+  for (const r of value)
+    if (!BENCH_ROUTES.includes(r as BenchRoute))
+      throw new UsageError(`--routes: "${r}" is not one of ${BENCH_ROUTES.join(', ')}`);
+  return value as BenchRoute[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -71,6 +82,7 @@ function parseArgs(argv: string[]): Args {
     ),
     policies: list('--policies', quick ? ['default', 'flagger-defaults'] : POLICIES),
     concurrency: Number(get('--concurrency') ?? (quick ? 2 : 3)),
+    routes: routes(list('--routes', quick ? [...BENCH_ROUTES] : ['virtualservice'])),
     out: path.resolve(get('--out') ?? 'bench/decisions/results'),
     policySeeds: Object.fromEntries(
       list('--policy-seeds', []).map((x) => {
@@ -83,14 +95,20 @@ function parseArgs(argv: string[]): Args {
 
 export function planRuns(a: Args): PlannedRun[] {
   const runs: PlannedRun[] = [];
-  for (const name of a.scenarios) {
-    const scenario = scenarioByName(name);
-    for (const policy of a.policies) {
-      const seeds = a.policySeeds[policy] ?? a.seeds;
-      const n =
-        policy === 'default' && scenario.family === 'healthy' ? Math.max(seeds, a.healthySeeds) : seeds;
-      for (let seed = a.fromSeed; seed < a.fromSeed + n; seed++)
-        runs.push({ scenario, policy: { label: policy, policy }, seed });
+  for (const route of a.routes) {
+    const vs = route === 'virtualservice';
+    // The HTTPRoute lane checks the same engine on the other route kind: the default policy, the usual seeds.
+    const policies = vs ? a.policies : a.policies.filter((p) => p === 'default');
+    for (const name of a.scenarios) {
+      const scenario = scenarioByName(name);
+      for (const policy of policies) {
+        const seeds = a.policySeeds[policy] ?? a.seeds;
+        const n =
+          vs && policy === 'default' && scenario.family === 'healthy' ? Math.max(seeds, a.healthySeeds) : seeds;
+        const label = routeLabel(policy, route);
+        for (let seed = a.fromSeed; seed < a.fromSeed + n; seed++)
+          runs.push({ scenario, policy: { label, policy }, seed, ...(vs ? {} : { route }) });
+      }
     }
   }
   return runs;

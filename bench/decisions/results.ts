@@ -6,6 +6,18 @@ export interface PolicyRef {
   policy: string;
 }
 
+/**
+ * The route a run moves: an Istio VirtualService with DestinationRule subsets on sidecars (the default), or a
+ * Gateway API HTTPRoute (GAMMA) in ambient mode, metrics from the waypoint.
+ */
+export type BenchRoute = 'virtualservice' | 'httproute-ambient';
+
+export const BENCH_ROUTES: readonly BenchRoute[] = ['virtualservice', 'httproute-ambient'];
+
+/** The policy label of a run on an HTTPRoute: its own cell in the tables, apart from the VirtualService runs. */
+export const routeLabel = (policy: string, route: BenchRoute | undefined): string =>
+  route === 'httproute-ambient' ? `${policy} @httproute` : policy;
+
 export type Outcome = 'completed' | 'rolledBack' | 'paused' | 'aborted' | 'failed' | 'timeout';
 
 export interface RunRow {
@@ -13,6 +25,8 @@ export interface RunRow {
   family: 'healthy' | 'regression' | 'low-traffic';
   policy: string;
   seed: number;
+  /** Absent in results written before HTTPRoute runs existed: a VirtualService. */
+  route?: BenchRoute;
   outcome: Outcome;
   reason: string;
   regression: boolean;

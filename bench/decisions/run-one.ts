@@ -10,13 +10,16 @@ import type { MeshAdapter } from '../../src/mesh/types.js';
 import { parsePlan } from '../../src/plan/load.js';
 import { MigrationRunner } from '../../src/runner/runner.js';
 import { seedMigrationScenario } from '../../src/sim/istio-fixtures.js';
+import { migrationPlanCrd } from '../../src/controller/crd-schema.js';
+import { gatewayApiCrds } from '../../src/sim/gateway-api.js';
 import { startKubeApiServer } from '../../src/sim/kube/server.js';
+import type { KubeObject } from '../../src/sim/kube/types.js';
 import { subsetScenarioBackends } from '../../src/sim/mesh/fixtures.js';
 import { planYamlFor } from '../../src/sim/scenario.js';
 import { HARM_HORIZON_MS, harmAfterRun, regressedAfterRun } from './harm.js';
 import type { BenchProm } from './prom.js';
 import { Rng } from './random.js';
-import type { PolicyRef, RunRow } from './results.js';
+import type { BenchRoute, PolicyRef, RunRow } from './results.js';
 import { drawParams, vmBehaviour, type ScenarioDef } from './scenarios.js';
 import { drawNoise } from './noise.js';
 import { TrafficLoop } from './traffic-loop.js';
@@ -34,6 +37,26 @@ export interface RunOneOptions {
   maxVirtualMs?: number;
   /** Called after every verdict with the provider and the virtual instant (e.g. to measure the evidence held). */
   observe?: (prom: PrometheusProvider, at: number) => void;
+  /** The route moved: a VirtualService on sidecars (default) or an HTTPRoute in ambient (waypoint metrics). */
+  route?: BenchRoute;
+}
+
+interface RouteLayout {
+  crds: KubeObject[] | undefined;
+  mode: 'subsets' | 'hosts';
+  seed: { routeKind?: 'HTTPRoute'; dataPlane?: 'ambient' };
+  reporter: 'destination' | 'waypoint';
+}
+
+/** The cluster a run's route needs: the Istio objects, plus the Gateway API and an ambient namespace for HTTPRoute. */
+function routeLayout(route: BenchRoute | undefined): RouteLayout {
+  if (route !== 'httproute-ambient') return { crds: undefined, mode: 'subsets', seed: {}, reporter: 'destination' };
+  return {
+    crds: [migrationPlanCrd() as KubeObject, ...gatewayApiCrds()],
+    mode: 'hosts',
+    seed: { routeKind: 'HTTPRoute', dataPlane: 'ambient' },
+    reporter: 'waypoint',
+  };
 }
 
 const SCRAPE_MS = 15_000;
@@ -62,10 +85,16 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
   const params = drawParams(o.scenario, new Rng(seed * 104_729 + 1));
   const scenario: ScenarioDef = { ...o.scenario, rps: params.rps, baseErrorRate: params.baseErrorRate };
   const namespace = `d${seed}-${o.startAt.toString(36)}`.slice(0, 40);
-  const kube = await startKubeApiServer();
+  const layout = routeLayout(o.route);
+  const kube = await startKubeApiServer(layout.crds ? { crds: layout.crds } : {});
   try {
-    const fixture = seedMigrationScenario(kube, { namespace, mode: 'subsets' });
-    const [vm, k8s] = subsetScenarioBackends({ namespace, service: fixture.service, mode: 'subsets' });
+    const fixture = seedMigrationScenario(kube, { namespace, mode: layout.mode, ...layout.seed });
+    const [vm, k8s] = subsetScenarioBackends({
+      namespace,
+      service: fixture.service,
+      mode: layout.mode,
+      routeKind: fixture.routeKind,
+    });
     const plan = parsePlan(planYamlFor(fixture, o.policy.policy), `${namespace}.yaml`);
     const steps = plan.policy.steps;
     const rng = new Rng(seed);
@@ -107,6 +136,7 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
       targetSlower: params.targetSlower,
       t0: o.startAt,
       scraping: (t) => !outage(t),
+      reporter: layout.reporter,
     });
     const prom = new PrometheusProvider({ url: o.prom.url, timeoutMs: 10_000 });
     const metrics = new VirtualMetrics(prom, clock, outage);
@@ -206,6 +236,7 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
       family: scenario.family,
       policy: o.policy.label,
       seed,
+      ...(o.route && o.route !== 'virtualservice' ? { route: o.route } : {}),
       outcome,
       reason: (state.finished?.reason ?? state.lastVerdict).slice(0, 400),
       regression: !!scenario.regression,

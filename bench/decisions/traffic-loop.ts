@@ -23,6 +23,8 @@ export interface TrafficLoopOptions {
   /** A healthy container slower than the VMs by this factor (uniformly: body and tail). */
   targetSlower?: number;
   scraping: (at: number) => boolean;
+  /** Who reports L7 metrics: destination sidecars (default) or, in ambient, the waypoint. */
+  reporter?: 'destination' | 'waypoint';
 }
 
 const RESTART_EVERY_S = 150;
@@ -51,8 +53,9 @@ export class TrafficLoop {
 
   constructor(private readonly o: TrafficLoopOptions) {
     this.rng = new Rng(o.seed * 31 + 7);
-    this.source = new SideTraffic({ labels: o.vmLabels, pods: 3 }, this.rng);
-    this.target = new SideTraffic({ labels: o.k8sLabels, pods: 2 }, this.rng);
+    const reporter = o.reporter ?? 'destination';
+    this.source = new SideTraffic({ labels: o.vmLabels, pods: 3, reporter }, this.rng);
+    this.target = new SideTraffic({ labels: o.k8sLabels, pods: 2, reporter }, this.rng);
     // The containers may legitimately differ a little from the VMs.
     const errMult = 0.9 + 0.15 * this.rng.next();
     const latMult = (0.97 + 0.06 * this.rng.next()) * (o.targetSlower ?? 1);

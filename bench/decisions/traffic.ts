@@ -63,6 +63,11 @@ interface PodCounters {
 export interface SideLabels {
   labels: Record<string, string>;
   pods: number;
+  /**
+   * Who reports the side's requests: its destination sidecars (one series set per workload pod) or, in ambient,
+   * the waypoint in front of it (series scraped from the waypoint's pods, `pod="waypoint-<i>"`).
+   */
+  reporter?: 'destination' | 'waypoint';
 }
 
 /** Ground truth for the harm measure (see harm.ts): what the containers served while regressed. */
@@ -157,8 +162,8 @@ export class SideTraffic {
     this.pods.forEach((pod, i) => {
       const base = {
         ...this.side.labels,
-        reporter: 'destination',
-        pod: `${this.side.labels.destination_workload}-${i}`,
+        reporter: this.side.reporter ?? 'destination',
+        pod: this.side.reporter === 'waypoint' ? `waypoint-${i}` : `${this.side.labels.destination_workload}-${i}`,
       };
       for (const [code, v] of pod.codes) {
         if (code === 'total') continue;

@@ -12,10 +12,18 @@ import {
 } from '../../bench/decisions/harm.js';
 import { runPlan } from '../../bench/decisions/lanes.js';
 import { formatTable, renderSvg, summarize, targetChecks, wilson95 } from '../../bench/decisions/report.js';
-import type { RunRow } from '../../bench/decisions/results.js';
+import { routeLabel, type RunRow } from '../../bench/decisions/results.js';
+import type { PlannedRun } from '../../bench/decisions/lanes.js';
 import { scenarioByName, vmBehaviour } from '../../bench/decisions/scenarios.js';
 
 const vm = vmBehaviour(0.005);
+const pick = (r: RunRow) => ({
+  outcome: r.outcome,
+  weights: r.weights,
+  detectionMs: r.detectionMs,
+  weightAtDetection: r.weightAtDetection,
+  virtualMs: r.virtualMs,
+});
 const regressedBy = (name: string) => scenarioByName(name).regression!.apply(vm);
 
 describe('harm measure', () => {
@@ -112,13 +120,21 @@ describe('decisions benchmark (quick)', () => {
 
   it('runs healthy and bad builds in virtual time and reports them', { timeout: 120_000 }, async () => {
     const started = Date.now();
-    const planned = ['healthy', 'errors-20x', 'errors-2x'].flatMap((name) =>
+    const planned: PlannedRun[] = ['healthy', 'errors-20x', 'errors-2x'].flatMap((name) =>
       ['default', 'flagger-defaults'].map((policy) => ({
         scenario: scenarioByName(name),
         policy: { label: policy, policy },
         seed: 3,
       })),
     );
+    // The HTTPRoute lane: the same seeds on a Gateway API HTTPRoute in ambient mode (metrics from the waypoint).
+    for (const name of ['healthy', 'errors-20x'])
+      planned.push({
+        scenario: scenarioByName(name),
+        policy: { label: routeLabel('default', 'httproute-ambient'), policy: 'default' },
+        seed: 3,
+        route: 'httproute-ambient',
+      });
     const rows = await runPlan(planned, 2);
     const row = (s: string, p: string) => rows.find((r) => r.scenario === s && r.policy === p)!;
     // Whole migrations at their real durations (18 min for default) in seconds of wall time.
@@ -152,8 +168,21 @@ describe('decisions benchmark (quick)', () => {
     expect(fast.harmed).toBeLessThan(50);
     expect(rows.every((r) => r.queries > 0 && r.wallMs < r.virtualMs)).toBe(true);
 
+    // Same traffic, other route kind and reporter: the same decisions at the same instants.
+    for (const name of ['healthy', 'errors-20x']) {
+      const onRoute = row(name, 'default @httproute');
+      const onVs = row(name, 'default');
+      expect(onRoute.route).toBe('httproute-ambient');
+      expect(onVs.route).toBeUndefined();
+      expect(onRoute.queries).toBeGreaterThan(0);
+      expect({ ...pick(onRoute), reason: onRoute.reason.replace(/waypoint/g, 'destination') }).toEqual({
+        ...pick(onVs),
+        reason: onVs.reason,
+      });
+    }
+
     const cells = summarize(rows);
-    expect(cells).toHaveLength(6);
+    expect(cells).toHaveLength(8);
     expect(formatTable(cells)).toContain('errors-20x');
     expect(targetChecks(cells).some((t) => /20× errors/.test(t.target))).toBe(true);
     expect(renderSvg(rows, 'quick')).toMatch(
