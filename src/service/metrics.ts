@@ -21,6 +21,7 @@ export interface ServiceMetrics {
   httpRequests: Counter<'route' | 'method' | 'status'>;
   redisUp: Gauge;
   redisErrors: Counter;
+  redisUnreplicated: Counter<"write">;
 }
 
 /**
@@ -179,6 +180,12 @@ export function createServiceMetrics(
     redisErrors: new Counter({
       name: 'meshshift_redis_connection_errors_total',
       help: 'Redis connection errors (logged once per outage, counted here)',
+      registers: [registry],
+    }),
+    redisUnreplicated: new Counter({
+      name: 'meshshift_redis_unreplicated_writes_total',
+      help: 'Acknowledged writes (create, commit, command) no replica confirmed in time (Sentinel): a failover could lose them',
+      labelNames: ['write'] as const,
       registers: [registry],
     }),
   };

@@ -199,19 +199,24 @@ export async function startSentinelGroup(name = 'mymaster'): Promise<SentinelGro
         await rm(root, { recursive: true, force: true });
       },
     };
-    // Wait until the replica is in sync and the Sentinels see each other and the replica.
+    // Wait until the replica is in sync (a replica still loading the first copy confirms nothing and would lose
+    // everything in a failover) and the Sentinels see each other and the replica.
     const deadline = Date.now() + 20_000;
     const probe = new Redis(sentinels[0]!.port, '127.0.0.1');
+    const onPrimary = new Redis(primary.port, '127.0.0.1');
     try {
       for (;;) {
         const info = (await probe.call('SENTINEL', 'master', name)) as string[];
         const f = Object.fromEntries(info.flatMap((v, i) => (i % 2 ? [] : [[v, info[i + 1]]])));
-        if (Number(f['num-slaves']) >= 1 && Number(f['num-other-sentinels']) >= 2) break;
-        if (Date.now() > deadline) throw new Error(`Sentinel group not ready: ${JSON.stringify(f)}`);
+        const online = /slave0:[^\r\n]*state=online/.test(await onPrimary.info('replication'));
+        if (online && Number(f['num-slaves']) >= 1 && Number(f['num-other-sentinels']) >= 2) break;
+        if (Date.now() > deadline)
+          throw new Error(`Sentinel group not ready: replica online ${online}, ${JSON.stringify(f)}`);
         await new Promise((r) => setTimeout(r, 200));
       }
     } finally {
       probe.disconnect();
+      onPrimary.disconnect();
     }
     return group;
   } catch (err) {
