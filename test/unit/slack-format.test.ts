@@ -15,6 +15,7 @@ const view = (o: Partial<MigrationView> = {}): MigrationView => ({
   id: 'cart-1a2b3c',
   name: 'cart',
   namespace: 'shop',
+  route: { kind: 'VirtualService', namespace: 'shop', name: 'cart' },
   phase: 'shifting',
   weight: 25,
   steps: [1, 5, 10, 25, 50, 100],
