@@ -1,6 +1,7 @@
 /** The OpenAPI 3.1 document served at /openapi.json. Kept next to the routes it describes (src/api/server.ts). */
 import { HISTORY_TYPES } from '../engine/history.js';
 import { COMMANDS, PHASES } from '../engine/vocabulary.js';
+import { ROUTE_KINDS } from '../plan/route-schema.js';
 import { HISTORY_CURSOR_PATTERN, MIGRATION_ID_PATTERN } from '../service/keys.js';
 
 const error = {
@@ -25,6 +26,7 @@ const migration = {
     'id',
     'name',
     'namespace',
+    'route',
     'phase',
     'weight',
     'steps',
@@ -37,6 +39,16 @@ const migration = {
     id: { type: 'string', example: 'productcatalogservice-to-k8s-3fa9c2' },
     name: { type: 'string' },
     namespace: { type: 'string' },
+    route: {
+      type: 'object',
+      description: 'the route the migration shifts',
+      required: ['kind', 'namespace', 'name'],
+      properties: {
+        kind: { type: 'string', enum: [...ROUTE_KINDS] },
+        namespace: { type: 'string' },
+        name: { type: 'string', example: 'productcatalogservice' },
+      },
+    },
     phase: { type: 'string', enum: [...PHASES] },
     possible: {
       type: 'array',
@@ -212,7 +224,7 @@ export const openApiDocument = {
           },
           '409': {
             description:
-              'another migration is shifting the same VirtualService route (`running` names it); or a request with this Idempotency-Key is still in progress',
+              'another migration is shifting the same route (HTTPRoute rule or VirtualService route; `running` names it); or a request with this Idempotency-Key is still in progress',
             content: { 'application/json': { schema: error } },
           },
           '503': {

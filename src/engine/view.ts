@@ -4,6 +4,7 @@
  */
 import type { ResolvedPlan } from '../plan/load.js';
 import { runConfig } from './config.js';
+import { routeNameOf, type RouteName } from './route-label.js';
 import { initialSnapshot, inspect, phaseOf, possibleCommands, type CommandType } from './vocabulary.js';
 
 /** What a driver keeps about a migration (the service's Redis record satisfies it). */
@@ -30,6 +31,8 @@ export interface MigrationView {
   id: string;
   name: string;
   namespace: string;
+  /** The route it shifts: HTTPRoute or VirtualService, namespace and name (`routeLabel` says it for people). */
+  route: RouteName;
   phase: string;
   weight: number;
   steps: number[];
@@ -73,6 +76,7 @@ export function viewOf(rec: ViewSource): MigrationView {
     id: rec.id,
     name: rec.name,
     namespace: rec.namespace,
+    route: routeNameOf(rec.plan),
     phase: rec.phase,
     weight: rec.weight,
     steps: rec.plan.policy.steps,

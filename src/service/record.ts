@@ -1,5 +1,6 @@
 /** A migration's record and its mapping to and from the fields of its Redis hash. */
 import { upgradeResolvedPlan, type ResolvedPlan } from '../plan/load.js';
+import { routeLabel, routeNameOf } from '../engine/route-label.js';
 
 export interface MigrationSummary {
   id: string;
@@ -139,7 +140,7 @@ export function describeRoute(plan: Pick<ResolvedPlan, 'namespace' | 'route' | '
   const d = plan.source.destination;
   const rule = plan.route.rule ?? `to ${d.host}${d.subset ? `/${d.subset}` : ''}`;
   const word = plan.route.kind === 'VirtualService' ? 'route' : 'rule';
-  return `${plan.route.kind} ${plan.namespace}/${plan.route.name} ${word} ${rule}`;
+  return `${routeLabel(routeNameOf(plan))} ${word} ${rule}`;
 }
 
 /** What identifies a route for the claim that keeps two migrations of it from running at once. */

@@ -1,5 +1,6 @@
 /** Slack messages for migrations: the parent message, one threaded reply per history entry, status and list. */
 import type { types } from '@slack/bolt';
+import { routeLabel, type RouteName } from '../engine/route-label.js';
 import { describePossible } from '../engine/vocabulary.js';
 import type { MigrationView } from '../engine/view.js';
 import type { HistoryEntry } from '../service/store.js';
@@ -44,8 +45,11 @@ function bar(weight: number): string {
   return `${'█'.repeat(filled)}${'░'.repeat(10 - filled)}`;
 }
 
+/** The route a migration shifts, for a message: `HTTPRoute shop/productcatalogservice`. */
+const route = (r: RouteName): string => esc(routeLabel(r));
+
 export function parentMessage(m: MigrationView): SlackMessage {
-  const head = `*meshshift* · \`${esc(m.id)}\` · ${esc(m.name)} in \`${esc(m.namespace)}\``;
+  const head = `*meshshift* · \`${esc(m.id)}\` · ${esc(m.name)} on ${route(m.route)}`;
   const state = `${phaseLabel(m.phase)} · *${m.weight} %* on Kubernetes ${bar(m.weight)}`;
   const lines = [
     head,
@@ -170,6 +174,8 @@ const PAST: Record<string, string> = {
 
 export interface EntryContext {
   id: string;
+  /** The route the migration shifts (named in steps, rollbacks and the outcome). */
+  route: RouteName;
   /** Weight of the last verdict posted and its outcome (verdicts = "changes" posts only news). */
   lastVerdict?: { weight: number; outcome: string };
   verdicts: 'all' | 'changes';
@@ -212,12 +218,12 @@ export function entryMessages(e: HistoryEntry, ctx: EntryContext): SlackMessage[
       if (e.rollback === true)
         return [
           {
-            text: `:rewind: *Rollback*: weight ${prev} % → ${w} % on Kubernetes (all traffic back on the VMs)`,
+            text: `:rewind: *Rollback* of ${route(ctx.route)}: weight ${prev} % → ${w} % on Kubernetes (all traffic back on the VMs)`,
           },
         ];
       return [
         {
-          text: `:arrow_right: *Step*: weight ${prev} % → *${w} %* on Kubernetes${e.wrote === false ? ' (already in place)' : ''}`,
+          text: `:arrow_right: *Step* of ${route(ctx.route)}: weight ${prev} % → *${w} %* on Kubernetes${e.wrote === false ? ' (already in place)' : ''}`,
         },
       ];
     }
@@ -264,11 +270,19 @@ export function entryMessages(e: HistoryEntry, ctx: EntryContext): SlackMessage[
         case 'rollingBack':
           return [{ text: `:rewind: *Rolling back* from ${w} %${why}` }];
         case 'rolledBack':
-          return [{ text: `:leftwards_arrow_with_hook: *Rolled back*${why}. All traffic is on the VMs.` }];
+          return [
+            {
+              text: `:leftwards_arrow_with_hook: *Rolled back*${why}. ${route(ctx.route)} sends all traffic to the VMs.`,
+            },
+          ];
         case 'aborted':
-          return [{ text: `:octagonal_sign: *Aborted*${why}. All traffic is on the VMs.` }];
+          return [
+            { text: `:octagonal_sign: *Aborted*${why}. ${route(ctx.route)} sends all traffic to the VMs.` },
+          ];
         case 'completed':
-          return [{ text: `:tada: *Completed*: ${w} % of the traffic is on Kubernetes.` }];
+          return [
+            { text: `:tada: *Completed*: ${route(ctx.route)} sends ${w} % of the traffic to Kubernetes.` },
+          ];
         case 'failed':
           return [{ text: `:x: *Failed*${why}` }];
         case 'shifting':
@@ -319,7 +333,7 @@ export function entryMessages(e: HistoryEntry, ctx: EntryContext): SlackMessage[
 
 export function statusMessage(m: MigrationView, verdicts: HistoryEntry[]): string {
   const lines = [
-    `*\`${esc(m.id)}\`* · ${esc(m.name)} in \`${esc(m.namespace)}\` — ${phaseLabel(m.phase)} · *${m.weight} %* on Kubernetes`,
+    `*\`${esc(m.id)}\`* · ${esc(m.name)} on ${route(m.route)} — ${phaseLabel(m.phase)} · *${m.weight} %* on Kubernetes`,
     `steps ${m.steps.join(' → ')} · policy \`${esc(m.policy)}\` · updated ${m.updatedAt}`,
     ...(m.reason ? [`reason: _${esc(m.reason)}_`] : []),
   ];
@@ -333,6 +347,6 @@ export function listMessage(items: MigrationView[]): string {
   if (!items.length) return 'No migrations yet.';
   return [
     `*${items.length} most recent migration${items.length === 1 ? '' : 's'}:*`,
-    ...items.map((m) => `• \`${esc(m.id)}\` ${esc(m.namespace)} — ${phaseLabel(m.phase)} at ${m.weight} %`),
+    ...items.map((m) => `• \`${esc(m.id)}\` ${route(m.route)} — ${phaseLabel(m.phase)} at ${m.weight} %`),
   ].join('\n');
 }

@@ -13,6 +13,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../log/logger.js';
 import { isTerminalPhase } from '../engine/vocabulary.js';
+import { routeNameOf } from '../engine/route-label.js';
 import { viewOf } from '../engine/view.js';
 import { LostLeaseError } from '../service/lease.js';
 import type { RedisMigrationStore } from '../service/store.js';
@@ -120,6 +121,7 @@ export class SlackNotifier {
       const target = state.channel || channel;
       const ctx: EntryContext = {
         id,
+        route: routeNameOf(rec.plan),
         verdicts: this.o.verdicts ?? 'changes',
         ...(state.lv ? { lastVerdict: JSON.parse(state.lv) as { weight: number; outcome: string } } : {}),
         ...(state.sh && state.sh !== 'null'

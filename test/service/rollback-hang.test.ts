@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { FileTokenStore } from '../../src/api/auth.js';
 import { startService } from '../../src/cli/serve.js';
+import { routeNameOf } from '../../src/engine/route-label.js';
 import { createLogger } from '../../src/log/logger.js';
 import { IstioMeshAdapter } from '../../src/mesh/istio.js';
 import { startRedis } from '../../src/sim/redis.js';
@@ -118,7 +119,7 @@ describe('a Kubernetes API that hangs', () => {
       expect(String(e.error)).toMatch(/attempt deadline|no answer within/);
       // Each is posted to Slack by the notifier (it posts every history entry that formats to a message).
       expect(
-        entryMessages(e, { id, verdicts: 'changes' })
+        entryMessages(e, { id, route: routeNameOf(s.plan), verdicts: 'changes' })
           .map((m) => m.text)
           .join(),
       ).toMatch(/Rollback write failed\* \(attempt \d+\)/);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { RouteName } from '../../src/engine/route-label.js';
 import type { MigrationView } from '../../src/engine/view.js';
 import type { HistoryEntry } from '../../src/service/store.js';
 import {
@@ -15,6 +16,7 @@ const view = (o: Partial<MigrationView> = {}): MigrationView => ({
   id: 'cart-1a2b3c',
   name: 'cart',
   namespace: 'shop',
+  route: { kind: 'VirtualService', namespace: 'shop', name: 'cart' },
   phase: 'shifting',
   weight: 25,
   steps: [1, 5, 10, 25, 50, 100],
@@ -34,7 +36,13 @@ const entry = (o: Record<string, unknown>): HistoryEntry => ({
   type: 'x',
   ...o,
 });
-const ctx = (): EntryContext => ({ id: 'cart-1a2b3c', verdicts: 'changes' });
+const VIRTUAL_SERVICE: RouteName = { kind: 'VirtualService', namespace: 'shop', name: 'productcatalog' };
+const HTTP_ROUTE: RouteName = { kind: 'HTTPRoute', namespace: 'shop', name: 'productcatalog' };
+const ctx = (route: RouteName = VIRTUAL_SERVICE): EntryContext => ({
+  id: 'cart-1a2b3c',
+  route,
+  verdicts: 'changes',
+});
 
 describe('Slack formatting', () => {
   it('mentions Slack users and quotes anything else', () => {
@@ -110,6 +118,52 @@ describe('Slack formatting', () => {
   it('a preflight that found an existing split says the weight is inherited', () => {
     const [m] = entryMessages(entry({ type: 'preflight', ok: true, checks: [], initialWeight: 20 }), ctx());
     expect(m!.text).toMatch(/starting weight 20 %, inherited/);
+  });
+
+  describe.each([
+    ['HTTPRoute', HTTP_ROUTE],
+    ['VirtualService', VIRTUAL_SERVICE],
+  ])('names the route it shifts: %s', (kind, route) => {
+    const label = `${kind} shop/productcatalog`;
+    const texts = (e: Record<string, unknown>) => entryMessages(entry(e), ctx(route)).map((m) => m.text);
+
+    it('in the parent message, the status and the list', () => {
+      expect(JSON.stringify(parentMessage(view({ route })).blocks)).toContain(`cart on ${label}`);
+      expect(statusMessage(view({ route }), [])).toContain(`cart on ${label} — `);
+      expect(listMessage([view({ route })])).toContain(`\`cart-1a2b3c\` ${label} — `);
+    });
+
+    it('in each step, the rollback and the outcome', () => {
+      expect(texts({ type: 'weight', previous: 5, weight: 10 })).toEqual([
+        `:arrow_right: *Step* of ${label}: weight 5 % → *10 %* on Kubernetes`,
+      ]);
+      expect(texts({ type: 'weight', previous: 10, weight: 0, rollback: true })[0]).toContain(
+        `*Rollback* of ${label}: weight 10 % → 0 %`,
+      );
+      expect(texts({ type: 'phase', phase: 'completed', weight: 100 })).toEqual([
+        `:tada: *Completed*: ${label} sends 100 % of the traffic to Kubernetes.`,
+      ]);
+      for (const phase of ['rolledBack', 'aborted'])
+        expect(texts({ type: 'phase', phase, weight: 0, reason: 'why' })[0]).toContain(
+          `: why. ${label} sends all traffic to the VMs.`,
+        );
+    });
+
+    it('and never the other kind', () => {
+      const other = kind === 'HTTPRoute' ? 'VirtualService' : 'HTTPRoute';
+      const all = [
+        JSON.stringify(parentMessage(view({ route })).blocks),
+        statusMessage(view({ route }), []),
+        ...texts({ type: 'weight', previous: 5, weight: 10 }),
+        ...texts({ type: 'phase', phase: 'completed', weight: 100 }),
+      ];
+      for (const t of all) expect(t).not.toContain(other);
+    });
+  });
+
+  it('escapes the route as any name', () => {
+    const route: RouteName = { kind: 'HTTPRoute', namespace: 'a<b', name: 'c&d' };
+    expect(statusMessage(view({ route }), [])).toContain('HTTPRoute a&lt;b/c&amp;d');
   });
 
   it('lists migrations, or says there are none', () => {

@@ -149,6 +149,8 @@ describe('dashboard in a real browser', () => {
     const id = await submit();
     const row = list.locator(`tr[data-id="${id}"]`);
     await row.waitFor(); // appeared without a reload
+    const route = `VirtualService ${s.fixture.namespace}/${s.fixture.virtualService}`;
+    expect(await row.locator('td.route').textContent()).toBe(route);
     await expect.poll(() => row.getAttribute('data-phase'), { timeout: 60_000 }).toBe('awaitingApproval');
     expect(await row.getAttribute('data-weight')).toBe('10');
     await list.screenshot({ path: path.join(artifacts, 'dashboard-list.png'), fullPage: true });
@@ -169,6 +171,7 @@ describe('dashboard in a real browser', () => {
     const viewer = await newPage(VIEWER);
     await viewer.goto(`${base}/ui/#/m/${id}`);
     await op.getByRole('button', { name: 'Abort…' }).waitFor();
+    expect(await op.getByTestId('route').textContent()).toBe(route);
     await viewer.getByTestId('phase').waitFor();
     expect(await viewer.getByRole('button', { name: /Promote|Pause|Resume|Abort/ }).count()).toBe(0);
     // Forged requests while PROMOTE is possible: a viewer's own session and CSRF token, an operator's cookie
@@ -225,7 +228,7 @@ describe('dashboard in a real browser', () => {
       ['ABORT', 'web:alice', 'pager went off'],
     ]);
     // The step it was aborted at, said so, in the list (live) and on the page.
-    await expect.poll(() => row.locator('td').nth(4).textContent()).toBe('4/6 (aborted)');
+    await expect.poll(() => row.locator('td').nth(5).textContent()).toBe('4/6 (aborted)');
     expect(await op.getByTestId('step').textContent()).toBe('step 4/6 (aborted)');
   });
 

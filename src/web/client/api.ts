@@ -1,5 +1,6 @@
 /** Calls to the dashboard's endpoints. The session is an HttpOnly cookie; writes carry the CSRF token header. */
 import type { Grant } from '../../auth/access.js';
+import type { RouteName } from '../../engine/route-label.js';
 
 export interface Me {
   user: string;
@@ -11,6 +12,8 @@ export interface View {
   id: string;
   name: string;
   namespace: string;
+  /** The route it shifts (HTTPRoute or VirtualService). */
+  route: RouteName;
   phase: string;
   weight: number;
   steps: number[];

@@ -1,6 +1,7 @@
 /** The migrations list: live over SSE, filterable by namespace and phase. */
 import { useEffect, useState } from 'preact/hooks';
 import { age, type Me, type View } from './api.js';
+import { routeLabel } from '../../engine/route-label.js';
 import { stepLabel } from '../../engine/step-label.js';
 import { html } from './html.js';
 
@@ -68,6 +69,7 @@ export function ListPage(_: { me: Me }) {
         <tr>
           <th scope="col">Name</th>
           <th scope="col">Namespace</th>
+          <th scope="col">Route</th>
           <th scope="col">Phase</th>
           <th scope="col">Weight</th>
           <th scope="col">Step</th>
@@ -81,6 +83,7 @@ export function ListPage(_: { me: Me }) {
             html`<tr data-id=${m.id} data-phase=${m.phase} data-weight=${m.weight}>
               <td><a href=${`#/m/${encodeURIComponent(m.id)}`}>${m.name}</a></td>
               <td>${m.namespace}</td>
+              <td class="route">${routeLabel(m.route)}</td>
               <td><span class=${`phase ${m.phase}`}>${m.phase}</span></td>
               <td><${WeightBar} weight=${m.weight} /></td>
               <td>${stepLabel(m)}</td>

@@ -6,6 +6,7 @@ import { ApiError, call, mergeEntries, type Entry, type Me, type View } from './
 import { Chart } from './chart.js';
 import { html } from './html.js';
 import { WeightBar } from './list.js';
+import { routeLabel } from '../../engine/route-label.js';
 import { stepLabel } from '../../engine/step-label.js';
 
 const LABELS: Record<string, string> = {
@@ -133,6 +134,8 @@ export function MigrationPage({ id, me }: { id: string; me: Me }) {
         <dl>
           <dt>Plan</dt>
           <dd>${String(submitted?.plan ?? m.name)} (submitted by ${m.createdBy})</dd>
+          <dt>Route</dt>
+          <dd data-testid="route">${routeLabel(m.route)}</dd>
           <dt>Policy</dt>
           <dd>${m.policy}</dd>
           <dt>Steps</dt>
