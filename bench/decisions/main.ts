@@ -25,7 +25,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runPlan, type PlannedRun } from './lanes.js';
 import { formatTable, renderSvg, summarize, targetChecks } from './report.js';
-import { BENCH_ROUTES, routeLabel, type BenchRoute, type RunRow } from './results.js';
+import { BENCH_ROUTES, routePolicyLabel, type BenchRoute, type RunRow } from './results.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
 
 const POLICIES = ['default', 'cautious', 'flagger-defaults', 'argo-defaults'];
@@ -105,7 +105,7 @@ export function planRuns(a: Args): PlannedRun[] {
         const seeds = a.policySeeds[policy] ?? a.seeds;
         const n =
           vs && policy === 'default' && scenario.family === 'healthy' ? Math.max(seeds, a.healthySeeds) : seeds;
-        const label = routeLabel(policy, route);
+        const label = routePolicyLabel(policy, route);
         for (let seed = a.fromSeed; seed < a.fromSeed + n; seed++)
           runs.push({ scenario, policy: { label, policy }, seed, ...(vs ? {} : { route }) });
       }

@@ -15,7 +15,7 @@ export type BenchRoute = 'virtualservice' | 'httproute-ambient';
 export const BENCH_ROUTES: readonly BenchRoute[] = ['virtualservice', 'httproute-ambient'];
 
 /** The policy label of a run on an HTTPRoute: its own cell in the tables, apart from the VirtualService runs. */
-export const routeLabel = (policy: string, route: BenchRoute | undefined): string =>
+export const routePolicyLabel = (policy: string, route: BenchRoute | undefined): string =>
   route === 'httproute-ambient' ? `${policy} @httproute` : policy;
 
 export type Outcome = 'completed' | 'rolledBack' | 'paused' | 'aborted' | 'failed' | 'timeout';

@@ -12,7 +12,7 @@ import {
 } from '../../bench/decisions/harm.js';
 import { runPlan } from '../../bench/decisions/lanes.js';
 import { formatTable, renderSvg, summarize, targetChecks, wilson95 } from '../../bench/decisions/report.js';
-import { routeLabel, type RunRow } from '../../bench/decisions/results.js';
+import { routePolicyLabel, type RunRow } from '../../bench/decisions/results.js';
 import type { PlannedRun } from '../../bench/decisions/lanes.js';
 import { scenarioByName, vmBehaviour } from '../../bench/decisions/scenarios.js';
 
@@ -131,7 +131,7 @@ describe('decisions benchmark (quick)', () => {
     for (const name of ['healthy', 'errors-20x'])
       planned.push({
         scenario: scenarioByName(name),
-        policy: { label: routeLabel('default', 'httproute-ambient'), policy: 'default' },
+        policy: { label: routePolicyLabel('default', 'httproute-ambient'), policy: 'default' },
         seed: 3,
         route: 'httproute-ambient',
       });
