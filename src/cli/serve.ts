@@ -36,7 +36,6 @@ import {
 } from '../service/redis-connection.js';
 import { MigrationService } from '../service/service.js';
 import { RedisHealth } from '../service/redis-health.js';
-import { replicaAcksFor, shortAckReporter } from '../service/replica-acks.js';
 import { RedisMigrationStore } from '../service/store.js';
 import { MigrationWorker } from '../service/worker.js';
 import {
@@ -129,12 +128,10 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
   // ioredis' Cluster speaks the same commands as Redis; the store is written against the Redis type.
   // One warning when Redis goes away and one when it is back, not a line per reconnect attempt or poll.
   const health = new RedisHealth(logger);
-  const shortAcks = shortAckReporter(logger);
   const storeOn = (c: RedisClient, source: string) => {
     health.watch(source, c);
     return new RedisMigrationStore(c as Redis, prefix, {
       ...(o.retentionMs ? { retentionMs: o.retentionMs } : {}),
-      ...replicaAcksFor(topology.kind, o.redisTimeoutMs, shortAcks.onShort),
     });
   };
   const queueOn = (role: 'api' | 'worker') => {
@@ -158,7 +155,6 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     () => store.summaries(),
   );
   health.report({ up: metrics.redisUp, errors: metrics.redisErrors });
-  shortAcks.attach(metrics.redisUnreplicated);
   const running: RunningService = { store, queue, metrics, close: async () => undefined };
 
   let worker: MigrationWorker | undefined;

@@ -21,7 +21,6 @@ export interface ServiceMetrics {
   httpRequests: Counter<'route' | 'method' | 'status'>;
   redisUp: Gauge;
   redisErrors: Counter;
-  redisUnreplicated: Counter<"write">;
 }
 
 /**
@@ -180,12 +179,6 @@ export function createServiceMetrics(
     redisErrors: new Counter({
       name: 'meshshift_redis_connection_errors_total',
       help: 'Redis connection errors (logged once per outage, counted here)',
-      registers: [registry],
-    }),
-    redisUnreplicated: new Counter({
-      name: 'meshshift_redis_unreplicated_writes_total',
-      help: 'Acknowledged writes (create, commit, command) no replica confirmed in time (Sentinel): a failover could lose them',
-      labelNames: ['write'] as const,
       registers: [registry],
     }),
   };

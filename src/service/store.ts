@@ -43,7 +43,6 @@ import {
   type MigrationRecord,
   type MigrationSummary,
 } from './record.js';
-import { awaitReplicas, type ReplicaAcks } from './replica-acks.js';
 import { scripts } from './scripts.js';
 import { SlackNotifierStore } from './slack-state.js';
 
@@ -69,8 +68,6 @@ export interface StoreOptions {
   retentionMs?: number;
   /** Cap of a migration's history stream, entries (approximate, oldest go first; default 10,000; 0 = none). */
   historyMaxLen?: number;
-  /** Wait for replicas after acknowledged writes (Sentinel; see replica-acks.ts). */
-  replicaAcks?: ReplicaAcks;
 }
 
 export const DEFAULT_RETENTION_MS = 30 * 24 * 3600_000;
@@ -86,7 +83,6 @@ export class RedisMigrationStore {
   /** The Slack notifier's per-migration state and replay protection. */
   readonly slack: SlackNotifierStore;
   private indexed?: Promise<void>;
-  private readonly replicaAcks: ReplicaAcks | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -96,7 +92,6 @@ export class RedisMigrationStore {
     this.keys = new StoreKeys(prefix);
     this.retentionMs = o.retentionMs ?? DEFAULT_RETENTION_MS;
     this.historyMaxLen = o.historyMaxLen ?? DEFAULT_HISTORY_MAX_LEN;
-    this.replicaAcks = o.replicaAcks;
     if (!(this.retentionMs > 0)) throw new Error('retention must be a positive duration, e.g. 30d');
     if (!Number.isInteger(this.historyMaxLen) || this.historyMaxLen < 0)
       throw new Error('historyMaxLen must be a non-negative integer (0 = no cap)');
@@ -140,7 +135,6 @@ export class RedisMigrationStore {
     if (outcome === 'expired') throw new SubmissionExpiredError();
     if (outcome !== 'created') throw new Error(`migration ${rec.id} already exists`);
     // Stored: from here on nothing may fail the request (its answer must say it was created).
-    await awaitReplicas(this.redis, this.replicaAcks, 'create');
     void this.prune(rec.createdAt).catch(() => undefined);
   }
 
@@ -220,9 +214,7 @@ export class RedisMigrationStore {
     cmd: CommandMessage,
     o: PushOptions = { deadline: Date.now() + COMMAND_STORE_BUDGET_MS },
   ): Promise<PushResult> {
-    const r = await pushWithDeadline(this.redis, this.keys.inbox(id), { ...cmd }, o);
-    if (r.outcome === 'queued') await awaitReplicas(this.redis, this.replicaAcks, 'command');
-    return r;
+    return pushWithDeadline(this.redis, this.keys.inbox(id), { ...cmd }, o);
   }
 
   /** The record stored under an Idempotency-Key (see command-deadline.ts), or null. */
@@ -332,7 +324,6 @@ export class RedisMigrationStore {
     if (r[0] === 'lock')
       throw new FencedError(`lost the lock on migration ${id} before committing seq ${c.seq}; discarded`);
     if (r[0] === 'seq') throw new FencedError(`migration ${id} is past seq ${c.seq}; discarded`);
-    await awaitReplicas(this.redis, this.replicaAcks, 'commit');
     return { seq: Number(r[1]), inbox: Number(r[2]) };
   }
 
