@@ -12,7 +12,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
 import { startService, type RunningService, type ServeOptions } from '../../cli/serve.js';
-import { bold, dim, green, red } from '../../cli/render.js';
+import { bold, dim, green, red } from '../../term/style.js';
 import { createLogger } from '../../log/logger.js';
 import { OneTimeLogins } from '../../web/one-time-login.js';
 import { startMetrics } from '../demo/run.js';
