@@ -29,7 +29,7 @@ import {
 import { allows, type Principal } from '../auth/access.js';
 import { parsePlan } from '../plan/load.js';
 import { mountWeb, type WebOptions } from '../web/routes.js';
-import { bearer, type TokenStore } from './auth.js';
+import { bearer, type TokenStore } from '../auth/tokens.js';
 import { failFast } from './fail-fast.js';
 import { complete, release, reserve, submitSlot, type Reservation } from './idempotent-submit.js';
 import { openApiDocument } from './openapi.js';

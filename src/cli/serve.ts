@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildApi } from '../api/server.js';
 import type { WebOptions } from '../web/routes.js';
-import { FileTokenStore, type TokenStore } from '../api/auth.js';
+import { FileTokenStore, type TokenStore } from '../auth/tokens.js';
 import { PrometheusProvider } from '../gate/prometheus.js';
 import type { MetricsProvider } from '../gate/provider.js';
 import { createLogger, type Logger } from '../log/logger.js';

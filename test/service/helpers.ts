@@ -6,7 +6,7 @@ import { FAST_CADENCE_FLAGS, waitForServeUrl } from '../harness/serve-child.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startService, type RunningService, type ServeOptions } from '../../src/cli/serve.js';
-import { FileTokenStore } from '../../src/api/auth.js';
+import { FileTokenStore } from '../../src/auth/tokens.js';
 import { silentLogger } from '../../src/log/logger.js';
 import type { HistoryEntry } from '../../src/service/store.js';
 import type { Clock } from '../../src/engine/clock.js';

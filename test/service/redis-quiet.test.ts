@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { FileTokenStore } from '../../src/api/auth.js';
+import { FileTokenStore } from '../../src/auth/tokens.js';
 import { startService } from '../../src/cli/serve.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startKubeApiServer } from '../../src/sim/kube/index.js';

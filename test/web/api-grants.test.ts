@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileTokenStore } from '../../src/api/auth.js';
+import { FileTokenStore } from '../../src/auth/tokens.js';
 import { startService, type RunningService } from '../../src/cli/serve.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
