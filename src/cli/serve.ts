@@ -12,7 +12,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildApi } from '../api/server.js';
-import type { WebOptions } from '../web/routes.js';
+import { mountWeb, type WebOptions } from '../web/routes.js';
 import { FileTokenStore, type TokenStore } from '../auth/tokens.js';
 import { PrometheusProvider } from '../gate/prometheus.js';
 import type { MetricsProvider } from '../gate/provider.js';
@@ -254,8 +254,9 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     controller.start();
     running.controller = controller;
   }
+  const apiService = o.role !== 'controller' ? service : undefined;
   const api = await buildApi({
-    ...(service && o.role !== 'controller' ? { service } : {}),
+    ...(apiService ? { service: apiService } : {}),
     ...(tokens ? { tokens } : {}),
     redis: (apiClient ?? workerClient)! as Redis,
     metrics,
@@ -264,8 +265,9 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     keyPrefix: prefix,
     ...(o.policies ? { policiesDir: o.policies } : {}),
-    ...(deps.web ? { web: deps.web } : {}),
   });
+  // The dashboard at /ui/ on the API's server, where it serves migrations and people can sign in with a token.
+  if (apiService && tokens) await mountWeb(api, { ...(deps.web ?? {}), service: apiService, tokens });
   // Slack (slash commands, buttons, threaded notifications) when its secrets are configured; Bolt is loaded
   // only then, so processes without Slack do not carry it.
   if (
