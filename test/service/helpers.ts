@@ -5,7 +5,7 @@ import os from 'node:os';
 import { FAST_CADENCE_FLAGS, waitForServeUrl } from '../harness/serve-child.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startService, type RunningService, type ServeOptions } from '../../src/cli/serve.js';
+import { startService, type RunningService, type ServeOptions } from '../../src/serve/start.js';
 import { FileTokenStore } from '../../src/auth/tokens.js';
 import { silentLogger } from '../../src/log/logger.js';
 import type { HistoryEntry } from '../../src/service/store.js';

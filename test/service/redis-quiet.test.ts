@@ -9,7 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { FileTokenStore } from '../../src/auth/tokens.js';
-import { startService } from '../../src/cli/serve.js';
+import { startService } from '../../src/serve/start.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startKubeApiServer } from '../../src/sim/kube/index.js';
 import { startRedis } from '../../src/sim/redis.js';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileTokenStore } from '../../src/auth/tokens.js';
-import { startService, type RunningService } from '../../src/cli/serve.js';
+import { startService, type RunningService } from '../../src/serve/start.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { GOOD_PLAN } from '../harness/plan-fixtures.js';

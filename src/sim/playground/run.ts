@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
-import { startService, type RunningService, type ServeOptions } from '../../cli/serve.js';
+import { startService, type RunningService, type ServeOptions } from '../../serve/start.js';
 import { bold, dim, green, red } from '../../term/style.js';
 import { createLogger } from '../../log/logger.js';
 import { OneTimeLogins } from '../../web/one-time-login.js';

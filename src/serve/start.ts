@@ -1,7 +1,8 @@
 /**
- * `meshshift serve`: the HTTP API, the workers, or both in one process. Every flag has an environment variable
- * (flags win). Redis is one node, a Sentinel group or a Cluster (see redis-connection.ts); the API and the workers
- * use separate connections (the API's fail fast, the workers' wait).
+ * `meshshift serve`: the HTTP API, the workers, or both in one process (its flags: src/cli/service-commands.ts;
+ * the playground starts it too). Every flag has an environment variable (flags win). Redis is one node, a Sentinel
+ * group or a Cluster (see src/service/redis-connection.ts); the API and the workers use separate connections (the
+ * API's fail fast, the workers' wait).
  *
  * Shutdown (SIGTERM/SIGINT), each step bounded so the process exits well within Kubernetes' 30 s grace period:
  * 1. workers stop taking jobs and let the in-flight ones commit (at most `shutdownTimeoutMs` − 5 s; then they are
