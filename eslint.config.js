@@ -14,4 +14,32 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  {
+    // src/sim is the simulated world of the tests and the demo: production code does not import it. The one
+    // exception is the command line's entry (src/cli/main.ts), which starts `meshshift demo` and `playground`.
+    files: ['src/**/*.ts'],
+    ignores: ['src/sim/**', 'src/cli/main.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+sim(/|$)',
+              message:
+                'production code does not import src/sim (the simulated world of the tests and the demo)',
+            },
+          ],
+        },
+      ],
+      // no-restricted-imports does not see import() calls: the same rule for them (\u002F is '/').
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ImportExpression[source.value=/^(\\.\\.\\u002F)+sim\\u002F/]',
+          message: 'production code does not import src/sim (the simulated world of the tests and the demo)',
+        },
+      ],
+    },
+  },
 );

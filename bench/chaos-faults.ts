@@ -10,7 +10,7 @@
  * Sentinel-coordinated failover (`sentinel-failover`; `redis-restart` there takes the primary away, so Sentinel
  * promotes the replica).
  */
-import type { ScenarioFixture } from '../src/sim/istio-fixtures.js';
+import type { ScenarioFixture } from '../src/sim/scenario-fixture.js';
 import type { SubmitRequest } from './chaos-api-faults.js';
 import type { CommandRequest } from './chaos-invariants.js';
 import { soakPlan, type ChaosWorld } from './chaos-world.js';

@@ -1,6 +1,6 @@
 /** Reading the end state: each migration from the API, the cluster's weights and writes, Redis memory. */
 import type { Redis } from 'ioredis';
-import type { ScenarioFixture } from '../src/sim/istio-fixtures.js';
+import type { ScenarioFixture } from '../src/sim/scenario-fixture.js';
 import type { KubeApiServer } from '../src/sim/kube/index.js';
 import type { HistoryItem, MigrationObservation } from './chaos-invariants.js';
 import type { ApiAnswer } from './chaos-world.js';

@@ -28,8 +28,7 @@ import {
 } from '../service/command-deadline.js';
 import { allows, type Principal } from '../auth/access.js';
 import { parsePlan } from '../plan/load.js';
-import { mountWeb, type WebOptions } from '../web/routes.js';
-import { bearer, type TokenStore } from './auth.js';
+import { bearer, type TokenStore } from '../auth/tokens.js';
 import { failFast } from './fail-fast.js';
 import { complete, release, reserve, submitSlot, type Reservation } from './idempotent-submit.js';
 import { openApiDocument } from './openapi.js';
@@ -51,8 +50,6 @@ export interface ApiOptions {
   keyPrefix?: string;
   /** Policies directory of the service (a plan is parsed first when the caller may not operate everywhere). */
   policiesDir?: string;
-  /** The dashboard at /ui/ (on when a service and tokens exist, unless `web: false`). */
-  web?: Omit<WebOptions, 'service' | 'tokens'> | false;
 }
 
 const COMMANDS: Record<string, CommandType> = {
@@ -321,7 +318,6 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
     }
   });
 
-  if (o.tokens && o.web !== false) await mountWeb(app, { ...(o.web ?? {}), service, tokens: o.tokens });
   return app;
 }
 

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatFieldError, type FieldError } from '../plan/errors.js';
-import { bar, bold, dim, green, red, yellow } from './render.js';
+import { bar, bold, dim, green, red, yellow } from '../term/style.js';
 import { planOfText } from './submit-plan.js';
 
 export interface ClientOptions {

@@ -13,10 +13,9 @@ import { loadKubeConfig } from '../mesh/kube/config.js';
 import type { MeshAdapter } from '../mesh/types.js';
 import { ValidationError, formatFieldError } from '../plan/errors.js';
 import { loadPlanDocument, type ResolvedPlan } from '../plan/load.js';
-import type { EngineEvent } from '../engine/history.js';
 import { MigrationRunner, type RunResult } from '../runner/runner.js';
 import { FileSnapshotStore } from '../runner/store.js';
-import { renderEvent } from './render.js';
+import { eventPrinter } from '../runner/render.js';
 
 export interface RunOptions {
   kubeconfig?: string;
@@ -44,25 +43,6 @@ export interface Io {
   stderr: Writable;
   stdin?: NodeJS.ReadableStream;
   logger: Logger;
-}
-
-/**
- * Prints runner events as text or JSON lines. In text, a preflight that is waited out says so once: the same
- * failed checks on the next try print nothing more.
- */
-export function eventPrinter(output: 'text' | 'json', stdout: Writable): (e: EngineEvent) => void {
-  let waitingOn: string | undefined;
-  return (e) => {
-    if (output === 'json') return void stdout.write(`${JSON.stringify(e)}\n`);
-    const waiting =
-      e.type === 'preflight' && !e.ok
-        ? JSON.stringify(e.checks.filter((c) => !c.ok).map((c) => [c.id, c.message]))
-        : undefined;
-    if (waiting !== undefined && waiting === waitingOn) return;
-    waitingOn = waiting;
-    const line = renderEvent(e);
-    if (line) stdout.write(`${line}\n`);
-  };
 }
 
 /** Drives a migration to its end, reading promote/pause/resume/abort lines from stdin. Returns the exit code. */

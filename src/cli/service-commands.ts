@@ -1,13 +1,13 @@
 /**
- * The `serve` command's flags and the API client commands. Kept apart from serve.ts so that `validate` and `run`
- * do not load fastify, BullMQ or Bolt at start-up.
+ * The `serve` command's flags and the API client commands. Kept apart from src/serve/start.ts so that `validate`
+ * and `run` do not load fastify, BullMQ or Bolt at start-up.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createLogger } from '../log/logger.js';
 import { parseDuration } from '../plan/duration.js';
 import { registerClientCommands } from './client.js';
 import { addControllerOptions, controllerOptionsFrom, type ControllerFlags } from '../controller/flags.js';
-import type { RunningService, ServeOptions } from './serve.js';
+import type { RunningService, ServeOptions } from '../serve/start.js';
 
 const duration = (what: string) => (v: string) => {
   const ms = parseDuration(v);
@@ -207,7 +207,7 @@ export function registerServiceCommands(program: Command, setCode: (code: number
         const logger = createLogger({ level: o.logLevel ?? 'info' });
         let svc: RunningService;
         try {
-          const { startService } = await import('./serve.js');
+          const { startService } = await import('../serve/start.js');
           svc = await startService(o, { logger });
         } catch (err) {
           logger.error({ err: (err as Error).message }, 'cannot start');

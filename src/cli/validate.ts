@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { ValidationError, formatFieldError } from '../plan/errors.js';
 import { validateText, type PlanFileDocument } from '../plan/load.js';
 import { formatDuration } from '../plan/duration.js';
-import { green, red } from './render.js';
+import { green, red } from '../term/style.js';
 
 export interface ValidateOptions {
   policies?: string;

@@ -1,5 +1,5 @@
 /** Doctor results for people (one ✓/✗ line each, the fix under a ✗) and for programs (JSON). */
-import { dim, green, red, yellow } from '../cli/render.js';
+import { dim, green, red, yellow } from '../term/style.js';
 import type { CheckResult } from './types.js';
 
 export function renderText(results: readonly CheckResult[]): string {

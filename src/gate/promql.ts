@@ -10,23 +10,6 @@ import { QUANTILES, type MetricSelectors, type Quantile } from './types.js';
 
 export type Side = 'source' | 'target';
 
-/** Istio's `reporter` label values of L7 metrics. */
-export type Reporter = 'destination' | 'source' | 'waypoint';
-
-/**
- * THE place where the data plane picks the reporter every gate query uses. Sidecar: the policy's choice
- * (`destination`, the server side, by default). Ambient: only the waypoint proxy sees L7 (ztunnel is L4), so
- * `waypoint`, whatever the policy says. A sidecar plan cannot read `waypoint` series (there are none): refused.
- */
-export function reporterFor(dataPlane: 'sidecar' | 'ambient', configured: Reporter): Reporter {
-  if (dataPlane === 'ambient') return 'waypoint';
-  if (configured === 'waypoint')
-    throw new Error(
-      "the policy reads analysis.reporter waypoint, but the plan's data plane is sidecar: set spec.dataPlane: ambient, or use reporter destination",
-    );
-  return configured;
-}
-
 /** Escapes a label value for a PromQL string literal. */
 export function escapeLabelValue(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');

@@ -2,7 +2,7 @@
  * The data plane checks of preflight: a plan's `dataPlane` must be the namespace's, and in ambient a waypoint must
  * serve the Service (only a waypoint applies L7 routes and reports L7 metrics, with reporter="waypoint").
  */
-import type { GatewayCtx } from './gateway-preflight.js';
+import type { GatewayCtx } from './gateway-ctx.js';
 
 export const DATAPLANE_LABEL = 'istio.io/dataplane-mode';
 export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint';

@@ -6,18 +6,13 @@
 import type { MetricSelectors } from '../gate/types.js';
 import { qualifyHost, type ResolvedPlan } from '../plan/load.js';
 import { checkAmbient } from './ambient-preflight.js';
+import type { GatewayCtx } from './gateway-ctx.js';
 import type { GatewayApi } from './gateway-api.js';
 import { ISTIO_HOSTNAME, locateHttpRoute, type BackendRef, type HttpRouteObject } from './http-route.js';
-import type { At, IstioApi } from './istio-api.js';
-import { checkDeployment, checkMetricSelectors, checkServiceEntry, type Ctx } from './istio-preflight.js';
+import type { IstioApi } from './istio-api.js';
+import { checkDeployment, checkMetricSelectors, checkServiceEntry } from './istio-preflight.js';
 import { CheckList } from './kube/checks.js';
 import type { PreflightReport } from './types.js';
-
-export interface GatewayCtx extends Ctx {
-  gateway: GatewayApi;
-  /** The served gateway.networking.k8s.io version. */
-  gatewayAt: At;
-}
 
 export interface Versions {
   istio: (signal?: AbortSignal) => Promise<string>;

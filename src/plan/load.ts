@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkDocuments, describeDocuments, type CheckedDocument, type Kind } from './documents.js';
 import { ValidationError, formatFieldError, type FieldError } from './errors.js';
-import { reporterFor } from '../gate/promql.js';
+import { reporterFor } from './reporter.js';
 import type { DataPlane, RouteKind } from './route-schema.js';
 import type { MigrationPlan, PlanSpec, PolicySpec } from './schema.js';
 

@@ -191,7 +191,7 @@ const policySpecObject = z
        * as Flagger does; 0.99 fails only when the breach is significant at 99 %.
        */
       confidence: z.number().min(0).max(0.9999).optional(),
-      /** Sidecar data plane: destination or source; ambient plans always read the waypoint (promql.ts reporterFor). */
+      /** Sidecar data plane: destination or source; ambient plans always read the waypoint (reporter.ts reporterFor). */
       reporter: z.enum(['destination', 'source', 'waypoint']).default('destination'),
       /**
        * How evidence is judged. `window`: each analysis looks at the last `window` on its own (Flagger/Argo

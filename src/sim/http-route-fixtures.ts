@@ -4,7 +4,7 @@
  * documents for VMs), the containers' Service (`${service}-k8s`), and an HTTPRoute attached to the first that
  * splits between the other two. In ambient, a waypoint Gateway (class istio-waypoint) that the namespace uses.
  */
-import { GRPC_PORT, SERVICE_PORT, type SeedCtx } from './istio-fixtures.js';
+import { GRPC_PORT, SERVICE_PORT, type SeedCtx } from './scenario-fixture.js';
 
 const GATEWAY_API = 'gateway.networking.k8s.io/v1';
 

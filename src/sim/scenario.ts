@@ -12,7 +12,8 @@ import { parsePlan, type ResolvedPlan } from '../plan/load.js';
 import type { EngineEvent } from '../engine/history.js';
 import { MigrationRunner, type RunResult } from '../runner/runner.js';
 import type { Logger } from '../log/logger.js';
-import { seedMigrationScenario, type ScenarioFixture, type SeedOptions } from './istio-fixtures.js';
+import { seedMigrationScenario } from './istio-fixtures.js';
+import type { ScenarioFixture, SeedOptions } from './scenario-fixture.js';
 import {
   startKubeApiServer,
   type KubeApiServer,

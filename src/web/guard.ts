@@ -3,7 +3,7 @@
  * checks every state-changing request passes: same origin (Origin / Sec-Fetch-Site), a session, the CSRF header.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { TokenStore } from '../api/auth.js';
+import type { TokenStore } from '../auth/tokens.js';
 import { allows, type Principal } from '../auth/access.js';
 import { isMigrationId } from '../service/keys.js';
 import { NotFoundError, type MigrationService } from '../service/service.js';

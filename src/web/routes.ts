@@ -5,7 +5,7 @@
  * (src/auth/access.ts): viewers read, operators also command, per namespace. Commands are recorded as `web:<user>`.
  */
 import type { FastifyInstance } from 'fastify';
-import type { TokenStore } from '../api/auth.js';
+import type { TokenStore } from '../auth/tokens.js';
 import { allows } from '../auth/access.js';
 import { COMMANDS, type CommandType } from '../engine/vocabulary.js';
 import type { Logger } from '../log/logger.js';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { startService, type RunningService } from '../../src/cli/serve.js';
+import { startService, type RunningService } from '../../src/serve/start.js';
 import type { ControllerOptions } from '../../src/controller/controller.js';
 import type { MigrationPlanObject } from '../../src/controller/types.js';
 import { createLogger, silentLogger } from '../../src/log/logger.js';

@@ -5,7 +5,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { startService } from '../../src/cli/serve.js';
+import { startService } from '../../src/serve/start.js';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { waitForServeUrl } from '../harness/serve-child.js';

@@ -11,7 +11,8 @@ import { KubeApiError } from '../../src/mesh/kube/errors.js';
 import { RetriesExhaustedError } from '../../src/mesh/kube/guarded-patch.js';
 import { PeerAuthenticationAdapter } from '../../src/mesh/peer-authentication.js';
 import { parsePlan, type ResolvedPlan } from '../../src/plan/load.js';
-import { seedMigrationScenario, type ScenarioFixture } from '../../src/sim/istio-fixtures.js';
+import { seedMigrationScenario } from '../../src/sim/istio-fixtures.js';
+import type { ScenarioFixture } from '../../src/sim/scenario-fixture.js';
 import { KubeStatusError, startKubeApiServer, type KubeApiServer } from '../../src/sim/kube/index.js';
 import { planYamlFor } from '../../src/sim/scenario.js';
 

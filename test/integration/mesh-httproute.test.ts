@@ -8,11 +8,8 @@ import { DriftError } from '../../src/mesh/errors.js';
 import { IstioMeshAdapter } from '../../src/mesh/istio.js';
 import { parsePlan } from '../../src/plan/load.js';
 import { gatewayApiCrds } from '../../src/sim/gateway-api.js';
-import {
-  seedMigrationScenario,
-  type ScenarioFixture,
-  type SeedOptions,
-} from '../../src/sim/istio-fixtures.js';
+import { seedMigrationScenario } from '../../src/sim/istio-fixtures.js';
+import type { ScenarioFixture, SeedOptions } from '../../src/sim/scenario-fixture.js';
 import { startKubeApiServer, type KubeApiServer, type KubeObject } from '../../src/sim/kube/index.js';
 import { planYamlFor } from '../../src/sim/scenario.js';
 

@@ -9,11 +9,8 @@ import {
   type KubeApiServer,
   type KubeObject,
 } from '../../src/sim/kube/index.js';
-import {
-  seedMigrationScenario,
-  type ScenarioFixture,
-  type SeedOptions,
-} from '../../src/sim/istio-fixtures.js';
+import { seedMigrationScenario } from '../../src/sim/istio-fixtures.js';
+import type { ScenarioFixture, SeedOptions } from '../../src/sim/scenario-fixture.js';
 import { planYamlFor } from '../../src/sim/scenario.js';
 
 let kube: KubeApiServer | undefined;

@@ -1,6 +1,6 @@
 /**
- * The gate's queries pick the reporter from the plan's data plane (promql.ts reporterFor): sidecar plans read
- * reporter="destination", ambient plans reporter="waypoint". Both run against the real Prometheus the tests start,
+ * The gate's queries pick the reporter from the plan's data plane (src/plan/reporter.ts reporterFor): sidecar plans
+ * read reporter="destination", ambient plans reporter="waypoint". Both run against the real Prometheus the tests start,
  * on the series the mesh simulator exports for each data plane (window method and sequential method).
  */
 import { randomBytes } from 'node:crypto';

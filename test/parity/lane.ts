@@ -4,7 +4,8 @@
  * by a real Prometheus (the shared one, or the lane's own when a scenario stops Prometheus).
  */
 import { randomBytes } from 'node:crypto';
-import { seedMigrationScenario, type ScenarioFixture } from '../../src/sim/istio-fixtures.js';
+import { seedMigrationScenario } from '../../src/sim/istio-fixtures.js';
+import type { ScenarioFixture } from '../../src/sim/scenario-fixture.js';
 import type { KubeApiServer, KubeObject } from '../../src/sim/kube/index.js';
 import {
   startMeshSim,

@@ -4,7 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningService } from '../../src/cli/serve.js';
+import type { RunningService } from '../../src/serve/start.js';
 import { mulberry32 } from '../../src/sim/random.js';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { http, startApi, TOKEN } from './helpers.js';

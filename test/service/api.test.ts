@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import type { RunningService } from '../../src/cli/serve.js';
+import type { RunningService } from '../../src/serve/start.js';
 import { startRedis } from '../../src/sim/redis.js';
 import { startScenario } from '../../src/sim/scenario.js';
 import { SERVICE_POLICY, TERMINAL, TOKEN, OTHER_TOKEN, http, startApi, waitFor } from './helpers.js';

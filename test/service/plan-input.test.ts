@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningService } from '../../src/cli/serve.js';
+import type { RunningService } from '../../src/serve/start.js';
 import { parsePlan } from '../../src/plan/load.js';
 import { badInputs } from '../harness/bad-plans.js';
 import { GOOD_PLAN, GOOD_POLICY } from '../harness/plan-fixtures.js';

@@ -10,8 +10,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { FileTokenStore } from '../../src/api/auth.js';
-import { startService } from '../../src/cli/serve.js';
+import { FileTokenStore } from '../../src/auth/tokens.js';
+import { startService } from '../../src/serve/start.js';
 import { routeNameOf } from '../../src/engine/route-label.js';
 import { createLogger } from '../../src/log/logger.js';
 import { IstioMeshAdapter } from '../../src/mesh/istio.js';

@@ -2,7 +2,7 @@
 import type { Redis } from 'ioredis';
 import { parsePlan } from '../../src/plan/load.js';
 import type { MigrationRecord, NewHistoryEntry, RedisMigrationStore } from '../../src/service/store.js';
-import type { ScenarioFixture } from '../../src/sim/istio-fixtures.js';
+import type { ScenarioFixture } from '../../src/sim/scenario-fixture.js';
 import { planYamlFor } from '../../src/sim/scenario.js';
 
 export const FIXTURE = {

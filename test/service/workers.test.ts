@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import type { RunningService } from '../../src/cli/serve.js';
+import type { RunningService } from '../../src/serve/start.js';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { startScenario, type Scenario } from '../../src/sim/scenario.js';
 import {

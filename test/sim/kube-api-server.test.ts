@@ -15,7 +15,7 @@ import {
 } from '../../src/sim/kube/index.js';
 import type { KubeApiServer, KubeObject, KubeStatus, ObjectRef } from '../../src/sim/kube/index.js';
 import { seedMigrationScenario } from '../../src/sim/istio-fixtures.js';
-import type { ScenarioFixture } from '../../src/sim/istio-fixtures.js';
+import type { ScenarioFixture } from '../../src/sim/scenario-fixture.js';
 
 const NET = 'networking.istio.io';
 const TOKEN = 's3cret-token';

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KubeStatusError, startKubeApiServer } from '../../src/sim/kube/index.js';
 import type { KubeApiServer, ObjectRef, RecordedRequest } from '../../src/sim/kube/index.js';
 import { seedMigrationScenario } from '../../src/sim/istio-fixtures.js';
-import type { ScenarioFixture } from '../../src/sim/istio-fixtures.js';
+import type { ScenarioFixture } from '../../src/sim/scenario-fixture.js';
 import {
   ISTIO_DURATION_BUCKETS,
   createLatencySampler,

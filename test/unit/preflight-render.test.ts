@@ -1,7 +1,7 @@
 /** `meshshift run`'s text output for a failed preflight: something wrong in full once, a wait in one line once. */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { eventPrinter } from '../../src/cli/run.js';
+import { eventPrinter } from '../../src/runner/render.js';
 import type { EngineEvent } from '../../src/engine/history.js';
 import type { PreflightCheck } from '../../src/mesh/types.js';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileTokenStore, parseTokens } from '../../src/api/auth.js';
+import { FileTokenStore, parseTokens } from '../../src/auth/tokens.js';
 import { allows } from '../../src/auth/access.js';
 import { SlackAuthorizer } from '../../src/slack/auth.js';
 import { chartData, pointCounts, verdictLine } from '../../src/web/chart-data.js';

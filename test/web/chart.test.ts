@@ -1,6 +1,6 @@
 /** The dashboard's chart scales, time labels, legend values and step label (pure), and where `serve` says it is. */
 import { describe, expect, it } from 'vitest';
-import { dashboardNote } from '../../src/cli/serve.js';
+import { dashboardNote } from '../../src/serve/start.js';
 import {
   elapsedLabel,
   maxOf,

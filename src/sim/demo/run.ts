@@ -10,8 +10,8 @@ import {
   type PrometheusServer,
 } from '../prometheus.js';
 import { startScenario, type Scenario } from '../scenario.js';
-import { eventPrinter } from '../../cli/run.js';
-import { bold, dim, green, red, renderEvent, yellow } from '../../cli/render.js';
+import { eventPrinter, renderEvent } from '../../runner/render.js';
+import { bold, dim, green, red, yellow } from '../../term/style.js';
 import type { EngineEvent } from '../../engine/history.js';
 import {
   initialStory,

@@ -6,28 +6,11 @@
 import type { UnknownRecord } from './json.js';
 import type { Ctx, Reply } from './request.js';
 import { KubeStatusError, errMethodNotAllowed, errPathNotFound } from './status.js';
+import type { AccessPolicy, AccessRule } from './types.js';
 
 export const AUTHORIZATION_GROUP = 'authorization.k8s.io';
 const KIND = 'SelfSubjectAccessReview';
 const PLURAL = 'selfsubjectaccessreviews';
-
-/** One (group, resource, verb[, namespace]) pattern; an omitted field matches anything. */
-export interface AccessRule {
-  group?: string;
-  /** A resource plural, or `plural/subresource`. */
-  resource?: string;
-  verb?: string;
-  namespace?: string;
-}
-
-/**
- * Who may do what. Default (no policy, or no `grants`): everything is allowed. With `grants`, only what a grant
- * matches is allowed. A matching denial always wins.
- */
-export interface AccessPolicy {
-  grants?: AccessRule[];
-  denials?: AccessRule[];
-}
 
 export interface ResourceAttributes {
   group: string;

@@ -5,29 +5,12 @@
  * including the structural-schema rules (see structuralErrors).
  */
 import { isRecord, type UnknownRecord } from './json.js';
-import type { ResourceType } from './resources.js';
+import type { PrinterColumn, ResourceType } from './resources.js';
 import type { Schema } from './schema.js';
 import { errInvalid, type FieldError } from './status.js';
 import type { KubeObject } from './types.js';
 
 export const APIEXTENSIONS_GROUP = 'apiextensions.k8s.io';
-
-export interface PrinterColumn {
-  name: string;
-  type: string;
-  jsonPath: string;
-  description?: string;
-  format?: string;
-  priority?: number;
-}
-
-/** What a CRD adds to a resource type: per served version, its schema and printer columns. */
-export interface CrdInfo {
-  readonly name: string;
-  readonly schemas: Readonly<Record<string, Schema>>;
-  readonly columns: Readonly<Record<string, readonly PrinterColumn[]>>;
-  readonly categories: readonly string[];
-}
 
 export const isCrdType = (rt: ResourceType): boolean =>
   rt.group === APIEXTENSIONS_GROUP && rt.plural === 'customresourcedefinitions';

@@ -6,4 +6,3 @@ export { applyMergePatch } from './merge-patch.js';
 export { JsonPatchError, applyJsonPatch } from './json-patch.js';
 export { parseLabelSelector } from './selectors.js';
 export { validateVirtualService } from './admission.js';
-export type { AccessPolicy, AccessRule } from './access-review.js';

@@ -3,8 +3,7 @@
  * networking and security kinds, which kube would get from CRDs too) and naming helpers. Other custom resources
  * (meshshift's MigrationPlan) are registered from their CustomResourceDefinition objects (crd.ts).
  */
-import type { CrdInfo } from './crd.js';
-import { jsonClone } from './json.js';
+import { jsonClone, type UnknownRecord } from './json.js';
 import type { KubeObject } from './types.js';
 
 export const ISTIO_NETWORKING = 'networking.istio.io';
@@ -34,6 +33,23 @@ export const MEDIA_APPLY_PATCH = 'application/apply-patch+yaml';
 
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 export const ALL_VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
+
+export interface PrinterColumn {
+  name: string;
+  type: string;
+  jsonPath: string;
+  description?: string;
+  format?: string;
+  priority?: number;
+}
+
+/** What a CRD adds to a resource type: per served version, its schema (schema.ts Schema) and printer columns. */
+export interface CrdInfo {
+  readonly name: string;
+  readonly schemas: Readonly<Record<string, UnknownRecord>>;
+  readonly columns: Readonly<Record<string, readonly PrinterColumn[]>>;
+  readonly categories: readonly string[];
+}
 
 export interface ResourceType {
   readonly group: string;

@@ -21,7 +21,7 @@ import type { AddressInfo } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { migrationPlanCrd } from '../../controller/crd-schema.js';
 import { parse as parseYaml } from 'yaml';
-import { AUTHORIZATION_GROUP, accessGroupEntry, accessReview, type AccessPolicy } from './access-review.js';
+import { AUTHORIZATION_GROUP, accessGroupEntry, accessReview } from './access-review.js';
 import { installCrd } from './crd-install.js';
 import { apiGroup, groupsOf, resourceList, type Groups } from './discovery.js';
 import { kubeConfigFor, kubeconfigYamlFor, writeKubeconfigFile } from './kubeconfig.js';
@@ -32,6 +32,7 @@ import { DEFAULT_ISTIO_VERSIONS, MEDIA_JSON, buildResourceTypes } from './resour
 import { KubeStatusError, errMethodNotAllowed, errPathNotFound } from './status.js';
 import { KubeStore } from './store.js';
 import type {
+  AccessPolicy,
   HookRequest,
   KubeApiServer,
   KubeApiServerOptions,

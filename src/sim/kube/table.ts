@@ -6,8 +6,7 @@
  * `includeObject` asks: None, Metadata (the default, a PartialObjectMetadata) or Object.
  */
 import { isRecord, type UnknownRecord } from './json.js';
-import type { PrinterColumn } from './crd.js';
-import type { ResourceType } from './resources.js';
+import type { PrinterColumn, ResourceType } from './resources.js';
 import { errBadRequest } from './status.js';
 import type { KubeObject } from './types.js';
 

@@ -1,6 +1,5 @@
 /** The public shapes of the Kubernetes API test server: stored objects, recorded requests, options, the server. */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { AccessPolicy } from './access-review.js';
 
 export interface KubeMetadata {
   name: string;
@@ -41,6 +40,24 @@ export interface RecordedRequest {
   status: number;
   /** Date.now() when the response status was decided (= the order in which the server applied writes). */
   at: number;
+}
+
+/** One (group, resource, verb[, namespace]) pattern; an omitted field matches anything. */
+export interface AccessRule {
+  group?: string;
+  /** A resource plural, or `plural/subresource`. */
+  resource?: string;
+  verb?: string;
+  namespace?: string;
+}
+
+/**
+ * Who may do what. Default (no policy, or no `grants`): everything is allowed. With `grants`, only what a grant
+ * matches is allowed. A matching denial always wins.
+ */
+export interface AccessPolicy {
+  grants?: AccessRule[];
+  denials?: AccessRule[];
 }
 
 export interface KubeApiServerOptions {

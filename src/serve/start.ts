@@ -1,7 +1,8 @@
 /**
- * `meshshift serve`: the HTTP API, the workers, or both in one process. Every flag has an environment variable
- * (flags win). Redis is one node, a Sentinel group or a Cluster (see redis-connection.ts); the API and the workers
- * use separate connections (the API's fail fast, the workers' wait).
+ * `meshshift serve`: the HTTP API, the workers, or both in one process (its flags: src/cli/service-commands.ts;
+ * the playground starts it too). Every flag has an environment variable (flags win). Redis is one node, a Sentinel
+ * group or a Cluster (see src/service/redis-connection.ts); the API and the workers use separate connections (the
+ * API's fail fast, the workers' wait).
  *
  * Shutdown (SIGTERM/SIGINT), each step bounded so the process exits well within Kubernetes' 30 s grace period:
  * 1. workers stop taking jobs and let the in-flight ones commit (at most `shutdownTimeoutMs` − 5 s; then they are
@@ -12,8 +13,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildApi } from '../api/server.js';
-import type { WebOptions } from '../web/routes.js';
-import { FileTokenStore, type TokenStore } from '../api/auth.js';
+import { mountWeb, type WebOptions } from '../web/routes.js';
+import { FileTokenStore, type TokenStore } from '../auth/tokens.js';
 import { PrometheusProvider } from '../gate/prometheus.js';
 import type { MetricsProvider } from '../gate/provider.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -250,8 +251,9 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     controller.start();
     running.controller = controller;
   }
+  const apiService = o.role !== 'controller' ? service : undefined;
   const api = await buildApi({
-    ...(service && o.role !== 'controller' ? { service } : {}),
+    ...(apiService ? { service: apiService } : {}),
     ...(tokens ? { tokens } : {}),
     redis: (apiClient ?? workerClient)! as Redis,
     metrics,
@@ -260,8 +262,9 @@ export async function startService(o: ServeOptions, deps: ServeDeps = {}): Promi
     ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     keyPrefix: prefix,
     ...(o.policies ? { policiesDir: o.policies } : {}),
-    ...(deps.web ? { web: deps.web } : {}),
   });
+  // The dashboard at /ui/ on the API's server, where it serves migrations and people can sign in with a token.
+  if (apiService && tokens) await mountWeb(api, { ...(deps.web ?? {}), service: apiService, tokens });
   // Slack (slash commands, buttons, threaded notifications) when its secrets are configured; Bolt is loaded
   // only then, so processes without Slack do not carry it.
   if (

@@ -1,19 +1,11 @@
-/** Human-readable progress for a terminal. One line per event; no cursor tricks, so logs stay greppable. */
+/**
+ * A migration's progress for a terminal (`meshshift run`, `meshshift demo`): one line per engine event, or one JSON
+ * line per event. No cursor tricks, so logs stay greppable.
+ */
+import type { Writable } from 'node:stream';
 import type { EngineEvent } from '../engine/history.js';
 import { preflightRetry, type PreflightCheck } from '../mesh/types.js';
-
-const useColor = () => !!process.stdout.isTTY && !process.env.NO_COLOR;
-const paint = (code: number, s: string) => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
-export const green = (s: string) => paint(32, s);
-export const red = (s: string) => paint(31, s);
-export const yellow = (s: string) => paint(33, s);
-export const dim = (s: string) => paint(2, s);
-export const bold = (s: string) => paint(1, s);
-
-export function bar(weight: number, width = 20): string {
-  const n = Math.round((weight / 100) * width);
-  return `${'█'.repeat(n)}${'░'.repeat(width - n)}`;
-}
+import { bar, bold, dim, green, red, yellow } from '../term/style.js';
 
 const time = (at: number) => new Date(at).toISOString().slice(11, 19);
 
@@ -89,4 +81,23 @@ export function renderEvent(e: EngineEvent): string | undefined {
       return `${t} ${what} ${dim(`(${(e.durationMs / 1000).toFixed(1)} s)`)}`;
     }
   }
+}
+
+/**
+ * Prints runner events as text or JSON lines. In text, a preflight that is waited out says so once: the same
+ * failed checks on the next try print nothing more.
+ */
+export function eventPrinter(output: 'text' | 'json', stdout: Writable): (e: EngineEvent) => void {
+  let waitingOn: string | undefined;
+  return (e) => {
+    if (output === 'json') return void stdout.write(`${JSON.stringify(e)}\n`);
+    const waiting =
+      e.type === 'preflight' && !e.ok
+        ? JSON.stringify(e.checks.filter((c) => !c.ok).map((c) => [c.id, c.message]))
+        : undefined;
+    if (waiting !== undefined && waiting === waitingOn) return;
+    waitingOn = waiting;
+    const line = renderEvent(e);
+    if (line) stdout.write(`${line}\n`);
+  };
 }

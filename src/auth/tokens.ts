@@ -2,7 +2,7 @@
  * Bearer tokens from a file (a mounted Kubernetes Secret, typically). One token per line, optionally named:
  *   alice:3f9c…      (the name is recorded in the history as who sent a command)
  *   7d01…            (named token-<line>)
- *   carol:9a7e… viewer=*  operator=payments,team-*   (grants: the one access model, src/auth/access.ts)
+ *   carol:9a7e… viewer=*  operator=payments,team-*   (grants: the one access model, access.ts)
  * `slack=U012ABCDEF,U034…` gives the same grants to those Slack members (one model, one config for API, web, Slack).
  * A line without grants is an operator in every namespace (as every token was before roles existed).
  * Blank lines and lines starting with # are ignored. The file is re-read when it changes (secret rotation).
@@ -10,13 +10,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import {
-  DEFAULT_GRANTS,
-  parseGrants,
-  type Grant,
-  type Principal,
-  type SlackPrincipals,
-} from '../auth/access.js';
+import { DEFAULT_GRANTS, parseGrants, type Grant, type Principal, type SlackPrincipals } from './access.js';
 
 export interface TokenStore extends SlackPrincipals {
   /** The caller's name for a valid token, or undefined. */
