@@ -75,7 +75,9 @@ describe('Sentinel failover: every API client of a process reconnects', () => {
     cleanups.push(() => conns.close());
     const clients = Array.from({ length: CLIENTS }, (_, i) => conns.client('api', `api-${i}`));
     for (const c of clients) c.on('error', () => undefined);
-    await Promise.all(clients.map((c) => (c.status === 'ready' ? 0 : new Promise((r) => c.once('ready', r)))));
+    await Promise.all(
+      clients.map((c) => (c.status === 'ready' ? 0 : new Promise((r) => c.once('ready', r)))),
+    );
     const w = writers(clients);
     cleanups.push(() => w.stop());
 
@@ -90,7 +92,7 @@ describe('Sentinel failover: every API client of a process reconnects', () => {
     await group.primary.start(['--replicaof', '127.0.0.1', String(group.replica.port)]);
     const probe = new Redis(group.primary.port, '127.0.0.1');
     cleanups.push(async () => probe.disconnect());
-    for (let t0 = Date.now(); !/master_link_status:up/.test(await probe.info('replication')); ) {
+    for (let t0 = Date.now(); !/master_link_status:up/.test(await probe.info('replication'));) {
       if (Date.now() - t0 > 20_000) throw new Error('the old primary did not sync as a replica');
       await sleep(200);
     }
