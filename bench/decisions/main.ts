@@ -104,7 +104,9 @@ export function planRuns(a: Args): PlannedRun[] {
       for (const policy of policies) {
         const seeds = a.policySeeds[policy] ?? a.seeds;
         const n =
-          vs && policy === 'default' && scenario.family === 'healthy' ? Math.max(seeds, a.healthySeeds) : seeds;
+          vs && policy === 'default' && scenario.family === 'healthy'
+            ? Math.max(seeds, a.healthySeeds)
+            : seeds;
         const label = routePolicyLabel(policy, route);
         for (let seed = a.fromSeed; seed < a.fromSeed + n; seed++)
           runs.push({ scenario, policy: { label, policy }, seed, ...(vs ? {} : { route }) });

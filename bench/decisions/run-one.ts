@@ -50,7 +50,8 @@ interface RouteLayout {
 
 /** The cluster a run's route needs: the Istio objects, plus the Gateway API and an ambient namespace for HTTPRoute. */
 function routeLayout(route: BenchRoute | undefined): RouteLayout {
-  if (route !== 'httproute-ambient') return { crds: undefined, mode: 'subsets', seed: {}, reporter: 'destination' };
+  if (route !== 'httproute-ambient')
+    return { crds: undefined, mode: 'subsets', seed: {}, reporter: 'destination' };
   return {
     crds: [migrationPlanCrd() as KubeObject, ...gatewayApiCrds()],
     mode: 'hosts',

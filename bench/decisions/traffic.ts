@@ -163,7 +163,10 @@ export class SideTraffic {
       const base = {
         ...this.side.labels,
         reporter: this.side.reporter ?? 'destination',
-        pod: this.side.reporter === 'waypoint' ? `waypoint-${i}` : `${this.side.labels.destination_workload}-${i}`,
+        pod:
+          this.side.reporter === 'waypoint'
+            ? `waypoint-${i}`
+            : `${this.side.labels.destination_workload}-${i}`,
       };
       for (const [code, v] of pod.codes) {
         if (code === 'total') continue;
