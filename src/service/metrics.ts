@@ -1,6 +1,7 @@
 /** meshshift's own Prometheus metrics (prom-client), shared by the API and the workers of one process. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MigrationSummary } from './store.js';
+import { isTerminalPhase } from '../engine/vocabulary.js';
 
 export interface ServiceMetrics {
   registry: Registry;
@@ -28,7 +29,6 @@ export interface ServiceMetrics {
  * summaries read only live migrations and those finished within a day).
  */
 const FINISHED_RETENTION_MS = 24 * 3600_000;
-const FINISHED = new Set(['completed', 'rolledBack', 'aborted', 'failed']);
 
 export function createServiceMetrics(
   countByState?: () => Promise<Record<string, number>>,
@@ -42,7 +42,7 @@ export function createServiceMetrics(
     if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), rows: summaries() };
     const now = Date.now();
     return (await cached.rows).filter(
-      (r) => !FINISHED.has(r.phase) || now - r.transitionAt < FINISHED_RETENTION_MS,
+      (r) => !isTerminalPhase(r.phase) || now - r.transitionAt < FINISHED_RETENTION_MS,
     );
   };
   /** A gauge with one series per live (or recently finished) migration, read at scrape time. */
