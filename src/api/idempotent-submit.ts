@@ -7,8 +7,8 @@
  * submission that fails releases the key; a process that dies mid-submission leaves a marker that expires.
  */
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '../service/redis-connection.js';
-import { IDEMPOTENCY_TTL_MS, IdempotencyConflictError } from '../service/command-deadline.js';
+import type { RedisClient } from '../store/redis-connection.js';
+import { IDEMPOTENCY_TTL_MS, IdempotencyConflictError } from '../store/command-deadline.js';
 
 const PENDING_TTL_MS = 10_000; // a handler outlives its 2 s answer budget by a few 1 s Redis timeouts at most
 const PENDING = '';

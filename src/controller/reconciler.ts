@@ -14,7 +14,7 @@ import { isTerminalPhase } from '../engine/vocabulary.js';
 import { KubeApiError, isConflict, isNotFound, toKubeError } from '../mesh/kube/errors.js';
 import { ValidationError } from '../plan/errors.js';
 import { CommandRefusedError, type MigrationService } from '../service/service.js';
-import type { MigrationRecord, RedisMigrationStore } from '../service/store.js';
+import type { MigrationRecord, RedisMigrationStore } from '../store/store.js';
 import { clearCommandPatch, commandOf } from './commands.js';
 import { eventForEntry, type EventRecorder, type EventSpec } from './events.js';
 import { mirrorStatus, settleConditions, type PlanStatus, type WantedCondition } from './status.js';

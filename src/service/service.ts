@@ -6,8 +6,8 @@ import { possibleOf, viewOf, type MigrationView } from '../engine/view.js';
 import { ValidationError } from '../plan/errors.js';
 import { parsePlan } from '../plan/load.js';
 import { systemClock, type Clock } from '../engine/clock.js';
-import type { MigrationQueue } from './queue.js';
-import { absoluteStart, nextCron } from './schedule.js';
+import type { MigrationQueue } from '../worker/queue.js';
+import { absoluteStart, nextCron } from '../worker/schedule.js';
 import {
   COMMAND_STORE_BUDGET_MS,
   IDEMPOTENCY_TTL_MS,
@@ -16,9 +16,9 @@ import {
   replayed,
   type CommandRequest,
   type IdempotencySlot,
-} from './command-deadline.js';
-import { describeRoute } from './record.js';
-import type { HistoryEntry, MigrationRecord, RedisMigrationStore } from './store.js';
+} from '../store/command-deadline.js';
+import { describeRoute } from '../store/record.js';
+import type { HistoryEntry, MigrationRecord, RedisMigrationStore } from '../store/store.js';
 
 export interface MigrationServiceOptions {
   store: RedisMigrationStore;

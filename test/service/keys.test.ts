@@ -1,8 +1,8 @@
 /** Key names: one module builds them, ids are validated first, a hash-tagged prefix keeps them in one slot. */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { InvalidIdError, isHistoryCursor, isMigrationId, StoreKeys } from '../../src/service/keys.js';
-import { runKeyOf } from '../../src/service/history.js';
+import { InvalidIdError, isHistoryCursor, isMigrationId, StoreKeys } from '../../src/store/keys.js';
+import { runKeyOf } from '../../src/store/history-stream.js';
 import { verdict } from './store-fixtures.js';
 
 /** The slot function ioredis' Cluster client routes commands with. */

@@ -4,7 +4,7 @@ import {
   checkIdempotencyKey,
   commandExpired,
   idempotencyRedisKey,
-} from '../../src/service/command-deadline.js';
+} from '../../src/store/command-deadline.js';
 import {
   clusterPrefix,
   describeTopology,
@@ -12,7 +12,7 @@ import {
   nodeOptions,
   parseHostList,
   redisTopology,
-} from '../../src/service/redis-connection.js';
+} from '../../src/store/redis-connection.js';
 
 describe('redisTopology', () => {
   it('one node from the URL, with credentials, db and TLS', () => {

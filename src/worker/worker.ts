@@ -22,9 +22,9 @@ import { systemClock, type Clock } from '../engine/clock.js';
 import { driveStep } from './drive-step.js';
 import type { ServiceMetrics } from './metrics.js';
 import { QUEUE_NAME, jobRetryDelay, type DriveJob, type MigrationQueue, type StartJob } from './queue.js';
-import type { RedisHealth } from './redis-health.js';
+import type { RedisHealth } from '../store/redis-health.js';
 import { clockRepeatStrategy } from './schedule.js';
-import { FencedError, type NewHistoryEntry, type RedisMigrationStore } from './store.js';
+import { FencedError, type NewHistoryEntry, type RedisMigrationStore } from '../store/store.js';
 
 export interface WorkerOptions {
   store: RedisMigrationStore;

@@ -41,7 +41,7 @@ export function loadScript(name: string, numberOfKeys: number): LuaScript {
   } catch (err) {
     throw new Error(
       `cannot read the Lua script ${fileURLToPath(file)} (${(err as Error).message}): ` +
-        'the build must copy src/service/lua next to the compiled store (npm run build does)',
+        'the build must copy src/store/lua next to the compiled store (npm run build does)',
     );
   }
   return new LuaScript(name, lua, numberOfKeys);

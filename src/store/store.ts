@@ -27,7 +27,7 @@ import {
   type HistoryEntry,
   type HistoryPage,
   type NewHistoryEntry,
-} from './history.js';
+} from './history-stream.js';
 import { ensureIndexes } from './indexes.js';
 import { isHistoryCursor, isMigrationId, StoreKeys } from './keys.js';
 import { Lease } from './lease.js';
@@ -46,7 +46,7 @@ import {
 import { scripts } from './scripts.js';
 import { SlackNotifierStore } from './slack-state.js';
 
-export type { HistoryEntry, HistoryPage, NewHistoryEntry } from './history.js';
+export type { HistoryEntry, HistoryPage, NewHistoryEntry } from './history-stream.js';
 export type { MigrationRecord, MigrationSummary } from './record.js';
 export { FencedError, type CommandMessage, type LockResult } from './record.js';
 export { InvalidIdError, isHistoryCursor, isMigrationId } from './keys.js';
