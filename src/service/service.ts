@@ -11,7 +11,6 @@ import { absoluteStart, nextCron } from '../worker/schedule.js';
 import {
   COMMAND_STORE_BUDGET_MS,
   IDEMPOTENCY_TTL_MS,
-  idempotencyRedisKey,
   pushAnswer,
   replayed,
   type CommandRequest,
@@ -191,7 +190,7 @@ export class MigrationService {
   ): Promise<{ queued: true; phase: string }> {
     const idem: IdempotencySlot | undefined = req.idempotencyKey
       ? {
-          key: idempotencyRedisKey(this.o.store.prefix, by, id, req.idempotencyKey),
+          key: this.o.store.keys.commandIdempotency(by, id, req.idempotencyKey),
           fingerprint: `${type}\n${reason ?? ''}`,
         }
       : undefined;

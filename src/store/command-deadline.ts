@@ -92,12 +92,6 @@ export class SubmissionExpiredError extends Error {
 /** Fingerprints are stored hashed: fixed length, no separator inside. */
 const digest = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** The Redis key of an Idempotency-Key, scoped to the caller and the migration (a hash, so any text is safe). */
-export function idempotencyRedisKey(prefix: string, caller: string, migration: string, key: string): string {
-  const h = createHash('sha256').update(`${caller}\n${migration}\n${key}`).digest('hex').slice(0, 32);
-  return `${prefix}:idem:${h}`;
-}
-
 /** Idempotency-Key header: 1–255 visible ASCII characters. Returns an error message or undefined. */
 export function checkIdempotencyKey(value: string): string | undefined {
   if (!/^[\x21-\x7e]{1,255}$/.test(value))

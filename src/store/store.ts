@@ -332,7 +332,7 @@ export class RedisMigrationStore {
     const r = (await scripts.routeClaim.run(
       this.redis,
       [this.keys.route(routeIdentity(plan))],
-      [id, `${this.prefix}:m:`, claim ? 1 : 0],
+      [id, this.keys.migrationPrefix, claim ? 1 : 0],
     )) as string[];
     return r[0] === 'held' ? r[1] : undefined;
   }

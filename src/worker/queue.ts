@@ -7,6 +7,7 @@ import { Queue, type ConnectionOptions, type Job, type RepeatOptions } from 'bul
 import { Redis } from 'ioredis';
 import type { Clock } from '../engine/clock.js';
 import { systemClock } from '../engine/clock.js';
+import { StoreKeys } from '../store/keys.js';
 import { redisOptions } from '../store/redis-connection.js';
 import { clockRepeatStrategy } from './schedule.js';
 
@@ -50,15 +51,18 @@ const DRIVE_OPTS = {
 
 export class MigrationQueue {
   readonly queue: Queue;
+  /** BullMQ's key prefix (`{p}:bull`), shared with the workers. */
+  readonly bullPrefix: string;
 
   constructor(
     connection: ConnectionOptions,
     readonly prefix: string,
     private readonly clock: Clock = systemClock,
   ) {
+    this.bullPrefix = new StoreKeys(prefix).bull;
     this.queue = new Queue(QUEUE_NAME, {
       connection,
-      prefix: `${prefix}:bull`,
+      prefix: this.bullPrefix,
       settings: { repeatStrategy: clockRepeatStrategy(clock) },
     });
   }

@@ -73,7 +73,7 @@ export class MigrationWorker {
   async start(): Promise<void> {
     this.worker = new Worker(QUEUE_NAME, (job, token) => this.process(job, token), {
       connection: this.o.connection,
-      prefix: `${this.o.queue.prefix}:bull`,
+      prefix: this.o.queue.bullPrefix,
       concurrency: this.o.concurrency ?? 50,
       lockDuration: this.lockTtlMs,
       stalledInterval: Math.max(500, Math.min(30_000, Math.floor(this.lockTtlMs / 2))),
