@@ -101,7 +101,7 @@ export function workerEntry(root: string, useTsx = false): { args: string[]; ent
     { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
   );
   // tsc copies no Lua: the store's scripts go next to the compiled store, as `npm run build` puts them.
-  cpSync(path.join(root, 'src/service/lua'), path.join(out, 'src/service/lua'), { recursive: true });
+  cpSync(path.join(root, 'src/store/lua'), path.join(out, 'src/store/lua'), { recursive: true });
   writeFileSync(path.join(out, 'package.json'), '{ "type": "module" }\n');
   symlinkSync(path.join(root, 'node_modules'), path.join(out, 'node_modules'), 'dir');
   const entry = path.join(out, 'entry.mjs');

@@ -12,20 +12,20 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import type { CommandType } from '../machine/types.js';
 import { ValidationError } from '../plan/errors.js';
-import type { ServiceMetrics } from '../service/metrics.js';
+import type { ServiceMetrics } from '../worker/metrics.js';
 import {
   CommandRefusedError,
   NotFoundError,
   RouteBusyError,
   type MigrationService,
 } from '../service/service.js';
-import { isHistoryCursor, isMigrationId } from '../service/keys.js';
+import { isHistoryCursor, isMigrationId } from '../store/keys.js';
 import {
   checkIdempotencyKey,
   CommandExpiredError,
   SubmissionExpiredError,
   IdempotencyConflictError,
-} from '../service/command-deadline.js';
+} from '../store/command-deadline.js';
 import { allows, type Principal } from '../auth/access.js';
 import { parsePlan } from '../plan/load.js';
 import { bearer, type TokenStore } from '../auth/tokens.js';

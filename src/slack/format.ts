@@ -3,7 +3,7 @@ import type { types } from '@slack/bolt';
 import { routeLabel, type RouteName } from '../engine/route-label.js';
 import { describePossible } from '../engine/vocabulary.js';
 import type { MigrationView } from '../engine/view.js';
-import type { HistoryEntry } from '../service/store.js';
+import type { HistoryEntry } from '../store/store.js';
 
 export type Block = types.KnownBlock;
 export interface SlackMessage {

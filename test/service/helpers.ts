@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { startService, type RunningService, type ServeOptions } from '../../src/serve/start.js';
 import { FileTokenStore } from '../../src/auth/tokens.js';
 import { silentLogger } from '../../src/log/logger.js';
-import type { HistoryEntry } from '../../src/service/store.js';
+import type { HistoryEntry } from '../../src/store/store.js';
 import type { Clock } from '../../src/engine/clock.js';
 
 /**

@@ -11,11 +11,11 @@ import { buildApi } from '../../src/api/server.js';
 import type { MetricsProvider } from '../../src/gate/provider.js';
 import { silentLogger } from '../../src/log/logger.js';
 import type { MeshAdapter } from '../../src/mesh/types.js';
-import { createServiceMetrics } from '../../src/service/metrics.js';
-import { connectRedis, MigrationQueue, redisOptions } from '../../src/service/queue.js';
+import { createServiceMetrics } from '../../src/worker/metrics.js';
+import { connectRedis, MigrationQueue, redisOptions } from '../../src/worker/queue.js';
 import { MigrationService } from '../../src/service/service.js';
-import { RedisMigrationStore } from '../../src/service/store.js';
-import { MigrationWorker } from '../../src/service/worker.js';
+import { RedisMigrationStore } from '../../src/store/store.js';
+import { MigrationWorker } from '../../src/worker/worker.js';
 import { registerSlack, SLACK_PATH, type SlackHandle, type SlackOptions } from '../../src/slack/app.js';
 import { signSlackRequest } from '../../src/slack/verify.js';
 

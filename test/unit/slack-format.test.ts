@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RouteName } from '../../src/engine/route-label.js';
 import type { MigrationView } from '../../src/engine/view.js';
-import type { HistoryEntry } from '../../src/service/store.js';
+import type { HistoryEntry } from '../../src/store/store.js';
 import {
   entryMessages,
   listMessage,
