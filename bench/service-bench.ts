@@ -159,15 +159,11 @@ async function runOne(n: number): Promise<Row> {
     log(`N=${n}: Prometheus scrapes ${exporter.series} series; starting the worker child`);
 
     const prefix = 'bench';
-    const worker = await startWorkerChild(workerCmd, root, [
+    const worker = await startWorkerChild(workerCmd, [
       '--redis',
       redis.url,
       '--prefix',
       prefix,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
       '--kubeconfig',
       kubeconfig,
       '--prometheus',

@@ -8,7 +8,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { RedisConnections, redisTopology, type RedisClient } from '../../src/store/redis-connection.js';
-import { startSentinelGroup, type SentinelGroup } from '../../src/sim/redis-ha.js';
+import { startSentinelGroup, type SentinelGroup } from '../harness/redis-ha.js';
 import { cleanupsAfterEach } from './serve-process.js';
 
 const cleanups = cleanupsAfterEach();
