@@ -17,14 +17,12 @@ import { CommandRefusedError, type MigrationService } from '../service/service.j
 import { StoreKeys } from '../store/keys.js';
 import type { MigrationRecord, RedisMigrationStore } from '../store/store.js';
 import { clearCommandPatch, commandOf } from './commands.js';
+import { CRD_GROUP as GROUP, CRD_PLURAL as PLURAL, CRD_VERSION as VERSION } from './crd-schema.js';
 import { eventForEntry, type EventRecorder, type EventSpec } from './events.js';
 import { mirrorStatus, settleConditions, type PlanStatus, type WantedCondition } from './status.js';
 import type { MigrationPlanObject } from './types.js';
 
 export const FINALIZER = 'meshshift.io/rollback';
-const GROUP = 'meshshift.io';
-const VERSION = 'v1alpha1';
-const PLURAL = 'migrationplans';
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 export interface ReconcilerOptions {
