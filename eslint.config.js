@@ -63,4 +63,44 @@ export default tseslint.config(
       ],
     },
   },
+  ...gateLayers(),
 );
+
+/**
+ * src/gate by job, imports running down: the judge, the Prometheus provider and types.ts at the top; checks/ (the
+ * checks, the verdict, folding) on input/ (reading: provider, PromQL, bins, ledger) and stats/ (e-values, power);
+ * input/ and stats/ import neither each other nor anything above them. These blocks replace the rule above for
+ * their files, so each repeats the src/sim pattern.
+ */
+function gateLayers() {
+  const sim = {
+    regex: '^(\\.\\./)+sim(/|$)',
+    message: 'production code does not import src/sim (the simulated world of the tests and the demo)',
+  };
+  const top = {
+    regex: '^\\.\\./(judge|prometheus)\\.js$',
+    message: 'gate/: the judge and the provider sit on top',
+  };
+  const layer = (files, patterns) => ({
+    files,
+    rules: { 'no-restricted-imports': ['error', { patterns: [sim, top, ...patterns] }] },
+  });
+  const above = (folder, why) => ({ regex: `^\\.\\./${folder}/`, message: `gate/: ${why}` });
+  return [
+    layer(
+      ['src/gate/input/**/*.ts'],
+      [
+        above('checks', 'input/ reads; the checks sit above it'),
+        above('stats', 'input/ and stats/ stay apart'),
+      ],
+    ),
+    layer(
+      ['src/gate/stats/**/*.ts'],
+      [
+        above('checks', 'stats/ computes; the checks sit above it'),
+        above('input', 'input/ and stats/ stay apart'),
+      ],
+    ),
+    layer(['src/gate/checks/**/*.ts'], []),
+  ];
+}

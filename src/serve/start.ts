@@ -16,7 +16,7 @@ import { buildApi } from '../api/server.js';
 import { mountWeb, type WebOptions } from '../web/routes.js';
 import { FileTokenStore, type TokenStore } from '../auth/tokens.js';
 import { PrometheusProvider } from '../gate/prometheus.js';
-import type { MetricsProvider } from '../gate/provider.js';
+import type { MetricsProvider } from '../gate/input/provider.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { PeerAuthenticationAdapter } from '../mesh/peer-authentication.js';
 import type { MtlsStep } from '../engine/effects.js';

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { migrationPlanCrd } from '../controller/crd-schema.js';
-import type { MetricsProvider } from '../gate/provider.js';
+import type { MetricsProvider } from '../gate/input/provider.js';
 import { PrometheusProvider } from '../gate/prometheus.js';
 import { IstioMeshAdapter } from '../mesh/istio.js';
 import { parsePlan, type ResolvedPlan } from '../plan/load.js';

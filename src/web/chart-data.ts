@@ -4,7 +4,7 @@
  * commands, phase changes and the rollback. A window-method sample carries its quantiles; a sequential one
  * carries the step's histogram (cumulative bucket counts), read here as Prometheus' histogram_quantile does.
  */
-import { ISTIO_LATENCY_BUCKETS_MS } from '../gate/buckets.js';
+import { ISTIO_LATENCY_BUCKETS_MS } from '../gate/input/buckets.js';
 
 export interface ChartEntry {
   id?: string;

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import type { MetricsProvider } from '../gate/provider.js';
+import type { MetricsProvider } from '../gate/input/provider.js';
 import type { Logger } from '../log/logger.js';
 import { isTerminalPhase } from '../engine/vocabulary.js';
 import type { MtlsStep } from '../engine/effects.js';

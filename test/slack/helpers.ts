@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildApi } from '../../src/api/server.js';
-import type { MetricsProvider } from '../../src/gate/provider.js';
+import type { MetricsProvider } from '../../src/gate/input/provider.js';
 import { silentLogger } from '../../src/log/logger.js';
 import type { MeshAdapter } from '../../src/mesh/types.js';
 import { createServiceMetrics } from '../../src/worker/metrics.js';

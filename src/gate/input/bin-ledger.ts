@@ -23,7 +23,7 @@ import {
   type EvidenceBin,
   type RawSeries,
 } from './bins.js';
-import type { BinCounts, FoldedEvidence } from './types.js';
+import type { BinCounts, FoldedEvidence } from '../types.js';
 
 /** A series whose last sample is this much older than the final edge belonged to a pod that is gone. */
 const FORGET_MS = 10 * 60_000;
