@@ -144,20 +144,7 @@ export async function driveStep(
   const id = rec.id;
   const log = d.log.child({ seq: lease.seq });
   const stored = await store.inbox(id);
-  // A command stored after its deadline belongs to a request that failed (503): never apply it.
-  const inbox = stored.filter((c) => !commandExpired(c, clock.now()));
-  for (const c of stored.filter((c) => !inbox.includes(c))) {
-    const refused = 'dropped: it reached Redis after its deadline (its request had failed)';
-    history.push({
-      type: 'command',
-      at: clock.now(),
-      command: c.type,
-      by: c.by,
-      accepted: false,
-      reason: refused,
-      refused,
-    });
-  }
+  const inbox = liveCommands(stored, clock, history);
   const job = await planJob(d, rec, inbox, history);
   const r = await advance(
     { ...d.engine, log, beforeWrite: lease.check },
@@ -171,32 +158,12 @@ export async function driveStep(
       tickAt: align(clock.now(), d.tickAlignMs, false),
     },
   );
-  let heldByWindow = job.heldByWindow;
-  for (const c of r.commands) {
-    if (!c.accepted) continue;
-    if (c.by !== 'schedule' && (c.command === 'PAUSE' || c.command === 'RESUME' || c.command === 'ABORT'))
-      heldByWindow = false;
-    if (c.by === 'schedule' && c.command === 'RESUME') heldByWindow = false;
-  }
-  if (r.phase !== 'paused') heldByWindow = false;
+  const heldByWindow = stillHeldByWindow(job.heldByWindow, r);
   const records: HistoryRecord[] = r.events.map(historyOf);
   observe(d, rec, r);
   await lease.check();
 
-  let next: number | undefined;
-  if (!r.terminal) {
-    const candidates: number[] = [];
-    if (r.nextWakeAt !== undefined) candidates.push(r.nextWakeAt);
-    if (job.waitUntil !== undefined) candidates.push(job.waitUntil);
-    if (heldByWindow) {
-      const open = nextWindowOpen(rec.plan.schedule, clock.now());
-      if (open !== undefined) candidates.push(open);
-    }
-    // A decided rollback (or a retry) is never delayed to a grid slot.
-    const due = Math.min(...candidates);
-    if (candidates.length)
-      next = Math.max(0, (r.phase === 'rollingBack' ? due : align(due, d.tickAlignMs, true)) - clock.now());
-  }
+  let next = r.terminal ? undefined : nextDelay(d, rec, r, job.waitUntil, heldByWindow);
   const reason = r.phase === 'pending' ? job.waitReason : r.reason;
   const verdict = r.context.lastVerdict;
   const committed = await store.commit(id, rec.plan.namespace, {
@@ -222,6 +189,66 @@ export async function driveStep(
   if (!r.terminal && committed.inbox > 0) next = 0; // a command arrived while we worked
   if (r.terminal) log.info({ phase: r.phase, weight: r.weight, reason }, 'migration finished');
   return { seq: committed.seq, ...(next !== undefined ? { next } : {}), phase: r.phase, weight: r.weight };
+}
+
+/**
+ * The inbox without the commands stored after their deadline: each belongs to a request that failed (503), so it
+ * is never applied, only recorded as dropped.
+ */
+function liveCommands(stored: CommandMessage[], clock: Clock, history: NewHistoryEntry[]): CommandMessage[] {
+  const inbox = stored.filter((c) => !commandExpired(c, clock.now()));
+  for (const c of stored.filter((c) => !inbox.includes(c))) {
+    const refused = 'dropped: it reached Redis after its deadline (its request had failed)';
+    history.push({
+      type: 'command',
+      at: clock.now(),
+      command: c.type,
+      by: c.by,
+      accepted: false,
+      reason: refused,
+      refused,
+    });
+  }
+  return inbox;
+}
+
+/**
+ * Whether the advance windows still hold the migration paused after this step: an operator's PAUSE, RESUME or
+ * ABORT takes the hold over, the schedule's own RESUME ends it, and so does any phase but paused.
+ */
+function stillHeldByWindow(held: boolean, r: Advanced): boolean {
+  let heldByWindow = held;
+  for (const c of r.commands) {
+    if (!c.accepted) continue;
+    if (c.by !== 'schedule' && (c.command === 'PAUSE' || c.command === 'RESUME' || c.command === 'ABORT'))
+      heldByWindow = false;
+    if (c.by === 'schedule' && c.command === 'RESUME') heldByWindow = false;
+  }
+  return r.phase === 'paused' && heldByWindow;
+}
+
+/**
+ * Delay of the next job of a migration still running, in ms: the earliest of the engine's wake-up, the
+ * schedule's wait and (held by a window) the next window's opening, on the tick grid; undefined when none.
+ */
+function nextDelay(
+  d: DriveStepDeps,
+  rec: MigrationRecord,
+  r: Advanced,
+  waitUntil: number | undefined,
+  heldByWindow: boolean,
+): number | undefined {
+  const candidates: number[] = [];
+  if (r.nextWakeAt !== undefined) candidates.push(r.nextWakeAt);
+  if (waitUntil !== undefined) candidates.push(waitUntil);
+  if (heldByWindow) {
+    const open = nextWindowOpen(rec.plan.schedule, d.clock.now());
+    if (open !== undefined) candidates.push(open);
+  }
+  if (!candidates.length) return undefined;
+  // A decided rollback (or a retry) is never delayed to a grid slot.
+  const due = Math.min(...candidates);
+  return Math.max(0, (r.phase === 'rollingBack' ? due : align(due, d.tickAlignMs, true)) - d.clock.now());
 }
 
 /** Service metrics from the events of one step. */

@@ -30,14 +30,39 @@ export interface ServiceMetrics {
  */
 const FINISHED_RETENTION_MS = 24 * 3600_000;
 
+/** Latency buckets of the calls to the Kubernetes API and to Prometheus, seconds. */
+const CALL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+type Rows = () => Promise<MigrationSummary[]>;
+
+/**
+ * The metrics, registered in the order they are exposed: what migrations do, one series per migration, the calls
+ * to Kubernetes and Prometheus, then this process (jobs, HTTP, Redis). Gauges read from Redis at scrape time
+ * (`countByState`, `summaries`) are empty without them (tests).
+ */
 export function createServiceMetrics(
   countByState?: () => Promise<Record<string, number>>,
   summaries?: () => Promise<MigrationSummary[]>,
 ): ServiceMetrics {
   const registry = new Registry();
-  // One Redis read per scrape serves all three per-migration gauges.
+  const rows = scrapeRows(summaries);
+  collectDefaultMetrics({ register: registry, prefix: 'meshshift_process_' });
+  return {
+    registry,
+    ...migrationMetrics(registry, countByState),
+    ...perMigrationMetrics(registry, rows),
+    ...callMetrics(registry),
+    ...processMetrics(registry),
+  };
+}
+
+/**
+ * The summaries of live (or recently finished) migrations for a scrape: one Redis read per second serves all the
+ * per-migration gauges.
+ */
+function scrapeRows(summaries?: Rows): Rows {
   let cached: { at: number; rows: Promise<MigrationSummary[]> } | undefined;
-  const rows = async (): Promise<MigrationSummary[]> => {
+  return async () => {
     if (!summaries) return [];
     if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), rows: summaries() };
     const now = Date.now();
@@ -45,27 +70,11 @@ export function createServiceMetrics(
       (r) => !isTerminalPhase(r.phase) || now - r.transitionAt < FINISHED_RETENTION_MS,
     );
   };
-  /** A gauge with one series per live (or recently finished) migration, read at scrape time. */
-  const perMigration = <L extends string>(
-    name: string,
-    help: string,
-    labelNames: L[],
-    series: (r: MigrationSummary) => [Partial<Record<L, string>>, number],
-  ): Gauge<L> =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      async collect() {
-        const list = await rows();
-        this.reset();
-        for (const r of list) this.set(...series(r));
-      },
-    });
-  collectDefaultMetrics({ register: registry, prefix: 'meshshift_process_' });
-  const m: ServiceMetrics = {
-    registry,
+}
+
+/** Migrations by state, how long steps take, verdicts and rollbacks. */
+function migrationMetrics(registry: Registry, countByState?: () => Promise<Record<string, number>>) {
+  return {
     migrationsByState: new Gauge({
       name: 'meshshift_migrations',
       help: 'Migrations known to this service, by state (read from Redis at scrape time)',
@@ -97,6 +106,29 @@ export function createServiceMetrics(
       labelNames: ['cause', 'namespace', 'migration'],
       registers: [registry],
     }),
+  };
+}
+
+/** Gauges with one series per live (or recently finished) migration, read at scrape time. */
+function perMigrationMetrics(registry: Registry, rows: Rows) {
+  const perMigration = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: L[],
+    series: (r: MigrationSummary) => [Partial<Record<L, string>>, number],
+  ): Gauge<L> =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      async collect() {
+        const list = await rows();
+        this.reset();
+        for (const r of list) this.set(...series(r));
+      },
+    });
+  return {
     migrationWeight: perMigration(
       'meshshift_migration_weight_percent',
       'Target (Kubernetes) weight last written, 0-100 (read from Redis at scrape time)',
@@ -129,11 +161,17 @@ export function createServiceMetrics(
             this.set({ namespace: r.namespace, migration: r.id }, Math.max(0, now - r.transitionAt) / 1000);
       },
     }),
+  };
+}
+
+/** The calls this process makes to the Kubernetes API and to Prometheus: latency and failures. */
+function callMetrics(registry: Registry) {
+  return {
     kubeCalls: new Histogram({
       name: 'meshshift_kubernetes_request_duration_seconds',
       help: 'Kubernetes API call latency',
       labelNames: ['verb', 'outcome'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      buckets: [...CALL_BUCKETS],
       registers: [registry],
     }),
     kubeErrors: new Counter({
@@ -146,7 +184,7 @@ export function createServiceMetrics(
       name: 'meshshift_prometheus_query_duration_seconds',
       help: 'Prometheus query latency',
       labelNames: ['outcome'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      buckets: [...CALL_BUCKETS],
       registers: [registry],
     }),
     prometheusErrors: new Counter({
@@ -154,6 +192,12 @@ export function createServiceMetrics(
       help: 'Failed Prometheus queries',
       registers: [registry],
     }),
+  };
+}
+
+/** This process: the worker's drive jobs and takeovers, HTTP requests, the Redis connections. */
+function processMetrics(registry: Registry) {
+  return {
     jobs: new Counter({
       name: 'meshshift_worker_jobs_total',
       help: 'Drive jobs processed by this worker, by outcome (committed, stale, locked, fenced, error)',
@@ -182,5 +226,4 @@ export function createServiceMetrics(
       registers: [registry],
     }),
   };
-  return m;
 }

@@ -19,7 +19,7 @@ import { isTerminalPhase } from '../engine/vocabulary.js';
 import type { MtlsStep } from '../engine/effects.js';
 import type { MeshAdapter } from '../mesh/types.js';
 import { systemClock, type Clock } from '../engine/clock.js';
-import { driveStep } from './drive-step.js';
+import { driveStep, type DriveLease, type DriveStepDeps } from './drive-step.js';
 import type { ServiceMetrics } from './metrics.js';
 import { QUEUE_NAME, jobRetryDelay, type DriveJob, type MigrationQueue, type StartJob } from './queue.js';
 import type { RedisHealth } from '../store/redis-health.js';
@@ -215,53 +215,22 @@ export class MigrationWorker {
       return { skipped: lock.why };
     }
     this.inFlight++;
-    let lost = false;
-    const keepAlive = setInterval(
-      () => {
-        store
-          .extend(id, lockToken, this.lockTtlMs)
-          .then((ok) => {
-            if (!ok) lost = true;
-          })
-          .catch(() => undefined);
-      },
-      Math.max(100, Math.floor(this.lockTtlMs / 3)),
-    );
+    const held = this.keepLock(id, lockToken);
     try {
       const rec = await store.get(id);
       if (!rec) return { skipped: 'gone' };
       const history: NewHistoryEntry[] = [];
       // Our own earlier try of this step (a failed job, retried here) is not a takeover.
       if (lock.previous && lock.previous.by !== this.id) history.push(this.takeover(id, lock.previous));
-      const out = await driveStep(
-        {
-          store,
-          engine: {
-            mesh: this.o.mesh,
-            metrics: this.o.metrics,
-            clock: this.clock,
-            effectTimeoutMs: this.o.jobTimeoutMs ?? Math.max(60_000, this.lockTtlMs * 4),
-            ...(this.o.mtls ? { mtls: this.o.mtls } : {}),
-          },
-          clock: this.clock,
-          log: this.log.child({ migration: id }),
-          ...(sm ? { serviceMetrics: sm } : {}),
-          limits: this.o.limits ?? { perNamespace: 0, total: 0 },
-          slotRetryMs: this.o.slotRetryMs ?? 2000,
-          tickAlignMs: this.o.tickAlignMs ?? 0,
-          removeCronStart: (m) => queue.removeCronStart(m),
+      const lease: DriveLease = {
+        seq,
+        token: lockToken,
+        check: async () => {
+          if (held.lost()) throw new FencedError(`lost the lock on migration ${id}; refusing to write`);
+          await store.fence(id, seq, lockToken);
         },
-        rec,
-        {
-          seq,
-          token: lockToken,
-          check: async () => {
-            if (lost) throw new FencedError(`lost the lock on migration ${id}; refusing to write`);
-            await store.fence(id, seq, lockToken);
-          },
-        },
-        history,
-      );
+      };
+      const out = await driveStep(this.stepDeps(id), rec, lease, history);
       sm?.jobs.inc({ outcome: 'committed' });
       if (out.next !== undefined) await queue.enqueueDrive(id, out.seq, out.next);
       return out;
@@ -274,9 +243,48 @@ export class MigrationWorker {
       sm?.jobs.inc({ outcome: 'error' });
       return this.retryLater(job, token, err as Error, () => store.stepFailed(id, lockToken));
     } finally {
-      clearInterval(keepAlive);
+      held.stop();
       this.inFlight--;
       await store.release(id, lockToken).catch(() => undefined);
     }
+  }
+
+  /** Extends the lock every third of its TTL while a step runs; `lost()` once an extension found it taken. */
+  private keepLock(id: string, lockToken: string): { lost: () => boolean; stop: () => void } {
+    let lost = false;
+    const keepAlive = setInterval(
+      () => {
+        this.o.store
+          .extend(id, lockToken, this.lockTtlMs)
+          .then((ok) => {
+            if (!ok) lost = true;
+          })
+          .catch(() => undefined);
+      },
+      Math.max(100, Math.floor(this.lockTtlMs / 3)),
+    );
+    return { lost: () => lost, stop: () => clearInterval(keepAlive) };
+  }
+
+  /** What one drive step of migration `id` works with: the engine's effects, the limits, the schedule's hooks. */
+  private stepDeps(id: string): DriveStepDeps {
+    const sm = this.o.serviceMetrics;
+    return {
+      store: this.o.store,
+      engine: {
+        mesh: this.o.mesh,
+        metrics: this.o.metrics,
+        clock: this.clock,
+        effectTimeoutMs: this.o.jobTimeoutMs ?? Math.max(60_000, this.lockTtlMs * 4),
+        ...(this.o.mtls ? { mtls: this.o.mtls } : {}),
+      },
+      clock: this.clock,
+      log: this.log.child({ migration: id }),
+      ...(sm ? { serviceMetrics: sm } : {}),
+      limits: this.o.limits ?? { perNamespace: 0, total: 0 },
+      slotRetryMs: this.o.slotRetryMs ?? 2000,
+      tickAlignMs: this.o.tickAlignMs ?? 0,
+      removeCronStart: (m) => this.o.queue.removeCronStart(m),
+    };
   }
 }
