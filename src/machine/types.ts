@@ -107,7 +107,7 @@ export type MigrationEvent =
 
 export type CommandType = 'PROMOTE' | 'PAUSE' | 'RESUME' | 'ABORT';
 
-// Actor contracts. The runner provides implementations; the machine only knows these shapes.
+// Actor contracts. The engine provides the implementations (engine/effects.ts); the machine only knows these shapes.
 export interface PreflightOutput {
   at: number;
   initialWeight: number;
@@ -144,6 +144,3 @@ export interface SecureOutput {
 export interface RollbackOutput {
   at: number;
 }
-
-/** Thrown by setWeight on drift; owned by the mesh layer, re-exported for existing importers. */
-export { DriftError } from '../mesh/errors.js';
