@@ -105,7 +105,9 @@ export type MigrationEvent =
   | ({ type: 'RESUME' } & Stamp & Who)
   | ({ type: 'ABORT'; reason?: string } & Stamp & Who);
 
-export type CommandType = 'PROMOTE' | 'PAUSE' | 'RESUME' | 'ABORT';
+/** The operator commands, in a stable order (the one definition; engine/vocabulary.ts re-exports it). */
+export const COMMANDS = ['PROMOTE', 'PAUSE', 'RESUME', 'ABORT'] as const;
+export type CommandType = (typeof COMMANDS)[number];
 
 // Actor contracts. The engine provides the implementations (engine/effects.ts); the machine only knows these shapes.
 export interface PreflightOutput {

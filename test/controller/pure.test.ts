@@ -1,6 +1,6 @@
 /** The controller's pure parts: kstatus conditions, status mirroring, Events from history, annotation commands. */
 import { describe, expect, it } from 'vitest';
-import { clearCommandPatch, commandOf, requesterOf } from '../../src/controller/commands.js';
+import { clearCommandPatch, commandRequestOf, requesterOf } from '../../src/controller/commands.js';
 import { eventForEntry } from '../../src/controller/events.js';
 import { planTextOf } from '../../src/controller/reconciler.js';
 import { conditionsFor, settleConditions } from '../../src/controller/status.js';
@@ -93,7 +93,7 @@ describe('annotation commands', () => {
         fieldsV1: { 'f:metadata': { 'f:annotations': { 'f:meshshift.io/command': {} } } },
       },
     ]);
-    expect(commandOf(o)).toEqual({
+    expect(commandRequestOf(o)).toEqual({
       ok: true,
       type: 'PROMOTE',
       reason: 'ok',
@@ -101,8 +101,8 @@ describe('annotation commands', () => {
       raw: 'Promote',
     });
     expect(requesterOf(undefined)).toBeUndefined();
-    expect(commandOf(obj())).toBeUndefined();
-    const bad = commandOf(obj({ 'meshshift.io/command': 'rollback' }));
+    expect(commandRequestOf(obj())).toBeUndefined();
+    const bad = commandRequestOf(obj({ 'meshshift.io/command': 'rollback' }));
     expect(bad).toMatchObject({ ok: false });
     expect(bad!.ok ? '' : bad!.message).toMatch(/use one of promote, pause, resume, abort/);
   });
