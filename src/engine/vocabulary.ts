@@ -6,26 +6,10 @@
 import { createActor, type SnapshotFrom } from 'xstate';
 import { migrationMachine, type MigrationMachine } from '../machine/migration.js';
 import { WRITE_FAILURE_GRACE_MS } from '../machine/context.js';
+import type { Phase } from './phases.js';
 import { COMMANDS, type CommandType, type MachineConfig, type MigrationContext } from '../machine/types.js';
 
-export const PHASES = [
-  'pending',
-  'preflight',
-  'shifting',
-  'awaitingApproval',
-  'paused',
-  'rollingBack',
-  'securing',
-  'completed',
-  'rolledBack',
-  'aborted',
-  'failed',
-] as const;
-export type Phase = (typeof PHASES)[number];
-
-export const TERMINAL_PHASES: readonly Phase[] = ['completed', 'rolledBack', 'aborted', 'failed'];
-export const isTerminalPhase = (p: string): boolean => (TERMINAL_PHASES as readonly string[]).includes(p);
-
+export { PHASES, TERMINAL_PHASES, isTerminalPhase, type Phase } from './phases.js';
 export { COMMANDS, type CommandType };
 
 /** A command as people type it: `promote`, `pause`, `resume`, `abort`. */

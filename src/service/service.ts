@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
 import { describePossible, isTerminalPhase, type CommandType } from '../engine/vocabulary.js';
+import type { HistoryRecord } from '../engine/history.js';
 import { possibleOf, viewOf, type MigrationView } from '../engine/view.js';
 import { ValidationError } from '../plan/errors.js';
 import { parsePlan } from '../plan/load.js';
@@ -144,7 +145,7 @@ export class MigrationService {
       awaitingCron: !!start?.cron,
       heldByWindow: false,
     };
-    const first = {
+    const first: HistoryRecord = {
       type: 'submitted',
       at: now,
       by,
