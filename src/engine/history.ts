@@ -48,6 +48,9 @@ export type EngineEvent =
     } & At)
   | ({ type: 'finished'; phase: Phase; weight: number; reason?: string; durationMs: number } & At);
 
+/** One side's numbers in a stored verdict; a sequential sample also carries the side's own histogram bounds. */
+export type SampleSide = SideSample & { bounds?: readonly number[] };
+
 /** A verdict as history keeps it: the checks with their numbers, and the raw sample's totals. */
 export interface VerdictRecord extends At {
   type: 'verdict';
@@ -55,7 +58,7 @@ export interface VerdictRecord extends At {
   weight: number;
   summary: string;
   checks: { name: string; outcome: CheckOutcome; observed?: number; threshold?: number }[];
-  sample?: { source: SideSample; target: SideSample; windowMs: number; queries: number };
+  sample?: { source: SampleSide; target: SampleSide; windowMs: number; queries: number };
 }
 
 /** Events the service's drivers add (submission, schedule waits, takeovers). */
