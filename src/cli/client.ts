@@ -4,7 +4,7 @@
  */
 import type { MigrationView } from '../engine/view.js';
 import type { HistoryEntry } from '../engine/history.js';
-import { isTerminalPhase } from '../engine/vocabulary.js';
+import { COMMAND_WORDS, isTerminalPhase, type CommandWord } from '../engine/vocabulary.js';
 import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -285,12 +285,14 @@ export function registerClientCommands(program: Command, setCode: (code: number)
       }),
     );
 
-  for (const [verb, what] of [
-    ['promote', 'approve the next step'],
-    ['pause', 'hold the current weight (still guarded)'],
-    ['resume', 'continue a paused migration'],
-    ['abort', 'roll back to 100 % VM'],
-  ] as const) {
+  const help: Record<CommandWord, string> = {
+    promote: 'approve the next step',
+    pause: 'hold the current weight (still guarded)',
+    resume: 'continue a paused migration',
+    abort: 'roll back to 100 % VM',
+  };
+  for (const verb of COMMAND_WORDS) {
+    const what = help[verb];
     withServer(program.command(verb).description(what).argument('<id>'))
       .option('--reason <text>', 'recorded in the history')
       .action(

@@ -1,7 +1,7 @@
 /** Slack messages for migrations: the parent message, one threaded reply per history entry, status and list. */
 import type { types } from '@slack/bolt';
 import { routeLabel, type RouteName } from '../engine/route-label.js';
-import { describePossible } from '../engine/vocabulary.js';
+import { describePossible, type CommandWord } from '../engine/vocabulary.js';
 import type { MigrationView } from '../engine/view.js';
 import type { HistoryEntry, StoredRecord, VerdictRecord } from '../engine/history.js';
 import type { SideSample } from '../gate/types.js';
@@ -14,7 +14,8 @@ export interface SlackMessage {
 
 /** action_id prefix of meshshift's buttons; the value is the migration id. */
 export const ACTION_PREFIX = 'meshshift:';
-export type ButtonCommand = 'promote' | 'resume' | 'abort';
+/** The command words a button can send (pause has no button). */
+export type ButtonCommand = Exclude<CommandWord, 'pause'>;
 
 const PHASE: Record<string, string> = {
   pending: ':hourglass_flowing_sand: pending',
