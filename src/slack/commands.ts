@@ -109,7 +109,8 @@ export async function runCommand(deps: CommandDeps, user: string, text: string):
       return listMessage(await deps.service.list(15));
     case 'status':
       try {
-        const { migration, lastVerdicts } = await deps.service.get(c.id);
+        // One history entry is enough: status shows the migration and its last verdicts (read apart).
+        const { migration, lastVerdicts } = await deps.service.get(c.id, { limit: 1 });
         return statusMessage(migration, lastVerdicts);
       } catch (err) {
         if (err instanceof NotFoundError) return notFound(c.id);
