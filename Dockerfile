@@ -9,8 +9,8 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: the `prepare` script would build before the sources are copied; we build explicitly below.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+# src/ only: tsconfig.build.json compiles nothing else, and no test code goes into the image.
 COPY src ./src
-COPY test/harness ./test/harness
 RUN npm run build
 
 # ── runtime: production dependencies + compiled output only ──

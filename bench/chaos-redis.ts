@@ -1,12 +1,12 @@
 /**
  * The chaos soak's Redis, in one of two shapes: one persistent node (AOF, so a restart keeps the data) or a
- * Sentinel group (a primary, a replica, three Sentinels; src/sim/redis-ha.ts) that `meshshift serve` reaches
+ * Sentinel group (a primary, a replica, three Sentinels; test/harness/redis-ha.ts) that `meshshift serve` reaches
  * through `--redis-sentinels`. The faults act on whichever node is the primary right now: a restart (on Sentinel,
  * the primary goes away and the replica is promoted; it rejoins as a replica), a Sentinel-coordinated failover,
  * and a write pause (CLIENT PAUSE WRITE).
  */
 import { Redis } from 'ioredis';
-import { startSentinelGroup, type RedisNode, type SentinelGroup } from '../src/sim/redis-ha.js';
+import { startSentinelGroup, type RedisNode, type SentinelGroup } from '../test/harness/redis-ha.js';
 import { startRedis } from '../src/sim/redis.js';
 
 export type RedisMode = 'single' | 'sentinel';

@@ -31,9 +31,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { silentLogger } from '../src/log/logger.js';
-import { connectRedis, MigrationQueue, redisOptions } from '../src/service/queue.js';
+import { connectRedis, MigrationQueue, redisOptions } from '../src/worker/queue.js';
 import { MigrationService } from '../src/service/service.js';
-import { RedisMigrationStore, type HistoryEntry } from '../src/service/store.js';
+import { RedisMigrationStore, type HistoryEntry } from '../src/store/store.js';
 import { seedMigrationScenario } from '../src/sim/istio-fixtures.js';
 import type { ScenarioFixture } from '../src/sim/scenario-fixture.js';
 import { startKubeApiServer } from '../src/sim/kube/index.js';
@@ -159,15 +159,11 @@ async function runOne(n: number): Promise<Row> {
     log(`N=${n}: Prometheus scrapes ${exporter.series} series; starting the worker child`);
 
     const prefix = 'bench';
-    const worker = await startWorkerChild(workerCmd, root, [
+    const worker = await startWorkerChild(workerCmd, [
       '--redis',
       redis.url,
       '--prefix',
       prefix,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
       '--kubeconfig',
       kubeconfig,
       '--prometheus',

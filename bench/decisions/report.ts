@@ -3,7 +3,7 @@
  * and time, harm, and the harm ratio against flagger-defaults on identical seeds; the issue's targets; charts.
  * Harm is the expected excess bad requests within HARM_HORIZON_MS of the start (harm.ts).
  */
-import { normalQuantile } from '../../src/gate/stats.js';
+import { normalQuantile } from '../../src/gate/stats/stats.js';
 import { HARM_DEFINITION } from './harm.js';
 import type { RunRow } from './results.js';
 

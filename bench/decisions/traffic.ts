@@ -4,8 +4,8 @@
  * `istio_request_duration_milliseconds_bucket` with Istio's default buckets, one counter set per pod, sampled
  * at each scrape. Requests are Poisson; latency is log-normal with a long tail; errors are binomial.
  */
-import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/buckets.js';
-import { normalCdf } from '../../src/gate/sequential.js';
+import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/input/buckets.js';
+import { normalCdf } from '../../src/gate/stats/sequential.js';
 import type { Rng } from './random.js';
 
 export interface LatencyModel {

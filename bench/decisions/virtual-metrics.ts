@@ -6,9 +6,9 @@ import {
   MetricsUnavailableError,
   type MetricsProvider,
   type SampleRequest,
-} from '../../src/gate/provider.js';
+} from '../../src/gate/input/provider.js';
 import type { PrometheusProvider } from '../../src/gate/prometheus.js';
-import { recentTrafficQuery } from '../../src/gate/promql.js';
+import { recentTrafficQuery } from '../../src/gate/input/promql.js';
 import type { GateSample } from '../../src/gate/types.js';
 import type { Clock } from '../../src/engine/clock.js';
 

@@ -1,5 +1,5 @@
 /** A `meshshift serve --role worker` child process, and its CPU / RSS read from /proc (Linux). */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
-import { waitForServeUrl } from '../../test/harness/serve-child.js';
+import { startServeChild } from '../../test/harness/serve-child.js';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -70,7 +70,7 @@ export interface WorkerChild {
 export function workerEntry(root: string, useTsx = false): { args: string[]; entry: string } {
   if (useTsx)
     return {
-      args: ['--import', 'tsx', path.join(root, 'test/service/cli-entry.ts')],
+      args: ['--import', 'tsx', path.join(root, 'test/harness/cli-entry.ts')],
       entry: 'src under tsx (--tsx)',
     };
   const dist = path.join(root, 'dist/src/cli/main.js');
@@ -101,7 +101,7 @@ export function workerEntry(root: string, useTsx = false): { args: string[]; ent
     { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
   );
   // tsc copies no Lua: the store's scripts go next to the compiled store, as `npm run build` puts them.
-  cpSync(path.join(root, 'src/service/lua'), path.join(out, 'src/service/lua'), { recursive: true });
+  cpSync(path.join(root, 'src/store/lua'), path.join(out, 'src/store/lua'), { recursive: true });
   writeFileSync(path.join(out, 'package.json'), '{ "type": "module" }\n');
   symlinkSync(path.join(root, 'node_modules'), path.join(out, 'node_modules'), 'dir');
   const entry = path.join(out, 'entry.mjs');
@@ -112,33 +112,25 @@ export function workerEntry(root: string, useTsx = false): { args: string[]; ent
   return { args: [entry], entry: `src compiled by tsc into ${out} (dist/ missing or older than src/)` };
 }
 
+/** `meshshift serve --role worker` run by `entryArgs`; stop(): SIGTERM, then SIGKILL after 20 s. */
 export async function startWorkerChild(
   entryArgs: { args: string[]; entry: string },
-  root: string,
   flags: string[],
   startTimeoutMs = 30_000,
 ): Promise<WorkerChild> {
-  const { args, entry } = entryArgs;
-  const proc = spawn(process.execPath, [...args, 'serve', '--role', 'worker', ...flags], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
+  const child = await startServeChild({
+    cli: { nodeArgs: entryArgs.args },
+    args: ['--role', 'worker', ...flags],
+    startTimeoutMs,
+    keepStderr: 100_000,
   });
-  const started = waitForServeUrl(proc, startTimeoutMs, 100_000);
-  const url = await started.url;
   return {
-    proc,
-    pid: proc.pid!,
-    url,
-    entry,
-    stderrTail: () => started.stderr().slice(-3000),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-        setTimeout(() => proc.kill('SIGKILL'), 20_000).unref();
-      }),
+    proc: child.proc,
+    pid: child.pid,
+    url: child.url,
+    entry: entryArgs.entry,
+    stderrTail: () => child.stderr().slice(-3000),
+    stop: async () => void (await child.stop(20_000)),
   };
 }
 

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { allows } from '../auth/access.js';
 import { commandOf } from '../engine/vocabulary.js';
-import { isMigrationId } from '../service/keys.js';
+import { isMigrationId } from '../store/keys.js';
 import type { CommandPrincipal } from '../service/service.js';
 import { forbiddenMessage, idempotencyKeyOf, notAnId, sendError, type ApiContext } from './context.js';
 

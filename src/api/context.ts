@@ -6,14 +6,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Principal } from '../auth/access.js';
 import type { Logger } from '../log/logger.js';
-import type { ServiceMetrics } from '../service/metrics.js';
+import type { ServiceMetrics } from '../worker/metrics.js';
 import { bearer, type TokenStore } from '../auth/tokens.js';
 import {
   checkIdempotencyKey,
   CommandExpiredError,
   IdempotencyConflictError,
   SubmissionExpiredError,
-} from '../service/command-deadline.js';
+} from '../store/command-deadline.js';
 import {
   CommandRefusedError,
   ForbiddenError,

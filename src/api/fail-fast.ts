@@ -4,8 +4,8 @@
  * budget ends cannot take effect later for commands: their push carries a deadline (see command-deadline.ts).
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { isRedisUnavailable } from '../service/redis-connection.js';
-import type { ServiceMetrics } from '../service/metrics.js';
+import { isRedisUnavailable } from '../store/redis-connection.js';
+import type { ServiceMetrics } from '../worker/metrics.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -7,8 +7,9 @@
  * submission that fails releases the key; a process that dies mid-submission leaves a marker that expires.
  */
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '../service/redis-connection.js';
-import { IDEMPOTENCY_TTL_MS, IdempotencyConflictError } from '../service/command-deadline.js';
+import { StoreKeys } from '../store/keys.js';
+import type { RedisClient } from '../store/redis-connection.js';
+import { IDEMPOTENCY_TTL_MS, IdempotencyConflictError } from '../store/command-deadline.js';
 
 const PENDING_TTL_MS = 10_000; // a handler outlives its 2 s answer budget by a few 1 s Redis timeouts at most
 const PENDING = '';
@@ -23,7 +24,7 @@ export type Reservation = { state: 'new' } | { state: 'pending' } | { state: 'do
 /** The slot for a caller's key; the fingerprint is the plan text, so another plan under the same key is refused. */
 export function submitSlot(prefix: string, caller: string, key: string, body: string): SubmitSlot {
   const h = (s: string) => createHash('sha256').update(s).digest('hex');
-  return { key: `${prefix}:idem:submit:${h(`${caller}\n${key}`).slice(0, 32)}`, fingerprint: h(body) };
+  return { key: new StoreKeys(prefix).submitIdempotency(caller, key), fingerprint: h(body) };
 }
 
 export async function reserve(redis: RedisClient, slot: SubmitSlot): Promise<Reservation> {

@@ -2,7 +2,7 @@
 import { HISTORY_TYPES } from '../engine/history.js';
 import { COMMANDS, PHASES } from '../engine/vocabulary.js';
 import { ROUTE_KINDS } from '../plan/route-schema.js';
-import { HISTORY_CURSOR_PATTERN, MIGRATION_ID_PATTERN } from '../service/keys.js';
+import { HISTORY_CURSOR_PATTERN, MIGRATION_ID_PATTERN } from '../store/keys.js';
 
 const error = {
   type: 'object',

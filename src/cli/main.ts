@@ -43,6 +43,7 @@ async function playground(o: { timeScale?: number; port?: number; prometheusBin?
 
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
+  const setCode = (c: number) => (code = c);
   const program = new Command()
     .name('meshshift')
     .description(
@@ -52,6 +53,25 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
+  registerFileCommands(program, setCode);
+  registerRunCommand(program, setCode);
+  registerDemoCommands(program, setCode);
+  registerServiceCommands(program, setCode);
+  registerDoctorCommand(program, setCode);
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+      return 0;
+    return e.exitCode ?? 1;
+  }
+  return code;
+}
+
+/** `validate` and `crd`: no cluster needed. */
+function registerFileCommands(program: Command, setCode: (code: number) => void): void {
   program
     .command('validate')
     .description(
@@ -60,11 +80,13 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<files...>', 'YAML files')
     .option('--policies <dir>', 'folder with policy YAML files (default: the shipped policies/)')
     .action((files: string[], o: { policies?: string }) => {
-      code = validateFiles(
-        files,
-        o,
-        (s) => process.stdout.write(`${s}\n`),
-        (s) => process.stderr.write(`${s}\n`),
+      setCode(
+        validateFiles(
+          files,
+          o,
+          (s) => process.stdout.write(`${s}\n`),
+          (s) => process.stderr.write(`${s}\n`),
+        ),
       );
     });
 
@@ -75,7 +97,10 @@ export async function main(argv: string[]): Promise<number> {
       const { migrationPlanCrdYaml } = await import('../controller/crd-schema.js');
       process.stdout.write(migrationPlanCrdYaml());
     });
+}
 
+/** `run`: one migration in the foreground (src/cli/run.ts). */
+function registerRunCommand(program: Command, setCode: (code: number) => void): void {
   program
     .command('run')
     .description('run one migration in the foreground; exit 0 completed, 2 rolled back or aborted, 1 error')
@@ -122,15 +147,20 @@ export async function main(argv: string[]): Promise<number> {
       ) => {
         const logger = createLogger({ level: process.stderr.isTTY ? 'warn' : 'info' });
         const { runCommand } = await import('./run.js');
-        code = await runCommand(planFile, o, {
-          stdout: process.stdout,
-          stderr: process.stderr,
-          stdin: process.stdin,
-          logger,
-        });
+        setCode(
+          await runCommand(planFile, o, {
+            stdout: process.stdout,
+            stderr: process.stderr,
+            stdin: process.stdin,
+            logger,
+          }),
+        );
       },
     );
+}
 
+/** `demo` and `playground`: the simulated world (src/sim), loaded only when one of them runs. */
+function registerDemoCommands(program: Command, setCode: (code: number) => void): void {
   program
     .command('demo')
     .description(
@@ -143,9 +173,9 @@ export async function main(argv: string[]): Promise<number> {
     .action(
       async (o: { prometheusBin?: string; output: 'text' | 'json'; verbose?: boolean; serve?: boolean }) => {
         // Loaded on demand: the simulated cluster, mesh and Prometheus launcher are only needed here.
-        if (o.serve) return void (code = await playground(o));
+        if (o.serve) return void setCode(await playground(o));
         const { runDemo } = await import('../sim/demo/run.js');
-        code = await runDemo(o);
+        setCode(await runDemo(o));
       },
     );
 
@@ -158,19 +188,6 @@ export async function main(argv: string[]): Promise<number> {
     .option('--port <port>', 'port of the API and dashboard (default: any free one)', Number, 0)
     .option('--prometheus-bin <path>', 'Prometheus binary (default: prometheus on PATH)')
     .action(async (o: { timeScale: number; port: number; prometheusBin?: string }) => {
-      code = await playground(o);
+      setCode(await playground(o));
     });
-
-  registerServiceCommands(program, (c) => (code = c));
-  registerDoctorCommand(program, (c) => (code = c));
-
-  try {
-    await program.parseAsync(argv);
-  } catch (err) {
-    const e = err as { code?: string; exitCode?: number };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
-      return 0;
-    return e.exitCode ?? 1;
-  }
-  return code;
 }

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { PrometheusProvider } from '../gate/prometheus.js';
-import type { MetricsProvider } from '../gate/provider.js';
+import type { MetricsProvider } from '../gate/input/provider.js';
 import { commandOf } from '../engine/vocabulary.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { IstioMeshAdapter } from '../mesh/istio.js';

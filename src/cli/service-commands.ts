@@ -47,14 +47,28 @@ const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').filte
 
 /** Registers `serve` and the API client commands on the program (server code loads only when `serve` runs). */
 export function registerServiceCommands(program: Command, setCode: (code: number) => void): void {
-  program
+  const serve = program
     .command('serve')
     .description('run the HTTP API and/or workers that drive migrations stored in Redis')
     .addOption(
       new Option('--role <role>', 'api, worker, controller (MigrationPlan resources) or all')
         .choices(['api', 'worker', 'controller', 'all'])
         .default(env.MESHSHIFT_ROLE ?? 'all'),
-    )
+    );
+  addRedisOptions(serve);
+  addApiOptions(serve);
+  addWorkerOptions(serve);
+  serve
+    .option('--policies <dir>', 'folder with policy YAML files')
+    .option('--log-level <level>', 'pino level [MESHSHIFT_LOG_LEVEL]', env.MESHSHIFT_LOG_LEVEL ?? 'info')
+    .action((flags: ServeFlags) => runServe(serveOptionsFrom(flags), setCode));
+  addControllerOptions(serve);
+  registerClientCommands(program, setCode);
+}
+
+/** Where the store is: one Redis, a Sentinel group or a Cluster, and how long a command may take. */
+function addRedisOptions(serve: Command): void {
+  serve
     .option(
       '--redis <url>',
       'Redis URL [MESHSHIFT_REDIS_URL]',
@@ -82,7 +96,12 @@ export function registerServiceCommands(program: Command, setCode: (code: number
       list,
       list(env.MESHSHIFT_REDIS_CLUSTER ?? ''),
     )
-    .addOption(durationOption('--redis-timeout', '1s', "the API's Redis command timeout"))
+    .addOption(durationOption('--redis-timeout', '1s', "the API's Redis command timeout"));
+}
+
+/** The HTTP side: answer and shutdown deadlines, where it listens, who may call it. */
+function addApiOptions(serve: Command): void {
+  serve
     .addOption(
       durationOption(
         '--request-timeout',
@@ -107,7 +126,12 @@ export function registerServiceCommands(program: Command, setCode: (code: number
       '--auth-reads',
       'require a token for GET /v1/* too [MESHSHIFT_AUTH_READS=1]',
       env.MESHSHIFT_AUTH_READS === '1',
-    )
+    );
+}
+
+/** The workers: the cluster and Prometheus they reach, their parallelism, limits, cadence and retention. */
+function addWorkerOptions(serve: Command): void {
+  serve
     .option('--kubeconfig <file>', 'kubeconfig (workers; default $KUBECONFIG, ~/.kube/config or in-cluster)')
     .option('--context <name>', 'kubeconfig context')
     .option(
@@ -154,86 +178,85 @@ export function registerServiceCommands(program: Command, setCode: (code: number
       'forget finished migrations (record and history) this long after they finished [MESHSHIFT_RETENTION]',
       retention,
       retention(env.MESHSHIFT_RETENTION ?? '30d'),
-    )
-    .option('--policies <dir>', 'folder with policy YAML files')
-    .option('--log-level <level>', 'pino level [MESHSHIFT_LOG_LEVEL]', env.MESHSHIFT_LOG_LEVEL ?? 'info')
-    .action(
-      async (
-        flags: Omit<
-          ServeOptions,
-          | 'lockTtlMs'
-          | 'tickAlignMs'
-          | 'batchWindowMs'
-          | 'reconcileEveryMs'
-          | 'retentionMs'
-          | 'redisTimeoutMs'
-          | 'requestTimeoutMs'
-          | 'shutdownTimeoutMs'
-        > & {
-          lockTtl: number;
-          tickAlign: number;
-          batchWindow: number;
-          reconcileEvery: number;
-          retention: number;
-          redisTimeout: number;
-          requestTimeout: number;
-          shutdownTimeout: number;
-        } & ControllerFlags,
-      ) => {
-        const {
-          lockTtl,
-          tickAlign,
-          batchWindow,
-          reconcileEvery,
-          retention: retentionMs,
-          redisTimeout,
-          requestTimeout,
-          ...rest
-        } = flags;
-        const { shutdownTimeout, ...serve } = rest;
-        const sentinelPassword = env.MESHSHIFT_REDIS_SENTINEL_PASSWORD;
-        const o: ServeOptions = {
-          ...controllerOptionsFrom(serve),
-          retentionMs,
-          redisTimeoutMs: redisTimeout,
-          requestTimeoutMs: requestTimeout,
-          shutdownTimeoutMs: shutdownTimeout,
-          ...(sentinelPassword ? { redisSentinelPassword: sentinelPassword } : {}),
-          lockTtlMs: lockTtl,
-          tickAlignMs: tickAlign,
-          batchWindowMs: batchWindow,
-          reconcileEveryMs: reconcileEvery,
-        };
-        const logger = createLogger({ level: o.logLevel ?? 'info' });
-        let svc: RunningService;
-        try {
-          const { startService } = await import('../serve/start.js');
-          svc = await startService(o, { logger });
-        } catch (err) {
-          logger.error({ err: (err as Error).message }, 'cannot start');
-          process.stderr.write(`meshshift serve: ${(err as Error).message}\n`);
-          setCode(1);
-          return;
-        }
-        await new Promise<void>((resolve) => {
-          const onSignal = (sig: NodeJS.Signals) => {
-            logger.info({ signal: sig }, 'signal received');
-            process.removeListener('SIGTERM', onSignal);
-            process.removeListener('SIGINT', onSignal);
-            // Whatever lingers after the bounded shutdown (a socket to an unreachable Slack) must not keep the
-            // process alive past its grace period.
-            void svc.close().then(() => {
-              setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
-              resolve();
-            });
-          };
-          process.on('SIGTERM', onSignal);
-          process.on('SIGINT', onSignal);
-        });
-        setCode(0);
-      },
     );
+}
 
-  addControllerOptions(program.commands.find((c) => c.name() === 'serve')!);
-  registerClientCommands(program, setCode);
+/** What commander hands the action: ServeOptions with the durations under their flag names (ms). */
+type ServeFlags = Omit<
+  ServeOptions,
+  | 'lockTtlMs'
+  | 'tickAlignMs'
+  | 'batchWindowMs'
+  | 'reconcileEveryMs'
+  | 'retentionMs'
+  | 'redisTimeoutMs'
+  | 'requestTimeoutMs'
+  | 'shutdownTimeoutMs'
+> & {
+  lockTtl: number;
+  tickAlign: number;
+  batchWindow: number;
+  reconcileEvery: number;
+  retention: number;
+  redisTimeout: number;
+  requestTimeout: number;
+  shutdownTimeout: number;
+} & ControllerFlags;
+
+function serveOptionsFrom(flags: ServeFlags): ServeOptions {
+  const {
+    lockTtl,
+    tickAlign,
+    batchWindow,
+    reconcileEvery,
+    retention: retentionMs,
+    redisTimeout,
+    requestTimeout,
+    ...rest
+  } = flags;
+  const { shutdownTimeout, ...serve } = rest;
+  const sentinelPassword = env.MESHSHIFT_REDIS_SENTINEL_PASSWORD;
+  return {
+    ...controllerOptionsFrom(serve),
+    retentionMs,
+    redisTimeoutMs: redisTimeout,
+    requestTimeoutMs: requestTimeout,
+    shutdownTimeoutMs: shutdownTimeout,
+    ...(sentinelPassword ? { redisSentinelPassword: sentinelPassword } : {}),
+    lockTtlMs: lockTtl,
+    tickAlignMs: tickAlign,
+    batchWindowMs: batchWindow,
+    reconcileEveryMs: reconcileEvery,
+  };
+}
+
+/** Starts the service and runs it until SIGTERM or SIGINT, then closes it (bounded); exit code 1 if it cannot start. */
+async function runServe(o: ServeOptions, setCode: (code: number) => void): Promise<void> {
+  const logger = createLogger({ level: o.logLevel ?? 'info' });
+  let svc: RunningService;
+  try {
+    const { startService } = await import('../serve/start.js');
+    svc = await startService(o, { logger });
+  } catch (err) {
+    logger.error({ err: (err as Error).message }, 'cannot start');
+    process.stderr.write(`meshshift serve: ${(err as Error).message}\n`);
+    setCode(1);
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      logger.info({ signal: sig }, 'signal received');
+      process.removeListener('SIGTERM', onSignal);
+      process.removeListener('SIGINT', onSignal);
+      // Whatever lingers after the bounded shutdown (a socket to an unreachable Slack) must not keep the
+      // process alive past its grace period.
+      void svc.close().then(() => {
+        setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
+        resolve();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  setCode(0);
 }

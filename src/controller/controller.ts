@@ -10,7 +10,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import type { MigrationService } from '../service/service.js';
-import type { RedisMigrationStore } from '../service/store.js';
+import type { RedisMigrationStore } from '../store/store.js';
 import { EventRecorder } from './events.js';
 import { LeaderElector } from './leader.js';
 import { Reconciler } from './reconciler.js';

@@ -7,6 +7,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { StoredRecord } from '../engine/history.js';
 import { KubeApiError, toKubeError } from '../mesh/kube/errors.js';
+import { CRD_GROUP, CRD_KIND, CRD_VERSION } from './crd-schema.js';
 
 export const REPORTING_CONTROLLER = 'meshshift.io/controller';
 const EVENTS_GROUP = 'events.k8s.io';
@@ -139,8 +140,8 @@ export class EventRecorder {
       kind: 'Event',
       metadata: { name, namespace: obj.namespace },
       regarding: {
-        apiVersion: 'meshshift.io/v1alpha1',
-        kind: 'MigrationPlan',
+        apiVersion: `${CRD_GROUP}/${CRD_VERSION}`,
+        kind: CRD_KIND,
         name: obj.name,
         namespace: obj.namespace,
         uid: obj.uid,

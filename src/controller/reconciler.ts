@@ -14,16 +14,15 @@ import { isTerminalPhase } from '../engine/vocabulary.js';
 import { KubeApiError, isConflict, isNotFound, toKubeError } from '../mesh/kube/errors.js';
 import { ValidationError } from '../plan/errors.js';
 import { CommandRefusedError, trustedPrincipal, type MigrationService } from '../service/service.js';
-import type { MigrationRecord, RedisMigrationStore } from '../service/store.js';
+import { StoreKeys } from '../store/keys.js';
+import type { MigrationRecord, RedisMigrationStore } from '../store/store.js';
 import { clearCommandPatch, commandRequestOf } from './commands.js';
+import { CRD_GROUP as GROUP, CRD_PLURAL as PLURAL, CRD_VERSION as VERSION } from './crd-schema.js';
 import { eventForEntry, type EventRecorder, type EventSpec } from './events.js';
 import { mirrorStatus, settleConditions, type PlanStatus, type WantedCondition } from './status.js';
 import type { MigrationPlanObject } from './types.js';
 
 export const FINALIZER = 'meshshift.io/rollback';
-const GROUP = 'meshshift.io';
-const VERSION = 'v1alpha1';
-const PLURAL = 'migrationplans';
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 export interface ReconcilerOptions {
@@ -34,7 +33,7 @@ export interface ReconcilerOptions {
   redis: Redis;
   events: EventRecorder;
   logger: Logger;
-  /** Redis key prefix for the controller's own bookkeeping (consumed commands). */
+  /** Redis key prefix for the controller's own bookkeeping (consumed commands, deletions; keys from StoreKeys). */
   prefix: string;
   now?: () => number;
   /** Called with every object version the controller wrote (keeps the watch cache ahead of the stream). */
@@ -66,8 +65,10 @@ export function planTextOf(obj: MigrationPlanObject): string {
 export class Reconciler {
   private readonly api: k8s.CustomObjectsApi;
   private readonly now: () => number;
+  private readonly keys: StoreKeys;
   constructor(private readonly o: ReconcilerOptions) {
     this.api = o.kc.makeApiClient(k8s.CustomObjectsApi);
+    this.keys = new StoreKeys(o.prefix);
     this.now = o.now ?? Date.now;
   }
 
@@ -152,7 +153,7 @@ export class Reconciler {
     const cmd = commandRequestOf(obj);
     if (!cmd) return obj;
     const rv = obj.metadata.resourceVersion ?? '';
-    const doneKey = `${this.o.prefix}:controller:command:${obj.metadata.uid ?? ''}`;
+    const doneKey = this.keys.controllerCommand(obj.metadata.uid ?? '');
     const stamp = `${cmd.raw}@${rv}`;
     if ((await this.o.redis.get(doneKey)) !== stamp) {
       if (!cmd.ok) {
@@ -241,7 +242,7 @@ export class Reconciler {
     const rec = await this.o.store.get(id);
     if (rec && !isTerminalPhase(rec.phase)) {
       const { possible } = possibleOf(rec);
-      const key = `${this.o.prefix}:controller:delete:${obj.metadata.uid ?? ''}`;
+      const key = this.keys.controllerDelete(obj.metadata.uid ?? '');
       if (possible.includes('ABORT') && (await this.o.redis.set(key, '1', 'EX', 3600, 'NX')) === 'OK') {
         await this.o.service
           .commandAs(trustedPrincipal('kubernetes:delete'), id, {

@@ -7,11 +7,8 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../log/logger.js';
 import { toKubeError } from '../mesh/kube/errors.js';
-import { CRD_GROUP, CRD_PLURAL, CRD_VERSION } from './crd-schema.js';
+import { CRD_GROUP as GROUP, CRD_KIND, CRD_PLURAL as PLURAL, CRD_VERSION } from './crd-schema.js';
 import type { MigrationPlanObject } from './types.js';
-
-const GROUP = 'meshshift.io';
-const PLURAL = 'migrationplans';
 
 export const keyOf = (o: { metadata: { namespace?: string; name: string } }): string =>
   `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
@@ -41,7 +38,6 @@ export class PlanWatch {
   ) {
     this.api = kc.makeApiClient(k8s.CustomObjectsApi);
     this.watcher = new k8s.Watch(kc);
-    if (GROUP !== CRD_GROUP || PLURAL !== CRD_PLURAL) throw new Error('CRD names disagree');
   }
 
   start(): void {
@@ -109,7 +105,7 @@ export class PlanWatch {
     const seen = new Set<string>();
     for (const item of listed.items) {
       item.apiVersion ??= `${GROUP}/${CRD_VERSION}`;
-      item.kind ??= 'MigrationPlan';
+      item.kind ??= CRD_KIND;
       seen.add(keyOf(item));
       this.cache.set(keyOf(item), item);
     }
@@ -130,8 +126,8 @@ export class PlanWatch {
     let lastRv = rv;
     let gone = false;
     const path = ns
-      ? `/apis/meshshift.io/v1alpha1/namespaces/${ns}/migrationplans`
-      : '/apis/meshshift.io/v1alpha1/migrationplans';
+      ? `/apis/${GROUP}/${CRD_VERSION}/namespaces/${ns}/${PLURAL}`
+      : `/apis/${GROUP}/${CRD_VERSION}/${PLURAL}`;
     const onEvent = (type: string, obj: MigrationPlanObject & { code?: number }): void => {
       if (type === 'ERROR') {
         gone = obj.code === 410;

@@ -1,18 +1,9 @@
 /** `meshshift doctor`: checks the environment (cluster, RBAC, Prometheus, Redis, Slack); exit 1 on any ✗. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { DEFAULT_DOCTOR_TIMEOUT_MS } from './types.js';
+import { DEFAULT_DOCTOR_TIMEOUT_MS, type DoctorOptions } from './types.js';
 
-interface DoctorFlags {
-  kubeconfig?: string;
-  context?: string;
-  namespace?: string;
-  prometheus?: string;
-  redis?: string;
-  slackToken?: string;
-  slackApiUrl?: string;
-  timeout: number;
-  output: 'text' | 'json';
-}
+/** What commander parses: the doctor's options, the deadline as `--timeout`, and the output format. */
+type DoctorFlags = Omit<DoctorOptions, 'timeoutMs'> & { timeout: number; output: 'text' | 'json' };
 
 function milliseconds(v: string): number {
   const n = Number(v);

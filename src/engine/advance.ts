@@ -9,7 +9,7 @@
  *   → wait until no effect is in flight → the new snapshot, the events, the view and the next wake-up.
  */
 import { createActor } from 'xstate';
-import type { MetricsProvider } from '../gate/provider.js';
+import type { MetricsProvider } from '../gate/input/provider.js';
 import type { Logger } from '../log/logger.js';
 import type { MigrationContext } from '../machine/types.js';
 import type { MeshAdapter } from '../mesh/types.js';

@@ -3,9 +3,9 @@
  * adapters. Every driver gets exactly these through the engine; nothing else provides actors to the machine.
  */
 import { fromPromise } from 'xstate';
-import type { MetricsProvider } from '../gate/provider.js';
+import type { MetricsProvider } from '../gate/input/provider.js';
 import type { Verdict } from '../gate/types.js';
-import { evaluate, unavailableVerdict } from '../gate/verdict.js';
+import { evaluate, unavailableVerdict } from '../gate/checks/verdict.js';
 import type { Logger } from '../log/logger.js';
 import { migrationMachine } from '../machine/migration.js';
 import type { AnalyzeInput, RollbackInput, SetWeightInput } from '../machine/types.js';

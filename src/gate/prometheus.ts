@@ -5,12 +5,12 @@ import {
   quantilesOf,
   type MetricsProvider,
   type SampleRequest,
-} from './provider.js';
-import { goldenSignalsQuery, rawCountersQuery, recentTrafficQuery, renderTemplate } from './promql.js';
-import type { RawSeries } from './bins.js';
-import { evidenceBinMs } from './sequential-verdict.js';
-import { LedgerCache } from './bin-ledger.js';
-import { FOLD_CHUNK, foldEvidence, shouldFold } from './fold.js';
+} from './input/provider.js';
+import { goldenSignalsQuery, rawCountersQuery, recentTrafficQuery, renderTemplate } from './input/promql.js';
+import type { RawSeries } from './input/bins.js';
+import { evidenceBinMs } from './checks/sequential-verdict.js';
+import { LedgerCache } from './input/bin-ledger.js';
+import { FOLD_CHUNK, foldEvidence, shouldFold } from './checks/fold.js';
 
 import type { BinCounts, GateSample, Quantile, SideSample } from './types.js';
 

@@ -78,12 +78,27 @@ export function judgeConfig(c: MachineConfig) {
   };
 }
 
+type Judgement = { memory: JudgeMemory; decision: Decision };
+
+/**
+ * The last judgement of each verdict, with the context and `guarding` it was made in. An analysis' result is
+ * judged by every guard of its transition (rollback? pause? advance?) and again by the action that records it,
+ * all with the same verdict object (the actor's output) and the same context object (xstate v5 never mutates a
+ * context: an assign makes a new one), so the judge runs once per analysis. A cache of a pure function: the
+ * machine stays pure, and a verdict that is gone takes its entry with it.
+ */
+const judgements = new WeakMap<Verdict, { context: Ctx; guarding: boolean; judgement: Judgement }>();
+
 /** The judge's view of a verdict at the current step. `guarding`: a held weight, only a rollback can follow. */
-export function judgement(
-  c: Ctx,
-  v: Verdict,
-  guarding: boolean,
-): { memory: JudgeMemory; decision: Decision } {
+export function judgement(c: Ctx, v: Verdict, guarding: boolean): Judgement {
+  const last = judgements.get(v);
+  if (last && last.context === c && last.guarding === guarding) return last.judgement;
+  const made = judgeNow(c, v, guarding);
+  judgements.set(v, { context: c, guarding, judgement: made });
+  return made;
+}
+
+function judgeNow(c: Ctx, v: Verdict, guarding: boolean): Judgement {
   return judge(judgeConfig(c.config), c.judge, v, {
     startedAt: c.stepStartedAt ?? c.now,
     weight: c.weight,

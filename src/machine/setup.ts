@@ -6,7 +6,7 @@ import { and, assign, fromPromise, not, setup, stateIn } from 'xstate';
 import type { Decision } from '../gate/judge.js';
 import { resumed } from '../gate/judge.js';
 import type { Verdict } from '../gate/types.js';
-import { unavailableVerdict } from '../gate/verdict.js';
+import { unavailableVerdict } from '../gate/checks/verdict.js';
 import {
   MTLS_ATTEMPTS,
   PREFLIGHT_ATTEMPTS,

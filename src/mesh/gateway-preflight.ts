@@ -3,14 +3,18 @@
  * problem is reported at once, each with its fix: the Gateway API served, the rule to shift, what the route is
  * attached to, no VirtualService for the same host, both backends resolving to workloads, and the data plane.
  */
-import type { MetricSelectors } from '../gate/types.js';
 import { qualifyHost, type ResolvedPlan } from '../plan/load.js';
 import { checkAmbient } from './ambient-preflight.js';
 import type { GatewayCtx } from './gateway-ctx.js';
 import type { GatewayApi } from './gateway-api.js';
 import { ISTIO_HOSTNAME, locateHttpRoute, type BackendRef, type HttpRouteObject } from './http-route.js';
 import type { IstioApi } from './istio-api.js';
-import { checkDeployment, checkMetricSelectors, checkServiceEntry } from './istio-preflight.js';
+import {
+  checkDeployment,
+  checkMetricSelectors,
+  checkServiceEntry,
+  planSelectors,
+} from './istio-preflight.js';
 import { CheckList } from './kube/checks.js';
 import type { PreflightReport } from './types.js';
 
@@ -54,10 +58,7 @@ export async function runGatewayPreflight(
 ): Promise<PreflightReport> {
   const checks = new CheckList(signal);
   const fqdn = (h: string) => qualifyHost(h, plan.namespace);
-  const selectors: MetricSelectors = {
-    source: { destination_service: fqdn(plan.source.destination.host) },
-    target: { destination_service: fqdn(plan.target.destination.host) },
-  };
+  const selectors = planSelectors(plan);
   const served = await servedVersions(checks, versions, signal);
   if (!served) return { ok: false, checks: checks.checks, initialWeight: 0, selectors, istioVersion: 'v1' };
   const where = { namespace: plan.namespace, ...(signal ? { signal } : {}) };

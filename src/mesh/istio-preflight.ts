@@ -36,10 +36,7 @@ export async function runPreflight(
 ): Promise<PreflightReport> {
   const checks = new CheckList(signal);
   const fqdn = (h: string) => qualifyHost(h, plan.namespace);
-  const selectors: MetricSelectors = {
-    source: { destination_service: fqdn(plan.source.destination.host) },
-    target: { destination_service: fqdn(plan.target.destination.host) },
-  };
+  const selectors = planSelectors(plan);
   let version = 'v1';
   try {
     version = await istioVersion(signal);
@@ -248,6 +245,14 @@ export async function checkDeployment(
   }
 }
 
+/** The metric selectors a plan starts from: each side's destination service, fully qualified. */
+export function planSelectors(plan: ResolvedPlan): MetricSelectors {
+  const fqdn = (h: string) => qualifyHost(h, plan.namespace);
+  return {
+    source: { destination_service: fqdn(plan.source.destination.host) },
+    target: { destination_service: fqdn(plan.target.destination.host) },
+  };
+}
 /** How the two sides are told apart in Istio metrics (destination_version comes from the subset's label). */
 export function checkMetricSelectors(
   { plan, checks }: Ctx,

@@ -12,7 +12,7 @@
  *   patch peerauthentications.security.istio.io   (JSON patch: test resourceVersion + mode, replace mode)
  */
 import * as k8s from '@kubernetes/client-node';
-import { mtlsTrafficQuery } from '../gate/promql.js';
+import { mtlsTrafficQuery } from '../gate/input/promql.js';
 import type { ResolvedPlan } from '../plan/load.js';
 import { MtlsError } from './errors.js';
 import { KubeCalls, jsonPatch, type KubeCallOptions } from './kube/call.js';

@@ -1,6 +1,6 @@
 /**
  * Which Istio `reporter` the gate's queries read, from the plan's data plane: decided once, when the plan is
- * resolved (load.ts), so every gate query (src/gate/promql.ts) takes it from the resolved policy.
+ * resolved (load.ts), so every gate query (src/gate/input/promql.ts) takes it from the resolved policy.
  */
 
 /** Istio's `reporter` label values of L7 metrics. */

@@ -2,7 +2,7 @@
  * The in-process driver (`meshshift run`, the demo, unit tests): calls the engine when a TICK is due or a command
  * arrives, persists each result in a snapshot store, and streams the engine's events. It decides nothing.
  */
-import type { MetricsProvider } from '../gate/provider.js';
+import type { MetricsProvider } from '../gate/input/provider.js';
 import { advance, type Advanced, type EngineCommand } from '../engine/advance.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { runConfig } from '../engine/config.js';

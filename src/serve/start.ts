@@ -1,7 +1,7 @@
 /**
  * `meshshift serve`: the HTTP API, the workers, or both in one process (its flags: src/cli/service-commands.ts;
  * the playground starts it too). Every flag has an environment variable (flags win). Redis is one node, a Sentinel
- * group or a Cluster (see src/service/redis-connection.ts); the API and the workers use separate connections (the
+ * group or a Cluster (see src/store/redis-connection.ts); the API and the workers use separate connections (the
  * API's fail fast, the workers' wait).
  *
  * Shutdown (SIGTERM/SIGINT), each step bounded so the process exits well within Kubernetes' 30 s grace period:
@@ -16,7 +16,7 @@ import { buildApi } from '../api/server.js';
 import { mountWeb, type WebOptions } from '../web/routes.js';
 import { FileTokenStore, type TokenStore } from '../auth/tokens.js';
 import { PrometheusProvider } from '../gate/prometheus.js';
-import type { MetricsProvider } from '../gate/provider.js';
+import type { MetricsProvider } from '../gate/input/provider.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { PeerAuthenticationAdapter } from '../mesh/peer-authentication.js';
 import type { MtlsStep } from '../engine/effects.js';
@@ -24,9 +24,9 @@ import { IstioMeshAdapter } from '../mesh/istio.js';
 import { loadKubeConfig } from '../mesh/kube/config.js';
 import type { MeshAdapter } from '../mesh/types.js';
 import type { Clock } from '../engine/clock.js';
-import { BatchingMetricsProvider } from '../service/batching.js';
-import { createServiceMetrics, type ServiceMetrics } from '../service/metrics.js';
-import { MigrationQueue } from '../service/queue.js';
+import { BatchingMetricsProvider } from '../worker/batching.js';
+import { createServiceMetrics, type ServiceMetrics } from '../worker/metrics.js';
+import { MigrationQueue } from '../worker/queue.js';
 import {
   clusterPrefix,
   describeTopology,
@@ -34,11 +34,11 @@ import {
   redisTopology,
   type RedisClient,
   waitReady,
-} from '../service/redis-connection.js';
+} from '../store/redis-connection.js';
 import { MigrationService } from '../service/service.js';
-import { RedisHealth } from '../service/redis-health.js';
-import { RedisMigrationStore } from '../service/store.js';
-import { MigrationWorker } from '../service/worker.js';
+import { RedisHealth } from '../store/redis-health.js';
+import { RedisMigrationStore } from '../store/store.js';
+import { MigrationWorker } from '../worker/worker.js';
 import {
   MigrationPlanController,
   defaultControllerOptions,

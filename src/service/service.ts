@@ -7,19 +7,18 @@ import { possibleOf, viewOf, type MigrationView } from '../engine/view.js';
 import { ValidationError } from '../plan/errors.js';
 import { parsePlan } from '../plan/load.js';
 import { systemClock, type Clock } from '../engine/clock.js';
-import type { MigrationQueue } from './queue.js';
-import { absoluteStart, nextCron } from './schedule.js';
+import type { MigrationQueue } from '../worker/queue.js';
+import { absoluteStart, nextCron } from '../worker/schedule.js';
 import {
   COMMAND_STORE_BUDGET_MS,
   IDEMPOTENCY_TTL_MS,
-  idempotencyRedisKey,
   pushAnswer,
   replayed,
   type CommandRequest,
   type IdempotencySlot,
-} from './command-deadline.js';
-import { describeRoute } from './record.js';
-import type { HistoryEntry, MigrationRecord, RedisMigrationStore } from './store.js';
+} from '../store/command-deadline.js';
+import { describeRoute } from '../store/record.js';
+import type { HistoryEntry, MigrationRecord, RedisMigrationStore } from '../store/store.js';
 
 export interface MigrationServiceOptions {
   store: RedisMigrationStore;
@@ -240,7 +239,7 @@ export class MigrationService {
     const id = rec.id;
     const idem: IdempotencySlot | undefined = req.idempotencyKey
       ? {
-          key: idempotencyRedisKey(this.o.store.prefix, by, id, req.idempotencyKey),
+          key: this.o.store.keys.commandIdempotency(by, id, req.idempotencyKey),
           fingerprint: `${type}\n${reason ?? ''}`,
         }
       : undefined;

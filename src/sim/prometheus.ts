@@ -48,10 +48,15 @@ export async function registerScrapeTarget(
   return async () => {
     if (removed) return;
     removed = true;
-    await unlink(file).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
+    await removeScrapeTarget(sdDir, id);
   };
+}
+
+/** Removes the scrape target `id` (nothing if it is not there). */
+async function removeScrapeTarget(sdDir: string, id: string): Promise<void> {
+  await unlink(path.join(sdDir, `${sanitizeId(id)}.json`)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
 }
 
 export interface PrometheusServer {
@@ -142,20 +147,31 @@ async function fetchWithTimeout(url: string, timeoutMs: number, init: RequestIni
 
 class AddressInUseError extends Error {}
 
-export async function startPrometheus(opts: StartPrometheusOptions = {}): Promise<PrometheusServer> {
-  const bin = findPrometheusBinary();
+interface PrometheusFiles {
+  /** the temp dir holding everything below (removed by close()) */
+  dir: string;
+  dataDir: string;
+  sdDir: string;
+  configFile: string;
+  logFile: string;
+}
+
+/** A temp dir with the data dir, the file_sd dir (unless given) and a config scraping `<sdDir>/*.json`. */
+async function prepareFiles(opts: StartPrometheusOptions): Promise<PrometheusFiles> {
   const interval = opts.scrapeIntervalSeconds ?? 1;
-  const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'meshshift-prom-'));
   liveDirs.add(dir);
-  const dataDir = path.join(dir, 'data');
-  const sdDir = opts.sdDir ?? path.join(dir, 'sd');
-  const configFile = path.join(dir, 'prometheus.yml');
-  const logFile = path.join(dir, 'prometheus.log');
-  await mkdir(dataDir, { recursive: true });
-  await mkdir(sdDir, { recursive: true });
+  const files = {
+    dir,
+    dataDir: path.join(dir, 'data'),
+    sdDir: opts.sdDir ?? path.join(dir, 'sd'),
+    configFile: path.join(dir, 'prometheus.yml'),
+    logFile: path.join(dir, 'prometheus.log'),
+  };
+  await mkdir(files.dataDir, { recursive: true });
+  await mkdir(files.sdDir, { recursive: true });
   await writeFile(
-    configFile,
+    files.configFile,
     [
       'global:',
       `  scrape_interval: ${interval}s`,
@@ -164,93 +180,175 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
       'scrape_configs:',
       '  - job_name: mesh',
       '    file_sd_configs:',
-      `      - files: [${JSON.stringify(path.join(sdDir, '*.json'))}]`,
+      `      - files: [${JSON.stringify(path.join(files.sdDir, '*.json'))}]`,
       '        refresh_interval: 1s',
       '',
     ].join('\n'),
   );
+  return files;
+}
+
+/** How a spawned Prometheus ended before it was ready, if it did (filled in by its event handlers). */
+interface ChildEnd {
+  exited?: { code: number | null; signal: NodeJS.Signals | null };
+  spawnError?: Error;
+}
+
+/**
+ * Spawns Prometheus on 127.0.0.1:`port`, its output appended to the log file. With `setpriv` (util-linux) it runs
+ * under `--pdeathsig KILL`, so the kernel kills it even if this process dies by SIGKILL.
+ */
+function spawnPrometheus(
+  bin: string,
+  files: PrometheusFiles,
+  port: number,
+  setpriv: boolean,
+): { child: ChildProcess; end: ChildEnd } {
+  const args = [
+    `--config.file=${files.configFile}`,
+    `--storage.tsdb.path=${files.dataDir}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--web.enable-lifecycle',
+    '--web.enable-admin-api',
+    '--log.level=warn',
+    '--storage.tsdb.retention.time=1d',
+  ];
+  const fd = openSync(files.logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = setpriv
+      ? spawnTool('setpriv', ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', fd, fd] })
+      : spawnTool('prometheus', args, { stdio: ['ignore', fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
+  liveChildren.add(child);
+  const end: ChildEnd = {};
+  child.once('error', (err) => {
+    end.spawnError = err;
+  });
+  child.once('exit', (code, signal) => {
+    end.exited = { code, signal };
+    liveChildren.delete(child);
+  });
+  return { child, end };
+}
+
+/**
+ * Resolves once `/-/ready` answers 200. Throws AddressInUseError if it exited because the port was taken, and
+ * an Error with the log's tail if it exited otherwise or was not ready in time (then it is killed).
+ */
+async function waitUntilReady(
+  child: ChildProcess,
+  end: ChildEnd,
+  url: string,
+  logFile: string,
+  readyTimeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + readyTimeoutMs;
+  for (;;) {
+    if (end.spawnError !== undefined) throw end.spawnError;
+    if (end.exited !== undefined) {
+      const log = await tail(logFile);
+      if (/address already in use/i.test(log.split('\n').slice(-5).join('\n'))) {
+        throw new AddressInUseError(`port ${new URL(url).port} in use`);
+      }
+      throw new Error(
+        `prometheus exited before becoming ready (code ${end.exited.code}, signal ${end.exited.signal}). Log tail:\n${log}`,
+      );
+    }
+    try {
+      const res = await fetchWithTimeout(`${url}/-/ready`, 1000);
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await killChild(child);
+      throw new Error(
+        `prometheus not ready after ${readyTimeoutMs} ms on ${url}. Log tail:\n${await tail(logFile)}`,
+      );
+    }
+    await sleep(25);
+  }
+}
+
+/** SIGTERM (SIGKILL after 10 s); resolves once it has exited. */
+async function killChild(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const gone = new Promise<void>((r) => c.once('exit', () => r()));
+  c.kill('SIGTERM');
+  const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+  await gone;
+  clearTimeout(t);
+  liveChildren.delete(c);
+}
+
+/** An instant query: the raw `data.result` vector (a scalar becomes one sample without labels). */
+async function queryPrometheus(baseUrl: string, promql: string): Promise<PromVectorSample[]> {
+  const u = new URL(`${baseUrl}/api/v1/query`);
+  u.searchParams.set('query', promql);
+  const res = await fetchWithTimeout(u.toString(), 5000);
+  const body = (await res.json()) as {
+    status?: string;
+    error?: string;
+    data?: { resultType?: string; result?: unknown };
+  };
+  if (res.status !== 200 || body.status !== 'success') {
+    throw new Error(`prometheus query failed (${res.status}): ${body.error ?? JSON.stringify(body)}`);
+  }
+  const result = body.data?.result;
+  if (body.data?.resultType === 'scalar' && Array.isArray(result)) {
+    return [{ metric: {}, value: result as [number, string] }];
+  }
+  return Array.isArray(result) ? (result as PromVectorSample[]) : [];
+}
+
+/** Asks `query` every 200 ms until it returns a sample; throws with the last answer after `timeoutMs`. */
+async function waitForSeries(
+  query: (promql: string) => Promise<PromVectorSample[]>,
+  promql: string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const r = await query(promql);
+      if (r.length > 0) return;
+      last = 'empty result';
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`waitForSeries: no result for ${promql} within ${timeoutMs} ms (${last})`);
+    }
+    await sleep(200);
+  }
+}
+
+export async function startPrometheus(opts: StartPrometheusOptions = {}): Promise<PrometheusServer> {
+  const bin = findPrometheusBinary();
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
+  const files = await prepareFiles(opts);
+  const { dir, dataDir, sdDir } = files;
   installExitHooks();
   // `setpriv --pdeathsig KILL` makes the kernel kill Prometheus even if we die by SIGKILL.
   const setpriv = findTool('setpriv') !== undefined;
 
   let port = opts.port ?? (await freePort());
   let child: ChildProcess | undefined;
-
-  const spawnOnce = async (): Promise<void> => {
-    const args = [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${dataDir}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--web.enable-lifecycle',
-      '--web.enable-admin-api',
-      '--log.level=warn',
-      '--storage.tsdb.retention.time=1d',
-    ];
-    const fd = openSync(logFile, 'a');
-    let c: ChildProcess;
-    try {
-      c = setpriv
-        ? spawnTool('setpriv', ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', fd, fd] })
-        : spawnTool('prometheus', args, { stdio: ['ignore', fd, fd] });
-    } finally {
-      closeSync(fd);
-    }
-    child = c;
-    liveChildren.add(c);
-    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-    let spawnError: Error | undefined;
-    c.once('error', (err) => {
-      spawnError = err;
-    });
-    c.once('exit', (code, signal) => {
-      exited = { code, signal };
-      liveChildren.delete(c);
-    });
-    const url = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + readyTimeoutMs;
-    for (;;) {
-      if (spawnError !== undefined) throw spawnError;
-      if (exited !== undefined) {
-        const log = await tail(logFile);
-        if (/address already in use/i.test(log.split('\n').slice(-5).join('\n'))) {
-          throw new AddressInUseError(`port ${port} in use`);
-        }
-        throw new Error(
-          `prometheus exited before becoming ready (code ${exited.code}, signal ${exited.signal}). Log tail:\n${log}`,
-        );
-      }
-      try {
-        const res = await fetchWithTimeout(`${url}/-/ready`, 1000);
-        await res.arrayBuffer();
-        if (res.status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) {
-        await killChild(c);
-        throw new Error(
-          `prometheus not ready after ${readyTimeoutMs} ms on ${url}. Log tail:\n${await tail(logFile)}`,
-        );
-      }
-      await sleep(25);
-    }
-  };
-
-  const killChild = async (c: ChildProcess): Promise<void> => {
-    if (c.exitCode !== null || c.signalCode !== null) return;
-    const gone = new Promise<void>((r) => c.once('exit', () => r()));
-    c.kill('SIGTERM');
-    const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
-    await gone;
-    clearTimeout(t);
-    liveChildren.delete(c);
-  };
-
   let started = false;
+  const baseUrl = (): string => `http://127.0.0.1:${port}`;
+
+  /** Spawns it until it is ready; on the first start, a port taken meanwhile is replaced (up to 5 times). */
   const start = async (): Promise<void> => {
     for (let attempt = 0; ; attempt++) {
+      const spawned = spawnPrometheus(bin, files, port, setpriv);
+      child = spawned.child;
       try {
-        await spawnOnce();
+        await waitUntilReady(spawned.child, spawned.end, baseUrl(), files.logFile, readyTimeoutMs);
         return;
       } catch (err) {
         if (err instanceof AddressInUseError && opts.port === undefined && attempt < 5 && !started) {
@@ -271,27 +369,7 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
   }
   started = true;
 
-  const baseUrl = (): string => `http://127.0.0.1:${port}`;
-
-  const query = async (promql: string): Promise<PromVectorSample[]> => {
-    const u = new URL(`${baseUrl()}/api/v1/query`);
-    u.searchParams.set('query', promql);
-    const res = await fetchWithTimeout(u.toString(), 5000);
-    const body = (await res.json()) as {
-      status?: string;
-      error?: string;
-      data?: { resultType?: string; result?: unknown };
-    };
-    if (res.status !== 200 || body.status !== 'success') {
-      throw new Error(`prometheus query failed (${res.status}): ${body.error ?? JSON.stringify(body)}`);
-    }
-    const result = body.data?.result;
-    if (body.data?.resultType === 'scalar' && Array.isArray(result)) {
-      return [{ metric: {}, value: result as [number, string] }];
-    }
-    return Array.isArray(result) ? (result as PromVectorSample[]) : [];
-  };
-
+  const query = (promql: string): Promise<PromVectorSample[]> => queryPrometheus(baseUrl(), promql);
   let closedDir = false;
   const server: PrometheusServer = {
     get url() {
@@ -305,11 +383,7 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
     async addTarget(id, target, labels = {}) {
       await registerScrapeTarget(sdDir, id, target, labels);
     },
-    async removeTarget(id) {
-      await unlink(path.join(sdDir, `${sanitizeId(id)}.json`)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
-      });
-    },
+    removeTarget: (id) => removeScrapeTarget(sdDir, id),
     async stop() {
       if (child !== undefined) await killChild(child);
       child = undefined;
@@ -319,23 +393,7 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
       if (child !== undefined && child.exitCode === null && child.signalCode === null) return;
       await start();
     },
-    async waitForSeries(promql, timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      let last = '';
-      for (;;) {
-        try {
-          const r = await query(promql);
-          if (r.length > 0) return;
-          last = 'empty result';
-        } catch (err) {
-          last = err instanceof Error ? err.message : String(err);
-        }
-        if (Date.now() > deadline) {
-          throw new Error(`waitForSeries: no result for ${promql} within ${timeoutMs} ms (${last})`);
-        }
-        await sleep(200);
-      }
-    },
+    waitForSeries: (promql, timeoutMs) => waitForSeries(query, promql, timeoutMs),
     query,
     async close() {
       await server.stop();

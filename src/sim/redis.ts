@@ -2,6 +2,9 @@
  * Starts a REAL redis-server (Debian's `redis-server`) on a free loopback port. A missing binary throws with the
  * install command: tests never skip. `persistent: true` turns on AOF (appendfsync always) in a temp dir, so
  * `restart()` brings back every key — the "Redis restarted mid-migration" test relies on it.
+ *
+ * It ships in dist/ (unlike the tests' Sentinel and Cluster launchers, test/harness/redis-ha.ts) because
+ * `meshshift playground` (src/sim/playground/run.ts) runs `serve` on a throwaway local Redis started here.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { migrationPlanCrd } from '../controller/crd-schema.js';
-import type { MetricsProvider } from '../gate/provider.js';
+import type { MetricsProvider } from '../gate/input/provider.js';
 import { PrometheusProvider } from '../gate/prometheus.js';
 import { IstioMeshAdapter } from '../mesh/istio.js';
 import { parsePlan, type ResolvedPlan } from '../plan/load.js';
@@ -151,44 +151,13 @@ export async function startScenario(opts: ScenarioOptions): Promise<Scenario> {
       ...(opts.dataPlane ? { dataPlane: opts.dataPlane } : {}),
       ...opts.seed,
     });
-    const backends = subsetScenarioBackends({
-      namespace,
-      service: fixture.service,
-      mode,
-      routeKind,
-      ...(opts.vm ? { vm: opts.vm } : {}),
-      ...(opts.k8s ? { k8s: opts.k8s } : {}),
-    });
-    const sim = await startMeshSim({
-      backends,
-      rps: opts.rps ?? 600,
-      seed: opts.simSeed ?? 42,
-      routing: {
-        kubeConfig: kube.kubeConfig(),
-        namespace,
-        name: fixture.virtualService,
-        kind: routeKind,
-        version: routeKind === 'HTTPRoute' ? 'v1' : (opts.seed?.istioVersion ?? 'v1'),
-      },
-      dataPlane: fixture.dataPlane,
-      ...(opts.slowThresholdMs ? { slowThresholdMs: opts.slowThresholdMs } : {}),
-    });
+    const { sim, backends } = await startMesh(opts, kube, fixture, { namespace, mode, routeKind });
     cleanups.unshift(() => sim.close());
-    let metrics: MetricsProvider;
-    if (opts.metrics === 'simulator') {
-      const p = new SimulatorMetricsProvider(sim, backends);
-      cleanups.unshift(async () => p.close());
-      metrics = p;
-    } else {
-      const unregister = await registerScrapeTarget(opts.metrics.sdDir, namespace, sim.metricsTarget);
-      cleanups.unshift(unregister);
-      metrics = new PrometheusProvider({ url: opts.metrics.prometheusUrl, timeoutMs: 2000 });
-    }
+    const metrics = await metricsFor(opts, sim, backends, namespace, cleanups);
     const planYaml = planYamlFor(fixture, opts.policy ?? 'default', opts.planSpecExtra);
     const plan = parsePlan(planYaml, `${namespace}-plan.yaml`);
     const mesh = new IstioMeshAdapter(kube.kubeConfig());
-
-    const scenario: Scenario = {
+    return {
       kube,
       fixture,
       sim,
@@ -197,53 +166,120 @@ export async function startScenario(opts: ScenarioOptions): Promise<Scenario> {
       planYaml,
       metrics,
       mesh,
-      async waitForTraffic(timeoutMs = 20_000) {
-        const deadline = Date.now() + timeoutMs;
-        const selector = {
-          destination_service: fixture.sourceHost,
-          ...(mode === 'subsets' ? { destination_version: 'vm' } : {}),
-        };
-        const reporter = plan.policy.analysis.reporter;
-        for (;;) {
-          const n = await metrics.recentRequests(selector, reporter, 10_000).catch(() => 0);
-          if (n > 0) return;
-          if (Date.now() > deadline)
-            throw new Error(`no traffic for ${fixture.host} visible in metrics after ${timeoutMs} ms`);
-          await new Promise((r) => setTimeout(r, 250));
-        }
-      },
+      waitForTraffic: (timeoutMs = 20_000) => waitForTraffic(metrics, fixture, mode, plan, timeoutMs),
       weightWrites: () =>
         targetWeightsFromRequests(
           kube,
           fixture.virtualService,
           routeKind === 'HTTPRoute' ? 'httproutes' : 'virtualservices',
         ),
-      async run(runOpts: RunOptions = {}) {
-        const events: EngineEvent[] = [];
-        const runner: MigrationRunner = new MigrationRunner({
-          plan,
-          mesh,
-          metrics,
-          timeScale: runOpts.timeScale ?? 0.05,
-          ...(runOpts.logger ? { logger: runOpts.logger } : {}),
-          ...(runOpts.id ? { id: runOpts.id } : {}),
-          onEvent: (e) => {
-            events.push(e);
-            runOpts.onEvent?.(e, runner);
-          },
-        });
-        await runner.start();
-        const result = await runner.done;
-        runner.stop();
-        return { result, events, runner };
-      },
+      run: (runOpts: RunOptions = {}) => runPlan(plan, mesh, metrics, runOpts),
       async close() {
         for (const c of cleanups) await c().catch(() => undefined);
       },
     };
-    return scenario;
   } catch (err) {
     for (const c of cleanups) await c().catch(() => undefined);
     throw err;
   }
+}
+
+/** The backends of both sides and the mesh simulator routing between them by the route it watches. */
+async function startMesh(
+  opts: ScenarioOptions,
+  kube: KubeApiServer,
+  fixture: ScenarioFixture,
+  // The scenario's own, as the fixture's may differ when `opts.seed` overrides them.
+  { namespace, mode, routeKind }: Pick<ScenarioFixture, 'namespace' | 'mode' | 'routeKind'>,
+): Promise<{ sim: MeshSim; backends: BackendSpec[] }> {
+  const backends = subsetScenarioBackends({
+    namespace,
+    service: fixture.service,
+    mode,
+    routeKind,
+    ...(opts.vm ? { vm: opts.vm } : {}),
+    ...(opts.k8s ? { k8s: opts.k8s } : {}),
+  });
+  const sim = await startMeshSim({
+    backends,
+    rps: opts.rps ?? 600,
+    seed: opts.simSeed ?? 42,
+    routing: {
+      kubeConfig: kube.kubeConfig(),
+      namespace,
+      name: fixture.virtualService,
+      kind: routeKind,
+      version: routeKind === 'HTTPRoute' ? 'v1' : (opts.seed?.istioVersion ?? 'v1'),
+    },
+    dataPlane: fixture.dataPlane,
+    ...(opts.slowThresholdMs ? { slowThresholdMs: opts.slowThresholdMs } : {}),
+  });
+  return { sim, backends };
+}
+
+/** The simulator's counters, or the shared Prometheus scraping the simulator (a file-sd target per scenario). */
+async function metricsFor(
+  opts: ScenarioOptions,
+  sim: MeshSim,
+  backends: BackendSpec[],
+  namespace: string,
+  cleanups: Array<() => Promise<void>>,
+): Promise<MetricsProvider> {
+  if (opts.metrics === 'simulator') {
+    const p = new SimulatorMetricsProvider(sim, backends);
+    cleanups.unshift(async () => p.close());
+    return p;
+  }
+  const unregister = await registerScrapeTarget(opts.metrics.sdDir, namespace, sim.metricsTarget);
+  cleanups.unshift(unregister);
+  return new PrometheusProvider({ url: opts.metrics.prometheusUrl, timeoutMs: 2000 });
+}
+
+/** Waits until `metrics` reports requests to the VMs (observability first). */
+async function waitForTraffic(
+  metrics: MetricsProvider,
+  fixture: ScenarioFixture,
+  mode: 'subsets' | 'hosts',
+  plan: ResolvedPlan,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const selector = {
+    destination_service: fixture.sourceHost,
+    ...(mode === 'subsets' ? { destination_version: 'vm' } : {}),
+  };
+  const reporter = plan.policy.analysis.reporter;
+  for (;;) {
+    const n = await metrics.recentRequests(selector, reporter, 10_000).catch(() => 0);
+    if (n > 0) return;
+    if (Date.now() > deadline)
+      throw new Error(`no traffic for ${fixture.host} visible in metrics after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** `meshshift run`'s driver on the scenario's plan, to the end; every engine event is collected. */
+async function runPlan(
+  plan: ResolvedPlan,
+  mesh: IstioMeshAdapter,
+  metrics: MetricsProvider,
+  runOpts: RunOptions,
+): Promise<{ result: RunResult; events: EngineEvent[]; runner: MigrationRunner }> {
+  const events: EngineEvent[] = [];
+  const runner: MigrationRunner = new MigrationRunner({
+    plan,
+    mesh,
+    metrics,
+    timeScale: runOpts.timeScale ?? 0.05,
+    ...(runOpts.logger ? { logger: runOpts.logger } : {}),
+    ...(runOpts.id ? { id: runOpts.id } : {}),
+    onEvent: (e) => {
+      events.push(e);
+      runOpts.onEvent?.(e, runner);
+    },
+  });
+  await runner.start();
+  const result = await runner.done;
+  runner.stop();
+  return { result, events, runner };
 }

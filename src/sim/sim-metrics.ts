@@ -3,8 +3,8 @@
  * machine without the prometheus binary. It computes the same golden signals the PromQL would (increase over the
  * window; histogram_quantile by linear interpolation inside the bucket) from snapshots it takes every 250 ms.
  */
-import type { MetricsProvider, SampleRequest } from '../gate/provider.js';
-import { quantilesOf } from '../gate/provider.js';
+import type { MetricsProvider, SampleRequest } from '../gate/input/provider.js';
+import { quantilesOf } from '../gate/input/provider.js';
 import { QUANTILES, type GateSample, type Quantile, type SideSample } from '../gate/types.js';
 import type { BackendSpec, BackendStats, MeshSim } from './mesh/index.js';
 import { ISTIO_DURATION_BUCKETS } from './mesh/index.js';

@@ -41,17 +41,17 @@ export const TOOLS = {
   'redis-server': {
     pkg: 'redis-server',
     env: 'REDIS_SERVER_BIN',
-    usedBy: 'src/sim/redis.ts, src/sim/redis-ha.ts',
+    usedBy: 'src/sim/redis.ts (the playground and the tests), test/harness/redis-ha.ts',
   },
   'redis-cli': {
     pkg: 'redis-tools',
     env: 'REDIS_CLI_BIN',
-    usedBy: 'Redis Cluster creation (src/sim/redis-ha.ts)',
+    usedBy: 'Redis Cluster creation (test/harness/redis-ha.ts)',
   },
   'redis-sentinel': {
     pkg: 'redis-sentinel',
     env: 'REDIS_SENTINEL_BIN',
-    usedBy: 'Sentinel groups (src/sim/redis-ha.ts)',
+    usedBy: 'Sentinel groups (test/harness/redis-ha.ts)',
   },
   chromium: { pkg: 'chromium', env: 'CHROMIUM_PATH', usedBy: 'the dashboard in a real browser (test/web)' },
   // Debian's package is kubernetes-client; a machine with another kubectl on PATH (e.g. the `kubectl` package,

@@ -13,7 +13,7 @@ import { WebClient } from '@slack/web-api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../log/logger.js';
 import type { MigrationService } from '../service/service.js';
-import type { RedisMigrationStore } from '../service/store.js';
+import type { RedisMigrationStore } from '../store/store.js';
 import type { SlackPrincipals } from '../auth/access.js';
 import { SlackAuthorizer, type SlackPolicy } from './auth.js';
 import { registerListeners } from './interactions.js';

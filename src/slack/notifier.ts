@@ -15,8 +15,8 @@ import type { Logger } from '../log/logger.js';
 import { isTerminalPhase } from '../engine/vocabulary.js';
 import { routeNameOf } from '../engine/route-label.js';
 import { viewOf } from '../engine/view.js';
-import { LostLeaseError } from '../service/lease.js';
-import type { RedisMigrationStore } from '../service/store.js';
+import { LostLeaseError } from '../store/lease.js';
+import type { RedisMigrationStore } from '../store/store.js';
 import { entryMessages, parentMessage, type EntryContext } from './format.js';
 
 export interface NotifierOptions {

@@ -5,7 +5,7 @@
  * carries the step's histogram (cumulative bucket counts), read here as Prometheus' histogram_quantile does.
  */
 import type { SampleSide, StoredRecord, VerdictRecord } from '../engine/history.js';
-import { ISTIO_LATENCY_BUCKETS_MS } from '../gate/buckets.js';
+import { ISTIO_LATENCY_BUCKETS_MS } from '../gate/input/buckets.js';
 
 /** A history entry as the chart reads it: the engine's typed record (engine/history.ts). */
 export type ChartEntry = StoredRecord;

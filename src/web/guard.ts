@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenStore } from '../auth/tokens.js';
 import { allows, type Principal } from '../auth/access.js';
-import { isMigrationId } from '../service/keys.js';
+import { isMigrationId } from '../store/keys.js';
 import { NotFoundError, type CommandPrincipal, type MigrationService } from '../service/service.js';
 import { SESSION_COOKIE, cookieValue, sameSecret, type Session, type SessionStore } from './session.js';
 

@@ -6,7 +6,7 @@
  */
 import type { MigrationView } from '../engine/view.js';
 import type { Logger } from '../log/logger.js';
-import type { HistoryEntry } from '../service/store.js';
+import type { HistoryEntry } from '../store/store.js';
 
 /** The service's read paths the hub uses (MigrationService satisfies it). */
 export interface LiveSource {

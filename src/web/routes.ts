@@ -9,7 +9,7 @@ import type { TokenStore } from '../auth/tokens.js';
 import { allows } from '../auth/access.js';
 import { commandOf } from '../engine/vocabulary.js';
 import type { Logger } from '../log/logger.js';
-import { isMigrationId } from '../service/keys.js';
+import { isMigrationId } from '../store/keys.js';
 import {
   CommandRefusedError,
   ForbiddenError,

@@ -6,9 +6,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startService } from '../../src/serve/start.js';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { waitForServeUrl } from '../harness/serve-child.js';
+import { startServeChild } from '../harness/serve-child.js';
 import { SERVICE_POLICY, serveOptions } from '../service/helpers.js';
 import { silentLogger } from '../../src/log/logger.js';
 import {
@@ -30,7 +28,6 @@ afterEach(async () => {
 });
 
 const LEASE_MS = 3000;
-const ROOT = path.resolve(import.meta.dirname, '../..');
 
 interface Child {
   pid: number;
@@ -40,21 +37,15 @@ interface Child {
 
 /** `meshshift serve --role controller` from the built CLI (npm test builds first; tsx start-up is too slow here). */
 async function startController(env: ControllerEnv, prefix: string): Promise<Child> {
-  const proc = spawn(
-    process.execPath,
-    [
-      path.join(ROOT, 'bin/meshshift.js'),
-      'serve',
+  const child = await startServeChild({
+    cli: 'dist',
+    args: [
       '--role',
       'controller',
       '--redis',
       env.redis.url,
       '--prefix',
       prefix,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
       '--kubeconfig',
       env.kubeconfig,
       '--lease-namespace',
@@ -66,20 +57,9 @@ async function startController(env: ControllerEnv, prefix: string): Promise<Chil
       '--time-scale',
       '0.05',
     ],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
-  );
-  await waitForServeUrl(proc, 90_000).url;
-  return {
-    pid: proc.pid!,
-    kill9: () => proc.kill('SIGKILL'),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-        setTimeout(() => proc.kill('SIGKILL'), 10_000).unref();
-      }),
-  };
+    startTimeoutMs: 90_000,
+  });
+  return { pid: child.pid, kill9: child.kill9, stop: async () => void (await child.stop(10_000)) };
 }
 
 function holder(env: ControllerEnv): string | undefined {

@@ -4,12 +4,14 @@
  *
  * Recognised:
  *  - CustomObjectsApi: get/list/patch/replace/create/delete{Namespaced,Cluster}CustomObject[Status]({group, plural})
- *    where group/plural are string literals or `const X = '...'` of the same file;
+ *    where group/plural are string literals, `const X = '...'` of the same file, or such a constant imported by
+ *    name from a relative module;
  *  - typed APIs: {read,list,patch,replace,create,delete}Namespaced<Kind>[Status|Scale], list<Kind>ForAllNamespaces,
  *    and the cluster-scoped {read,list,patch}Namespace / Node;
  *  - discovery (getAPIVersions, getAPIResources, getCode): no RBAC needed (system:discovery);
  *  - `watch: true` in a list call, or a Watch on a literal /apis path, adds the watch verb (a file that builds a
- *    Watch must spell its paths as literals, `/apis/<group>/<version>/[namespaces/${ns}/]<plural>`).
+ *    Watch must spell its paths as literals, `/apis/<group>/<version>/[namespaces/${ns}/]<plural>`, where
+ *    `${NAME}` of a known constant counts as its value).
  * Anything that talks to Kubernetes in a way the scanner cannot resolve is reported as `unresolved`, and the
  * test fails on it: new code must stay statically derivable (or this scanner must learn it).
  */
@@ -102,11 +104,44 @@ function argumentText(src: string, open: number): string {
   return src.slice(open + 1);
 }
 
-function constants(src: string): Map<string, string> {
+function localConstants(src: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const m of src.matchAll(/\bconst\s+([A-Za-z_$][\w$]*)\s*=\s*['"]([^'"]*)['"]/g)) out.set(m[1]!, m[2]!);
   return out;
 }
+
+/**
+ * String constants a file can use: its own, and those it imports by name from a relative module of src/
+ * (`import { CRD_GROUP, CRD_PLURAL as P } from './crd-schema.js'`), one level deep — so a name such as a CRD's
+ * group is spelled once and every call that uses it stays derivable.
+ */
+function constants(src: string, file: string): Map<string, string> {
+  const out = localConstants(src);
+  for (const m of src.matchAll(
+    /\bimport\s*(?:type\s*)?\{([^}]*)\}\s*from\s*['"](\.{1,2}\/[^'"]+)\.js['"]/g,
+  )) {
+    const from = path.resolve(path.dirname(file), `${m[2]!}.ts`);
+    let theirs: Map<string, string>;
+    try {
+      theirs = localConstants(stripComments(readFileSync(from, 'utf8')));
+    } catch {
+      continue;
+    }
+    for (const spec of m[1]!.split(',')) {
+      const [name, alias] = spec
+        .replace(/^\s*type\s+/, '')
+        .split(/\s+as\s+/)
+        .map((x) => x.trim());
+      const value = name ? theirs.get(name) : undefined;
+      if (value !== undefined) out.set(alias || name!, value);
+    }
+  }
+  return out;
+}
+
+/** Template literals' `${NAME}` replaced by known constants (a watch path built from the CRD's names). */
+const withConstants = (src: string, consts: Map<string, string>): string =>
+  src.replace(/\$\{([A-Za-z_$][\w$]*)\}/g, (whole, name: string) => consts.get(name) ?? whole);
 
 function resolveValue(raw: string | undefined, consts: Map<string, string>): string | undefined {
   if (raw === undefined) return undefined;
@@ -127,8 +162,9 @@ export function scanSource(files: string[], root: string): ScanResult {
   const discovery: string[] = [];
   const unresolved: string[] = [];
   for (const file of files) {
-    const src = stripComments(readFileSync(file, 'utf8'));
-    const consts = constants(src);
+    const raw = stripComments(readFileSync(file, 'utf8'));
+    const consts = constants(raw, file);
+    const src = withConstants(raw, consts);
     const rel = path.relative(root, file);
     const at = (index: number) => `${rel}:${src.slice(0, index).split('\n').length}`;
 

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mtlsTrafficQuery } from '../../src/gate/promql.js';
+import { mtlsTrafficQuery } from '../../src/gate/input/promql.js';
 import { MtlsError } from '../../src/mesh/errors.js';
 import type { MtlsQuerySeries } from '../../src/mesh/mtls-traffic.js';
 import { PeerAuthenticationAdapter } from '../../src/mesh/peer-authentication.js';

@@ -1,6 +1,6 @@
 /** The mTLS traffic query is valid PromQL for a real Prometheus, in each of its three scopes. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mtlsTrafficQuery } from '../../src/gate/promql.js';
+import { mtlsTrafficQuery } from '../../src/gate/input/promql.js';
 import { startPrometheus, type PrometheusServer } from '../../src/sim/prometheus.js';
 
 let prom: PrometheusServer;

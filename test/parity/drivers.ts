@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FAST_CADENCE_FLAGS, waitForServeUrl } from '../harness/serve-child.js';
+import { FAST_CADENCE_FLAGS, startServeChild, type ServeChild } from '../harness/serve-child.js';
 import type { Lane } from './lane.js';
 import type { CommandStep, PhaseStep, Trace } from './trace.js';
 
@@ -131,40 +131,22 @@ function exited(child: ChildProcess, timeoutMs: number): Promise<number> {
   });
 }
 
-export interface ServeProcess {
-  url: string;
-  proc: ChildProcess;
-  stderr(): string;
+export interface ServeProcess extends Omit<ServeChild, 'stop'> {
+  /** SIGTERM (SIGKILL after 10 s); resolves once it has exited. */
   stop(): Promise<void>;
 }
 
 /** `meshshift serve` as a child process of the built CLI; resolves once it listens. */
 /** `env`: variables added to this process's environment for the child (e.g. Slack's). */
 export async function startServe(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
-  const proc = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', ...env },
+  const child = await startServeChild({
+    cli: 'dist',
+    args,
+    env,
+    startTimeoutMs: 30_000,
+    keepStderr: 100_000,
   });
-  const started = waitForServeUrl(proc, 30_000, 100_000);
-  const url = await started.url.catch((err: unknown) => {
-    proc.kill('SIGKILL'); // never leave a half-started server behind
-    throw err;
-  });
-  return {
-    url,
-    proc,
-    stderr: started.stderr,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        const force = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-        proc.once('exit', () => {
-          clearTimeout(force);
-          resolve();
-        });
-        proc.kill('SIGTERM');
-      }),
-  };
+  return { ...child, stop: async () => void (await child.stop(10_000)) };
 }
 
 export interface ServeStack {

@@ -3,41 +3,38 @@
  * started from dist stores a plan (a script), pages its history, refuses ids naming other keys, and takes
  * --retention.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
-import { waitForServeUrl } from '../harness/serve-child.js';
+import { startServeChild, type ServeChild } from '../harness/serve-child.js';
 import { http, TOKEN, tokensFile } from './helpers.js';
 import { FUTURE_PLAN } from './store-fixtures.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let redis: RedisServer | undefined;
-let proc: ChildProcess | undefined;
+let serve: ServeChild | undefined;
 afterAll(async () => {
-  proc?.kill('SIGKILL');
+  serve?.kill9();
   await redis?.close();
 });
 
 it('meshshift serve from dist runs the store scripts', async () => {
   redis = await startRedis();
-  const args = ['serve', '--role', 'api', '--redis', redis.url, '--prefix', '{dist}', '--port', '0'];
-  proc = spawn(
-    process.execPath,
-    [
-      path.join(root, 'bin/meshshift.js'),
-      ...args,
-      '--host',
-      '127.0.0.1',
+  serve = await startServeChild({
+    cli: 'dist',
+    args: [
+      '--role',
+      'api',
+      '--redis',
+      redis.url,
+      '--prefix',
+      '{dist}',
       '--tokens-file',
       tokensFile(),
       '--retention',
       '7d',
     ],
-    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const base = await waitForServeUrl(proc, 20_000).url;
+    startTimeoutMs: 20_000,
+  });
+  const base = serve.url;
   const created = await http(base, 'POST', '/v1/migrations', { token: TOKEN, body: FUTURE_PLAN });
   expect(created.status, JSON.stringify(created.json)).toBe(201);
   const id = created.json.id as string;

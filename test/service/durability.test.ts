@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { Clock } from '../../src/engine/clock.js';
-import { mayAdvance } from '../../src/service/schedule.js';
+import { mayAdvance } from '../../src/worker/schedule.js';
 import { startRedis } from '../../src/sim/redis.js';
 import { startScenario } from '../../src/sim/scenario.js';
 import { SERVICE_POLICY, TERMINAL, TOKEN, historyWeights, http, startApi, waitFor } from './helpers.js';

@@ -1,14 +1,12 @@
 /** Shared wiring for the service tests: real Redis, real Prometheus, the Kubernetes API test server, workers. */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { FAST_CADENCE_FLAGS, waitForServeUrl } from '../harness/serve-child.js';
+import { FAST_CADENCE_FLAGS, startServeChild, type ServeChild } from '../harness/serve-child.js';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startService, type RunningService, type ServeOptions } from '../../src/serve/start.js';
 import { FileTokenStore } from '../../src/auth/tokens.js';
 import { silentLogger } from '../../src/log/logger.js';
-import type { HistoryEntry } from '../../src/service/store.js';
+import type { HistoryEntry } from '../../src/store/store.js';
 import type { Clock } from '../../src/engine/clock.js';
 
 /**
@@ -34,7 +32,6 @@ slo:
 
 export const TOKEN = 'test-token-0123456789abcdef';
 export const OTHER_TOKEN = 'other-token-0123456789abcdef';
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export function tokensFile(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'meshshift-tokens-'));
@@ -83,13 +80,8 @@ export async function startApi(
   });
 }
 
-export interface WorkerProcess {
-  proc: ChildProcess;
-  pid: number;
-  url: string;
-  stderr(): string;
-  kill9(): void;
-  /** SIGTERM and wait for exit. */
+export interface WorkerProcess extends Omit<ServeChild, 'stop'> {
+  /** SIGTERM (SIGKILL after 15 s) and wait for exit; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
 
@@ -102,23 +94,15 @@ export async function startWorkerProcess(args: {
   lockTtl?: string;
   extra?: string[];
 }): Promise<WorkerProcess> {
-  const proc = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(root, 'test/service/cli-entry.ts'),
-      'serve',
+  const child = await startServeChild({
+    cli: 'tsx',
+    args: [
       '--role',
       'worker',
       '--redis',
       args.redisUrl,
       '--prefix',
       args.prefix,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
       '--kubeconfig',
       args.kubeconfig,
       '--prometheus',
@@ -130,24 +114,9 @@ export async function startWorkerProcess(args: {
       'info',
       ...(args.extra ?? []),
     ],
-    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
-  );
-  const started = waitForServeUrl(proc, 120_000, 200_000); // tsx start-up is slow on a loaded 2-core machine
-  const url = await started.url;
-  return {
-    proc,
-    pid: proc.pid!,
-    url,
-    stderr: started.stderr,
-    kill9: () => proc.kill('SIGKILL'),
-    stop: () =>
-      new Promise((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
-        proc.once('exit', (code) => resolve(code));
-        proc.kill('SIGTERM');
-        setTimeout(() => proc.kill('SIGKILL'), 15_000).unref();
-      }),
-  };
+    startTimeoutMs: 120_000, // tsx start-up is slow on a loaded 2-core machine
+  });
+  return { ...child, stop: async () => (await child.stop(15_000)).code };
 }
 
 export async function http(

@@ -1,8 +1,9 @@
 /** Key names: one module builds them, ids are validated first, a hash-tagged prefix keeps them in one slot. */
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { InvalidIdError, isHistoryCursor, isMigrationId, StoreKeys } from '../../src/service/keys.js';
-import { runKeyOf } from '../../src/service/history.js';
+import { InvalidIdError, isHistoryCursor, isMigrationId, StoreKeys } from '../../src/store/keys.js';
+import { runKeyOf } from '../../src/store/history-stream.js';
 import { verdict, weightEntry } from './store-fixtures.js';
 
 /** The slot function ioredis' Cluster client routes commands with. */
@@ -55,6 +56,42 @@ describe('migration ids', () => {
   });
 });
 
+describe('key names', () => {
+  it('are the names stored data is found under', () => {
+    const k = new StoreKeys('{ms}');
+    const id = 'checkout-3fa2c1';
+    const h = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 32);
+    expect([k.migration(id), k.history(id), k.inbox(id), k.lock(id)]).toEqual([
+      '{ms}:m:checkout-3fa2c1',
+      '{ms}:m:checkout-3fa2c1:history',
+      '{ms}:m:checkout-3fa2c1:inbox',
+      '{ms}:m:checkout-3fa2c1:lock',
+    ]);
+    expect(k.migrationPrefix).toBe('{ms}:m:');
+    expect([k.index, k.live, k.finished, k.phases, k.indexVersion, k.active, k.activeIn('shop')]).toEqual([
+      '{ms}:migrations',
+      '{ms}:live',
+      '{ms}:finished',
+      '{ms}:phases',
+      '{ms}:indexes',
+      '{ms}:active',
+      '{ms}:active:ns:shop',
+    ]);
+    expect([k.slackState(id), k.slackLock(id), k.slackDone, k.slackSeen('sig', 'abc')]).toEqual([
+      '{ms}:slack:n:checkout-3fa2c1',
+      '{ms}:slack:n:checkout-3fa2c1:lock',
+      '{ms}:slack:done',
+      '{ms}:slack:seen:sig:abc',
+    ]);
+    expect(k.route('shop/vs/route')).toBe(`{ms}:route:${h('shop/vs/route')}`);
+    expect(k.commandIdempotency('alice', id, 'k1')).toBe(`{ms}:idem:${h(`alice\n${id}\nk1`)}`);
+    expect(k.submitIdempotency('alice', 'k1')).toBe(`{ms}:idem:submit:${h('alice\nk1')}`);
+    expect(k.controllerCommand('uid-1')).toBe('{ms}:controller:command:uid-1');
+    expect(k.controllerDelete('uid-1')).toBe('{ms}:controller:delete:uid-1');
+    expect(k.bull).toBe('{ms}:bull');
+  });
+});
+
 describe('Redis Cluster', () => {
   it('with a hash-tagged prefix every key of a migration and every index share one slot', () => {
     const k = new StoreKeys('{meshshift}');
@@ -71,6 +108,12 @@ describe('Redis Cluster', () => {
       k.active,
       k.activeIn('shop'),
       k.slackDone,
+      k.commandIdempotency('alice', id, 'k'),
+      k.submitIdempotency('alice', 'k'),
+      k.route('shop/vs/route'),
+      k.controllerCommand('uid'),
+      k.controllerDelete('uid'),
+      `${k.bull}:meshshift-migrations:id`,
     ];
     expect(new Set(keys.map(slotOf)).size).toBe(1);
     // Without the tag they scatter (so the tag is what keeps the multi-key scripts single-slot).

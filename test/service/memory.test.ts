@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { RedisMigrationStore } from '../../src/service/store.js';
+import { RedisMigrationStore } from '../../src/store/store.js';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { record, submitted, verdict } from './store-fixtures.js';
 

@@ -1,10 +1,7 @@
 /** Pure parts of the Redis connection handling and the command deadline (no Redis needed). */
 import { describe, expect, it } from 'vitest';
-import {
-  checkIdempotencyKey,
-  commandExpired,
-  idempotencyRedisKey,
-} from '../../src/service/command-deadline.js';
+import { checkIdempotencyKey, commandExpired } from '../../src/store/command-deadline.js';
+import { StoreKeys } from '../../src/store/keys.js';
 import {
   clusterPrefix,
   describeTopology,
@@ -12,7 +9,7 @@ import {
   nodeOptions,
   parseHostList,
   redisTopology,
-} from '../../src/service/redis-connection.js';
+} from '../../src/store/redis-connection.js';
 
 describe('redisTopology', () => {
   it('one node from the URL, with credentials, db and TLS', () => {
@@ -124,9 +121,10 @@ describe('command deadline and idempotency', () => {
     expect(checkIdempotencyKey('')).toMatch(/Idempotency-Key/);
     expect(checkIdempotencyKey('a b')).toMatch(/visible ASCII/);
     expect(checkIdempotencyKey('x'.repeat(256))).toMatch(/255/);
-    const k = idempotencyRedisKey('{ms}', 'alice', 'm-1', 'k');
+    const keys = new StoreKeys('{ms}');
+    const k = keys.commandIdempotency('alice', 'm-1', 'k');
     expect(k).toMatch(/^\{ms\}:idem:[0-9a-f]{32}$/);
-    expect(idempotencyRedisKey('{ms}', 'bob', 'm-1', 'k')).not.toBe(k);
-    expect(idempotencyRedisKey('{ms}', 'alice', 'm-2', 'k')).not.toBe(k);
+    expect(keys.commandIdempotency('bob', 'm-1', 'k')).not.toBe(k);
+    expect(keys.commandIdempotency('alice', 'm-2', 'k')).not.toBe(k);
   });
 });

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { commandExpired } from '../../src/service/command-deadline.js';
+import { commandExpired } from '../../src/store/command-deadline.js';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { startScenario } from '../../src/sim/scenario.js';
 import {

@@ -5,7 +5,7 @@
  */
 import { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { startRedisCluster, startSentinelGroup } from '../../src/sim/redis-ha.js';
+import { startRedisCluster, startSentinelGroup } from '../harness/redis-ha.js';
 import { TERMINAL, TOKEN, historyWeights, http, waitFor } from './helpers.js';
 import { cleanupsAfterEach, scenarioWithKubeconfig, startServeAll } from './serve-process.js';
 

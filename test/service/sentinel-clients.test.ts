@@ -3,12 +3,12 @@
  * as a busy `serve` process holds, each writing in a loop while the primary is killed (kill -9) and then while the
  * promoted one hangs (SIGSTOP). Every client must be back on the new primary, writing, within seconds — none left
  * closed for good, which is what ioredis's failover detector did to some clients when its `+switch-master` message
- * landed during a reconnect (see src/service/sentinel-connector.ts).
+ * landed during a reconnect (see src/store/sentinel-connector.ts).
  */
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { RedisConnections, redisTopology, type RedisClient } from '../../src/service/redis-connection.js';
-import { startSentinelGroup, type SentinelGroup } from '../../src/sim/redis-ha.js';
+import { RedisConnections, redisTopology, type RedisClient } from '../../src/store/redis-connection.js';
+import { startSentinelGroup, type SentinelGroup } from '../harness/redis-ha.js';
 import { cleanupsAfterEach } from './serve-process.js';
 
 const cleanups = cleanupsAfterEach();

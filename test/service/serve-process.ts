@@ -1,62 +1,31 @@
 /** Starts the real `meshshift serve` CLI as a child process with any flags (API-only, Slack, HA Redis). */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, inject } from 'vitest';
 import { startScenario, type Scenario } from '../../src/sim/scenario.js';
-import { FAST_CADENCE_FLAGS, waitForServeUrl } from '../harness/serve-child.js';
+import {
+  FAST_CADENCE_FLAGS,
+  startServeChild,
+  type ServeChild,
+  type ServeExit,
+} from '../harness/serve-child.js';
 import { SERVICE_POLICY, tokensFile } from './helpers.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-export interface ServeProcess {
-  proc: ChildProcess;
-  url: string;
-  stderr(): string;
-  /** SIGTERM; resolves with the exit code and the time to exit (ms). SIGKILL after `killAfterMs`. */
-  terminate(killAfterMs?: number): Promise<{ code: number | null; signal: string | null; ms: number }>;
+export interface ServeProcess extends Omit<ServeChild, 'stop'> {
+  /** SIGTERM; resolves with the exit code and the time to exit (ms). SIGKILL after `killAfterMs` (40 s). */
+  terminate(killAfterMs?: number): Promise<ServeExit>;
 }
 
 export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
-  const proc = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(root, 'test/service/cli-entry.ts'),
-      'serve',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      ...args,
-    ],
-    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } },
-  );
-  const started = waitForServeUrl(proc, 120_000, 400_000); // tsx start-up is slow on a loaded 2-core machine
-  const url = await started.url.catch((err: unknown) => {
-    proc.kill('SIGKILL'); // never leave a child behind when it did not start
-    throw err;
+  const child = await startServeChild({
+    cli: 'tsx',
+    args,
+    env,
+    startTimeoutMs: 120_000, // tsx start-up is slow on a loaded 2-core machine
+    keepStderr: 400_000,
   });
-  return {
-    proc,
-    url,
-    stderr: started.stderr,
-    terminate: (killAfterMs = 40_000) =>
-      new Promise((resolve) => {
-        const t0 = Date.now();
-        if (proc.exitCode !== null || proc.signalCode !== null)
-          return resolve({ code: proc.exitCode, signal: proc.signalCode, ms: 0 });
-        const kill = setTimeout(() => proc.kill('SIGKILL'), killAfterMs);
-        proc.once('exit', (code, signal) => {
-          clearTimeout(kill);
-          resolve({ code, signal, ms: Date.now() - t0 });
-        });
-        proc.kill('SIGTERM');
-      }),
-  };
+  return { ...child, terminate: (killAfterMs = 40_000) => child.stop(killAfterMs) };
 }
 
 export type Cleanups = Array<() => Promise<unknown>>;

@@ -1,7 +1,7 @@
 /** Records, history entries and one-call drive steps for the store tests (real Redis, no worker). */
 import type { Redis } from 'ioredis';
 import { parsePlan } from '../../src/plan/load.js';
-import type { MigrationRecord, NewHistoryEntry, RedisMigrationStore } from '../../src/service/store.js';
+import type { MigrationRecord, NewHistoryEntry, RedisMigrationStore } from '../../src/store/store.js';
 import type { ScenarioFixture } from '../../src/sim/scenario-fixture.js';
 import { planYamlFor } from '../../src/sim/scenario.js';
 

@@ -1,8 +1,8 @@
 /** The Redis store against a real redis-server: history compaction and cap, indexes, retention, leases, scripts. */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lease, LostLeaseError } from '../../src/service/lease.js';
-import { FencedError, RedisMigrationStore } from '../../src/service/store.js';
+import { Lease, LostLeaseError } from '../../src/store/lease.js';
+import { FencedError, RedisMigrationStore } from '../../src/store/store.js';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { record, step, submitted, verdict, weightEntry } from './store-fixtures.js';
 

@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { scripts } from '../../src/service/scripts.js';
+import { scripts } from '../../src/store/scripts.js';
 import { startRedis } from '../../src/sim/redis.js';
 import { startRedisHoldProxy } from '../harness/redis-hold-proxy.js';
 import { TOKEN, startApi } from './helpers.js';

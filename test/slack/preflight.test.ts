@@ -4,7 +4,7 @@
  * thread naming the failed check by its id, with its message and fix (issue 22: every check used to read "?").
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MetricsProvider } from '../../src/gate/provider.js';
+import type { MetricsProvider } from '../../src/gate/input/provider.js';
 import type { MeshAdapter, PreflightReport } from '../../src/mesh/types.js';
 import { parseSlackPolicy } from '../../src/slack/auth.js';
 import { startRedis } from '../../src/sim/redis.js';

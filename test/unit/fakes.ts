@@ -1,6 +1,6 @@
 /** In-memory adapters for unit tests of the machine and runner (end-to-end tests use the real ones). */
 import type { SimulatedClock } from 'xstate';
-import type { MetricsProvider, SampleRequest } from '../../src/gate/provider.js';
+import type { MetricsProvider, SampleRequest } from '../../src/gate/input/provider.js';
 import type { GateSample, SideSample } from '../../src/gate/types.js';
 import { DriftError } from '../../src/mesh/errors.js';
 import type { MeshAdapter, PreflightReport, SetWeightOptions, WeightWrite } from '../../src/mesh/types.js';

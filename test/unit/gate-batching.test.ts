@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBenchPrometheus, type BenchProm } from '../../bench/decisions/prom.js';
 import type { Series } from '../../bench/decisions/traffic.js';
 import { PrometheusProvider } from '../../src/gate/prometheus.js';
-import type { SampleRequest } from '../../src/gate/provider.js';
+import type { SampleRequest } from '../../src/gate/input/provider.js';
 import { loadPolicy } from '../../src/plan/load.js';
 import type { PolicySpec } from '../../src/plan/schema.js';
-import { BatchingMetricsProvider } from '../../src/service/batching.js';
+import { BatchingMetricsProvider } from '../../src/worker/batching.js';
 
 const shipped = loadPolicy('default').spec;
 const windowed: PolicySpec = {

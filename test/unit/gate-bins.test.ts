@@ -5,8 +5,8 @@ import {
   sideBetween,
   sideBounds,
   type RawSeries,
-} from '../../src/gate/bins.js';
-import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/buckets.js';
+} from '../../src/gate/input/bins.js';
+import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/input/buckets.js';
 
 const req = (pod: string, values: number[], t0 = 0, every = 15_000, code = '200'): RawSeries => ({
   labels: { __name__: 'istio_requests_total', pod, response_code: code, grpc_response_status: '0' },

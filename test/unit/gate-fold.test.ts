@@ -3,11 +3,11 @@
  * stops growing with its duration.
  */
 import { describe, expect, it } from 'vitest';
-import type { EvidenceBin } from '../../src/gate/bins.js';
-import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/buckets.js';
-import { FOLD_CHUNK, foldEvidence, LIVE_BINS } from '../../src/gate/fold.js';
-import { normalCdf } from '../../src/gate/sequential.js';
-import { sequentialChecks } from '../../src/gate/sequential-verdict.js';
+import type { EvidenceBin } from '../../src/gate/input/bins.js';
+import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/input/buckets.js';
+import { FOLD_CHUNK, foldEvidence, LIVE_BINS } from '../../src/gate/checks/fold.js';
+import { normalCdf } from '../../src/gate/stats/sequential.js';
+import { sequentialChecks } from '../../src/gate/checks/sequential-verdict.js';
 import type { BinCounts, GateSample } from '../../src/gate/types.js';
 import { loadPolicy } from '../../src/plan/load.js';
 import { mulberry32, normalFrom, poissonFrom } from '../../src/sim/random.js';

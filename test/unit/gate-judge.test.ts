@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { freshMemory, judge, type Decision, type JudgeConfig } from '../../src/gate/judge.js';
 import type { GateSample, SideSample } from '../../src/gate/types.js';
-import { evaluate } from '../../src/gate/verdict.js';
-import { goldenSignalsQuery } from '../../src/gate/promql.js';
+import { evaluate } from '../../src/gate/checks/verdict.js';
+import { goldenSignalsQuery } from '../../src/gate/input/promql.js';
 import { loadPolicy } from '../../src/plan/load.js';
 import type { PolicySpec } from '../../src/plan/schema.js';
 

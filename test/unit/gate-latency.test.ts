@@ -4,10 +4,10 @@
  * log-normal latencies (with a small slow minority) at Istio's bounds, in 30-s bins.
  */
 import { describe, expect, it } from 'vitest';
-import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/buckets.js';
-import { normalCdf } from '../../src/gate/sequential.js';
-import { latencyAtShare, sourceQuantileUpper } from '../../src/gate/sequential-latency.js';
-import { sequentialChecks } from '../../src/gate/sequential-verdict.js';
+import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/input/buckets.js';
+import { normalCdf } from '../../src/gate/stats/sequential.js';
+import { latencyAtShare, sourceQuantileUpper } from '../../src/gate/checks/sequential-latency.js';
+import { sequentialChecks } from '../../src/gate/checks/sequential-verdict.js';
 import type { BinCounts, GateSample } from '../../src/gate/types.js';
 import { loadPolicy } from '../../src/plan/load.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EvidenceLedger, LedgerCache } from '../../src/gate/bin-ledger.js';
-import { alignedBins, earliest, sideBetween, type RawSeries } from '../../src/gate/bins.js';
+import { EvidenceLedger, LedgerCache } from '../../src/gate/input/bin-ledger.js';
+import { alignedBins, earliest, sideBetween, type RawSeries } from '../../src/gate/input/bins.js';
 import { mulberry32 } from '../../src/sim/random.js';
 
 const BOUNDS = ['5', '10', '25', '50', '100', '+Inf'];

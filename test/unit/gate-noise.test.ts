@@ -5,8 +5,8 @@
  * within the checks' alpha (with the Monte-Carlo error's 95 % allowance). Seeds here are not the bench's.
  */
 import { describe, expect, it } from 'vitest';
-import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/buckets.js';
-import { sequentialChecks } from '../../src/gate/sequential-verdict.js';
+import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/input/buckets.js';
+import { sequentialChecks } from '../../src/gate/checks/sequential-verdict.js';
 import type { BinCounts, GateSample } from '../../src/gate/types.js';
 import { parsePlan } from '../../src/plan/load.js';
 import { mulberry32, normalFrom, poissonFrom } from '../../src/sim/random.js';

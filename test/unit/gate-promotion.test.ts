@@ -6,9 +6,9 @@ import {
   errorPromotionReadiness,
   promotesNext,
   trafficFactorFor,
-} from '../../src/gate/promotion.js';
-import { ratioBinLLR } from '../../src/gate/evidence.js';
-import { ALTERNATIVES, logMeanExp, logThreshold, type Batch } from '../../src/gate/sequential.js';
+} from '../../src/gate/stats/promotion.js';
+import { ratioBinLLR } from '../../src/gate/stats/evidence.js';
+import { ALTERNATIVES, logMeanExp, logThreshold, type Batch } from '../../src/gate/stats/sequential.js';
 
 /** The ratio test over batches (per-alternative ln LR added up, then mixed), untempered and uncapped. */
 const ratioEvidenceBatches = (batches: readonly Batch[], rho0: number) => {

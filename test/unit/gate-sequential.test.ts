@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { rateBinLLR, ratioBinLLR } from '../../src/gate/evidence.js';
-import { logMeanExp, logThreshold, normalCdf, type Counts } from '../../src/gate/sequential.js';
+import { rateBinLLR, ratioBinLLR } from '../../src/gate/stats/evidence.js';
+import { logMeanExp, logThreshold, normalCdf, type Counts } from '../../src/gate/stats/sequential.js';
 
 /** One bin's evidence, untempered and uncapped (the live tests' per-bin ratios, mixed over the alternatives). */
 const PLAIN = { phi: 1, cap: Infinity };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate, unavailableVerdict } from '../../src/gate/verdict.js';
-import { wilson, normalQuantile } from '../../src/gate/stats.js';
-import { goldenSignalsQuery, renderTemplate, sideQueries } from '../../src/gate/promql.js';
+import { evaluate, unavailableVerdict } from '../../src/gate/checks/verdict.js';
+import { wilson, normalQuantile } from '../../src/gate/stats/stats.js';
+import { goldenSignalsQuery, renderTemplate, sideQueries } from '../../src/gate/input/promql.js';
 import { loadPolicy } from '../../src/plan/load.js';
 import type { GateSample, SideSample } from '../../src/gate/types.js';
 

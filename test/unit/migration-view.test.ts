@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { routeLabel } from '../../src/engine/route-label.js';
 import { viewOf, type ViewSource } from '../../src/engine/view.js';
 import { loadPlanFile, upgradeResolvedPlan, type ResolvedPlan } from '../../src/plan/load.js';
-import { describeRoute } from '../../src/service/record.js';
+import { describeRoute } from '../../src/store/record.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const example = (dir: string) => loadPlanFile(path.join(root, 'deploy/examples', dir, 'migrationplan.yaml'));

@@ -3,7 +3,6 @@
  * (API + workers, child process) with real Redis, real Prometheus and the simulated mesh on the Kubernetes API
  * test server. Screenshots go to test-results/ (docs/dashboard.png is refreshed with UPDATE_DOCS_SCREENSHOT=1).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +11,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
 import { startScenario, type Scenario } from '../../src/sim/scenario.js';
-import { FAST_CADENCE_FLAGS, waitForServeUrl } from '../harness/serve-child.js';
+import { FAST_CADENCE_FLAGS, startServeChild, type ServeChild } from '../harness/serve-child.js';
 import { SERVICE_POLICY, TERMINAL, getMigration, http, waitFor } from '../service/helpers.js';
 import { axe, sharedBrowser, signIn } from './browser.js';
 
@@ -24,8 +23,7 @@ const prom = () => ({ prometheusUrl: inject('prometheusUrl'), sdDir: inject('pro
 
 let redis: RedisServer;
 let s: Scenario;
-let serve: ChildProcess;
-let stderr: () => string;
+let serve: ServeChild | undefined;
 let base: string;
 const browser = sharedBrowser();
 const contexts: BrowserContext[] = [];
@@ -58,23 +56,15 @@ beforeAll(async () => {
   const kubeconfig = s.kube.writeKubeconfig(dir);
   const tokens = path.join(dir, 'tokens');
   writeFileSync(tokens, `alice:${OPERATOR} operator=${s.fixture.namespace}\nvera:${VIEWER} viewer=*\n`);
-  serve = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(root, 'test/service/cli-entry.ts'),
-      'serve',
+  serve = await startServeChild({
+    cli: 'tsx',
+    args: [
       '--role',
       'all',
       '--redis',
       redis.url,
       '--prefix',
       'web',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
       '--kubeconfig',
       kubeconfig,
       '--prometheus',
@@ -87,22 +77,16 @@ beforeAll(async () => {
       '--log-level',
       'debug',
     ],
-    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
-  );
-  const started = waitForServeUrl(serve, 30_000);
-  stderr = started.stderr;
-  base = await started.url;
+    startTimeoutMs: 30_000,
+  });
+  base = serve.url;
   await s.waitForTraffic();
 });
 
 afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => undefined);
   await browser.close();
-  if (serve && serve.exitCode === null) {
-    const exited = new Promise((r) => serve.once('exit', r));
-    serve.kill('SIGTERM');
-    await exited;
-  }
+  await serve?.stop();
   await s?.close();
   await redis?.close();
 });
@@ -295,7 +279,9 @@ describe('dashboard in a real browser', () => {
   });
 
   it('serve said at start where the dashboard is', () => {
-    expect(stderr()).toContain(`"msg":"dashboard at ${base}/ui/ (sign in with a token from --tokens-file)"`);
+    expect(serve!.stderr()).toContain(
+      `"msg":"dashboard at ${base}/ui/ (sign in with a token from --tokens-file)"`,
+    );
   });
 
   it('no token in any page URL or in the server logs', () => {
@@ -304,7 +290,7 @@ describe('dashboard in a real browser', () => {
       expect(u).not.toContain(OPERATOR);
       expect(u).not.toContain(VIEWER);
     }
-    const logs = stderr();
+    const logs = serve!.stderr();
     expect(logs).toContain('dashboard sign-in');
     expect(logs).not.toContain(OPERATOR);
     expect(logs).not.toContain(VIEWER);
@@ -314,11 +300,8 @@ describe('dashboard in a real browser', () => {
   it('SIGTERM with live dashboard tabs open: the server ends the streams and exits', async () => {
     const page = await newPage(OPERATOR);
     await page.getByText('live', { exact: true }).waitFor();
-    const t0 = Date.now();
-    const exited = new Promise<number | null>((r) => serve.once('exit', (code) => r(code)));
-    serve.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    const ms = Date.now() - t0;
+    const { code, ms } = await serve!.stop();
+    expect(code).toBe(0);
     console.log(`[figures] serve exit with an open dashboard stream: ${ms} ms`);
     expect(ms).toBeLessThan(10_000);
   });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MigrationView } from '../../src/engine/view.js';
 import { silentLogger } from '../../src/log/logger.js';
-import type { HistoryEntry } from '../../src/service/store.js';
+import type { HistoryEntry } from '../../src/store/store.js';
 import { LiveHub, type LiveEvent, type LiveSource } from '../../src/web/live.js';
 
 function source() {

@@ -7,16 +7,16 @@
  * the migration) or ÷ (checks × steps) (evidence restarted at each step): the policy's alpha bounds the chance that
  * a container as good as the VMs is rolled back by any check at any step.
  */
-import type { PolicySpec } from '../plan/schema.js';
-import type { EvidenceBin } from './bins.js';
-import { addCounts, emptyBin } from './bins.js';
-import { liveSegmentation, segmentStarts } from './evidence.js';
-import { promotesNext } from './promotion.js';
+import type { PolicySpec } from '../../plan/schema.js';
+import type { EvidenceBin } from '../input/bins.js';
+import { addCounts, emptyBin } from '../input/bins.js';
+import { liveSegmentation, segmentStarts } from '../stats/evidence.js';
+import { promotesNext } from '../stats/promotion.js';
 import { errorChecks } from './sequential-errors.js';
 import { latencyChecks } from './sequential-latency.js';
 import { failLevel, totalOf, type Evidence, type Tape } from './sequential-common.js';
-import { ISTIO_LATENCY_BUCKETS_MS } from './buckets.js';
-import type { BinCounts, CheckResult, GateSample, SideSample } from './types.js';
+import { ISTIO_LATENCY_BUCKETS_MS } from '../input/buckets.js';
+import type { BinCounts, CheckResult, GateSample, SideSample } from '../types.js';
 
 export { failLevel, sequentialTestCount } from './sequential-common.js';
 

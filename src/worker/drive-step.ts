@@ -9,10 +9,15 @@ import type { Clock } from '../engine/clock.js';
 import { historyOf, type HistoryRecord } from '../engine/history.js';
 import type { Phase } from '../engine/vocabulary.js';
 import type { ServiceMetrics } from './metrics.js';
-import { commandExpired } from './command-deadline.js';
+import { commandExpired } from '../store/command-deadline.js';
 import { mayAdvance, nextWindowOpen } from './schedule.js';
-import { describeRoute } from './record.js';
-import type { CommandMessage, MigrationRecord, NewHistoryEntry, RedisMigrationStore } from './store.js';
+import { describeRoute } from '../store/record.js';
+import type {
+  CommandMessage,
+  MigrationRecord,
+  NewHistoryEntry,
+  RedisMigrationStore,
+} from '../store/store.js';
 
 export interface DriveStepDeps {
   store: RedisMigrationStore;

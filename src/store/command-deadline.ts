@@ -2,9 +2,10 @@
  * Commands carry a deadline, so a command whose HTTP request failed is never applied later.
  *
  * The API gives every command a deadline a little shorter than its own answer budget. The push is one Lua script
- * that reads Redis' own clock (`TIME`): a push that reaches Redis after its deadline (it sat in a socket while
- * Redis was paused, or in a client queue while Redis was down) stores nothing, and a stored command is stamped
- * with `storedAt`. The worker drops any command stored after its deadline (`commandExpired`), as a second guard.
+ * (`lua/command-push.lua`) that reads Redis' own clock (`TIME`): a push that reaches Redis after its deadline (it
+ * sat in a socket while Redis was paused, or in a client queue while Redis was down) stores nothing, and a stored
+ * command is stamped with `storedAt`. The worker drops any command stored after its deadline (`commandExpired`),
+ * as a second guard.
  *
  * An `Idempotency-Key` makes retries safe: the first push records its answer under the key (same script, same
  * slot), a retry with the same key gets that answer back without pushing again, and a retry of a different
@@ -12,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { RedisClient } from './redis-connection.js';
+import { scripts } from './scripts.js';
 
 export interface DeadlineFields {
   /** When the request asked for it (the API's clock). */
@@ -40,25 +42,6 @@ export type PushResult =
   | { outcome: 'duplicate'; answer: string }
   | { outcome: 'conflict' };
 
-// KEYS: inbox[, idempotency]; ARGV: commandJson, deadline[, fingerprint, answer, ttlMs]
-const PUSH = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if KEYS[2] then
-  local prev = redis.call('GET', KEYS[2])
-  if prev then
-    local sep = string.find(prev, '\\n', 1, true)
-    if string.sub(prev, 1, sep - 1) ~= ARGV[3] then return {'conflict', ''} end
-    return {'duplicate', string.sub(prev, sep + 1)}
-  end
-end
-if now > tonumber(ARGV[2]) then return {'expired', tostring(now)} end
-local cmd = string.sub(ARGV[1], 1, -2) .. ',"storedAt":' .. string.format('%d', now) .. '}'
-local n = redis.call('RPUSH', KEYS[1], cmd)
-if KEYS[2] then redis.call('SET', KEYS[2], ARGV[3] .. '\\n' .. ARGV[4], 'PX', ARGV[5]) end
-return {'queued', tostring(n), tostring(now)}
-`;
-
 /** Pushes a command (a JSON object) to an inbox unless its deadline has passed on Redis' clock. */
 export async function pushWithDeadline(
   redis: RedisClient,
@@ -78,7 +61,7 @@ export async function pushWithDeadline(
         String(o.idempotency.ttlMs),
       ]
     : [json, String(deadline)];
-  const r = (await redis.eval(PUSH, keys.length, ...keys, ...args)) as string[];
+  const r = (await scripts.commandPush.run(redis, keys, args)) as string[];
   if (r[0] === 'queued') return { outcome: 'queued', length: Number(r[1]), storedAt: Number(r[2]) };
   if (r[0] === 'expired') return { outcome: 'expired', now: Number(r[1]) };
   if (r[0] === 'duplicate') return { outcome: 'duplicate', answer: r[1] ?? '' };
@@ -108,12 +91,6 @@ export class SubmissionExpiredError extends Error {
 
 /** Fingerprints are stored hashed: fixed length, no separator inside. */
 const digest = (s: string) => createHash('sha256').update(s).digest('hex');
-
-/** The Redis key of an Idempotency-Key, scoped to the caller and the migration (a hash, so any text is safe). */
-export function idempotencyRedisKey(prefix: string, caller: string, migration: string, key: string): string {
-  const h = createHash('sha256').update(`${caller}\n${migration}\n${key}`).digest('hex').slice(0, 32);
-  return `${prefix}:idem:${h}`;
-}
 
 /** Idempotency-Key header: 1–255 visible ASCII characters. Returns an error message or undefined. */
 export function checkIdempotencyKey(value: string): string | undefined {

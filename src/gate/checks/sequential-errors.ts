@@ -10,12 +10,12 @@
  *    container error is then evidence on its own). Bins at 100 % — the post-promotion watch — test the
  *    containers against an upper bound of the VMs' rate before promotion.
  */
-import { pct } from './format.js';
-import type { PolicySpec } from '../plan/schema.js';
-import { rateBinLLR, ratioBinLLR } from './evidence.js';
-import { errorPromotionReadiness, type ReadinessInput } from './promotion.js';
-import { wilson } from './stats.js';
-import type { CheckResult } from './types.js';
+import { pct } from '../stats/format.js';
+import type { PolicySpec } from '../../plan/schema.js';
+import { rateBinLLR, ratioBinLLR } from '../stats/evidence.js';
+import { errorPromotionReadiness, type ReadinessInput } from '../stats/promotion.js';
+import { wilson } from '../stats/stats.js';
+import type { CheckResult } from '../types.js';
 import {
   binsNote,
   conditionalDispersionOf,

@@ -1,17 +1,17 @@
 /** What the sequential checks share (pure): the evidence they read, the alpha split, and how a test becomes a check. */
-import type { PolicySpec } from '../plan/schema.js';
-import { addCounts, type EvidenceBin } from './bins.js';
+import type { PolicySpec } from '../../plan/schema.js';
+import { addCounts, type EvidenceBin } from '../input/bins.js';
 import {
   conditionalDispersion,
   ownDispersion,
   type BinMoment,
   type Dispersion,
   type Segmentation,
-} from './dispersion.js';
-import { mixtureOverStarts } from './evidence.js';
-import { logThreshold, type Batch } from './sequential.js';
-import type { ReadinessInput } from './promotion.js';
-import type { BinCounts, CheckResult, FoldedEvidence, SideSample } from './types.js';
+} from '../stats/dispersion.js';
+import { mixtureOverStarts } from '../stats/evidence.js';
+import { logThreshold, type Batch } from '../stats/sequential.js';
+import type { ReadinessInput } from '../stats/promotion.js';
+import type { BinCounts, CheckResult, FoldedEvidence, SideSample } from '../types.js';
 
 /** What the tests computed per live bin, kept when bins are about to be folded away (fold.ts). */
 export interface Tape {

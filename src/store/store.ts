@@ -27,7 +27,7 @@ import {
   type HistoryEntry,
   type HistoryPage,
   type NewHistoryEntry,
-} from './history.js';
+} from './history-stream.js';
 import { ensureIndexes } from './indexes.js';
 import { isHistoryCursor, isMigrationId, StoreKeys } from './keys.js';
 import { Lease } from './lease.js';
@@ -46,7 +46,7 @@ import {
 import { scripts } from './scripts.js';
 import { SlackNotifierStore } from './slack-state.js';
 
-export type { HistoryEntry, HistoryPage, NewHistoryEntry } from './history.js';
+export type { HistoryEntry, HistoryPage, NewHistoryEntry } from './history-stream.js';
 export type { MigrationRecord, MigrationSummary } from './record.js';
 export { FencedError, type CommandMessage, type LockResult } from './record.js';
 export { InvalidIdError, isHistoryCursor, isMigrationId } from './keys.js';
@@ -332,7 +332,7 @@ export class RedisMigrationStore {
     const r = (await scripts.routeClaim.run(
       this.redis,
       [this.keys.route(routeIdentity(plan))],
-      [id, `${this.prefix}:m:`, claim ? 1 : 0],
+      [id, this.keys.migrationPrefix, claim ? 1 : 0],
     )) as string[];
     return r[0] === 'held' ? r[1] : undefined;
   }

@@ -9,15 +9,15 @@
  *  - Latency quantiles are judged once the target has enough samples for that quantile to mean something.
  *  - Comparisons with the source (VMs) are skipped when the source has no traffic (e.g. at 100 %).
  */
-import { pct } from './format.js';
-import { WINDOW_DEFAULTS, type PolicySpec } from '../plan/schema.js';
-import { wilson } from './stats.js';
-import { bucketIndex } from './buckets.js';
+import { pct } from '../stats/format.js';
+import { WINDOW_DEFAULTS, type PolicySpec } from '../../plan/schema.js';
+import { wilson } from '../stats/stats.js';
+import { bucketIndex } from '../input/buckets.js';
 import { sequentialChecks } from './sequential-verdict.js';
 import { minSamplesFor } from './sequential-latency.js';
 export { minSamplesFor } from './sequential-latency.js';
-export { ISTIO_LATENCY_BUCKETS_MS } from './buckets.js';
-import type { CheckResult, GateSample, Verdict } from './types.js';
+export { ISTIO_LATENCY_BUCKETS_MS } from '../input/buckets.js';
+import type { CheckResult, GateSample, Verdict } from '../types.js';
 
 const ms = (x: number) => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
 const round = (x: number, digits = 6) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);

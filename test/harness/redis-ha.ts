@@ -7,9 +7,9 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, isPortOpen } from './ports.js';
-import { launchRedisProcess, redisServerArgs } from './redis.js';
-import { execTool, requireTool } from './tools.js';
+import { freePort, isPortOpen } from '../../src/sim/ports.js';
+import { launchRedisProcess, redisServerArgs } from '../../src/sim/redis.js';
+import { execTool, requireTool } from '../../src/sim/tools.js';
 
 export interface RedisNode {
   readonly port: number;

@@ -1,6 +1,6 @@
 /** Where golden signals come from. The gate logic never talks HTTP itself. */
-import type { PolicySpec } from '../plan/schema.js';
-import type { GateSample, MetricSelectors, Quantile } from './types.js';
+import type { PolicySpec } from '../../plan/schema.js';
+import type { GateSample, MetricSelectors, Quantile } from '../types.js';
 
 export interface SampleRequest {
   namespace: string;

@@ -19,13 +19,13 @@
  *    containers' share drops more than MAX_BUCKET_DROP× across the bucket holding x*, the check says it cannot
  *    tell and is skipped.
  */
-import { pct } from './format.js';
-import type { LatencyObjective, PolicySpec } from '../plan/schema.js';
-import { ISTIO_LATENCY_BUCKETS_MS } from './buckets.js';
-import { rateBinLLR } from './evidence.js';
-import { normalQuantile, wilson } from './stats.js';
-import { normalCdf } from './sequential.js';
-import { QUANTILES, type BinCounts, type CheckResult, type Quantile } from './types.js';
+import { pct } from '../stats/format.js';
+import type { LatencyObjective, PolicySpec } from '../../plan/schema.js';
+import { ISTIO_LATENCY_BUCKETS_MS } from '../input/buckets.js';
+import { rateBinLLR } from '../stats/evidence.js';
+import { normalQuantile, wilson } from '../stats/stats.js';
+import { normalCdf } from '../stats/sequential.js';
+import { QUANTILES, type BinCounts, type CheckResult, type Quantile } from '../types.js';
 import { binsNote, dispersionOf, testEvidence, toCheck, type Evidence } from './sequential-common.js';
 
 /** Beyond this drop of the VMs' tail share across one bucket, interpolating inside it cannot resolve a ratio. */

@@ -7,10 +7,10 @@
  * rows. Queries per tick therefore stay constant as migrations grow. Selectors using other labels, custom
  * metrics, explicit evaluation times and policies judged by the sequential method go to the wrapped provider.
  */
-import type { MetricsProvider, SampleRequest } from '../gate/provider.js';
-import { quantilesOf } from '../gate/provider.js';
+import type { MetricsProvider, SampleRequest } from '../gate/input/provider.js';
+import { quantilesOf } from '../gate/input/provider.js';
 import type { PrometheusProvider } from '../gate/prometheus.js';
-import { escapeLabelValue, goldenSignalsByService, renderTemplate } from '../gate/promql.js';
+import { escapeLabelValue, goldenSignalsByService, renderTemplate } from '../gate/input/promql.js';
 import type { GateSample, Quantile, SideSample } from '../gate/types.js';
 
 const GROUP_LABELS = new Set(['destination_service', 'destination_version']);

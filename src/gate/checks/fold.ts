@@ -15,15 +15,15 @@
  * re-weighed with today's estimates. The promotion rule's power over the current step keeps its folded bins'
  * drift sums (under the regression to detect as it was then), their requests and their number.
  */
-import type { PolicySpec } from '../plan/schema.js';
-import { addCounts, emptyBin } from './bins.js';
-import { ALTERNATIVES } from './sequential.js';
+import type { PolicySpec } from '../../plan/schema.js';
+import { addCounts, emptyBin } from '../input/bins.js';
+import { ALTERNATIVES } from '../stats/sequential.js';
 import { lastSegmentFrom, totalOf, type Evidence, type Tape } from './sequential-common.js';
-import { driftSums, powerQuestion } from './promotion.js';
+import { driftSums, powerQuestion } from '../stats/promotion.js';
 import { errorChecks } from './sequential-errors.js';
 import { latencyChecks } from './sequential-latency.js';
 import { evidenceOf } from './sequential-verdict.js';
-import type { FoldedEvidence, FoldedTest, GateSample, PowerPrior } from './types.js';
+import type { FoldedEvidence, FoldedTest, GateSample, PowerPrior } from '../types.js';
 
 /** Final bins kept in full (20 minutes of the default policy's 30-s bins). */
 export const LIVE_BINS = 40;

@@ -1,6 +1,6 @@
 /** meshshift's own Prometheus metrics (prom-client), shared by the API and the workers of one process. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { MigrationSummary } from './store.js';
+import type { MigrationSummary } from '../store/store.js';
 import { isTerminalPhase } from '../engine/vocabulary.js';
 
 export interface ServiceMetrics {

@@ -23,7 +23,7 @@ import {
   type EvidenceBin,
   type RawSeries,
 } from './bins.js';
-import type { BinCounts, FoldedEvidence } from './types.js';
+import type { BinCounts, FoldedEvidence } from '../types.js';
 
 /** A series whose last sample is this much older than the final edge belonged to a pod that is gone. */
 const FORGET_MS = 10 * 60_000;
@@ -57,11 +57,46 @@ const KEPT_LABELS = ['__name__', 'le', 'response_code', 'grpc_response_status', 
 
 const keptLabels = (labels: Record<string, string>): Record<string, string> => {
   const out: Record<string, string> = {};
-  for (const k of KEPT_LABELS) if (labels[k] !== undefined) out[k] = labels[k];
+  for (const k of KEPT_LABELS) {
+    const v = labels[k];
+    if (v !== undefined) out[k] = intern(v);
+  }
   return out;
 };
 
 const copyCounts = (c: BinCounts): BinCounts => ({ ...c, buckets: [...c.buckets] });
+
+/**
+ * A series of the raw tail: its samples as one array of numbers, time and value interleaved. V8 keeps such an
+ * array as unboxed doubles (16 bytes a sample); `{ t, v }` objects took ~80 (the object and two boxed numbers).
+ */
+interface TailSeries {
+  labels: Record<string, string>;
+  tv: number[];
+}
+
+const lastT = (s: TailSeries): number => (s.tv.length ? s.tv[s.tv.length - 2]! : -Infinity);
+
+/** The tail series as the bins read it (built per analysis, garbage right after). */
+function rawOf(s: TailSeries): RawSeries {
+  const samples: RawSeries['samples'] = new Array(s.tv.length / 2);
+  for (let i = 0; i < samples.length; i++) samples[i] = { t: s.tv[2 * i]!, v: s.tv[2 * i + 1]! };
+  return { labels: s.labels, samples };
+}
+
+/**
+ * Kept label values, one string for every series and migration that shares it (JSON.parse makes a new string
+ * per occurrence: the metric name alone was 1.8 MB at 1,000 migrations). Bounded: when full the table starts
+ * again (strings already shared stay shared), so pods that come and go cannot grow it.
+ */
+const interned = new Map<string, string>();
+const intern = (v: string): string => {
+  const known = interned.get(v);
+  if (known !== undefined) return known;
+  if (interned.size >= 20_000) interned.clear();
+  interned.set(v, v);
+  return v;
+};
 
 /**
  * A final bin packed into one Float64Array (start, end, then each side's requests, errors, latency count and
@@ -104,7 +139,7 @@ function unpack(p: PackedBin): EvidenceBin {
 export class EvidenceLedger {
   private readonly final: PackedBin[] = [];
   private edge: number;
-  private readonly tail: Record<Side, Map<string, RawSeries>> = { source: new Map(), target: new Map() };
+  private readonly tail: Record<Side, Map<string, TailSeries>> = { source: new Map(), target: new Map() };
   private firstSeen = Infinity;
   private readTo = -Infinity;
   private step?: { since: number; source: BinCounts; target: BinCounts };
@@ -126,7 +161,7 @@ export class EvidenceLedger {
   get heldSamples(): number {
     let n = 0;
     for (const side of ['source', 'target'] as const)
-      for (const s of this.tail[side].values()) n += s.samples.length;
+      for (const s of this.tail[side].values()) n += s.tv.length / 2;
     return n;
   }
 
@@ -163,8 +198,8 @@ export class EvidenceLedger {
     this.merge('source', fresh.source);
     this.merge('target', fresh.target);
     this.readTo = at;
-    const source = [...this.tail.source.values()];
-    const target = [...this.tail.target.values()];
+    const source = [...this.tail.source.values()].map(rawOf);
+    const target = [...this.tail.target.values()].map(rawOf);
     const { bins, completeTo } = alignedBins(source, target, this.edge, this.binMs, at, this.firstSeen);
     const lag = Math.max(scrapeInterval(source), scrapeInterval(target));
     const finals = bins.filter((b) => b.end - b.start === this.binMs && b.end <= completeTo - lag);
@@ -200,12 +235,10 @@ export class EvidenceLedger {
       if (first && first.t < this.firstSeen) this.firstSeen = first.t;
       const k = seriesKey(s.labels);
       const known = map.get(k);
-      if (!known) {
-        map.set(k, { labels: keptLabels(s.labels), samples: [...s.samples] });
-        continue;
-      }
-      const last = known.samples.at(-1)?.t ?? -Infinity;
-      for (const p of s.samples) if (p.t > last) known.samples.push(p);
+      const into = known ?? { labels: keptLabels(s.labels), tv: [] };
+      if (!known) map.set(k, into);
+      const last = lastT(into);
+      for (const p of s.samples) if (p.t > last) into.tv.push(p.t, p.v);
     }
   }
 
@@ -226,14 +259,14 @@ export class EvidenceLedger {
   private trim(): void {
     for (const side of ['source', 'target'] as const) {
       for (const [k, s] of this.tail[side]) {
-        const last = s.samples.at(-1);
-        if (!last || last.t < this.edge - FORGET_MS) {
+        if (lastT(s) < this.edge - FORGET_MS) {
           this.tail[side].delete(k);
           continue;
         }
         let base = 0;
-        while (base + 1 < s.samples.length && s.samples[base + 1]!.t <= this.edge) base++;
-        if (base > 0) s.samples = s.samples.slice(base);
+        while (2 * (base + 1) < s.tv.length && s.tv[2 * (base + 1)]! <= this.edge) base++;
+        // A copy, not splice: V8 keeps a spliced array's capacity (the first read's, often 100+ samples).
+        if (base > 0) s.tv = s.tv.slice(2 * base);
       }
     }
   }

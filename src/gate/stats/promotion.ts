@@ -21,7 +21,7 @@
 import { pct } from './format.js';
 import { ALTERNATIVES, eventLogRatios, normalCdf, type Batch } from './sequential.js';
 import { normalQuantile } from './stats.js';
-import type { PowerPrior } from './types.js';
+import type { PowerPrior } from '../types.js';
 
 export const PROMOTION_MIN_EXPECTED_ERRORS = 3;
 /** The smallest absolute error-rate increase the power rule asks to detect (0.1 percentage points). */

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 
 const LUA_DIR = new URL('./lua/', import.meta.url);
 
@@ -16,14 +16,19 @@ export class LuaScript {
   constructor(
     readonly name: string,
     readonly lua: string,
-    readonly numberOfKeys: number,
+    /** How many keys it takes, or the fewest and the most for a script with optional keys. */
+    readonly numberOfKeys: number | readonly [min: number, max: number],
   ) {
     this.sha = createHash('sha1').update(lua).digest('hex');
   }
 
-  async run(redis: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
-    if (keys.length !== this.numberOfKeys)
-      throw new Error(`script ${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
+  async run(redis: RedisClient, keys: string[], args: Array<string | number>): Promise<unknown> {
+    const [min, max] =
+      typeof this.numberOfKeys === 'number' ? [this.numberOfKeys, this.numberOfKeys] : this.numberOfKeys;
+    if (keys.length < min || keys.length > max)
+      throw new Error(
+        `script ${this.name} takes ${min === max ? min : `${min}–${max}`} keys, got ${keys.length}`,
+      );
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {
@@ -33,7 +38,7 @@ export class LuaScript {
   }
 }
 
-export function loadScript(name: string, numberOfKeys: number): LuaScript {
+export function loadScript(name: string, numberOfKeys: LuaScript['numberOfKeys']): LuaScript {
   const file = new URL(`${name}.lua`, LUA_DIR);
   let lua: string;
   try {
@@ -41,7 +46,7 @@ export function loadScript(name: string, numberOfKeys: number): LuaScript {
   } catch (err) {
     throw new Error(
       `cannot read the Lua script ${fileURLToPath(file)} (${(err as Error).message}): ` +
-        'the build must copy src/service/lua next to the compiled store (npm run build does)',
+        'the build must copy src/store/lua next to the compiled store (npm run build does)',
     );
   }
   return new LuaScript(name, lua, numberOfKeys);
@@ -60,4 +65,5 @@ export const scripts = {
   forget: loadScript('migration-forget', 9),
   takeSlot: loadScript('slot-take', 2),
   routeClaim: loadScript('route-claim', 1),
+  commandPush: loadScript('command-push', [1, 2]),
 };

@@ -4,9 +4,9 @@
  * All numbers one analysis needs (requests, errors and latency quantiles of both sides) are asked in ONE query:
  * each sub-expression is tagged with `side` and `signal` labels via label_replace and joined with `or`.
  */
-import { formatDuration } from '../plan/duration.js';
-import { qualifyHost, type ResolvedPlan } from '../plan/load.js';
-import { QUANTILES, type MetricSelectors, type Quantile } from './types.js';
+import { formatDuration } from '../../plan/duration.js';
+import { qualifyHost, type ResolvedPlan } from '../../plan/load.js';
+import { QUANTILES, type MetricSelectors, type Quantile } from '../types.js';
 
 export type Side = 'source' | 'target';
 

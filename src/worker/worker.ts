@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import type { MetricsProvider } from '../gate/provider.js';
+import type { MetricsProvider } from '../gate/input/provider.js';
 import type { Logger } from '../log/logger.js';
 import { isTerminalPhase } from '../engine/vocabulary.js';
 import type { MtlsStep } from '../engine/effects.js';
@@ -22,9 +22,9 @@ import { systemClock, type Clock } from '../engine/clock.js';
 import { driveStep } from './drive-step.js';
 import type { ServiceMetrics } from './metrics.js';
 import { QUEUE_NAME, jobRetryDelay, type DriveJob, type MigrationQueue, type StartJob } from './queue.js';
-import type { RedisHealth } from './redis-health.js';
+import type { RedisHealth } from '../store/redis-health.js';
 import { clockRepeatStrategy } from './schedule.js';
-import { FencedError, type NewHistoryEntry, type RedisMigrationStore } from './store.js';
+import { FencedError, type NewHistoryEntry, type RedisMigrationStore } from '../store/store.js';
 
 export interface WorkerOptions {
   store: RedisMigrationStore;
@@ -73,7 +73,7 @@ export class MigrationWorker {
   async start(): Promise<void> {
     this.worker = new Worker(QUEUE_NAME, (job, token) => this.process(job, token), {
       connection: this.o.connection,
-      prefix: `${this.o.queue.prefix}:bull`,
+      prefix: this.o.queue.bullPrefix,
       concurrency: this.o.concurrency ?? 50,
       lockDuration: this.lockTtlMs,
       stalledInterval: Math.max(500, Math.min(30_000, Math.floor(this.lockTtlMs / 2))),

@@ -16,6 +16,14 @@
  *   {p}:indexes           string: version of these indexes (built once for data stored before them)
  *   {p}:active, {p}:active:ns:{namespace}   sets: concurrency slots of started migrations
  *   {p}:slack:done        set: migrations the Slack notifier has fully posted
+ * Requests and bookkeeping:
+ *   {p}:idem:{hash}       string: an operator command's Idempotency-Key answer (hash of caller, migration, key)
+ *   {p}:idem:submit:{hash}   string: a submission's Idempotency-Key answer (hash of caller and key)
+ *   {p}:route:{hash}      string: the migration shifting a VirtualService route
+ *   {p}:slack:seen:{kind}:{v}   string: replay protection for signed Slack requests
+ *   {p}:controller:command:{uid}   string: the MigrationPlan annotation command last consumed (per object uid)
+ *   {p}:controller:delete:{uid}    string: the deleted MigrationPlan's abort was sent (per object uid)
+ *   {p}:bull:…            BullMQ's own keys (the queue's prefix)
  *
  * With a hash-tagged prefix such as `{meshshift}` every key lands in one Redis Cluster slot, so the multi-key
  * scripts (commit touches a migration's keys and the indexes) stay single-slot.
@@ -47,6 +55,8 @@ export class InvalidIdError extends Error {
   }
 }
 
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
 /** Namespaces are DNS-1123 labels (the plan schema checks them); the slot sets are keyed by them. */
 const NAMESPACE_PATTERN = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -58,6 +68,10 @@ export class StoreKeys {
   readonly indexVersion: string;
   readonly active: string;
   readonly slackDone: string;
+  /** Prefix of the migration hashes (`{p}:m:`; the route claim script appends the holder's id). */
+  readonly migrationPrefix: string;
+  /** BullMQ's key prefix for the drive queue. */
+  readonly bull: string;
 
   constructor(readonly prefix = 'meshshift') {
     if (!prefix || /[\s:]$/.test(prefix))
@@ -69,6 +83,8 @@ export class StoreKeys {
     this.indexVersion = `${prefix}:indexes`;
     this.active = `${prefix}:active`;
     this.slackDone = `${prefix}:slack:done`;
+    this.migrationPrefix = `${prefix}:m:`;
+    this.bull = `${prefix}:bull`;
   }
 
   private id(id: string): string {
@@ -77,7 +93,7 @@ export class StoreKeys {
   }
 
   migration(id: string): string {
-    return `${this.prefix}:m:${this.id(id)}`;
+    return `${this.migrationPrefix}${this.id(id)}`;
   }
   history(id: string): string {
     return `${this.migration(id)}:history`;
@@ -104,7 +120,26 @@ export class StoreKeys {
   }
   /** Which migration is shifting a VirtualService route (`routeIdentity`; hashed, so any text is safe). */
   route(identity: string): string {
-    return `${this.prefix}:route:${createHash('sha256').update(identity).digest('hex').slice(0, 32)}`;
+    return `${this.prefix}:route:${sha256(identity).slice(0, 32)}`;
+  }
+  /**
+   * An operator command's Idempotency-Key answer, scoped to the caller and the migration (a hash, so any text is
+   * safe; the same hash tag as the inbox).
+   */
+  commandIdempotency(caller: string, migration: string, key: string): string {
+    return `${this.prefix}:idem:${sha256(`${caller}\n${migration}\n${key}`).slice(0, 32)}`;
+  }
+  /** A submission's Idempotency-Key answer, scoped to the caller (a hash, so any text is safe). */
+  submitIdempotency(caller: string, key: string): string {
+    return `${this.prefix}:idem:submit:${sha256(`${caller}\n${key}`).slice(0, 32)}`;
+  }
+  /** The controller's record of the annotation command it last consumed on a MigrationPlan (by object uid). */
+  controllerCommand(uid: string): string {
+    return `${this.prefix}:controller:command:${uid}`;
+  }
+  /** Set once the controller has sent the abort for a deleted MigrationPlan (by object uid). */
+  controllerDelete(uid: string): string {
+    return `${this.prefix}:controller:delete:${uid}`;
   }
   /** Every key that holds one migration's data (what retention expires). */
   all(id: string): string[] {

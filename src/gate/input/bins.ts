@@ -18,7 +18,7 @@
  */
 import { isErrorSeries } from './promql.js';
 import { ISTIO_LATENCY_BUCKETS_MS } from './buckets.js';
-import type { BinCounts } from './types.js';
+import type { BinCounts } from '../types.js';
 
 /** Raw samples of one counter series (a range-vector query's answer). */
 export interface RawSeries {

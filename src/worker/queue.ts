@@ -7,7 +7,8 @@ import { Queue, type ConnectionOptions, type Job, type RepeatOptions } from 'bul
 import { Redis } from 'ioredis';
 import type { Clock } from '../engine/clock.js';
 import { systemClock } from '../engine/clock.js';
-import { redisOptions } from './redis-connection.js';
+import { StoreKeys } from '../store/keys.js';
+import { redisOptions } from '../store/redis-connection.js';
 import { clockRepeatStrategy } from './schedule.js';
 
 export const QUEUE_NAME = 'meshshift-migrations';
@@ -26,8 +27,8 @@ export type JobData = DriveJob | StartJob | Record<string, never>;
 export const driveJobId = (id: string, seq: number) => `${id}-s${seq}`;
 export const cronSchedulerId = (id: string) => `start-${id}`;
 
-/** One node from a redis:// URL; `src/service/redis-connection.ts` builds Sentinel and Cluster connections. */
-export { redisOptions, type RedisSettings } from './redis-connection.js';
+/** One node from a redis:// URL; `src/store/redis-connection.ts` builds Sentinel and Cluster connections. */
+export { redisOptions, type RedisSettings } from '../store/redis-connection.js';
 
 export function connectRedis(url: string, name: string): Redis {
   return new Redis({ ...redisOptions(url), connectionName: name, lazyConnect: false });
@@ -50,15 +51,18 @@ const DRIVE_OPTS = {
 
 export class MigrationQueue {
   readonly queue: Queue;
+  /** BullMQ's key prefix (`{p}:bull`), shared with the workers. */
+  readonly bullPrefix: string;
 
   constructor(
     connection: ConnectionOptions,
     readonly prefix: string,
     private readonly clock: Clock = systemClock,
   ) {
+    this.bullPrefix = new StoreKeys(prefix).bull;
     this.queue = new Queue(QUEUE_NAME, {
       connection,
-      prefix: `${prefix}:bull`,
+      prefix: this.bullPrefix,
       settings: { repeatStrategy: clockRepeatStrategy(clock) },
     });
   }
