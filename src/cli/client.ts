@@ -3,7 +3,8 @@
  * The token comes from --token-file or $MESHSHIFT_TOKEN (never from a flag, so it stays out of shell history).
  */
 import type { MigrationView } from '../engine/view.js';
-import { isTerminalPhase } from '../engine/vocabulary.js';
+import type { HistoryEntry } from '../engine/history.js';
+import { COMMAND_WORDS, isTerminalPhase, type CommandWord } from '../engine/vocabulary.js';
 import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -23,12 +24,8 @@ interface Io {
   err: (s: string) => void;
 }
 
-interface HistoryItem {
-  id: string;
-  type: string;
-  at: number;
-  [k: string]: unknown;
-}
+/** A history entry as the API answers it (the service parsed it into the engine's union). */
+type HistoryItem = HistoryEntry;
 
 /** What the API answers for a migration: the engine's one view. */
 type MigrationJson = MigrationView;
@@ -124,7 +121,7 @@ function phaseText(m: MigrationJson): string {
   const p =
     m.phase === 'completed'
       ? green(m.phase)
-      : ['rolledBack', 'aborted', 'failed'].includes(m.phase)
+      : isTerminalPhase(m.phase) // finished any other way: rolled back, aborted, failed
         ? red(m.phase)
         : ['paused', 'awaitingApproval', 'pending'].includes(m.phase)
           ? yellow(m.phase)
@@ -136,29 +133,33 @@ export function renderHistory(h: HistoryItem): string {
   const t = dim(new Date(h.at).toISOString().slice(11, 19));
   switch (h.type) {
     case 'submitted':
-      return `${t} submitted by ${String(h.by)}: steps ${(h.steps as number[]).join(' → ')} %`;
+      return `${t} submitted by ${h.by}: steps ${h.steps.join(' → ')} %`;
     case 'weight':
       return h.rollback
         ? `${t} ${red('⟲ rolled back')} to 0 % target`
-        : `${t} ${bold('→')} ${bar(Number(h.weight))} ${String(h.weight).padStart(3)} % target${h.wrote ? '' : dim(' (already set)')}`;
+        : `${t} ${bold('→')} ${bar(h.weight)} ${String(h.weight).padStart(3)} % target${h.wrote ? '' : dim(' (already set)')}`;
     case 'verdict':
-      return `${t}   ${h.outcome === 'pass' ? green('✓ pass') : h.outcome === 'fail' ? red('✗ FAIL') : yellow('? inconclusive')} at ${String(h.weight)} %: ${String(h.summary)}`;
+      return `${t}   ${h.outcome === 'pass' ? green('✓ pass') : h.outcome === 'fail' ? red('✗ FAIL') : yellow('? inconclusive')} at ${h.weight} %: ${h.summary}`;
     case 'phase':
-      return `${t} ${String(h.from)} → ${bold(String(h.phase))}${h.reason ? `: ${String(h.reason)}` : ''}`;
+      return `${t} ${String(h.from)} → ${bold(h.phase)}${h.reason ? `: ${h.reason}` : ''}`;
     case 'command':
-      return `${t} command ${String(h.command)} by ${String(h.by)}: ${h.accepted ? 'accepted' : red(`refused — ${String(h.refused ?? h.reason ?? '')}`)}`;
+      return `${t} command ${h.command} by ${String(h.by)}: ${h.accepted ? 'accepted' : red(`refused — ${h.refused ?? h.reason ?? ''}`)}`;
     case 'takeover':
-      return `${t} ${yellow('worker takeover')}: ${String(h.text)}`;
+      return `${t} ${yellow('worker takeover')}: ${h.text}`;
     case 'waiting':
-      return `${t} ${yellow('waiting')}: ${String(h.reason)}`;
+      return `${t} ${yellow('waiting')}: ${h.reason}`;
     case 'preflight':
-      return `${t} preflight ${h.ok ? green('passed') : red('FAILED')}${Number(h.initialWeight) > 0 ? yellow(` — ${Number(h.initialWeight)} % already on the target (inherited): judged before it grows`) : ''}`;
+      return `${t} preflight ${h.ok ? green('passed') : red('FAILED')}${h.initialWeight > 0 ? yellow(` — ${h.initialWeight} % already on the target (inherited): judged before it grows`) : ''}`;
     case 'rollbackRetry':
-      return `${t} ${red(`ROLLBACK WRITE FAILED (attempt ${String(h.attempt)})`)}: ${String(h.error)} — retrying`;
+      return `${t} ${red(`ROLLBACK WRITE FAILED (attempt ${h.attempt})`)}: ${h.error} — retrying`;
     case 'writeRetry':
-      return `${t} ${yellow(`write of ${String(h.weight)} % failed (attempt ${String(h.attempt)})`)}: ${String(h.error)} — holding at ${String(h.held)} %, retrying`;
+      return `${t} ${yellow(`write of ${h.weight} % failed (attempt ${h.attempt})`)}: ${h.error} — holding at ${h.held} %, retrying`;
+    case 'schedule':
+      return `${t} schedule: ${h.text}`;
+    case 'unreadable':
+      return `${t} unreadable: ${h.error}`;
     default:
-      return `${t} ${h.type}${h.text ? `: ${String(h.text)}` : ''}`;
+      return `${t} ${h.type}`;
   }
 }
 
@@ -284,12 +285,14 @@ export function registerClientCommands(program: Command, setCode: (code: number)
       }),
     );
 
-  for (const [verb, what] of [
-    ['promote', 'approve the next step'],
-    ['pause', 'hold the current weight (still guarded)'],
-    ['resume', 'continue a paused migration'],
-    ['abort', 'roll back to 100 % VM'],
-  ] as const) {
+  const help: Record<CommandWord, string> = {
+    promote: 'approve the next step',
+    pause: 'hold the current weight (still guarded)',
+    resume: 'continue a paused migration',
+    abort: 'roll back to 100 % VM',
+  };
+  for (const verb of COMMAND_WORDS) {
+    const what = help[verb];
     withServer(program.command(verb).description(what).argument('<id>'))
       .option('--reason <text>', 'recorded in the history')
       .action(

@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { PrometheusProvider } from '../gate/prometheus.js';
 import type { MetricsProvider } from '../gate/input/provider.js';
-import type { CommandType } from '../machine/types.js';
+import { commandOf } from '../engine/vocabulary.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { IstioMeshAdapter } from '../mesh/istio.js';
 import { PeerAuthenticationAdapter } from '../mesh/peer-authentication.js';
@@ -64,17 +64,11 @@ export async function driveMigration(
   });
   await runner.start();
 
-  const commands: Record<string, CommandType> = {
-    promote: 'PROMOTE',
-    pause: 'PAUSE',
-    resume: 'RESUME',
-    abort: 'ABORT',
-  };
   const rl = io.stdin ? createInterface({ input: io.stdin, terminal: false }) : undefined;
   rl?.on('line', (line) => {
     const [word, ...rest] = line.trim().split(/\s+/);
     if (!word) return;
-    const cmd = commands[word.toLowerCase()];
+    const cmd = commandOf(word.toLowerCase());
     if (!cmd) {
       io.stderr.write(`unknown command "${word}": type promote, pause, resume or abort [reason]\n`);
       return;

@@ -5,7 +5,7 @@
  * service, which refuses what the migration cannot accept now) and clears it; who asked comes from the
  * object's managedFields (the field manager that set the annotation, e.g. kubectl-annotate).
  */
-import { COMMANDS, type CommandType } from '../engine/vocabulary.js';
+import { COMMAND_WORDS, commandOf, type CommandType } from '../engine/vocabulary.js';
 import type { ManagedFieldsEntry, MigrationPlanObject } from './types.js';
 
 export const COMMAND_ANNOTATION = 'meshshift.io/command';
@@ -28,21 +28,21 @@ export function requesterOf(managed: readonly ManagedFieldsEntry[] | undefined):
 }
 
 /** The command an object's annotations ask for, or undefined when there is none. */
-export function commandOf(obj: MigrationPlanObject): ParsedCommand | undefined {
+export function commandRequestOf(obj: MigrationPlanObject): ParsedCommand | undefined {
   const raw = obj.metadata.annotations?.[COMMAND_ANNOTATION];
   if (raw === undefined) return undefined;
-  const type = raw.trim().toUpperCase();
-  if (!(COMMANDS as readonly string[]).includes(type)) {
+  const type = commandOf(raw.trim().toLowerCase());
+  if (!type) {
     return {
       ok: false,
       raw,
-      message: `annotation ${COMMAND_ANNOTATION}=${JSON.stringify(raw)} is not a command: use one of ${COMMANDS.map((c) => c.toLowerCase()).join(', ')}`,
+      message: `annotation ${COMMAND_ANNOTATION}=${JSON.stringify(raw)} is not a command: use one of ${COMMAND_WORDS.join(', ')}`,
     };
   }
   const reason = obj.metadata.annotations?.[REASON_ANNOTATION];
   return {
     ok: true,
-    type: type as CommandType,
+    type,
     ...(reason ? { reason } : {}),
     by: `kubernetes:${requesterOf(obj.metadata.managedFields) ?? 'unknown'}`,
     raw,

@@ -5,6 +5,7 @@
  * Event gets AlreadyExists instead of a duplicate.
  */
 import * as k8s from '@kubernetes/client-node';
+import type { StoredRecord } from '../engine/history.js';
 import { KubeApiError, toKubeError } from '../mesh/kube/errors.js';
 import { CRD_GROUP, CRD_KIND, CRD_VERSION } from './crd-schema.js';
 
@@ -19,15 +20,14 @@ export interface EventSpec {
   note: string;
 }
 
-type Entry = { type: string; [k: string]: unknown };
-const pct = (v: unknown): string => `${Number(v)} %`;
+const pct = (v: number): string => `${v} %`;
+const because = (reason: string | undefined): string => (reason ? `: ${reason}` : '');
 
 /** The Event for one history entry, or undefined when it is not part of the story (passing verdicts, …). */
-export function eventForEntry(e: Entry): EventSpec | undefined {
-  const why = typeof e.reason === 'string' && e.reason ? `: ${e.reason}` : '';
+export function eventForEntry(e: StoredRecord): EventSpec | undefined {
   switch (e.type) {
     case 'submitted':
-      return { type: 'Normal', reason: 'Submitted', action: 'Submit', note: `submitted by ${String(e.by)}` };
+      return { type: 'Normal', reason: 'Submitted', action: 'Submit', note: `submitted by ${e.by}` };
     case 'started':
       return { type: 'Normal', reason: 'Started', action: 'Start', note: `steps ${JSON.stringify(e.steps)}` };
     case 'weight':
@@ -50,7 +50,7 @@ export function eventForEntry(e: Entry): EventSpec | undefined {
         type: 'Warning',
         reason: e.outcome === 'fail' ? 'AnalysisFailed' : 'AnalysisInconclusive',
         action: 'Analyse',
-        note: `at ${pct(e.weight)}: ${String(e.summary ?? e.outcome)}`,
+        note: `at ${pct(e.weight)}: ${e.summary || e.outcome}`,
       };
     case 'phase':
       if (e.phase === 'paused')
@@ -58,7 +58,7 @@ export function eventForEntry(e: Entry): EventSpec | undefined {
           type: 'Warning',
           reason: 'Paused',
           action: 'Pause',
-          note: `paused at ${pct(e.weight)}${why}`,
+          note: `paused at ${pct(e.weight)}${because(e.reason)}`,
         };
       if (e.phase === 'awaitingApproval')
         return {
@@ -68,21 +68,26 @@ export function eventForEntry(e: Entry): EventSpec | undefined {
           note: `waiting for promote at ${pct(e.weight)}`,
         };
       if (e.phase === 'rollingBack')
-        return { type: 'Warning', reason: 'RollingBack', action: 'Rollback', note: `rolling back${why}` };
+        return {
+          type: 'Warning',
+          reason: 'RollingBack',
+          action: 'Rollback',
+          note: `rolling back${because(e.reason)}`,
+        };
       return undefined;
     case 'command':
       return e.accepted
         ? {
             type: 'Normal',
             reason: 'CommandAccepted',
-            action: String(e.command),
-            note: `${String(e.command)} by ${String(e.by ?? 'unknown')}`,
+            action: e.command,
+            note: `${e.command} by ${e.by ?? 'unknown'}`,
           }
         : {
             type: 'Warning',
             reason: 'CommandRefused',
-            action: String(e.command),
-            note: `${String(e.command)} refused: ${String(e.refused ?? '')}`,
+            action: e.command,
+            note: `${e.command} refused: ${e.refused ?? ''}`,
           };
     case 'finished':
       if (e.phase === 'completed')
@@ -96,10 +101,10 @@ export function eventForEntry(e: Entry): EventSpec | undefined {
         type: 'Warning',
         reason: e.phase === 'aborted' ? 'Aborted' : e.phase === 'failed' ? 'Failed' : 'RolledBack',
         action: 'Finish',
-        note: `${String(e.phase)}${why}`,
+        note: `${e.phase}${because(e.reason)}`,
       };
     case 'takeover':
-      return { type: 'Normal', reason: 'WorkerTakeover', action: 'Takeover', note: String(e.text ?? '') };
+      return { type: 'Normal', reason: 'WorkerTakeover', action: 'Takeover', note: e.text };
     default:
       return undefined;
   }

@@ -13,10 +13,10 @@ import { possibleOf, viewOf } from '../engine/view.js';
 import { isTerminalPhase } from '../engine/vocabulary.js';
 import { KubeApiError, isConflict, isNotFound, toKubeError } from '../mesh/kube/errors.js';
 import { ValidationError } from '../plan/errors.js';
-import { CommandRefusedError, type MigrationService } from '../service/service.js';
+import { CommandRefusedError, trustedPrincipal, type MigrationService } from '../service/service.js';
 import { StoreKeys } from '../store/keys.js';
 import type { MigrationRecord, RedisMigrationStore } from '../store/store.js';
-import { clearCommandPatch, commandOf } from './commands.js';
+import { clearCommandPatch, commandRequestOf } from './commands.js';
 import { CRD_GROUP as GROUP, CRD_PLURAL as PLURAL, CRD_VERSION as VERSION } from './crd-schema.js';
 import { eventForEntry, type EventRecorder, type EventSpec } from './events.js';
 import { mirrorStatus, settleConditions, type PlanStatus, type WantedCondition } from './status.js';
@@ -150,7 +150,7 @@ export class Reconciler {
 
   /** Sends the command an annotation asks for (once per annotation version), then clears the annotation. */
   private async consumeCommand(obj: MigrationPlanObject, rec: MigrationRecord): Promise<MigrationPlanObject> {
-    const cmd = commandOf(obj);
+    const cmd = commandRequestOf(obj);
     if (!cmd) return obj;
     const rv = obj.metadata.resourceVersion ?? '';
     const doneKey = this.keys.controllerCommand(obj.metadata.uid ?? '');
@@ -167,9 +167,17 @@ export class Reconciler {
         try {
           // Keyed by the annotation as read (object, value, resourceVersion): a controller that takes over from
           // one killed between sending and recording it replays the answer instead of sending it twice.
-          await this.o.service.command(rec.id, cmd.type, cmd.by, cmd.reason, {
-            idempotencyKey: `${obj.metadata.uid ?? ''}:${stamp}`.replace(/[^\x21-\x7e]/g, '_').slice(0, 255),
-          });
+          // Kubernetes RBAC authorised whoever set the annotation: the controller sends it as theirs.
+          await this.o.service.commandAs(
+            trustedPrincipal(cmd.by),
+            rec.id,
+            { type: cmd.type, ...(cmd.reason ? { reason: cmd.reason } : {}) },
+            {
+              idempotencyKey: `${obj.metadata.uid ?? ''}:${stamp}`
+                .replace(/[^\x21-\x7e]/g, '_')
+                .slice(0, 255),
+            },
+          );
         } catch (err) {
           if (!(err instanceof CommandRefusedError)) throw err;
           await this.event(obj, `command-${rv}`, {
@@ -237,7 +245,10 @@ export class Reconciler {
       const key = this.keys.controllerDelete(obj.metadata.uid ?? '');
       if (possible.includes('ABORT') && (await this.o.redis.set(key, '1', 'EX', 3600, 'NX')) === 'OK') {
         await this.o.service
-          .command(id, 'ABORT', 'kubernetes:delete', 'the MigrationPlan was deleted')
+          .commandAs(trustedPrincipal('kubernetes:delete'), id, {
+            type: 'ABORT',
+            reason: 'the MigrationPlan was deleted',
+          })
           .catch((err: unknown) => {
             if (!(err instanceof CommandRefusedError)) throw err;
           });

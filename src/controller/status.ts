@@ -5,6 +5,7 @@
  * understand it. Pure: no I/O.
  */
 import { stepLabel } from '../engine/step-label.js';
+import type { HistoryEntry, VerdictRecord } from '../engine/history.js';
 import type { MigrationView } from '../engine/view.js';
 import { isTerminalPhase } from '../engine/vocabulary.js';
 
@@ -47,7 +48,7 @@ export interface PlanStatus {
 /** A condition the controller wants, before transition times are settled. */
 export type WantedCondition = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
 
-const STARTS = ['started', 'preflight', 'phase', 'weight'];
+const STARTS: readonly HistoryEntry['type'][] = ['started', 'preflight', 'phase', 'weight'];
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** kstatus conditions for a migration's phase. */
@@ -98,21 +99,15 @@ export function settleConditions(
 }
 
 /** A history verdict entry as status shows it. */
-export function verdictStatus(e: Record<string, unknown>): VerdictStatus {
-  return {
-    outcome: String(e.outcome),
-    weight: Number(e.weight),
-    summary: String(e.summary ?? ''),
-    at: iso(Number(e.at)),
-    checks: Array.isArray(e.checks) ? (e.checks as VerdictStatus['checks']) : [],
-  };
+export function verdictStatus(e: VerdictRecord): VerdictStatus {
+  return { outcome: e.outcome, weight: e.weight, summary: e.summary, at: iso(e.at), checks: e.checks };
 }
 
 /** The status for a migration the service drives, given the newest history entries since the last mirror. */
 export function mirrorStatus(args: {
   previous: PlanStatus;
   view: MigrationView;
-  entries: readonly { id: string; type: string; at: number; [k: string]: unknown }[];
+  entries: readonly HistoryEntry[];
   generation: number;
   extraConditions?: readonly WantedCondition[];
   now: number;

@@ -1,6 +1,7 @@
 /**
- * The engine: one bounded piece of a migration's progress. Every driver — `meshshift run`'s timer, the BullMQ
- * worker, the controller — calls `advance` and only decides *when* to call it again and where to keep the result.
+ * The engine: one bounded piece of a migration's progress. Both drivers — `meshshift run`'s timer and the BullMQ
+ * worker's drive step — call `advance` and only decide *when* to call it again and where to keep the result (the
+ * controller does not: it submits and commands through the service, and a worker advances the migration).
  *
  *   restore the persisted snapshot (an effect that was in flight runs again; mesh writes are idempotent)
  *   → apply operator commands (ABORT first and alone) → START when the driver says it may

@@ -1,10 +1,13 @@
 /**
  * What happens to a migration, as one typed union: the engine emits these while it advances (the CLI prints them,
  * `--output json` emits one per line), and drivers store them as the migration's history (verdicts compacted).
+ * What is read back is parsed here (`parseHistoryRecord`), once, into the same union: every renderer (CLI, Slack,
+ * dashboard, controller Events) switches on `type` and reads typed fields. Node-free (the dashboard bundle reads
+ * these types): it imports only import-free files.
  */
-import type { Verdict } from '../gate/types.js';
-import type { PreflightCheck } from '../mesh/types.js';
-import type { Phase } from './vocabulary.js';
+import type { CheckOutcome, SideSample, Verdict } from '../gate/types.js';
+import type { PreflightCheck } from '../mesh/preflight-check.js';
+import { PHASES, type Phase } from './phases.js';
 
 type At = { at: number };
 
@@ -45,14 +48,17 @@ export type EngineEvent =
     } & At)
   | ({ type: 'finished'; phase: Phase; weight: number; reason?: string; durationMs: number } & At);
 
+/** One side's numbers in a stored verdict; a sequential sample also carries the side's own histogram bounds. */
+export type SampleSide = SideSample & { bounds?: readonly number[] };
+
 /** A verdict as history keeps it: the checks with their numbers, and the raw sample's totals. */
 export interface VerdictRecord extends At {
   type: 'verdict';
   outcome: Verdict['outcome'];
   weight: number;
   summary: string;
-  checks: { name: string; outcome: string; observed?: number; threshold?: number }[];
-  sample?: { source: unknown; target: unknown; windowMs: number; queries: number };
+  checks: { name: string; outcome: CheckOutcome; observed?: number; threshold?: number }[];
+  sample?: { source: SampleSide; target: SampleSide; windowMs: number; queries: number };
 }
 
 /** Events the service's drivers add (submission, schedule waits, takeovers). */
@@ -94,10 +100,80 @@ export const HISTORY_TYPES = [
   'schedule',
   'takeover',
 ] as const satisfies readonly HistoryType[];
-type HistoryType = EngineEvent['type'] | DriverEvent['type'];
+export type HistoryType = EngineEvent['type'] | DriverEvent['type'];
 
 /** One history entry before it is stored. */
 export type HistoryRecord = Exclude<EngineEvent, { type: 'verdict' }> | VerdictRecord | DriverEvent;
+
+/** A stored entry that could not be read back as a record (kept, so that paging and cursors still work). */
+export interface UnreadableRecord extends At {
+  type: 'unreadable';
+  /** What was wrong with it. */
+  error: string;
+}
+
+/** What a stored entry reads back as: a record, or what could not be read. */
+export type StoredRecord = HistoryRecord | UnreadableRecord;
+
+/** A history entry as a driver stored it: the record, its stream id (the paging cursor) and sequence number. */
+export type HistoryEntry = StoredRecord & {
+  /** Redis stream id (time-ordered); also the paging cursor. */
+  id: string;
+  seq: number;
+  /** On the latest entry of a compacted run: the run's length (its first entry is kept too) and its start. */
+  run?: { length: number; since: number };
+};
+
+type FieldKind = 'string' | 'number' | 'boolean' | 'array' | 'object' | 'phase';
+/** The fields each type of record must have, and of what kind (optional fields are not listed). */
+const REQUIRED: { [T in HistoryType]: Record<string, FieldKind> } = {
+  submitted: { by: 'string', plan: 'string', namespace: 'string', policy: 'string', steps: 'array' },
+  started: { migration: 'string', policy: 'string', steps: 'array', resumed: 'boolean' },
+  preflight: { ok: 'boolean', checks: 'array', initialWeight: 'number' },
+  phase: { phase: 'phase', weight: 'number' },
+  weight: { weight: 'number', previous: 'number', wrote: 'boolean', attempts: 'number' },
+  verdict: { outcome: 'string', weight: 'number', summary: 'string', checks: 'array' },
+  mtls: { ok: 'boolean', changed: 'boolean', message: 'string' },
+  command: { command: 'string', accepted: 'boolean' },
+  rollbackRetry: { attempt: 'number', retryAt: 'number', error: 'string' },
+  writeRetry: { weight: 'number', held: 'number', attempt: 'number', retryAt: 'number', error: 'string' },
+  finished: { phase: 'phase', weight: 'number', durationMs: 'number' },
+  waiting: { reason: 'string' },
+  schedule: { text: 'string' },
+  takeover: { by: 'string', from: 'string', sinceMs: 'number', text: 'string' },
+};
+
+function kindOf(v: unknown, kind: FieldKind): boolean {
+  switch (kind) {
+    case 'array':
+      return Array.isArray(v);
+    case 'object':
+      return typeof v === 'object' && v !== null && !Array.isArray(v);
+    case 'phase':
+      return (PHASES as readonly unknown[]).includes(v);
+    default:
+      return typeof v === kind;
+  }
+}
+
+/**
+ * A value read back from storage (parsed JSON) as a history record: its `type` is known, `at` is a time and the
+ * type's required fields are there with the right kinds. Anything else is an UnreadableRecord saying why.
+ */
+export function parseHistoryRecord(v: unknown): StoredRecord {
+  const o = (typeof v === 'object' && v !== null && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
+  const at = typeof o.at === 'number' && Number.isFinite(o.at) ? o.at : 0;
+  const type = o.type;
+  if (typeof type !== 'string' || !(HISTORY_TYPES as readonly string[]).includes(type))
+    return { type: 'unreadable', at, error: `unknown history entry type ${JSON.stringify(type)}` };
+  if (typeof o.at !== 'number') return { type: 'unreadable', at, error: `${type} entry without a time` };
+  const wrong = Object.entries(REQUIRED[type as HistoryType])
+    .filter(([field, kind]) => !kindOf(o[field], kind))
+    .map(([field, kind]) => `${field} (${kind})`);
+  if (wrong.length)
+    return { type: 'unreadable', at, error: `${type} entry without a valid ${wrong.join(', ')}` };
+  return o as HistoryRecord; // checked above, field by field
+}
 
 /** Compact, JSON-friendly history entry for an engine event (verdicts keep their numbers, not the raw sample). */
 export function historyOf(e: EngineEvent): HistoryRecord {

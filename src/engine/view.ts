@@ -4,7 +4,9 @@
  */
 import type { ResolvedPlan } from '../plan/load.js';
 import { runConfig } from './config.js';
-import { routeNameOf, type RouteName } from './route-label.js';
+import type { Verdict } from '../gate/types.js';
+import type { MigrationView } from './migration-view.js';
+import { routeNameOf } from './route-label.js';
 import { initialSnapshot, inspect, phaseOf, possibleCommands, type CommandType } from './vocabulary.js';
 
 /** What a driver keeps about a migration (the service's Redis record satisfies it). */
@@ -27,33 +29,7 @@ export interface ViewSource {
   lastVerdict?: unknown;
 }
 
-export interface MigrationView {
-  id: string;
-  name: string;
-  namespace: string;
-  /** The route it shifts: HTTPRoute or VirtualService, namespace and name (`routeLabel` says it for people). */
-  route: RouteName;
-  phase: string;
-  weight: number;
-  steps: number[];
-  policy: string;
-  reason?: string;
-  /** Commands the migration accepts right now (PROMOTE, PAUSE, RESUME, ABORT). */
-  possible: CommandType[];
-  createdAt: string;
-  createdBy: string;
-  updatedAt: string;
-  nextWakeAt?: string;
-  schedule?: ResolvedPlan['schedule'];
-  heldByWindow: boolean;
-  seq: number;
-  lastVerdict?: unknown;
-  /**
-   * Steps reached: the 1-based step being applied or held (0 before the first), kept through a rollback or an
-   * abort, so a migration rolled back from 5 % of [1, 5, …] reads "2/6 (rolled back)".
-   */
-  stepsReached?: number;
-}
+export type { MigrationView } from './migration-view.js';
 
 /** The commands a stored migration accepts now, and its phase as the machine sees it. */
 export function possibleOf(src: Pick<ViewSource, 'plan' | 'snapshot' | 'timeScale' | 'createdAt'>): {
@@ -90,7 +66,8 @@ export function viewOf(rec: ViewSource): MigrationView {
     ...(rec.plan.schedule ? { schedule: rec.plan.schedule } : {}),
     heldByWindow: rec.heldByWindow,
     seq: rec.seq,
-    ...(rec.lastVerdict ? { lastVerdict: rec.lastVerdict } : {}),
+    // The drive step stores the machine's last verdict (a gate Verdict) as JSON.
+    ...(rec.lastVerdict ? { lastVerdict: rec.lastVerdict as Verdict } : {}),
     stepsReached: now.stepsReached,
   };
 }

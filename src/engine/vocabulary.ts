@@ -6,28 +6,28 @@
 import { createActor, type SnapshotFrom } from 'xstate';
 import { migrationMachine, type MigrationMachine } from '../machine/migration.js';
 import { WRITE_FAILURE_GRACE_MS } from '../machine/context.js';
-import type { MachineConfig, MigrationContext } from '../machine/types.js';
+import type { Phase } from './phases.js';
+import { COMMANDS, type CommandType, type MachineConfig, type MigrationContext } from '../machine/types.js';
 
-export const PHASES = [
-  'pending',
-  'preflight',
-  'shifting',
-  'awaitingApproval',
-  'paused',
-  'rollingBack',
-  'securing',
-  'completed',
-  'rolledBack',
-  'aborted',
-  'failed',
-] as const;
-export type Phase = (typeof PHASES)[number];
+export { PHASES, TERMINAL_PHASES, isTerminalPhase, type Phase } from './phases.js';
+export { COMMANDS, type CommandType };
 
-export const TERMINAL_PHASES: readonly Phase[] = ['completed', 'rolledBack', 'aborted', 'failed'];
-export const isTerminalPhase = (p: string): boolean => (TERMINAL_PHASES as readonly string[]).includes(p);
+/** A command as people type it: `promote`, `pause`, `resume`, `abort`. */
+export type CommandWord = Lowercase<CommandType>;
+export const commandWord = (c: CommandType): CommandWord => c.toLowerCase() as CommandWord;
+/** The command words, in the order of COMMANDS. */
+export const COMMAND_WORDS = COMMANDS.map(commandWord) as [CommandWord, ...CommandWord[]];
 
-export const COMMANDS = ['PROMOTE', 'PAUSE', 'RESUME', 'ABORT'] as const;
-export type CommandType = (typeof COMMANDS)[number];
+/**
+ * The command a lowercase word names ('promote' → 'PROMOTE'), undefined for anything else. Every interface that
+ * takes a command word (HTTP API, CLI, Slack, dashboard, the controller's annotation) reads it here.
+ */
+export const isCommandWord = (word: string): word is CommandWord => commandOf(word) !== undefined;
+export function commandOf(word: CommandWord): CommandType;
+export function commandOf(word: string): CommandType | undefined;
+export function commandOf(word: string): CommandType | undefined {
+  return COMMANDS.find((c) => commandWord(c) === word);
+}
 
 export type MigrationSnapshot = SnapshotFrom<MigrationMachine>;
 

@@ -105,9 +105,11 @@ export type MigrationEvent =
   | ({ type: 'RESUME' } & Stamp & Who)
   | ({ type: 'ABORT'; reason?: string } & Stamp & Who);
 
-export type CommandType = 'PROMOTE' | 'PAUSE' | 'RESUME' | 'ABORT';
+/** The operator commands, in a stable order (the one definition; engine/vocabulary.ts re-exports it). */
+export const COMMANDS = ['PROMOTE', 'PAUSE', 'RESUME', 'ABORT'] as const;
+export type CommandType = (typeof COMMANDS)[number];
 
-// Actor contracts. The runner provides implementations; the machine only knows these shapes.
+// Actor contracts. The engine provides the implementations (engine/effects.ts); the machine only knows these shapes.
 export interface PreflightOutput {
   at: number;
   initialWeight: number;
@@ -144,6 +146,3 @@ export interface SecureOutput {
 export interface RollbackOutput {
   at: number;
 }
-
-/** Thrown by setWeight on drift; owned by the mesh layer, re-exported for existing importers. */
-export { DriftError } from '../mesh/errors.js';

@@ -1,21 +1,9 @@
 /** What the engine needs from the mesh: a small interface, so tests and other meshes can plug in. */
 import type { MetricSelectors } from '../gate/types.js';
 import type { ResolvedPlan } from '../plan/load.js';
+import type { PreflightCheck } from './preflight-check.js';
 
-export interface PreflightCheck {
-  id: string;
-  ok: boolean;
-  message: string;
-  /** What to do about it, when not ok. */
-  fix?: string;
-  /** The check could not run (API or Prometheus unavailable, 5xx, timeout): waited out, however long it takes. */
-  transient?: boolean;
-  /**
-   * Nothing was found wrong, but the evidence is not there yet (Prometheus has seen no traffic so far): tried a few
-   * more times before it ends the migration.
-   */
-  awaiting?: boolean;
-}
+export type { PreflightCheck } from './preflight-check.js';
 
 /**
  * What a failed preflight leads to, decided here and nowhere else (the machine's guards read it):

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
 import { describePossible, isTerminalPhase, type CommandType } from '../engine/vocabulary.js';
+import type { HistoryRecord } from '../engine/history.js';
 import { possibleOf, viewOf, type MigrationView } from '../engine/view.js';
 import { ValidationError } from '../plan/errors.js';
 import { parsePlan } from '../plan/load.js';
@@ -54,6 +55,36 @@ export class RouteBusyError extends Error {
     );
     this.name = 'RouteBusyError';
   }
+}
+
+/** The caller may not command migrations in this namespace (HTTP 403; the message says why). */
+export class ForbiddenError extends Error {
+  constructor(
+    message: string,
+    readonly namespace: string,
+  ) {
+    super(message);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/**
+ * Who sends a command: the name the history records (`by`), and the interface's own access rule, asked once with
+ * the migration's namespace. `authorize` answers undefined to allow, a message to refuse (ForbiddenError), or
+ * throws (e.g. NotFoundError, so that a namespace the caller may not read is not revealed).
+ */
+export interface CommandPrincipal {
+  by: string;
+  authorize(namespace: string, type: CommandType): string | undefined | Promise<string | undefined>;
+}
+
+/** A caller whose authority was checked before meshshift sees the command (the controller: Kubernetes RBAC). */
+export const trustedPrincipal = (by: string): CommandPrincipal => ({ by, authorize: () => undefined });
+
+/** What a queued command answers (the HTTP API's 202 body). */
+export interface CommandAnswer {
+  queued: true;
+  phase: string;
 }
 
 export class NotFoundError extends Error {
@@ -113,7 +144,7 @@ export class MigrationService {
       awaitingCron: !!start?.cron,
       heldByWindow: false,
     };
-    const first = {
+    const first: HistoryRecord = {
       type: 'submitted',
       at: now,
       by,
@@ -178,28 +209,42 @@ export class MigrationService {
   }
 
   /**
-   * Queues PROMOTE / PAUSE / RESUME / ABORT for the worker driving the migration. Refused at once (409) when the
-   * migration's current state cannot accept it; the worker re-checks against the state it finds.
+   * The one authorise-then-command path of every interface (HTTP API, Slack, dashboard, controller): reads the
+   * migration once, asks `principal.authorize` with its namespace, then queues PROMOTE / PAUSE / RESUME / ABORT
+   * for the worker driving it. Refused at once (CommandRefusedError, 409) when the migration's current state
+   * cannot accept it; the worker re-checks against the state it finds. Also returns the migration's namespace and
+   * weight as read before the command.
    */
-  async command(
+  async commandAs(
+    principal: CommandPrincipal,
     id: string,
+    command: { type: CommandType; reason?: string },
+    req: CommandRequest = {},
+  ): Promise<{ answer: CommandAnswer; namespace: string; weight: number }> {
+    const rec = await this.o.store.get(id);
+    if (!rec) throw new NotFoundError(id);
+    const refused = await principal.authorize(rec.namespace, command.type);
+    if (refused !== undefined) throw new ForbiddenError(refused, rec.namespace);
+    const answer = await this.queueCommand(rec, command.type, principal.by, command.reason, req);
+    return { answer, namespace: rec.namespace, weight: rec.weight };
+  }
+
+  private async queueCommand(
+    rec: MigrationRecord,
     type: CommandType,
     by: string,
-    reason?: string,
-    req: CommandRequest = {},
-  ): Promise<{ queued: true; phase: string }> {
+    reason: string | undefined,
+    req: CommandRequest,
+  ): Promise<CommandAnswer> {
+    const id = rec.id;
     const idem: IdempotencySlot | undefined = req.idempotencyKey
       ? {
           key: this.o.store.keys.commandIdempotency(by, id, req.idempotencyKey),
           fingerprint: `${type}\n${reason ?? ''}`,
         }
       : undefined;
-    const again =
-      idem &&
-      (await replayed<{ queued: true; phase: string }>((k) => this.o.store.idempotencyRecord(k), idem));
+    const again = idem && (await replayed<CommandAnswer>((k) => this.o.store.idempotencyRecord(k), idem));
     if (again) return again; // a retry of a request that was queued: same answer, nothing queued twice
-    const rec = await this.o.store.get(id);
-    if (!rec) throw new NotFoundError(id);
     if (isTerminalPhase(rec.phase))
       throw new CommandRefusedError(
         `${type} is not possible: the migration has finished (${rec.phase})`,
@@ -214,7 +259,7 @@ export class MigrationService {
         phase,
         possible,
       );
-    const answer = { queued: true as const, phase };
+    const answer: CommandAnswer = { queued: true, phase };
     const pushed = await this.o.store.pushCommand(
       id,
       { type, by, at: this.clock.now(), ...(reason ? { reason } : {}) },

@@ -18,9 +18,11 @@ import type { WebClient } from '@slack/web-api';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { allows, globMatch, type SlackPrincipals } from '../auth/access.js';
+import { COMMAND_WORDS, type CommandWord } from '../engine/vocabulary.js';
 
-export const SLACK_ACTIONS = ['promote', 'pause', 'resume', 'abort'] as const;
-export type SlackAction = (typeof SLACK_ACTIONS)[number];
+/** What a Slack user may be allowed to do: the command words (engine/vocabulary.ts). */
+export const SLACK_ACTIONS = COMMAND_WORDS;
+export type SlackAction = CommandWord;
 
 const slackId = (what: string, prefix: RegExp) =>
   z.string().regex(prefix, {
@@ -31,7 +33,7 @@ const ruleSchema = z.strictObject({
   namespaces: z.array(z.string().min(1)).min(1, { error: 'list at least one namespace (or "*")' }),
   actions: z
     .array(
-      z.enum(['promote', 'pause', 'resume', 'abort', '*'], {
+      z.enum([...SLACK_ACTIONS, '*'], {
         error: 'actions are promote, pause, resume, abort or *',
       }),
     )

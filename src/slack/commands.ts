@@ -1,7 +1,12 @@
 /** `/meshshift list | status <id> | promote <id> | pause <id> | resume <id> | abort <id> [reason]`. */
 import type { Logger } from '../log/logger.js';
-import type { CommandType } from '../machine/types.js';
-import { CommandRefusedError, NotFoundError, type MigrationService } from '../service/service.js';
+import { commandOf, isCommandWord } from '../engine/vocabulary.js';
+import {
+  CommandRefusedError,
+  ForbiddenError,
+  NotFoundError,
+  type MigrationService,
+} from '../service/service.js';
 import type { SlackAction, SlackAuthorizer } from './auth.js';
 import { listMessage, phaseLabel, statusMessage } from './format.js';
 
@@ -25,7 +30,7 @@ export function parseCommand(text: string): ParsedCommand {
   const v = verb.toLowerCase();
   if (v === 'list')
     return words.length === 1 ? { kind: 'list' } : { kind: 'help', error: '`list` takes no arguments.' };
-  if (v !== 'status' && v !== 'promote' && v !== 'pause' && v !== 'resume' && v !== 'abort')
+  if (v !== 'status' && !isCommandWord(v))
     return { kind: 'help', error: `Unknown command \`${verb.slice(0, 40)}\`.` };
   if (!id) return { kind: 'help', error: `\`${v}\` needs a migration id (\`/meshshift list\` shows them).` };
   if (!ID.test(id)) return { kind: 'help', error: `\`${id.slice(0, 80)}\` is not a migration id.` };
@@ -47,14 +52,10 @@ export interface CommandDeps {
 
 export type ActResult = { ok: true; text: string; phase: string } | { ok: false; text: string };
 
-const TYPE: Record<SlackAction, CommandType> = {
-  promote: 'PROMOTE',
-  pause: 'PAUSE',
-  resume: 'RESUME',
-  abort: 'ABORT',
-};
+const notFound = (id: string) =>
+  `:grey_question: No migration with id \`${id}\`. \`/meshshift list\` shows the recent ones.`;
 
-/** Authorizes and queues one command; the history records it with `by = slack:<user id>`. */
+/** Authorizes and queues one command (`service.commandAs`); the history records it with `by = slack:<user id>`. */
 export async function act(
   deps: CommandDeps,
   user: string,
@@ -62,44 +63,38 @@ export async function act(
   action: SlackAction,
   reason?: string,
 ): Promise<ActResult> {
-  let view;
+  let via = '';
+  const principal = {
+    by: `slack:${user}`,
+    authorize: async (namespace: string) => {
+      const decision = await deps.authorizer.decide(user, namespace, action);
+      if (decision.ok) {
+        via = decision.via;
+        return undefined;
+      }
+      deps.logger.warn({ migration: id, user, action, namespace }, 'slack command refused: not authorized');
+      return decision.message;
+    },
+  };
   try {
-    view = (await deps.service.get(id)).migration;
-  } catch (err) {
-    if (err instanceof NotFoundError)
-      return {
-        ok: false,
-        text: `:grey_question: No migration with id \`${id}\`. \`/meshshift list\` shows the recent ones.`,
-      };
-    throw err;
-  }
-  const decision = await deps.authorizer.decide(user, view.namespace, action);
-  if (!decision.ok) {
-    deps.logger.warn(
-      { migration: id, user, action, namespace: view.namespace },
-      'slack command refused: not authorized',
-    );
-    return { ok: false, text: decision.message };
-  }
-  try {
-    const r = await deps.service.command(id, TYPE[action], `slack:${user}`, reason);
-    deps.logger.info({ migration: id, user, action, via: decision.via }, 'slack command queued');
+    const r = await deps.service.commandAs(principal, id, {
+      type: commandOf(action),
+      ...(reason ? { reason } : {}),
+    });
+    deps.logger.info({ migration: id, user, action, via }, 'slack command queued');
     return {
       ok: true,
-      phase: r.phase,
-      text: `:white_check_mark: ${action} queued for \`${id}\` (was ${phaseLabel(r.phase)} at ${view.weight} %).`,
+      phase: r.answer.phase,
+      text: `:white_check_mark: ${action} queued for \`${id}\` (was ${phaseLabel(r.answer.phase)} at ${r.weight} %).`,
     };
   } catch (err) {
+    if (err instanceof ForbiddenError) return { ok: false, text: err.message };
     if (err instanceof CommandRefusedError)
       return {
         ok: false,
         text: `:warning: \`${id}\` is ${phaseLabel(err.phase)}: ${err.message}.`,
       };
-    if (err instanceof NotFoundError)
-      return {
-        ok: false,
-        text: `:grey_question: No migration with id \`${id}\`. \`/meshshift list\` shows the recent ones.`,
-      };
+    if (err instanceof NotFoundError) return { ok: false, text: notFound(id) };
     throw err;
   }
 }
@@ -114,11 +109,11 @@ export async function runCommand(deps: CommandDeps, user: string, text: string):
       return listMessage(await deps.service.list(15));
     case 'status':
       try {
-        const { migration, lastVerdicts } = await deps.service.get(c.id);
+        // One history entry is enough: status shows the migration and its last verdicts (read apart).
+        const { migration, lastVerdicts } = await deps.service.get(c.id, { limit: 1 });
         return statusMessage(migration, lastVerdicts);
       } catch (err) {
-        if (err instanceof NotFoundError)
-          return `:grey_question: No migration with id \`${c.id}\`. \`/meshshift list\` shows the recent ones.`;
+        if (err instanceof NotFoundError) return notFound(c.id);
         throw err;
       }
     case 'act':

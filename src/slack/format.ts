@@ -1,9 +1,10 @@
 /** Slack messages for migrations: the parent message, one threaded reply per history entry, status and list. */
 import type { types } from '@slack/bolt';
 import { routeLabel, type RouteName } from '../engine/route-label.js';
-import { describePossible } from '../engine/vocabulary.js';
+import { describePossible, type CommandWord } from '../engine/vocabulary.js';
 import type { MigrationView } from '../engine/view.js';
-import type { HistoryEntry } from '../store/store.js';
+import type { HistoryEntry, StoredRecord, VerdictRecord } from '../engine/history.js';
+import type { SideSample } from '../gate/types.js';
 
 export type Block = types.KnownBlock;
 export interface SlackMessage {
@@ -13,7 +14,8 @@ export interface SlackMessage {
 
 /** action_id prefix of meshshift's buttons; the value is the migration id. */
 export const ACTION_PREFIX = 'meshshift:';
-export type ButtonCommand = 'promote' | 'resume' | 'abort';
+/** The command words a button can send (pause has no button). */
+export type ButtonCommand = Exclude<CommandWord, 'pause'>;
 
 const PHASE: Record<string, string> = {
   pending: ':hourglass_flowing_sand: pending',
@@ -31,11 +33,9 @@ const PHASE: Record<string, string> = {
 export const phaseLabel = (p: string): string => PHASE[p] ?? p;
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
 /** `slack:U123` → a Slack mention; anything else as code. */
-export function who(by: unknown): string {
-  const s = str(by) ?? 'someone';
+export function who(by: string | undefined): string {
+  const s = by || 'someone';
   const m = /^slack:([UW][A-Z0-9]+)$/.exec(s);
   return m ? `<@${m[1]}>` : `\`${esc(s)}\``;
 }
@@ -64,22 +64,11 @@ export function parentMessage(m: MigrationView): SlackMessage {
 }
 
 function fmtCheckValue(name: string, v: number | undefined): string {
-  if (v === undefined) return 'n/a';
+  // NaN (no data) is stored as null by JSON: both read as n/a.
+  if (v === undefined || !Number.isFinite(v)) return 'n/a';
   if (/error|rate|success/i.test(name)) return `${(v * 100).toFixed(v < 0.001 && v > 0 ? 3 : 2)} %`;
   if (/^p\d\d/.test(name) || /latency/i.test(name)) return `${v.toFixed(v < 10 ? 1 : 0)} ms`;
   return Number.isInteger(v) ? String(v) : v.toPrecision(4);
-}
-
-interface CheckLike {
-  name?: unknown;
-  outcome?: unknown;
-  observed?: unknown;
-  threshold?: unknown;
-  message?: unknown;
-}
-interface SideLike {
-  requests?: unknown;
-  errors?: unknown;
 }
 
 const OUTCOME: Record<string, string> = {
@@ -89,28 +78,18 @@ const OUTCOME: Record<string, string> = {
   skipped: ':white_circle: skipped',
 };
 
-export function verdictText(e: HistoryEntry): string {
-  const outcome = str(e.outcome) ?? 'unknown';
-  const checks = Array.isArray(e.checks) ? (e.checks as CheckLike[]) : [];
-  const lines = [
-    `*Verdict* ${OUTCOME[outcome] ?? outcome} at ${num(e.weight) ?? '?'} % — ${esc(str(e.summary) ?? '')}`,
-  ];
-  for (const c of checks) {
-    const name = str(c.name) ?? '?';
-    const skipped = str(c.outcome) === 'skipped' && num(c.observed) === undefined;
-    const observed = skipped
-      ? `skipped${str(c.message) ? ` (${esc(str(c.message)!)})` : ''}`
-      : fmtCheckValue(name, num(c.observed));
-    const limit = num(c.threshold) !== undefined ? ` (limit ${fmtCheckValue(name, num(c.threshold))})` : '';
-    lines.push(
-      `• \`${esc(name)}\` ${OUTCOME[str(c.outcome) ?? '']?.split(' ')[0] ?? ''} ${observed}${limit}`,
-    );
+export function verdictText(e: VerdictRecord): string {
+  const lines = [`*Verdict* ${OUTCOME[e.outcome] ?? e.outcome} at ${e.weight} % — ${esc(e.summary)}`];
+  for (const c of e.checks) {
+    const skipped = c.outcome === 'skipped' && c.observed === undefined;
+    const observed = skipped ? 'skipped' : fmtCheckValue(c.name, c.observed);
+    const limit = c.threshold !== undefined ? ` (limit ${fmtCheckValue(c.name, c.threshold)})` : '';
+    lines.push(`• \`${esc(c.name)}\` ${OUTCOME[c.outcome]?.split(' ')[0] ?? ''} ${observed}${limit}`);
   }
-  const sample = e.sample as { source?: SideLike; target?: SideLike; windowMs?: unknown } | undefined;
-  if (sample?.source && sample.target) {
-    const side = (s: SideLike) =>
-      `${Math.round(num(s.requests) ?? 0)} req / ${Math.round(num(s.errors) ?? 0)} err`;
-    const win = num(sample.windowMs);
+  const sample = e.sample;
+  if (sample) {
+    const side = (s: SideSample) => `${Math.round(s.requests)} req / ${Math.round(s.errors)} err`;
+    const win = sample.windowMs;
     lines.push(
       `requests${win ? ` over ${Math.round(win / 1000)} s` : ''}: VMs ${side(sample.source)} · Kubernetes ${side(sample.target)}`,
     );
@@ -188,145 +167,135 @@ export interface EntryContext {
 }
 
 /** Threaded replies for one history entry (often none). */
-export function entryMessages(e: HistoryEntry, ctx: EntryContext): SlackMessage[] {
-  const reason = str(e.reason);
+export function entryMessages(e: StoredRecord, ctx: EntryContext): SlackMessage[] {
   switch (e.type) {
-    case 'submitted':
-      return [];
     case 'preflight': {
-      const ok = e.ok === true;
-      const checks = Array.isArray(e.checks)
-        ? (e.checks as Array<{ id?: unknown; ok?: unknown; message?: unknown; fix?: unknown }>)
-        : [];
-      // PreflightCheck (src/mesh/types.ts) names a check by `id`.
-      const bad = checks
-        .filter((c) => c.ok === false)
-        .map(
-          (c) =>
-            `• ${esc(str(c.id) ?? '?')}: ${esc(str(c.message) ?? '')}${str(c.fix) ? ` — ${esc(str(c.fix)!)}` : ''}`,
-        );
+      const bad = e.checks
+        .filter((c) => !c.ok)
+        .map((c) => `• ${esc(c.id)}: ${esc(c.message)}${c.fix ? ` — ${esc(c.fix)}` : ''}`);
       return [
         {
-          text: `${ok ? ':white_check_mark: Preflight passed' : ':x: Preflight failed'} (starting weight ${num(e.initialWeight) ?? 0} %${(num(e.initialWeight) ?? 0) > 0 ? ', inherited: judged before it grows' : ''})${bad.length ? `\n${bad.join('\n')}` : ''}`,
+          text: `${e.ok ? ':white_check_mark: Preflight passed' : ':x: Preflight failed'} (starting weight ${e.initialWeight} %${e.initialWeight > 0 ? ', inherited: judged before it grows' : ''})${bad.length ? `\n${bad.join('\n')}` : ''}`,
         },
       ];
     }
     case 'weight': {
-      const w = num(e.weight) ?? 0;
       delete ctx.shown;
-      const prev = num(e.previous) ?? 0;
       if (e.rollback === true)
         return [
           {
-            text: `:rewind: *Rollback* of ${route(ctx.route)}: weight ${prev} % → ${w} % on Kubernetes (all traffic back on the VMs)`,
+            text: `:rewind: *Rollback* of ${route(ctx.route)}: weight ${e.previous} % → ${e.weight} % on Kubernetes (all traffic back on the VMs)`,
           },
         ];
       return [
         {
-          text: `:arrow_right: *Step* of ${route(ctx.route)}: weight ${prev} % → *${w} %* on Kubernetes${e.wrote === false ? ' (already in place)' : ''}`,
+          text: `:arrow_right: *Step* of ${route(ctx.route)}: weight ${e.previous} % → *${e.weight} %* on Kubernetes${e.wrote === false ? ' (already in place)' : ''}`,
         },
       ];
     }
-    case 'verdict': {
-      const outcome = str(e.outcome) ?? '';
-      const w = num(e.weight) ?? 0;
-      const last = ctx.lastVerdict;
-      const news = !last || last.weight !== w || last.outcome !== outcome || outcome !== 'pass';
-      if (ctx.verdicts === 'changes' && !news) return [];
-      const out: SlackMessage[] = [{ text: verdictText(e) }];
-      // An inconclusive hold starts: offer the buttons once (not on every inconclusive analysis).
-      if (outcome === 'inconclusive' && (!last || last.outcome !== 'inconclusive' || last.weight !== w))
-        out.push(
-          buttons(
-            ctx.id,
-            'hold',
-            `:large_yellow_circle: Holding at ${w} %: not enough data to decide. Promote anyway, or abort?`,
-          ),
-        );
-      return out;
-    }
-    case 'phase': {
-      const phase = str(e.phase) ?? '?';
-      const w = num(e.weight) ?? 0;
-      const why = reason ? `: ${esc(reason)}` : '';
-      const shown = ctx.shown;
-      switch (phase) {
-        case 'awaitingApproval':
-          if (shown?.kind === 'approval' && shown.weight === w) return [];
-          ctx.shown = { kind: 'approval', weight: w };
-          return [
-            buttons(
-              ctx.id,
-              'approval',
-              `:raised_hand: *Approval needed* at ${w} % for \`${esc(ctx.id)}\`. Promote to the next step, or abort?`,
-            ),
-          ];
-        case 'paused':
-          if (shown?.kind === 'paused' && shown.weight === w) return [];
-          ctx.shown = { kind: 'paused', weight: w };
-          return [
-            buttons(ctx.id, 'paused', `:double_vertical_bar: *Paused* at ${w} %${why}. Resume, or abort?`),
-          ];
-        case 'rollingBack':
-          return [{ text: `:rewind: *Rolling back* from ${w} %${why}` }];
-        case 'rolledBack':
-          return [
-            {
-              text: `:leftwards_arrow_with_hook: *Rolled back*${why}. ${route(ctx.route)} sends all traffic to the VMs.`,
-            },
-          ];
-        case 'aborted':
-          return [
-            { text: `:octagonal_sign: *Aborted*${why}. ${route(ctx.route)} sends all traffic to the VMs.` },
-          ];
-        case 'completed':
-          return [
-            { text: `:tada: *Completed*: ${route(ctx.route)} sends ${w} % of the traffic to Kubernetes.` },
-          ];
-        case 'failed':
-          return [{ text: `:x: *Failed*${why}` }];
-        case 'shifting':
-          if (str(e.from) === 'awaitingApproval' && shown?.kind === 'approval') return []; // a guarding analysis
-          if (str(e.from) !== 'paused' && str(e.from) !== 'awaitingApproval') return [];
-          delete ctx.shown;
-          return [{ text: `:arrow_forward: Shifting again at ${w} %` }];
-        default:
-          delete ctx.shown;
-          return [];
-      }
-    }
+    case 'verdict':
+      return verdictMessages(e, ctx);
+    case 'phase':
+      return phaseMessages(e, ctx);
     case 'command': {
-      const cmd = str(e.command) ?? '?';
-      if (e.accepted === true) delete ctx.shown;
-      if (e.accepted === true)
+      const reason = e.reason;
+      if (e.accepted) {
+        delete ctx.shown;
         return [
           {
-            text: `:point_right: ${who(e.by)} ${PAST[cmd] ?? cmd.toLowerCase()} the migration${reason ? ` (${esc(reason)})` : ''}`,
+            text: `:point_right: ${who(e.by)} ${PAST[e.command] ?? e.command.toLowerCase()} the migration${reason ? ` (${esc(reason)})` : ''}`,
           },
         ];
+      }
       return [
         {
-          text: `:warning: ${cmd} from ${who(e.by)} was not applied: ${esc(str(e.refused) ?? reason ?? 'refused')}`,
+          text: `:warning: ${e.command} from ${who(e.by)} was not applied: ${esc(e.refused || reason || 'refused')}`,
         },
       ];
     }
     case 'rollbackRetry':
       return [
         {
-          text: `:rotating_light: *Rollback write failed* (attempt ${num(e.attempt) ?? '?'}): ${esc(str(e.error) ?? 'unknown error')}. Traffic is still on Kubernetes; meshshift keeps retrying (next at ${new Date(num(e.retryAt) ?? 0).toISOString()}). Check the Kubernetes API.`,
+          text: `:rotating_light: *Rollback write failed* (attempt ${e.attempt}): ${esc(e.error || 'unknown error')}. Traffic is still on Kubernetes; meshshift keeps retrying (next at ${new Date(e.retryAt).toISOString()}). Check the Kubernetes API.`,
         },
       ];
     case 'writeRetry':
       return [
         {
-          text: `:warning: *Weight write failed* (attempt ${num(e.attempt) ?? '?'}): ${esc(str(e.error) ?? 'unknown error')}. Holding at ${num(e.held) ?? '?'} % (still guarded); the write of ${num(e.weight) ?? '?'} % is tried again at ${new Date(num(e.retryAt) ?? 0).toISOString()}.`,
+          text: `:warning: *Weight write failed* (attempt ${e.attempt}): ${esc(e.error || 'unknown error')}. Holding at ${e.held} % (still guarded); the write of ${e.weight} % is tried again at ${new Date(e.retryAt).toISOString()}.`,
         },
       ];
     case 'takeover':
-      return [{ text: `:recycle: ${esc(str(e.text) ?? 'another worker took over')}` }];
+      return [{ text: `:recycle: ${esc(e.text || 'another worker took over')}` }];
     case 'waiting':
-      return reason ? [{ text: `:hourglass: ${esc(reason)}` }] : [];
+      return e.reason ? [{ text: `:hourglass: ${esc(e.reason)}` }] : [];
     default:
+      return [];
+  }
+}
+
+/** A verdict: news only (verdicts = "changes"); an inconclusive hold offers the buttons once. */
+function verdictMessages(e: VerdictRecord, ctx: EntryContext): SlackMessage[] {
+  const w = e.weight;
+  const last = ctx.lastVerdict;
+  const news = !last || last.weight !== w || last.outcome !== e.outcome || e.outcome !== 'pass';
+  if (ctx.verdicts === 'changes' && !news) return [];
+  const out: SlackMessage[] = [{ text: verdictText(e) }];
+  // An inconclusive hold starts: offer the buttons once (not on every inconclusive analysis).
+  if (e.outcome === 'inconclusive' && (!last || last.outcome !== 'inconclusive' || last.weight !== w))
+    out.push(
+      buttons(
+        ctx.id,
+        'hold',
+        `:large_yellow_circle: Holding at ${w} %: not enough data to decide. Promote anyway, or abort?`,
+      ),
+    );
+  return out;
+}
+
+/** A phase change: approval and pause prompts (once per weight), rollback and the outcome. */
+function phaseMessages(e: Extract<StoredRecord, { type: 'phase' }>, ctx: EntryContext): SlackMessage[] {
+  const w = e.weight;
+  const why = e.reason ? `: ${esc(e.reason)}` : '';
+  const shown = ctx.shown;
+  switch (e.phase) {
+    case 'awaitingApproval':
+      if (shown?.kind === 'approval' && shown.weight === w) return [];
+      ctx.shown = { kind: 'approval', weight: w };
+      return [
+        buttons(
+          ctx.id,
+          'approval',
+          `:raised_hand: *Approval needed* at ${w} % for \`${esc(ctx.id)}\`. Promote to the next step, or abort?`,
+        ),
+      ];
+    case 'paused':
+      if (shown?.kind === 'paused' && shown.weight === w) return [];
+      ctx.shown = { kind: 'paused', weight: w };
+      return [buttons(ctx.id, 'paused', `:double_vertical_bar: *Paused* at ${w} %${why}. Resume, or abort?`)];
+    case 'rollingBack':
+      return [{ text: `:rewind: *Rolling back* from ${w} %${why}` }];
+    case 'rolledBack':
+      return [
+        {
+          text: `:leftwards_arrow_with_hook: *Rolled back*${why}. ${route(ctx.route)} sends all traffic to the VMs.`,
+        },
+      ];
+    case 'aborted':
+      return [
+        { text: `:octagonal_sign: *Aborted*${why}. ${route(ctx.route)} sends all traffic to the VMs.` },
+      ];
+    case 'completed':
+      return [{ text: `:tada: *Completed*: ${route(ctx.route)} sends ${w} % of the traffic to Kubernetes.` }];
+    case 'failed':
+      return [{ text: `:x: *Failed*${why}` }];
+    case 'shifting':
+      if (e.from === 'awaitingApproval' && shown?.kind === 'approval') return []; // a guarding analysis
+      if (e.from !== 'paused' && e.from !== 'awaitingApproval') return [];
+      delete ctx.shown;
+      return [{ text: `:arrow_forward: Shifting again at ${w} %` }];
+    default:
+      delete ctx.shown;
       return [];
   }
 }
@@ -338,7 +307,7 @@ export function statusMessage(m: MigrationView, verdicts: HistoryEntry[]): strin
     ...(m.reason ? [`reason: _${esc(m.reason)}_`] : []),
   ];
   const last = verdicts.at(-1);
-  if (last) lines.push(verdictText(last));
+  if (last?.type === 'verdict') lines.push(verdictText(last));
   lines.push(`_${describePossible(m.possible)}_`);
   return lines.join('\n');
 }

@@ -153,7 +153,7 @@ export class SlackNotifier {
           part: '0',
           sh: JSON.stringify(ctx.shown ?? null),
         };
-        if (e.type === 'verdict' && typeof e.weight === 'number' && typeof e.outcome === 'string') {
+        if (e.type === 'verdict') {
           ctx.lastVerdict = { weight: e.weight, outcome: e.outcome };
           fields.lv = JSON.stringify(ctx.lastVerdict);
         }

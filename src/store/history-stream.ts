@@ -5,28 +5,16 @@
  * Pure: the commit script applies the rule from the run key computed here.
  */
 
-export interface HistoryEntry {
-  /** Redis stream id (time-ordered); also the paging cursor. */
-  id: string;
-  type: string;
-  at: number;
-  seq: number;
-  /** On the latest entry of a compacted run: the run's length (its first entry is kept too) and its start. */
-  run?: { length: number; since: number };
-  [k: string]: unknown;
-}
+import { parseHistoryRecord, type HistoryEntry, type HistoryRecord } from '../engine/history.js';
 
-export type NewHistoryEntry = { type: string; at: number } & Record<string, unknown>;
+export type { HistoryEntry } from '../engine/history.js';
+/** A history entry before it is stored: the engine's typed record (engine/history.ts). */
+export type NewHistoryEntry = HistoryRecord;
 
 export interface HistoryPage {
   items: HistoryEntry[];
   /** Cursor for the next page (`after`), when there may be more. */
   next?: string;
-}
-
-interface CheckLike {
-  name?: unknown;
-  outcome?: unknown;
 }
 
 /**
@@ -35,10 +23,8 @@ interface CheckLike {
  */
 export function runKeyOf(e: NewHistoryEntry): string {
   if (e.type !== 'verdict' || e.outcome !== 'pass') return '';
-  const checks = Array.isArray(e.checks)
-    ? (e.checks as CheckLike[]).map((c) => `${String(c.name)}=${String(c.outcome)}`).join(',')
-    : '';
-  return `pass@${String(e.weight)}:${checks}`;
+  const checks = e.checks.map((c) => `${c.name}=${c.outcome}`).join(',');
+  return `pass@${e.weight}:${checks}`;
 }
 
 /** The commit script's argument: [entry JSON, run key, at] per entry. */
@@ -46,18 +32,20 @@ export function encodeEntries(entries: NewHistoryEntry[]): string {
   return JSON.stringify(entries.map((e) => [JSON.stringify(e), runKeyOf(e), String(e.at)]));
 }
 
-/** One stream row (`[id, [field, value, …]]`) as an entry. */
+/** One stream row (`[id, [field, value, …]]`) as an entry, parsed into the typed union (parseHistoryRecord). */
 export function decodeEntry(streamId: string, kv: string[]): HistoryEntry {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < kv.length; i += 2) f[kv[i]!] = kv[i + 1]!;
-  let e: NewHistoryEntry;
+  let parsed: unknown;
   try {
-    e = JSON.parse(f.e ?? '{}') as NewHistoryEntry;
+    parsed = JSON.parse(f.e ?? '{}');
   } catch {
-    e = { type: 'unreadable', at: Number(streamId.split('-')[0]) };
+    parsed = { type: 'unreadable', at: Number(streamId.split('-')[0]) };
   }
+  const e = parseHistoryRecord(parsed);
   return {
     ...e,
+    ...(e.type === 'unreadable' && !e.at ? { at: Number(streamId.split('-')[0]) } : {}),
     id: streamId,
     seq: Number(f.seq ?? 0),
     ...(f.n ? { run: { length: Number(f.n), since: Number(f.since) } } : {}),

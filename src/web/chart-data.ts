@@ -4,14 +4,11 @@
  * commands, phase changes and the rollback. A window-method sample carries its quantiles; a sequential one
  * carries the step's histogram (cumulative bucket counts), read here as Prometheus' histogram_quantile does.
  */
+import type { SampleSide, StoredRecord, VerdictRecord } from '../engine/history.js';
 import { ISTIO_LATENCY_BUCKETS_MS } from '../gate/input/buckets.js';
 
-export interface ChartEntry {
-  id?: string;
-  type: string;
-  at: number;
-  [k: string]: unknown;
-}
+/** A history entry as the chart reads it: the engine's typed record (engine/history.ts). */
+export type ChartEntry = StoredRecord;
 
 export type MarkerKind = 'pass' | 'inconclusive' | 'fail' | 'command' | 'gate' | 'pause' | 'rollback';
 
@@ -34,15 +31,8 @@ export interface ChartData {
   markers: Marker[];
 }
 
-interface Side {
-  requests?: number;
-  errors?: number;
-  latencyMs?: { p50?: number; p99?: number };
-  /** Sequential method: cumulative counts at or below each bound, and the histogram's total. */
-  buckets?: number[];
-  latencyCount?: number;
-  bounds?: number[];
-}
+/** One side's numbers: quantiles (window method) or a cumulative histogram (sequential method). */
+type Side = SampleSide;
 
 /**
  * The q-quantile of a cumulative histogram, interpolated linearly inside its bucket (histogram_quantile's rule);
@@ -84,37 +74,40 @@ const errPct = (s: Side | undefined): number | null =>
 const fmt = (v: unknown, digits = 3) => (typeof v === 'number' ? Number(v.toPrecision(digits)) : '?');
 
 /** One line for a verdict: its summary and each check's observed value against its threshold. */
-export function verdictLine(e: ChartEntry): string {
-  const checks = Array.isArray(e.checks) ? (e.checks as Array<Record<string, unknown>>) : [];
-  const parts = checks.map((c) => {
+export function verdictLine(e: VerdictRecord): string {
+  const parts = e.checks.map((c) => {
     const nums =
       c.observed === undefined
         ? ''
         : ` (${fmt(c.observed)}${c.threshold !== undefined ? ` vs ${fmt(c.threshold)}` : ''})`;
-    return `${String(c.name)} ${String(c.outcome)}${nums}`;
+    return `${c.name} ${c.outcome}${nums}`;
   });
-  return `${String(e.outcome)} at ${String(e.weight)} %: ${String(e.summary ?? '')}${parts.length ? ` — ${parts.join('; ')}` : ''}`;
+  return `${e.outcome} at ${e.weight} %: ${e.summary}${parts.length ? ` — ${parts.join('; ')}` : ''}`;
 }
 
 function markerOf(e: ChartEntry): Marker | undefined {
   const x = e.at / 1000;
-  if (e.type === 'verdict') {
-    const o = e.outcome;
-    if (o === 'pass' || o === 'fail' || o === 'inconclusive') return { x, kind: o, label: verdictLine(e) };
+  switch (e.type) {
+    case 'verdict':
+      return { x, kind: e.outcome, label: verdictLine(e) };
+    case 'command':
+      return {
+        x,
+        kind: 'command',
+        label: `${e.command} by ${e.by ?? '?'}${e.reason ? ` (${e.reason})` : ''}${e.accepted === false ? ` — refused: ${e.refused ?? ''}` : ''}`,
+      };
+    case 'phase':
+      if (e.phase === 'awaitingApproval') return { x, kind: 'gate', label: `approval gate at ${e.weight} %` };
+      if (e.phase === 'paused')
+        return { x, kind: 'pause', label: `paused${e.reason ? `: ${e.reason}` : ''}` };
+      return undefined;
+    case 'weight':
+      return e.rollback
+        ? { x, kind: 'rollback', label: `rollback: weight ${e.previous} → ${e.weight} %` }
+        : undefined;
+    default:
+      return undefined;
   }
-  if (e.type === 'command')
-    return {
-      x,
-      kind: 'command',
-      label: `${String(e.command)} by ${String(e.by ?? '?')}${e.reason ? ` (${String(e.reason)})` : ''}${e.accepted === false ? ` — refused: ${String(e.refused ?? '')}` : ''}`,
-    };
-  if (e.type === 'phase' && e.phase === 'awaitingApproval')
-    return { x, kind: 'gate', label: `approval gate at ${String(e.weight)} %` };
-  if (e.type === 'phase' && e.phase === 'paused')
-    return { x, kind: 'pause', label: `paused${e.reason ? `: ${String(e.reason)}` : ''}` };
-  if (e.type === 'weight' && e.rollback)
-    return { x, kind: 'rollback', label: `rollback: weight ${String(e.previous)} → ${String(e.weight)} %` };
-  return undefined;
 }
 
 export function chartData(history: readonly ChartEntry[]): ChartData {
@@ -134,11 +127,10 @@ export function chartData(history: readonly ChartEntry[]): ChartData {
   for (const e of sorted) {
     const m = markerOf(e);
     if (m) d.markers.push(m);
-    const isWeight = e.type === 'weight' && e.wrote !== false;
-    const sample =
-      e.type === 'verdict' ? (e.sample as { source?: Side; target?: Side } | undefined) : undefined;
-    if (!isWeight && !sample && e.type !== 'submitted' && e.type !== 'finished') continue;
-    if (isWeight) weight = num(e.weight) ?? weight;
+    const written = e.type === 'weight' && e.wrote !== false ? e.weight : undefined;
+    const sample = e.type === 'verdict' ? e.sample : undefined;
+    if (written === undefined && !sample && e.type !== 'submitted' && e.type !== 'finished') continue;
+    if (written !== undefined) weight = num(written) ?? weight;
     const x = e.at / 1000;
     // uPlot needs strictly increasing x: entries in the same millisecond share a point.
     if (d.x.length && d.x[d.x.length - 1]! >= x) {

@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenStore } from '../auth/tokens.js';
 import { allows, type Principal } from '../auth/access.js';
 import { isMigrationId } from '../store/keys.js';
-import { NotFoundError, type MigrationService } from '../service/service.js';
+import { NotFoundError, type CommandPrincipal, type MigrationService } from '../service/service.js';
 import { SESSION_COOKIE, cookieValue, sameSecret, type Session, type SessionStore } from './session.js';
 
 export interface Caller {
@@ -88,4 +88,20 @@ export async function readMigration(service: MigrationService, p: Principal, id:
     next = page.historyNext;
   }
   return { migration: m.migration, history: m.history };
+}
+
+/**
+ * A signed-in user as the sender of a command (`service.commandAs`): a namespace they may not read is not found,
+ * one they only view is refused (403) naming the `command` word they sent.
+ */
+export function webPrincipal(p: Principal, id: string, command: string): CommandPrincipal {
+  return {
+    by: `web:${p.name}`,
+    authorize: (namespace) => {
+      if (!allows(p, namespace, 'read')) throw new NotFoundError(id);
+      return allows(p, namespace, 'operate')
+        ? undefined
+        : `${p.name} is a viewer in namespace "${namespace}" (operators may ${command})`;
+    },
+  };
 }

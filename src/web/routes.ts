@@ -7,11 +7,25 @@
 import type { FastifyInstance } from 'fastify';
 import type { TokenStore } from '../auth/tokens.js';
 import { allows } from '../auth/access.js';
-import { COMMANDS, type CommandType } from '../engine/vocabulary.js';
+import { commandOf } from '../engine/vocabulary.js';
 import type { Logger } from '../log/logger.js';
-import { CommandRefusedError, NotFoundError, type MigrationService } from '../service/service.js';
+import { isMigrationId } from '../store/keys.js';
+import {
+  CommandRefusedError,
+  ForbiddenError,
+  NotFoundError,
+  type MigrationService,
+} from '../service/service.js';
 import { CSP, loadAssets, shellHtml } from './assets.js';
-import { WebGuard, jsonBody, notFound, readMigration, unauthorized, type Caller } from './guard.js';
+import {
+  WebGuard,
+  jsonBody,
+  notFound,
+  readMigration,
+  unauthorized,
+  webPrincipal,
+  type Caller,
+} from './guard.js';
 import { LiveHub } from './live.js';
 import type { OneTimeLogins } from './one-time-login.js';
 import { SessionStore, sessionCookie } from './session.js';
@@ -143,9 +157,8 @@ function mountCommands(app: FastifyInstance, { o, guard }: Ctx): void {
     const c = guard.write(req, reply);
     if (!c) return reply;
     const { id, command } = req.params as { id: string; command: string };
-    const type = command.toUpperCase() as CommandType;
-    if (!(COMMANDS as readonly string[]).includes(type))
-      return reply.code(404).send({ error: 'not found', message: `unknown command "${command}"` });
+    const type = commandOf(command.toLowerCase());
+    if (!type) return reply.code(404).send({ error: 'not found', message: `unknown command "${command}"` });
     let reason: string | undefined;
     try {
       const r = jsonBody(req).reason;
@@ -156,15 +169,14 @@ function mountCommands(app: FastifyInstance, { o, guard }: Ctx): void {
     if (type === 'ABORT' && !reason)
       return reply.code(400).send({ error: 'bad request', message: 'an abort needs a reason' });
     try {
-      const { migration } = await readMigration(o.service, c.principal, id, false);
-      if (!allows(c.principal, migration.namespace, 'operate'))
-        return reply.code(403).send({
-          error: 'forbidden',
-          message: `${c.principal.name} is a viewer in namespace "${migration.namespace}" (operators may ${command})`,
-        });
-      return reply.code(202).send(await o.service.command(id, type, `web:${c.principal.name}`, reason));
+      if (!isMigrationId(id)) throw new NotFoundError(id);
+      const principal = webPrincipal(c.principal, id, command);
+      const { answer } = await o.service.commandAs(principal, id, { type, ...(reason ? { reason } : {}) });
+      return reply.code(202).send(answer);
     } catch (err) {
       if (err instanceof NotFoundError) return notFound(reply, err);
+      if (err instanceof ForbiddenError)
+        return reply.code(403).send({ error: 'forbidden', message: err.message });
       if (err instanceof CommandRefusedError)
         return reply.code(409).send({ error: 'conflict', message: err.message, possible: err.possible });
       throw err;

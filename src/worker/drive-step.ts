@@ -184,7 +184,7 @@ export async function driveStep(
     },
     inboxConsumed: stored.length,
     releaseSlot: r.terminal,
-    history: [...history, ...records] as NewHistoryEntry[],
+    history: [...history, ...records],
   });
   if (!r.terminal && committed.inbox > 0) next = 0; // a command arrived while we worked
   if (r.terminal) log.info({ phase: r.phase, weight: r.weight, reason }, 'migration finished');

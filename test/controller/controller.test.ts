@@ -61,9 +61,9 @@ describe('MigrationPlan controller', () => {
     for (const ev of events) expect(ev).toMatchObject({ reportingController: 'meshshift.io/controller' });
 
     const history = await env.svc!.store.history(done!.status!.migrationId!);
-    const lags = history
-      .filter((h) => h.type === 'weight' && !h.rollback)
-      .map((h) => (seenAt.get(Number(h.weight)) ?? NaN) - h.at);
+    const lags = history.flatMap((h) =>
+      h.type === 'weight' && !h.rollback ? [(seenAt.get(h.weight) ?? NaN) - h.at] : [],
+    );
     const lag = meanCi(lags);
     console.log(
       `[figures] status lag behind the engine (weight writes, n=${lag.n}): mean ${lag.mean.toFixed(0)} ms ± ${lag.ci95.toFixed(0)} ms (95 % CI), max ${Math.max(...lags)} ms; status poll 100 ms`,

@@ -1,7 +1,8 @@
 /** The controller's pure parts: kstatus conditions, status mirroring, Events from history, annotation commands. */
 import { describe, expect, it } from 'vitest';
-import { clearCommandPatch, commandOf, requesterOf } from '../../src/controller/commands.js';
+import { clearCommandPatch, commandRequestOf, requesterOf } from '../../src/controller/commands.js';
 import { eventForEntry } from '../../src/controller/events.js';
+import type { VerdictRecord } from '../../src/engine/history.js';
 import { planTextOf } from '../../src/controller/reconciler.js';
 import { conditionsFor, settleConditions } from '../../src/controller/status.js';
 import { stepLabel } from '../../src/engine/step-label.js';
@@ -61,22 +62,40 @@ describe('status', () => {
 });
 
 describe('Events from history', () => {
+  const weight0 = { type: 'weight', at: 1, weight: 0, previous: 10, wrote: true, attempts: 1 } as const;
+  const verdict = (outcome: 'pass' | 'inconclusive', summary: string): VerdictRecord => ({
+    type: 'verdict',
+    at: 1,
+    outcome,
+    weight: 5,
+    summary,
+    checks: [],
+  });
   it('tells the story and leaves passing verdicts out', () => {
-    expect(eventForEntry({ type: 'weight', weight: 5, previous: 1 })).toMatchObject({
+    expect(
+      eventForEntry({ type: 'weight', at: 1, weight: 5, previous: 1, wrote: true, attempts: 1 }),
+    ).toMatchObject({
       type: 'Normal',
       reason: 'WeightChanged',
     });
-    expect(eventForEntry({ type: 'weight', weight: 0, previous: 10, rollback: true })).toMatchObject({
+    expect(eventForEntry({ ...weight0, rollback: true })).toMatchObject({
       type: 'Warning',
     });
-    expect(eventForEntry({ type: 'verdict', outcome: 'pass', weight: 5 })).toBeUndefined();
-    expect(
-      eventForEntry({ type: 'verdict', outcome: 'inconclusive', weight: 5, summary: 'too few requests' }),
-    ).toMatchObject({
+    expect(eventForEntry(verdict('pass', ''))).toBeUndefined();
+    expect(eventForEntry(verdict('inconclusive', 'too few requests'))).toMatchObject({
       reason: 'AnalysisInconclusive',
       note: 'at 5 %: too few requests',
     });
-    expect(eventForEntry({ type: 'finished', phase: 'rolledBack', reason: 'p99 failed' })).toMatchObject({
+    expect(
+      eventForEntry({
+        type: 'finished',
+        at: 1,
+        phase: 'rolledBack',
+        weight: 0,
+        reason: 'p99 failed',
+        durationMs: 1,
+      }),
+    ).toMatchObject({
       reason: 'RolledBack',
       note: 'rolledBack: p99 failed',
     });
@@ -93,7 +112,7 @@ describe('annotation commands', () => {
         fieldsV1: { 'f:metadata': { 'f:annotations': { 'f:meshshift.io/command': {} } } },
       },
     ]);
-    expect(commandOf(o)).toEqual({
+    expect(commandRequestOf(o)).toEqual({
       ok: true,
       type: 'PROMOTE',
       reason: 'ok',
@@ -101,8 +120,8 @@ describe('annotation commands', () => {
       raw: 'Promote',
     });
     expect(requesterOf(undefined)).toBeUndefined();
-    expect(commandOf(obj())).toBeUndefined();
-    const bad = commandOf(obj({ 'meshshift.io/command': 'rollback' }));
+    expect(commandRequestOf(obj())).toBeUndefined();
+    const bad = commandRequestOf(obj({ 'meshshift.io/command': 'rollback' }));
     expect(bad).toMatchObject({ ok: false });
     expect(bad!.ok ? '' : bad!.message).toMatch(/use one of promote, pause, resume, abort/);
   });

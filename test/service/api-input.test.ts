@@ -93,7 +93,7 @@ describe('listing', () => {
     await step(
       api.store,
       rec,
-      [{ type: 'phase', at: 5, phase: 'aborted' }],
+      [{ type: 'phase', at: 5, phase: 'aborted', weight: 0 }],
       { phase: 'aborted' },
       { finished: true },
     );

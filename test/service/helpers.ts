@@ -177,7 +177,7 @@ export const TERMINAL = ['completed', 'rolledBack', 'aborted', 'failed'];
 
 /** Target weights meshshift reports writing (not rollbacks), in history order. */
 export function historyWeights(h: HistoryEntry[]): number[] {
-  return h.filter((e) => e.type === 'weight' && !e.rollback).map((e) => Number(e.weight));
+  return h.flatMap((e) => (e.type === 'weight' && !e.rollback ? [e.weight] : []));
 }
 
 export async function workerJobs(url: string): Promise<number> {

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { InvalidIdError, isHistoryCursor, isMigrationId, StoreKeys } from '../../src/store/keys.js';
 import { runKeyOf } from '../../src/store/history-stream.js';
-import { verdict } from './store-fixtures.js';
+import { verdict, weightEntry } from './store-fixtures.js';
 
 /** The slot function ioredis' Cluster client routes commands with. */
 const slotOf = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
@@ -128,6 +128,6 @@ describe('history run keys', () => {
     expect(runKeyOf(verdict(1, 5))).not.toBe(runKeyOf(verdict(1, 10)));
     expect(runKeyOf(verdict(1, 5, 'inconclusive'))).toBe('');
     expect(runKeyOf(verdict(1, 5, 'fail'))).toBe('');
-    expect(runKeyOf({ type: 'weight', at: 1, weight: 5 })).toBe('');
+    expect(runKeyOf(weightEntry(1, 5))).toBe('');
   });
 });

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RedisMigrationStore } from '../../src/store/store.js';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
-import { record, verdict } from './store-fixtures.js';
+import { record, submitted, verdict } from './store-fixtures.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -29,7 +29,7 @@ async function bytes(keys: string[]): Promise<number> {
 it('a migration with 10,000 passing analyses stays within 32 KB of Redis memory', async () => {
   const store = new RedisMigrationStore(redis, '{mem}');
   const rec = record();
-  await store.create(rec, { type: 'submitted', at: 1, by: 'test' });
+  await store.create(rec, submitted(1));
   const keys = [store.keys.migration(rec.id), store.keys.history(rec.id), store.keys.inbox(rec.id)];
   const perVerdict: number[] = [];
   let seq = 0;

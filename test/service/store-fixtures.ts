@@ -118,3 +118,24 @@ export async function dump(redis: Redis): Promise<Record<string, unknown>> {
   }
   return out;
 }
+
+/** The first entry of a migration's history, as the service writes it. */
+export const submitted = (at: number, by = 'test'): NewHistoryEntry => ({
+  type: 'submitted',
+  at,
+  by,
+  plan: 'cart',
+  namespace: 'shop',
+  policy: 'default',
+  steps: [1, 5, 10, 25, 50, 100],
+});
+
+/** A weight write as the engine records it. */
+export const weightEntry = (at: number, weight: number, previous = 0): NewHistoryEntry => ({
+  type: 'weight',
+  at,
+  weight,
+  previous,
+  wrote: true,
+  attempts: 1,
+});

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lease, LostLeaseError } from '../../src/store/lease.js';
 import { FencedError, RedisMigrationStore } from '../../src/store/store.js';
 import { startRedis, type RedisServer } from '../../src/sim/redis.js';
-import { record, step, verdict } from './store-fixtures.js';
+import { record, step, submitted, verdict, weightEntry } from './store-fixtures.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -21,13 +21,13 @@ afterAll(async () => {
   await server?.close();
 });
 
-const weight = (at: number, w: number) => ({ type: 'weight', at, weight: w });
+const weight = (at: number, w: number) => weightEntry(at, w);
 
 describe('history', () => {
   it('keeps weight changes, non-pass verdicts and commands in full; compacts runs of identical passes', async () => {
     const s = store();
     const rec = record();
-    await s.create(rec, { type: 'submitted', at: 1, by: 'test' });
+    await s.create(rec, submitted(1));
     let t = 1000;
     const passes = (w: number, k: number) => Array.from({ length: k }, () => verdict((t += 10_000), w));
     await step(s, rec, [weight((t += 1), 5), ...passes(5, 3)]);
@@ -71,9 +71,9 @@ describe('history', () => {
   it('passing verdicts whose checks differ are not one run', async () => {
     const s = store();
     const rec = record();
-    await s.create(rec, { type: 'submitted', at: 1, by: 'test' });
+    await s.create(rec, submitted(1));
     const a = verdict(10, 5);
-    const b = { ...verdict(20, 5), checks: [{ name: 'error-rate', outcome: 'pass' }] };
+    const b = { ...verdict(20, 5), checks: [{ name: 'error-rate', outcome: 'pass' as const }] };
     await step(s, rec, [a, b, verdict(30, 5)]);
     expect((await s.history(rec.id)).filter((e) => e.run)).toHaveLength(0);
   });
@@ -81,7 +81,7 @@ describe('history', () => {
   it('caps the stream at historyMaxLen, oldest first', async () => {
     const s = store({ historyMaxLen: 100 });
     const rec = record();
-    await s.create(rec, { type: 'submitted', at: 1, by: 'test' });
+    await s.create(rec, submitted(1));
     for (let i = 0; i < 5; i++)
       await step(
         s,
@@ -97,7 +97,7 @@ describe('history', () => {
   it('pages: limit entries after a cursor, and the cursor of the next page', async () => {
     const s = store();
     const rec = record();
-    await s.create(rec, { type: 'submitted', at: 1, by: 'test' });
+    await s.create(rec, submitted(1));
     await step(
       s,
       rec,
@@ -122,7 +122,7 @@ describe('indexes and retention', () => {
     const s = store({ retentionMs: 30 * day });
     const done = record();
     const running = record();
-    for (const r of [done, running]) await s.create(r, { type: 'submitted', at: 1, by: 'test' });
+    for (const r of [done, running]) await s.create(r, submitted(1));
     expect(await s.countByPhase()).toEqual({ pending: 2 });
     await step(s, running, [weight(2, 5)], { phase: 'shifting', weight: '5' });
     await step(s, done, [weight(2, 100)], { phase: 'completed', weight: '100' }, { finished: true });
@@ -153,7 +153,7 @@ describe('upgrade', () => {
   it('builds the live and finished indexes and phase counts for migrations stored before them', async () => {
     const s = store();
     const [a, b, c] = [record(), record(), record()];
-    for (const r of [a, b, c]) await s.create(r, { type: 'submitted', at: 1, by: 'test' });
+    for (const r of [a, b, c]) await s.create(r, submitted(1));
     await step(s, b, [weight(2, 5)], { phase: 'shifting' });
     await step(s, c, [weight(2, 0)], { phase: 'rolledBack' }, { finished: true });
     const k = s.keys;
@@ -188,7 +188,7 @@ describe('leases and fencing', () => {
   it('a commit under a lost lease or a moved seq writes nothing', async () => {
     const s = store();
     const rec = record();
-    await s.create(rec, { type: 'submitted', at: 1, by: 'test' });
+    await s.create(rec, submitted(1));
     const lock = await s.acquire(rec.id, 0, 'old', 5000, 'w1', 1);
     expect(lock.ok).toBe(true);
     await redis.del(s.keys.lock(rec.id)); // expired
@@ -211,7 +211,7 @@ describe('leases and fencing', () => {
   it('a step that failed before its commit hands the lease back unmarked: the next try is no takeover', async () => {
     const s = store();
     const rec = record();
-    await s.create(rec, { type: 'submitted', at: 1, by: 'test' });
+    await s.create(rec, submitted(1));
     expect(await s.acquire(rec.id, 0, 't1', 5000, 'w1', 1)).toEqual({ ok: true });
     await s.stepFailed(rec.id, 'someone-else'); // not the holder: nothing changes
     expect(await s.acquire(rec.id, 0, 't2', 5000, 'w2', 2)).toMatchObject({ ok: false, why: 'locked' });
@@ -228,7 +228,7 @@ describe('leases and fencing', () => {
   it('runs its scripts again after Redis forgot them (SCRIPT FLUSH, restart)', async () => {
     const s = store();
     const rec = record();
-    await s.create(rec, { type: 'submitted', at: 1, by: 'test' });
+    await s.create(rec, submitted(1));
     await redis.script('FLUSH');
     expect(await step(s, rec, [weight(2, 1)])).toBe(1);
   });
@@ -238,7 +238,7 @@ describe('ids', () => {
   it('anything that is not a migration id never reaches a key', async () => {
     const s = store();
     const rec = record();
-    await s.create(rec, { type: 'submitted', at: 1, by: 'test' });
+    await s.create(rec, submitted(1));
     for (const bad of [`${rec.id}:history`, `${rec.id}:inbox`, '../x', '', 'X-ABCDEF', `${s.prefix}:live`])
       expect(await s.get(bad)).toBeUndefined();
     await expect(s.pushCommand(`${rec.id}:history`, { type: 'PAUSE', by: 'x', at: 1 })).rejects.toThrow(

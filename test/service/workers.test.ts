@@ -124,7 +124,7 @@ describe('service mode with two worker processes', () => {
     // No step twice, none skipped: on the Kubernetes side and in the history.
     expect(s.weightWrites()).toEqual([1, 5, 10, 25, 50, 100]);
     expect(historyWeights(done.history)).toEqual([1, 5, 10, 25, 50, 100]);
-    const wrote = done.history.filter((h) => h.type === 'weight' && h.wrote).map((h) => h.weight);
+    const wrote = done.history.flatMap((h) => (h.type === 'weight' && h.wrote ? [h.weight] : []));
     expect(wrote).toEqual([1, 5, 10, 50, 100]); // 25 was written by the killed worker, re-applied as a no-op
     const seqs = done.history.map((h) => h.seq);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));

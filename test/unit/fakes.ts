@@ -2,7 +2,7 @@
 import type { SimulatedClock } from 'xstate';
 import type { MetricsProvider, SampleRequest } from '../../src/gate/input/provider.js';
 import type { GateSample, SideSample } from '../../src/gate/types.js';
-import { DriftError } from '../../src/machine/types.js';
+import { DriftError } from '../../src/mesh/errors.js';
 import type { MeshAdapter, PreflightReport, SetWeightOptions, WeightWrite } from '../../src/mesh/types.js';
 import { parsePlan, type ResolvedPlan } from '../../src/plan/load.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RouteName } from '../../src/engine/route-label.js';
 import type { MigrationView } from '../../src/engine/view.js';
-import type { HistoryEntry } from '../../src/store/store.js';
+import { parseHistoryRecord, type HistoryEntry, type VerdictRecord } from '../../src/engine/history.js';
 import {
   entryMessages,
   listMessage,
@@ -29,13 +29,20 @@ const view = (o: Partial<MigrationView> = {}): MigrationView => ({
   seq: 7,
   ...o,
 });
-const entry = (o: Record<string, unknown>): HistoryEntry => ({
-  id: '1-0',
-  at: 1_700_000_000_000,
-  seq: 1,
-  type: 'x',
-  ...o,
-});
+/** An entry as the notifier reads it back: parsed into the typed union (a weight write wrote, in one attempt). */
+const entry = (o: Record<string, unknown>): HistoryEntry => {
+  const r = parseHistoryRecord({
+    at: 1_700_000_000_000,
+    ...(o.type === 'weight' ? { wrote: true, attempts: 1 } : {}),
+    ...o,
+  });
+  if (r.type === 'unreadable') throw new Error(r.error);
+  return { ...r, id: '1-0', seq: 1 };
+};
+const verdictOf = (e: HistoryEntry): VerdictRecord => {
+  if (e.type !== 'verdict') throw new Error(`not a verdict: ${e.type}`);
+  return e;
+};
 const VIRTUAL_SERVICE: RouteName = { kind: 'VirtualService', namespace: 'shop', name: 'productcatalog' };
 const HTTP_ROUTE: RouteName = { kind: 'HTTPRoute', namespace: 'shop', name: 'productcatalog' };
 const ctx = (route: RouteName = VIRTUAL_SERVICE): EntryContext => ({
@@ -72,18 +79,20 @@ describe('Slack formatting', () => {
 
   it('verdicts keep their numbers: checks with limits and both sides’ requests', () => {
     const text = verdictText(
-      entry({
-        type: 'verdict',
-        outcome: 'fail',
-        weight: 10,
-        summary: 'error rate 5.00 % exceeds 1.00 %',
-        checks: [{ name: 'error-rate', outcome: 'fail', observed: 0.05, threshold: 0.01 }],
-        sample: {
-          source: { requests: 9000, errors: 9 },
-          target: { requests: 1000, errors: 50 },
-          windowMs: 120_000,
-        },
-      }),
+      verdictOf(
+        entry({
+          type: 'verdict',
+          outcome: 'fail',
+          weight: 10,
+          summary: 'error rate 5.00 % exceeds 1.00 %',
+          checks: [{ name: 'error-rate', outcome: 'fail', observed: 0.05, threshold: 0.01 }],
+          sample: {
+            source: { requests: 9000, errors: 9 },
+            target: { requests: 1000, errors: 50 },
+            windowMs: 120_000,
+          },
+        }),
+      ),
     );
     expect(text).toContain('at 10 %');
     expect(text).toContain('`error-rate`');

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { FileTokenStore, parseTokens } from '../../src/auth/tokens.js';
 import { allows } from '../../src/auth/access.js';
 import { SlackAuthorizer } from '../../src/slack/auth.js';
-import { chartData, pointCounts, verdictLine } from '../../src/web/chart-data.js';
+import { chartData, pointCounts, verdictLine, type ChartEntry } from '../../src/web/chart-data.js';
 import { SessionStore, cookieValue, sameSecret, sessionCookie } from '../../src/web/session.js';
 
 const T = (n: number) => `token-${String(n).padStart(2, '0')}-0123456789abcdef`;
@@ -83,9 +83,17 @@ describe('chart data', () => {
     windowMs: 60000,
     queries: 2,
   });
-  const h = [
-    { type: 'submitted', at: 1000 },
-    { type: 'weight', at: 2000, weight: 5, previous: 0, wrote: true },
+  const h: ChartEntry[] = [
+    {
+      type: 'submitted',
+      at: 1000,
+      by: 'ann',
+      plan: 'cart',
+      namespace: 'shop',
+      policy: 'default',
+      steps: [5, 100],
+    },
+    { type: 'weight', at: 2000, weight: 5, previous: 0, wrote: true, attempts: 1 },
     {
       type: 'verdict',
       at: 3000,
@@ -104,7 +112,7 @@ describe('chart data', () => {
       checks: [{ name: 'error-rate', outcome: 'fail', observed: 0.2, threshold: 0.01 }],
       sample: sample(20, 90),
     },
-    { type: 'weight', at: 4500, weight: 0, previous: 5, wrote: true, rollback: true },
+    { type: 'weight', at: 4500, weight: 0, previous: 5, wrote: true, attempts: 1, rollback: true },
     { type: 'command', at: 4600, command: 'ABORT', by: 'web:ann', accepted: true, reason: 'pager' },
   ];
   it('weight as a step series, both sides from samples, markers for verdicts, the rollback and commands', () => {

@@ -86,7 +86,12 @@ describe('latency of a sequential sample (no quantiles: the step’s histogram)'
         type: 'verdict',
         at: 1000,
         outcome: 'pass',
+        weight: 10,
+        summary: 'ok',
+        checks: [],
         sample: {
+          windowMs: 60_000,
+          queries: 1,
           source: {
             requests: 100,
             errors: 1,

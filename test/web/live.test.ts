@@ -43,7 +43,16 @@ const view = (id: string, seq: number, weight: number) =>
     heldByWindow: false,
     seq,
   }) as MigrationView;
-const entry = (n: number): HistoryEntry => ({ id: `${n}-0`, type: 'weight', at: n, seq: n, weight: n });
+const entry = (n: number): HistoryEntry => ({
+  id: `${n}-0`,
+  type: 'weight',
+  at: n,
+  seq: n,
+  weight: n,
+  previous: 0,
+  wrote: true,
+  attempts: 1,
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('LiveHub', () => {

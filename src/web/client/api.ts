@@ -1,6 +1,7 @@
 /** Calls to the dashboard's endpoints. The session is an HttpOnly cookie; writes carry the CSRF token header. */
 import type { Grant } from '../../auth/access.js';
-import type { RouteName } from '../../engine/route-label.js';
+import type { HistoryEntry } from '../../engine/history.js';
+import type { MigrationView } from '../../engine/migration-view.js';
 
 export interface Me {
   user: string;
@@ -8,33 +9,11 @@ export interface Me {
   csrf: string;
 }
 
-export interface View {
-  id: string;
-  name: string;
-  namespace: string;
-  /** The route it shifts (HTTPRoute or VirtualService). */
-  route: RouteName;
-  phase: string;
-  weight: number;
-  steps: number[];
-  policy: string;
-  reason?: string;
-  possible: string[];
-  createdAt: string;
-  createdBy: string;
-  updatedAt: string;
-  seq: number;
-  lastVerdict?: { outcome?: string; summary?: string };
-  stepsReached?: number;
-}
+/** A migration as the API shows it: the engine's one view (a Node-free type file). */
+export type View = MigrationView;
 
-export interface Entry {
-  id: string;
-  type: string;
-  at: number;
-  seq: number;
-  [k: string]: unknown;
-}
+/** A history entry as the API answers it: the engine's typed union (a Node-free type file). */
+export type Entry = HistoryEntry;
 
 export class ApiError extends Error {
   constructor(

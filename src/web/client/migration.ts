@@ -17,24 +17,35 @@ const LABELS: Record<string, string> = {
 };
 
 export function describe(e: Entry): string {
-  const s = (k: string) => (e[k] === undefined ? '' : String(e[k]));
   switch (e.type) {
     case 'verdict':
       return verdictLine(e);
     case 'weight':
-      return `${e.rollback ? 'rollback ' : ''}weight ${s('previous')} → ${s('weight')} %${e.wrote === false ? ' (not written)' : ''}`;
+      return `${e.rollback ? 'rollback ' : ''}weight ${e.previous} → ${e.weight} %${e.wrote === false ? ' (not written)' : ''}`;
     case 'phase':
-      return `${s('from') || '·'} → ${s('phase')} at ${s('weight')} %${e.reason ? `: ${s('reason')}` : ''}`;
+      return `${e.from ?? '·'} → ${e.phase} at ${e.weight} %${e.reason ? `: ${e.reason}` : ''}`;
     case 'command':
-      return `${s('command')} by ${s('by')}${e.reason ? ` (${s('reason')})` : ''}${e.accepted === false ? ` refused: ${s('refused')}` : ''}`;
+      return `${e.command} by ${e.by ?? ''}${e.reason ? ` (${e.reason})` : ''}${e.accepted === false ? ` refused: ${e.refused ?? ''}` : ''}`;
     case 'submitted':
-      return `submitted by ${s('by')}: plan ${s('plan')}, policy ${s('policy')}`;
+      return `submitted by ${e.by}: plan ${e.plan}, policy ${e.policy}`;
     case 'finished':
-      return `finished ${s('phase')} at ${s('weight')} %${e.reason ? `: ${s('reason')}` : ''}`;
+      return `finished ${e.phase} at ${e.weight} %${e.reason ? `: ${e.reason}` : ''}`;
     case 'preflight':
       return `preflight ${e.ok ? 'passed' : 'failed'}`;
-    default:
-      return s('text') || s('message') || s('reason') || s('phase');
+    case 'takeover':
+    case 'schedule':
+      return e.text;
+    case 'mtls':
+      return e.message;
+    case 'waiting':
+      return e.reason;
+    case 'rollbackRetry':
+    case 'writeRetry':
+      return e.error;
+    case 'unreadable':
+      return e.error;
+    case 'started':
+      return '';
   }
 }
 
@@ -87,8 +98,8 @@ function Commands({ m, me, onError }: { m: View; me: Me; onError: (s: string) =>
 
 function Preflight({ history }: { history: Entry[] }) {
   const p = [...history].reverse().find((e) => e.type === 'preflight');
-  const checks = (p?.checks ?? []) as Array<{ id: string; ok: boolean; message: string; fix?: string }>;
-  if (!p) return html`<p>Not run yet.</p>`;
+  if (p?.type !== 'preflight') return html`<p>Not run yet.</p>`;
+  const checks = p.checks;
   return html`<ul class="checks">
     ${checks.map((c) => html`<li class=${c.ok ? 'ok' : 'bad'}><strong>${c.ok ? '✓' : '✗'} ${c.id}</strong> ${c.message}${c.fix ? ` — ${c.fix}` : ''}</li>`)}
   </ul>`;
