@@ -18,6 +18,7 @@ import { wilson } from '../stats/stats.js';
 import type { CheckResult } from '../types.js';
 import {
   binsNote,
+  burstNote,
   conditionalDispersionOf,
   dispersionOf,
   lastSegmentFrom,
@@ -40,7 +41,21 @@ function vmRates(ev: Evidence): number[] {
   });
 }
 
-function absoluteCheck(policy: PolicySpec, ev: Evidence, max: number): CheckResult {
+/**
+ * How bursty the VMs' own errors are (κ of their counts, bin to bin): the floor of the containers' dispersion.
+ * The VMs serve most requests from the first bin, so their burstiness is measured long before the containers'
+ * few errors can show theirs; a side-wide burst on the containers is then tempered from the start instead of
+ * after the estimate has caught up.
+ */
+function sourceKappa(ev: Evidence): number {
+  return dispersionOf(
+    ev,
+    'errors/source',
+    ev.bins.map((b) => ({ events: b.source.errors, trials: b.source.requests })),
+  ).kappa;
+}
+
+function absoluteCheck(policy: PolicySpec, ev: Evidence, max: number, floor: number): CheckResult {
   const n = ev.target.requests;
   const k = Math.min(ev.target.errors, n);
   const cumulative = vmRates(ev);
@@ -55,6 +70,7 @@ function absoluteCheck(policy: PolicySpec, ev: Evidence, max: number): CheckResu
     ev,
     'error-rate/own',
     ev.bins.map((b) => ({ events: b.target.errors, trials: b.target.requests })),
+    floor,
   );
   const perBin = ev.bins.map((b, i) =>
     rateBinLLR(b.target.errors, b.target.requests, p0[i]!, { phi: own.phi[i]!, cap: ev.cap }),
@@ -83,7 +99,7 @@ function absoluteCheck(policy: PolicySpec, ev: Evidence, max: number): CheckResu
   });
 }
 
-function comparisonCheck(policy: PolicySpec, ev: Evidence, margin: number): CheckResult {
+function comparisonCheck(policy: PolicySpec, ev: Evidence, margin: number, floor: number): CheckResult {
   const name = 'error-rate-vs-source';
   const n = ev.target.requests;
   const k = Math.min(ev.target.errors, n);
@@ -103,11 +119,12 @@ function comparisonCheck(policy: PolicySpec, ev: Evidence, margin: number): Chec
     target: { events: b.target.errors, trials: b.target.requests },
     source: { events: b.source.errors, trials: b.source.requests },
   }));
-  const cond = conditionalDispersionOf(ev, `${name}/cond`, batches);
+  const cond = conditionalDispersionOf(ev, `${name}/cond`, batches, floor);
   const own = dispersionOf(
     ev,
     `${name}/own`,
     batches.map((b) => b.target),
+    floor,
   );
   // After promotion the VMs serve nothing: hold the containers to what the VMs did before, at its upper bound.
   const before = wilson(sk, sn, 0.99).high;
@@ -142,7 +159,7 @@ function comparisonCheck(policy: PolicySpec, ev: Evidence, margin: number): Chec
     level: ev.level,
     observed: n > 0 ? k / n : 0,
     threshold: srcRate + margin,
-    numbers: `error rate ${pct(n > 0 ? k / n : 0)} (${Math.round(k)}/${Math.round(n)}) vs ${pct(srcRate)} on the VMs (${Math.round(sk)}/${Math.round(sn)}) ${ev.scope}, ${allowed}${ev.weight >= 100 ? ' (watching after promotion)' : ''}`,
+    numbers: `error rate ${pct(n > 0 ? k / n : 0)} (${Math.round(k)}/${Math.round(n)}) vs ${pct(srcRate)} on the VMs (${Math.round(sk)}/${Math.round(sn)}) ${ev.scope}, ${allowed}${ev.weight >= 100 ? ' (watching after promotion)' : ''}${burstNote(cond, floor)}`,
     ready: stepN >= minRequests && !binsNote(ev) && readiness.ok,
     notReady:
       stepN < minRequests
@@ -167,8 +184,9 @@ export function errorChecks(policy: PolicySpec, ev: Evidence): CheckResult[] {
         message: `no requests reached the target ${ev.scope}`,
       },
     ];
-  const out = [absoluteCheck(policy, ev, slo.max)];
+  const floor = sourceKappa(ev);
+  const out = [absoluteCheck(policy, ev, slo.max, floor)];
   if (slo.maxIncreaseOverSource !== undefined)
-    out.push(comparisonCheck(policy, ev, slo.maxIncreaseOverSource));
+    out.push(comparisonCheck(policy, ev, slo.maxIncreaseOverSource, floor));
   return out;
 }

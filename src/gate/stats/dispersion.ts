@@ -12,6 +12,9 @@
  *    alone and costs nothing, while bursts of one side, or scrape jobs out of phase, show up in it.
  *  - For the absolute SLO the residual is the target's own count against its rate.
  *
+ * Both estimators take a floor: the error checks pass the VMs' own κ (sequential-errors.ts), known from the first
+ * bin, so the containers' bins are tempered before their own few errors could show how bursty they are.
+ *
  * Rates are fitted per segment (each step's bins, see evidence.ts segmentStarts), so a regression that begins at
  * a later step reads as a change of rate, not as dispersion.
  */
@@ -103,6 +106,7 @@ export function conditionalDispersion(
   batches: readonly Batch[],
   seg: Segmentation = WHOLE,
   prior?: MomentSums,
+  floor = 0,
 ): Dispersion {
   const fits = segmentFits(batches, seg.starts);
   const design = batches.map((b, i) => {
@@ -119,7 +123,7 @@ export function conditionalDispersion(
     const excess = (b.target.events - pi * m) ** 2 / (m * pi * (1 - pi)) - 1;
     return { excess, weight: design[i]!, segment: seg.ids[segmentOf(seg.starts, i)]! };
   });
-  const kappa = kappaOf(terms, prior);
+  const kappa = Math.max(floor, kappaOf(terms, prior));
   return { kappa, phi: design.map((v) => 1 + kappa * v), terms };
 }
 
@@ -128,6 +132,7 @@ export function ownDispersion(
   bins: ReadonlyArray<{ events: number; trials: number }>,
   seg: Segmentation = WHOLE,
   prior?: MomentSums,
+  floor = 0,
 ): Dispersion {
   const bounds = [...seg.starts, bins.length];
   const rates = seg.starts.map((s, j) => {
@@ -145,6 +150,6 @@ export function ownDispersion(
         }
       : undefined,
   );
-  const kappa = kappaOf(terms, prior);
+  const kappa = Math.max(floor, kappaOf(terms, prior));
   return { kappa, phi: mu.map((m) => 1 + kappa * m), terms };
 }

@@ -1,0 +1,108 @@
+/** The dispersion estimators (src/gate/stats/dispersion.ts): κ from the data, the conditional residual, the floor. */
+import { describe, expect, it } from 'vitest';
+import { conditionalDispersion, ownDispersion } from '../../src/gate/stats/dispersion.js';
+import { sequentialChecks } from '../../src/gate/checks/sequential-verdict.js';
+import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/input/buckets.js';
+import type { BinCounts, GateSample } from '../../src/gate/types.js';
+import { parsePlan } from '../../src/plan/load.js';
+import { mulberry32, normalFrom, poissonFrom } from '../../src/sim/random.js';
+import { planYaml } from '../harness/plan-fixtures.js';
+
+/** Seeded counts: Poisson with a log-normal factor of mean 1 (σ) per bin; `shared` draws one factor for both. */
+function counts(seed: number, bins: number, opts: { sigma: number; shared?: boolean }) {
+  const u = mulberry32(seed);
+  const factor = () => (opts.sigma > 0 ? Math.exp(opts.sigma * normalFrom(u) - opts.sigma ** 2 / 2) : 1);
+  return Array.from({ length: bins }, () => {
+    const ft = factor();
+    const fs = opts.shared ? ft : factor();
+    return {
+      target: { events: poissonFrom(u, 50 * ft), trials: 10_000 },
+      source: { events: poissonFrom(u, 250 * fs), trials: 50_000 },
+    };
+  });
+}
+
+describe('ownDispersion', () => {
+  it('finds no dispersion in Poisson counts', () => {
+    const d = ownDispersion(counts(1, 400, { sigma: 0 }).map((b) => b.source));
+    expect(d.kappa).toBeLessThan(0.01);
+    expect(Math.max(...d.phi)).toBeLessThan(1 + 0.01 * 260);
+  });
+
+  it('estimates κ = e^σ² − 1 of a log-normal rate (σ 0.5: 0.28)', () => {
+    const d = ownDispersion(counts(2, 400, { sigma: 0.5 }).map((b) => b.source));
+    expect(d.kappa).toBeGreaterThan(0.2);
+    expect(d.kappa).toBeLessThan(0.38);
+  });
+
+  it('never goes below the floor it is given', () => {
+    const bins = counts(3, 50, { sigma: 0 }).map((b) => b.target);
+    const d = ownDispersion(bins, undefined, undefined, 0.3);
+    expect(d.kappa).toBe(0.3);
+    expect(d.phi[0]).toBeCloseTo(1 + 0.3 * 50 * (bins.reduce((a, b) => a + b.events, 0) / (50 * 50)), 6);
+  });
+});
+
+describe('conditionalDispersion (the containers’ share of each bin’s errors)', () => {
+  it('a burst both sides share costs nothing', () => {
+    expect(conditionalDispersion(counts(4, 400, { sigma: 0.8, shared: true })).kappa).toBeLessThan(0.02);
+  });
+
+  it('bursts of each side on its own show', () => {
+    expect(conditionalDispersion(counts(5, 400, { sigma: 0.5 })).kappa).toBeGreaterThan(0.15);
+  });
+
+  it('never goes below the floor it is given', () => {
+    expect(conditionalDispersion(counts(6, 40, { sigma: 0 }), undefined, undefined, 0.25).kappa).toBe(0.25);
+  });
+});
+
+describe('the error comparison tempers by the VMs’ own burstiness', () => {
+  const policy = parsePlan(planYaml({}), 'default.yaml').policy;
+  const bin = (requests: number, errors: number): BinCounts => ({
+    requests,
+    errors,
+    buckets: ISTIO_LATENCY_BUCKETS_MS.map(() => requests),
+    latencyCount: requests,
+  });
+
+  function sample(vmErrors: number[], targetErrors: number[]): GateSample {
+    const t0 = 1_000_000;
+    const batches = vmErrors.map((e, i) => ({
+      start: t0 + i * 30_000,
+      end: t0 + (i + 1) * 30_000,
+      target: bin(3_000, targetErrors[i]!),
+      source: bin(57_000, e),
+    }));
+    const sum = (side: 'target' | 'source', k: 'requests' | 'errors') =>
+      batches.reduce((a, b) => a + b[side][k], 0);
+    return {
+      at: t0 + batches.length * 30_000,
+      windowMs: 60_000,
+      since: t0,
+      evidenceSince: t0,
+      batches,
+      source: { requests: sum('source', 'requests'), errors: sum('source', 'errors'), latencyMs: {} },
+      target: { requests: sum('target', 'requests'), errors: sum('target', 'errors'), latencyMs: {} },
+      custom: {},
+      queries: 0,
+    };
+  }
+
+  // Six bins at 5 % of 2,000 req/s; the containers' errors match the VMs' mean (0.5 %) but two bins burst ×2.7.
+  // (That the floor changes decisions is shown on whole migrations: gate-noise.test.ts, the seeded early bursts.)
+  const target = [15, 14, 40, 41, 15, 16];
+  const comparison = (vm: number[]) =>
+    sequentialChecks(policy, sample(vm, target), 5).find((c) => c.name === 'error-rate-vs-source')!;
+
+  it('VMs whose errors vary ±70 % bin to bin: the containers’ burst is weighed down, and the verdict says why', () => {
+    const bursty = comparison([120, 520, 180, 430, 90, 370]);
+    expect(bursty.outcome).not.toBe('fail');
+    expect(bursty.message).toMatch(/errors come in bursts \(the VMs' error rate varies by ±\d+ %/);
+  });
+
+  it('VMs as steady as Poisson: nothing is said about the VMs, and the burst is weighed by the containers’ share', () => {
+    const steady = comparison([285, 280, 290, 286, 279, 288]);
+    expect(steady.message).not.toMatch(/the VMs' error rate varies/);
+  });
+});
