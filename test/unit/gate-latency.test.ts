@@ -4,6 +4,8 @@
  * log-normal latencies (with a small slow minority) at Istio's bounds, in 30-s bins.
  */
 import { describe, expect, it } from 'vitest';
+import { rateBinLLR } from '../../src/gate/stats/evidence.js';
+import { ALTERNATIVES, LATENCY_RATIO_ALTERNATIVES, logMeanExp } from '../../src/gate/stats/sequential.js';
 import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/input/buckets.js';
 import { normalCdf } from '../../src/gate/stats/sequential.js';
 import { latencyAtShare, sourceQuantileUpper } from '../../src/gate/checks/sequential-latency.js';
@@ -121,5 +123,22 @@ describe('latency vs the VMs is a quantile ratio', () => {
     expect(judge(vm, vm).p50).toBe('pass');
     const slow = judge(vm, { median: 24 * 1.4, p99: 100 * 1.4 });
     expect(slow.p50, slow.messages).toBe('fail');
+  });
+});
+
+describe('the latency comparison’s alternatives', () => {
+  // A p99 30 % above the VMs' against a 1.2× allowance puts 1.12–1.22× the allowed share over x*: at 1.12× the
+  // error checks' grid (smallest 1.25×, as odds) has no drift, the latency grid's 1.1× has.
+  it('a share 1.12× the allowed one gains evidence on the latency grid, not on the error grid', () => {
+    const p0 = 0.01;
+    const bin = { k: 1.12 * p0 * 3_000, n: 3_000 };
+    const evidence = (grid: readonly number[]) => {
+      const sums = grid.map(() => 0);
+      for (let b = 0; b < 60; b++)
+        rateBinLLR(bin.k, bin.n, p0, { phi: 1, cap: Infinity }, grid).forEach((x, j) => (sums[j]! += x));
+      return logMeanExp(sums);
+    };
+    expect(evidence(LATENCY_RATIO_ALTERNATIVES)).toBeGreaterThan(Math.log(20));
+    expect(evidence(ALTERNATIVES)).toBeLessThan(Math.log(2));
   });
 });

@@ -24,7 +24,7 @@ import type { LatencyObjective, PolicySpec } from '../../plan/schema.js';
 import { ISTIO_LATENCY_BUCKETS_MS } from '../input/buckets.js';
 import { rateBinLLR } from '../stats/evidence.js';
 import { normalQuantile, wilson } from '../stats/stats.js';
-import { normalCdf } from '../stats/sequential.js';
+import { LATENCY_RATIO_ALTERNATIVES, normalCdf } from '../stats/sequential.js';
 import { QUANTILES, type BinCounts, type CheckResult, type Quantile } from '../types.js';
 import { binsNote, dispersionOf, testEvidence, toCheck, type Evidence } from './sequential-common.js';
 
@@ -224,7 +224,9 @@ function comparisonCheck(
   const p0 = Math.min(0.999, allowed * (it?.rho0 ?? 1));
   const bins = ev.bins.map((b) => ({ events: above(b.target), trials: b.target.latencyCount }));
   const own = dispersionOf(ev, `${name}/own`, bins);
-  const perBin = bins.map((b, k) => rateBinLLR(b.events, b.trials, p0, { phi: own.phi[k]!, cap: ev.cap }));
+  const perBin = bins.map((b, k) =>
+    rateBinLLR(b.events, b.trials, p0, { phi: own.phi[k]!, cap: ev.cap }, LATENCY_RATIO_ALTERNATIVES),
+  );
   const n = pooled.latencyCount;
   const kt = above(pooled);
   const tolerance = it
