@@ -5,9 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { rateBinLLR } from '../../src/gate/stats/evidence.js';
-import { ALTERNATIVES, LATENCY_RATIO_ALTERNATIVES, logMeanExp } from '../../src/gate/stats/sequential.js';
 import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/input/buckets.js';
-import { normalCdf } from '../../src/gate/stats/sequential.js';
+import {
+  ALTERNATIVES,
+  LATENCY_RATIO_ALTERNATIVES,
+  logMeanExp,
+  normalCdf,
+} from '../../src/gate/stats/sequential.js';
 import { latencyAtShare, sourceQuantileUpper } from '../../src/gate/checks/sequential-latency.js';
 import { sequentialChecks } from '../../src/gate/checks/sequential-verdict.js';
 import type { BinCounts, GateSample } from '../../src/gate/types.js';

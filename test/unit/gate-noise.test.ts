@@ -5,11 +5,11 @@
  * within the checks' alpha (with the Monte-Carlo error's 95 % allowance). Seeds here are not the bench's.
  */
 import { describe, expect, it } from 'vitest';
-import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/input/buckets.js';
 import { sequentialChecks } from '../../src/gate/checks/sequential-verdict.js';
-import type { BinCounts, GateSample } from '../../src/gate/types.js';
+import type { GateSample } from '../../src/gate/types.js';
 import { parsePlan } from '../../src/plan/load.js';
 import { mulberry32, normalFrom, poissonFrom } from '../../src/sim/random.js';
+import { carriedSample, errorBin } from '../harness/gate-samples.js';
 import { planYaml } from '../harness/plan-fixtures.js';
 
 /** Errors only, both checks; alpha 0.1 → 0.05 per check, so a few hundred runs can see a violation. */
@@ -53,13 +53,6 @@ function sampler(seed: number) {
   return { u, poisson, mult };
 }
 
-const bin = (requests: number, errors: number): BinCounts => ({
-  requests,
-  errors,
-  buckets: ISTIO_LATENCY_BUCKETS_MS.map(() => requests),
-  latencyCount: requests,
-});
-
 /**
  * One migration (6 min per step up to 50 %, then 10 min at 100 %); the weight at which a check first failed, or
  * undefined.
@@ -96,23 +89,10 @@ function firstFailure(n: Noise, seed: number, policy = POLICY): number | undefin
     batches.push({
       start: t0 + i * 30_000,
       end: t0 + (i + 1) * 30_000,
-      target: bin(nt, kt),
-      source: bin(n.rps * 30 - nt, ks),
+      target: errorBin(nt, kt),
+      source: errorBin(n.rps * 30 - nt, ks),
     });
-    const stepBins = batches.filter((b) => b.start! >= stepStart);
-    const sum = (side: 'target' | 'source', k: 'requests' | 'errors') =>
-      stepBins.reduce((a, b) => a + b[side][k], 0);
-    const sample: GateSample = {
-      at: t0 + (i + 1) * 30_000,
-      windowMs: 60_000,
-      since: stepStart,
-      evidenceSince: t0,
-      batches: [...batches],
-      source: { requests: sum('source', 'requests'), errors: sum('source', 'errors'), latencyMs: {} },
-      target: { requests: sum('target', 'requests'), errors: sum('target', 'errors'), latencyMs: {} },
-      custom: {},
-      queries: 0,
-    };
+    const sample = carriedSample(batches, stepStart);
     if (sequentialChecks(policy, sample, w).some((c) => c.outcome === 'fail')) return w;
   }
   return undefined;
@@ -162,7 +142,7 @@ describe('false rollbacks of a container as good as the VMs, per noise family (M
 
 describe('side-wide bursts early in the migration, at the default policy', () => {
   const DEFAULT = parsePlan(planYaml({}), 'default.yaml').policy;
-  // Runs (σ drawn per seed from 0.3–0.8, 2,000 req/s) that the checks rolled back at 5 % or 10 % while the
+  // Runs (σ drawn per seed from 0.3–0.8, 2,000 req/s) that the checks rolled back at 5 % while the
   // containers' dispersion was still estimated from their own few errors: the VMs' bursts, measured from the
   // first bin, now temper the containers' bins from the start.
   const rolledBackBefore: Array<[seed: number, sigma: number]> = [
