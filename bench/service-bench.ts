@@ -4,7 +4,7 @@
  *
  *   node --import tsx bench/service-bench.ts [--migrations 10,100,1000] [--seconds 60] [--interval 10]
  *        [--concurrency N] [--tick-align 1s] [--batch-window 50ms] [--ready-timeout 240] [--out bench/results]
- *        [--policy default|absolute-30m|NAME]
+ *        [--policy default|absolute-30m|NAME] [--node-arg=--cpu-prof …]
  *
  * For each N: a fresh real Redis, one Kubernetes API test server seeded with N scenarios (namespaces
  * bench-0000…), ONE synthetic Istio metrics exporter for all N services × {vm, k8s} (bench/service/exporter.ts),
@@ -66,6 +66,7 @@ const { values: argv } = parseArgs({
     out: { type: 'string', default: path.join(root, 'bench/results') },
     tsx: { type: 'boolean', default: false },
     policy: { type: 'string', default: 'default' },
+    'node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
 const sizes = argv.migrations.split(',').map((s) => Number(s.trim()));
@@ -357,7 +358,9 @@ function table(rows: Row[]): string {
 }
 
 const started = new Date();
-const workerCmd = workerEntry(root, argv.tsx);
+const built = workerEntry(root, argv.tsx);
+// --node-arg: Node flags for the worker only (e.g. --cpu-prof, which NODE_OPTIONS does not allow).
+const workerCmd = { ...built, args: [...argv['node-arg'], ...built.args] };
 const { entry } = workerCmd;
 log(`worker entry: ${entry}; sizes ${sizes.join(', ')}; window ${seconds} s; interval ${intervalS} s`);
 const rows: Row[] = [];
