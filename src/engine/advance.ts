@@ -17,7 +17,7 @@ import type { ResolvedPlan } from '../plan/load.js';
 import { attemptDeadline } from './attempt.js';
 import type { Clock } from './clock.js';
 import { runConfig } from './config.js';
-import { machineWithEffects, type MtlsStep } from './effects.js';
+import { bindEffects, machineWithEffects, type MtlsStep } from './effects.js';
 import type { EngineEvent } from './history.js';
 import { settle } from './settle.js';
 import {
@@ -102,7 +102,12 @@ export async function advance(deps: EngineDeps, input: AdvanceInput): Promise<Ad
   };
   const { policy, config } = runConfig(input.plan, input.timeScale);
   const timeoutMs = deps.effectTimeoutMs ?? 60_000;
-  const machine = machineWithEffects({
+  const actorInput = { config, now: clock.now() };
+  const actor =
+    input.snapshot !== undefined
+      ? createActor(machineWithEffects, { snapshot: input.snapshot as never, input: actorInput })
+      : createActor(machineWithEffects, { input: actorInput });
+  bindEffects(actor.system, {
     plan: input.plan,
     policy,
     mesh: deps.mesh,
@@ -114,11 +119,6 @@ export async function advance(deps: EngineDeps, input: AdvanceInput): Promise<Ad
     ...(deps.mtls ? { mtls: deps.mtls } : {}),
     attemptMs: attemptDeadline(timeoutMs, deps.attemptMs),
   });
-  const actorInput = { config, now: clock.now() };
-  const actor =
-    input.snapshot !== undefined
-      ? createActor(machine, { snapshot: input.snapshot as never, input: actorInput })
-      : createActor(machine, { input: actorInput });
   const watch = watchTransitions(actor.getSnapshot(), clock, emit, log);
   const sub = actor.subscribe({ next: watch, error: () => undefined });
   const outcomes: CommandOutcome[] = [];

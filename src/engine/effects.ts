@@ -3,6 +3,9 @@
  * adapters. Every driver gets exactly these through the engine; nothing else provides actors to the machine.
  */
 import { fromPromise } from 'xstate';
+
+/** A run's actor system (xstate's), as the key its dependencies are bound to. */
+type RunSystem = object;
 import type { MetricsProvider } from '../gate/input/provider.js';
 import type { Verdict } from '../gate/types.js';
 import { evaluate, unavailableVerdict } from '../gate/checks/verdict.js';
@@ -45,114 +48,146 @@ export interface EffectDeps {
   attemptMs?: number;
 }
 
-/** The migration machine with real effects provided. */
-export function machineWithEffects(deps: EffectDeps) {
-  const { plan, mesh, metrics, clock, log, emit, policy } = deps;
-  const beforeWrite = deps.beforeWrite ?? (async () => undefined);
-  const attemptMs = deps.attemptMs ?? DEFAULT_ATTEMPT_MS;
-  const bounded = <T>(what: string, signal: AbortSignal, fn: (s: AbortSignal) => Promise<T>) =>
-    withAttemptDeadline(what, attemptMs, signal, fn);
-  return migrationMachine.provide({
-    actors: {
-      preflight: fromPromise(async ({ signal }: { signal: AbortSignal }) => {
-        const report = await bounded('preflight', signal, (s) =>
-          runPreflight(plan, policy, mesh, metrics, s),
-        );
-        emit({
-          type: 'preflight',
-          at: clock.now(),
-          ok: report.ok,
-          checks: report.checks,
-          initialWeight: report.initialWeight,
-        });
-        log.info({ checks: report.checks.filter((c) => !c.ok), ok: report.ok }, 'preflight');
-        if (!report.ok) throw new PreflightError(report);
-        return { at: clock.now(), initialWeight: report.initialWeight, selectors: report.selectors };
-      }),
-      setWeight: fromPromise(async ({ input, signal }: { input: SetWeightInput; signal: AbortSignal }) => {
-        const w = await bounded(`set weight ${input.weight} %`, signal, async (s) => {
-          await beforeWrite();
-          return mesh.setWeight(plan, input.weight, {
-            expected: input.expected,
-            force: input.force,
-            signal: s,
-            beforeAttempt: beforeWrite,
-          });
-        });
-        emit({
-          type: 'weight',
-          at: clock.now(),
-          weight: w.weight,
-          previous: input.expected,
-          wrote: w.wrote,
-          attempts: w.attempts,
-        });
-        log.info(
-          { weight: w.weight, previous: input.expected, wrote: w.wrote, attempts: w.attempts },
-          'weight set',
-        );
-        return { at: clock.now(), weight: w.weight };
-      }),
-      analyze: fromPromise(async ({ input }: { input: AnalyzeInput }) => {
-        let verdict: Verdict;
-        try {
-          const sample = await metrics.sample({
-            namespace: plan.namespace,
-            selectors: input.selectors,
-            policy,
-            ...(input.stepStartedAt !== undefined ? { stepStartedAt: input.stepStartedAt } : {}),
-            ...(input.evidenceSince !== undefined ? { evidenceSince: input.evidenceSince } : {}),
-          });
-          verdict = evaluate(policy, { ...sample, at: clock.now() }, input.weight);
-        } catch (err) {
-          verdict = unavailableVerdict(clock.now(), input.weight, (err as Error).message);
-        }
-        emit({ type: 'verdict', at: verdict.at, verdict });
-        log.info({ outcome: verdict.outcome, weight: verdict.weight, summary: verdict.summary }, 'analysis');
-        return verdict;
-      }),
-      // One forced write of 100 % source per attempt (the adapter retries conflicts and blips inside it, all of
-      // it bounded by the attempt deadline); the machine retries failed attempts with capped backoff, for as long
-      // as it takes.
-      rollback: fromPromise(async ({ input, signal }: { input: RollbackInput; signal: AbortSignal }) => {
-        try {
-          const w = await bounded('rollback write (100 % source)', signal, async (s) => {
-            await beforeWrite();
-            return mesh.setWeight(plan, 0, {
-              expected: 0,
-              force: true,
-              signal: s,
-              beforeAttempt: beforeWrite,
-            });
-          });
-          emit({
-            type: 'weight',
-            at: clock.now(),
-            weight: 0,
-            previous: input.from,
-            wrote: w.wrote,
-            attempts: w.attempts,
-            rollback: true,
-          });
-          log.warn(
-            { reason: input.reason, wrote: w.wrote, attempt: input.attempt },
-            'rolled back to 100 % source',
-          );
-          return { at: clock.now() };
-        } catch (err) {
-          log.error(
-            { err: (err as Error).message, attempt: input.attempt, reason: input.reason },
-            'ROLLBACK WRITE FAILED: traffic is still on the target; retrying',
-          );
-          throw err;
-        }
-      }),
-      secure: fromPromise(({ signal }: { signal: AbortSignal }) =>
-        bounded('mTLS tightening', signal, (s) => secure(deps, s)),
-      ),
-    },
-  });
+/** Each run's dependencies, by the actor system of the run (advance() binds them before it starts the actor). */
+const runs = new WeakMap<RunSystem, EffectDeps>();
+
+/** Gives the effects of the actor system `system` (a run of `machineWithEffects`) their dependencies. */
+export function bindEffects(system: RunSystem, deps: EffectDeps): void {
+  runs.set(system, deps);
 }
+
+function depsOf(system: RunSystem): EffectDeps {
+  const deps = runs.get(system);
+  if (!deps)
+    throw new Error('engine: an effect ran in an actor system with no dependencies bound (bindEffects)');
+  return deps;
+}
+
+const bounded = <T>(d: EffectDeps, what: string, signal: AbortSignal, fn: (s: AbortSignal) => Promise<T>) =>
+  withAttemptDeadline(what, d.attemptMs ?? DEFAULT_ATTEMPT_MS, signal, fn);
+
+const beforeWriteOf = (d: EffectDeps) => d.beforeWrite ?? (async () => undefined);
+
+async function preflight(d: EffectDeps, signal: AbortSignal) {
+  const { plan, policy, mesh, metrics, clock, emit, log } = d;
+  const report = await bounded(d, 'preflight', signal, (s) => runPreflight(plan, policy, mesh, metrics, s));
+  emit({
+    type: 'preflight',
+    at: clock.now(),
+    ok: report.ok,
+    checks: report.checks,
+    initialWeight: report.initialWeight,
+  });
+  log.info({ checks: report.checks.filter((c) => !c.ok), ok: report.ok }, 'preflight');
+  if (!report.ok) throw new PreflightError(report);
+  return { at: clock.now(), initialWeight: report.initialWeight, selectors: report.selectors };
+}
+
+async function setWeight(d: EffectDeps, input: SetWeightInput, signal: AbortSignal) {
+  const { plan, mesh, clock, emit, log } = d;
+  const beforeWrite = beforeWriteOf(d);
+  const w = await bounded(d, `set weight ${input.weight} %`, signal, async (s) => {
+    await beforeWrite();
+    return mesh.setWeight(plan, input.weight, {
+      expected: input.expected,
+      force: input.force,
+      signal: s,
+      beforeAttempt: beforeWrite,
+    });
+  });
+  emit({
+    type: 'weight',
+    at: clock.now(),
+    weight: w.weight,
+    previous: input.expected,
+    wrote: w.wrote,
+    attempts: w.attempts,
+  });
+  log.info(
+    { weight: w.weight, previous: input.expected, wrote: w.wrote, attempts: w.attempts },
+    'weight set',
+  );
+  return { at: clock.now(), weight: w.weight };
+}
+
+async function analyze(d: EffectDeps, input: AnalyzeInput): Promise<Verdict> {
+  const { plan, policy, metrics, clock, emit, log } = d;
+  let verdict: Verdict;
+  try {
+    const sample = await metrics.sample({
+      namespace: plan.namespace,
+      selectors: input.selectors,
+      policy,
+      ...(input.stepStartedAt !== undefined ? { stepStartedAt: input.stepStartedAt } : {}),
+      ...(input.evidenceSince !== undefined ? { evidenceSince: input.evidenceSince } : {}),
+    });
+    verdict = evaluate(policy, { ...sample, at: clock.now() }, input.weight);
+  } catch (err) {
+    verdict = unavailableVerdict(clock.now(), input.weight, (err as Error).message);
+  }
+  emit({ type: 'verdict', at: verdict.at, verdict });
+  log.info({ outcome: verdict.outcome, weight: verdict.weight, summary: verdict.summary }, 'analysis');
+  return verdict;
+}
+
+/**
+ * One forced write of 100 % source per attempt (the adapter retries conflicts and blips inside it, all of it
+ * bounded by the attempt deadline); the machine retries failed attempts with capped backoff, for as long as it
+ * takes.
+ */
+async function rollback(d: EffectDeps, input: RollbackInput, signal: AbortSignal) {
+  const { plan, mesh, clock, emit, log } = d;
+  const beforeWrite = beforeWriteOf(d);
+  try {
+    const w = await bounded(d, 'rollback write (100 % source)', signal, async (s) => {
+      await beforeWrite();
+      return mesh.setWeight(plan, 0, { expected: 0, force: true, signal: s, beforeAttempt: beforeWrite });
+    });
+    emit({
+      type: 'weight',
+      at: clock.now(),
+      weight: 0,
+      previous: input.from,
+      wrote: w.wrote,
+      attempts: w.attempts,
+      rollback: true,
+    });
+    log.warn({ reason: input.reason, wrote: w.wrote, attempt: input.attempt }, 'rolled back to 100 % source');
+    return { at: clock.now() };
+  } catch (err) {
+    log.error(
+      { err: (err as Error).message, attempt: input.attempt, reason: input.reason },
+      'ROLLBACK WRITE FAILED: traffic is still on the target; retrying',
+    );
+    throw err;
+  }
+}
+
+/**
+ * The migration machine with real effects provided, built once per process (building a machine re-forms every
+ * state and transition: at 100 analyses a second that was a sixth of what the worker allocated). Each run binds
+ * its own dependencies to its actor system with `bindEffects`.
+ */
+export const machineWithEffects = migrationMachine.provide({
+  actors: {
+    preflight: fromPromise(({ system, signal }) => preflight(depsOf(system), signal)),
+    setWeight: fromPromise(
+      ({ input, system, signal }: { input: SetWeightInput; system: RunSystem; signal: AbortSignal }) =>
+        setWeight(depsOf(system), input, signal),
+    ),
+    analyze: fromPromise(({ input, system }: { input: AnalyzeInput; system: RunSystem }) =>
+      analyze(depsOf(system), input),
+    ),
+    rollback: fromPromise(
+      ({ input, system, signal }: { input: RollbackInput; system: RunSystem; signal: AbortSignal }) =>
+        rollback(depsOf(system), input, signal),
+    ),
+    secure: fromPromise(({ system, signal }) => {
+      const d = depsOf(system);
+      return bounded(d, 'mTLS tightening', signal, (s) => secure(d, s));
+    }),
+  },
+});
 
 /** The mTLS step ("policy second"): check the traffic, then move the PeerAuthentication to STRICT. */
 async function secure(deps: EffectDeps, signal: AbortSignal): Promise<{ at: number; message: string }> {
