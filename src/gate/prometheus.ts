@@ -7,17 +7,14 @@ import {
   type SampleRequest,
 } from './input/provider.js';
 import { goldenSignalsQuery, rawCountersQuery, recentTrafficQuery, renderTemplate } from './input/promql.js';
-import type { RawSeries } from './input/bins.js';
 import { evidenceBinMs } from './checks/sequential-verdict.js';
-import { LedgerCache } from './input/bin-ledger.js';
+import { LedgerCache, type ReadSeries } from './input/bin-ledger.js';
 import { FOLD_CHUNK, foldEvidence, shouldFold } from './checks/fold.js';
 
 import type { BinCounts, GateSample, Quantile, SideSample } from './types.js';
 
 /** Read this far back before the evidence starts: series present then are baselines, not new traffic. */
 const RAW_LOOKBACK_MS = 60_000;
-/** Later reads overlap the previous one by this much. */
-const RAW_OVERLAP_MS = 60_000;
 
 const asSide = (c: BinCounts): SideSample => ({ ...c, latencyMs: {} });
 
@@ -32,6 +29,24 @@ export interface PrometheusProviderOptions {
 interface Series {
   labels: Record<string, string>;
   value: number;
+}
+
+type DriverRequest = (method: 'GET', uri: string, params: Record<string, unknown>) => Promise<unknown>;
+
+/**
+ * A range-vector answer (`{ resultType: 'matrix', result: [{ metric, values: [[seconds, "value"], …] }] }`), each
+ * series' samples as milliseconds and values interleaved (the ledger's compact form).
+ */
+export function matrixOf(data: unknown): ReadSeries[] {
+  const d = data as { resultType?: unknown; result?: unknown } | null;
+  if (d?.resultType !== 'matrix' || !Array.isArray(d.result))
+    throw new MetricsUnavailableError(`expected a matrix, got ${String(d?.resultType)}`, 'bad_data');
+  const result = d.result as Array<{ metric?: Record<string, string>; values?: Array<[number, string]> }>;
+  return result.map((r) => {
+    const tv: number[] = [];
+    for (const [seconds, value] of r.values ?? []) tv.push(Math.round(seconds * 1000), Number(value));
+    return { labels: r.metric ?? {}, tv };
+  });
 }
 
 /** prometheus-query throws plain objects ({ status, errorType, error }); make them real errors with a kind. */
@@ -68,7 +83,9 @@ export class PrometheusProvider implements MetricsProvider {
       endpoint: opts.url.replace(/\/+$/, ''),
       baseURL: '/api/v1',
       timeout: opts.timeoutMs ?? 5000,
-      ...(opts.headers ? { headers: opts.headers } : {}),
+      // Uncompressed answers unless the caller asks otherwise: Prometheus sits next to the worker, and inflating
+      // two reads per analysis cost more CPU (and a zlib stream per read in flight) than the bytes saved.
+      headers: { 'Accept-Encoding': 'identity', ...opts.headers },
     });
   }
 
@@ -98,28 +115,33 @@ export class PrometheusProvider implements MetricsProvider {
     reporter: string,
     rangeMs: number,
     at?: number,
-  ): Promise<RawSeries[]> {
+  ): Promise<ReadSeries[]> {
     const started = performance.now();
     const promql = rawCountersQuery(labels, reporter, rangeMs);
     this.queries++;
     try {
-      const res = await this.driver.instantQuery(promql, at === undefined ? undefined : new Date(at));
+      const data = await this.rawQuery(promql, at ?? Date.now());
       this.opts.onQuery?.({ query: promql, ms: performance.now() - started, ok: true });
-      if (res.resultType !== 'matrix')
-        throw new MetricsUnavailableError(`expected a matrix, got ${res.resultType}`, 'bad_data');
-      return (
-        res.result as Array<{
-          metric?: { name?: string; labels?: Record<string, string> };
-          values?: Array<{ time: Date; value: unknown }>;
-        }>
-      ).map((r) => ({
-        labels: { ...(r.metric?.labels ?? {}), __name__: r.metric?.name ?? '' },
-        samples: (r.values ?? []).map((v) => ({ t: v.time.getTime(), v: Number(v.value) })),
-      }));
+      return matrixOf(data);
     } catch (err) {
       this.opts.onQuery?.({ query: promql, ms: performance.now() - started, ok: false });
       throw wrapError(err, this.opts.url);
     }
+  }
+
+  /**
+   * An instant query answered as Prometheus' own `data` (resultType and result), through the driver's request
+   * (the same HTTP, headers, timeout and error shapes as instantQuery). instantQuery would first turn every
+   * sample into a Date and two objects: for raw counter reads, most of what the worker allocated.
+   */
+  private rawQuery(promql: string, at: number): Promise<unknown> {
+    const request = (this.driver as unknown as { request?: DriverRequest }).request;
+    if (typeof request !== 'function')
+      throw new MetricsUnavailableError(
+        'prometheus-query has no request method (version changed?)',
+        'bad_data',
+      );
+    return request.call(this.driver, 'GET', 'query', { query: promql, time: at / 1000 });
   }
 
   async sample(req: SampleRequest): Promise<GateSample> {
@@ -163,7 +185,7 @@ export class PrometheusProvider implements MetricsProvider {
     const reporter = req.policy.analysis.reporter;
     const key = `${rawCountersQuery(req.selectors.source, reporter, 0)}|${rawCountersQuery(req.selectors.target, reporter, 0)}`;
     const ledger = this.ledgers.ledgerFor(key, evidenceSince, evidenceBinMs(req.policy), since, at);
-    const from = ledger.readFrom(evidenceSince - RAW_LOOKBACK_MS, RAW_OVERLAP_MS);
+    const from = ledger.readFrom(evidenceSince - RAW_LOOKBACK_MS);
     const read = (labels: Record<string, string>) => this.rawSeries(labels, reporter, at - from, at);
     const [source, target] = await Promise.all([read(req.selectors.source), read(req.selectors.target)]);
     const custom = await this.customMetrics(req);

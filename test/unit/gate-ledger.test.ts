@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EvidenceLedger, LedgerCache } from '../../src/gate/input/bin-ledger.js';
+import { EvidenceLedger, LedgerCache, overlapFor, readSeriesOf } from '../../src/gate/input/bin-ledger.js';
 import { alignedBins, earliest, sideBetween, type RawSeries } from '../../src/gate/input/bins.js';
 import { mulberry32 } from '../../src/sim/random.js';
 
@@ -57,19 +57,30 @@ describe('evidence ledger', () => {
   const evidenceSince = 60_000;
   const binMs = 30_000;
 
-  it('answers, analysis after analysis, the same bins and step counts as reading everything again', () => {
+  /**
+   * Reads as a worker does, analysis after analysis (`overlapMs` undefined: the ledger's own), and checks every
+   * answer against reading everything again. `late(t)`: how long after its timestamp a sample becomes visible.
+   */
+  function replay(overlapMs: number | undefined, late: (t: number) => number = () => 0): number {
     const ledger = new EvidenceLedger(evidenceSince, binMs);
     let since = evidenceSince;
     let maxHeld = 0;
+    const seen = (all: readonly RawSeries[], at: number, rangeMs: number) =>
+      window(all, at, rangeMs)
+        .map((s) => ({ labels: s.labels, samples: s.samples.filter((p) => p.t + late(p.t) <= at) }))
+        .filter((s) => s.samples.length > 0);
     for (let at = evidenceSince + 10_000; at <= 1_800_000; at += 10_000) {
       if (at % 300_000 === 0) since = at - 5_000; // a new step every 5 minutes
-      const from = ledger.readFrom(evidenceSince - 60_000, 60_000);
+      const from = ledger.readFrom(evidenceSince - 60_000, overlapMs);
       const read = ledger.add(
-        { source: window(source, at, at - from), target: window(target, at, at - from) },
+        {
+          source: seen(source, at, at - from).map(readSeriesOf),
+          target: seen(target, at, at - from).map(readSeriesOf),
+        },
         at,
         since,
       );
-      const full = { source: window(source, at, at), target: window(target, at, at) };
+      const full = { source: seen(source, at, at), target: seen(target, at, at) };
       const firstSeen = earliest(
         [...full.source, ...full.target].map((s) => ({
           ...s,
@@ -95,15 +106,31 @@ describe('evidence ledger', () => {
       }
       maxHeld = Math.max(maxHeld, ledger.heldSamples);
     }
-    // Raw samples held stay those of the last bin or two, however long the migration runs.
     expect(ledger.finalBins).toBeGreaterThan(50);
-    expect(maxHeld).toBeLessThan(4 * 8 * 12);
+    return maxHeld;
+  }
+
+  it('answers, analysis after analysis, the same bins and step counts as reading everything again', () => {
+    // Raw samples held stay those of the last bin or two, however long the migration runs.
+    expect(replay(60_000)).toBeLessThan(4 * 8 * 12);
+    expect(replay(undefined)).toBeLessThan(4 * 8 * 12);
+  });
+
+  it('reads back a few scrape intervals by default, enough for samples that become visible a scrape late', () => {
+    // Each scrape takes up to one interval (10–15 s here) before Prometheus answers with it.
+    const late = (t: number) => ((Math.imul(t / 1000 + 1, 2654435761) >>> 0) / 2 ** 32) * 10_000;
+    replay(undefined, late);
+    expect(() => replay(1_000, late)).toThrow();
+    expect(overlapFor(1_000)).toBe(10_000);
+    expect(overlapFor(15_000)).toBe(45_000);
+    expect(overlapFor(60_000)).toBe(60_000);
   });
 
   it('cannot answer for an earlier instant or a step before its final edge: the cache starts a new ledger', () => {
     const cache = new LedgerCache(2);
     const a = cache.ledgerFor('k', 0, binMs, 0, 120_000);
-    a.add({ source: window(source, 120_000, 200_000), target: window(target, 120_000, 200_000) }, 120_000, 0);
+    const read = (side: RawSeries[]) => window(side, 120_000, 200_000).map(readSeriesOf);
+    a.add({ source: read(source), target: read(target) }, 120_000, 0);
     expect(cache.ledgerFor('k', 0, binMs, 0, 130_000)).toBe(a);
     expect(a.canAnswer(0, 100_000)).toBe(false);
     expect(cache.ledgerFor('k', 0, binMs, 0, 100_000)).not.toBe(a);

@@ -28,6 +28,14 @@ import type { BinCounts, FoldedEvidence } from '../types.js';
 /** A series whose last sample is this much older than the final edge belonged to a pod that is gone. */
 const FORGET_MS = 10 * 60_000;
 
+/**
+ * How far a later read reaches back before the previous one: a sample becomes visible when its scrape finishes
+ * (within the scrape timeout, at most one interval after its timestamp), so a few intervals cover it; never less
+ * than 10 s nor more than a minute. A sample missed anyway loses no count (counters are cumulative): the next
+ * increase spans both intervals.
+ */
+export const overlapFor = (scrapeMs: number): number => Math.min(60_000, Math.max(10_000, 3 * scrapeMs));
+
 export interface LedgerRead {
   /** Final bins, then the provisional ones up to `completeTo` (the last may be partial). */
   bins: EvidenceBin[];
@@ -67,13 +75,22 @@ const keptLabels = (labels: Record<string, string>): Record<string, string> => {
 const copyCounts = (c: BinCounts): BinCounts => ({ ...c, buckets: [...c.buckets] });
 
 /**
- * A series of the raw tail: its samples as one array of numbers, time and value interleaved. V8 keeps such an
- * array as unboxed doubles (16 bytes a sample); `{ t, v }` objects took ~80 (the object and two boxed numbers).
+ * A series as read from Prometheus, or held in the raw tail: its samples as one array of numbers, time (epoch
+ * ms) and value interleaved. V8 keeps such an array as unboxed doubles (16 bytes a sample); `{ t, v }` objects
+ * took ~80 (the object and two boxed numbers), and a worker holds each read across its awaits.
  */
-interface TailSeries {
+export interface ReadSeries {
   labels: Record<string, string>;
   tv: number[];
 }
+
+type TailSeries = ReadSeries;
+
+/** A series of `{ t, v }` samples as the ledger reads it. */
+export const readSeriesOf = (s: RawSeries): ReadSeries => ({
+  labels: s.labels,
+  tv: s.samples.flatMap((p) => [p.t, p.v]),
+});
 
 const lastT = (s: TailSeries): number => (s.tv.length ? s.tv[s.tv.length - 2]! : -Infinity);
 
@@ -142,6 +159,8 @@ export class EvidenceLedger {
   private readonly tail: Record<Side, Map<string, TailSeries>> = { source: new Map(), target: new Map() };
   private firstSeen = Infinity;
   private readTo = -Infinity;
+  /** The slower side's scrape interval, as last seen (15 s until there are samples). */
+  private scrapeMs = 15_000;
   private step?: { since: number; source: BinCounts; target: BinCounts };
   private folded?: FoldedEvidence;
 
@@ -186,13 +205,16 @@ export class EvidenceLedger {
     return at >= this.readTo && (this.step?.since === since || since >= this.edge);
   }
 
-  /** From when raw samples must be read: `firstFrom` the first time, later from the last read less `overlapMs`. */
-  readFrom(firstFrom: number, overlapMs: number): number {
+  /**
+   * From when raw samples must be read: `firstFrom` the first time, later from the last read less `overlapMs`
+   * (by default a few of the slower side's scrape intervals, `overlapFor`).
+   */
+  readFrom(firstFrom: number, overlapMs = overlapFor(this.scrapeMs)): number {
     return Number.isFinite(this.readTo) ? Math.max(firstFrom, this.readTo - overlapMs) : firstFrom;
   }
 
   /** Adds samples read up to `at` and answers the evidence and the step's counts (step started at `since`). */
-  add(fresh: Record<Side, readonly RawSeries[]>, at: number, since: number): LedgerRead {
+  add(fresh: Record<Side, readonly ReadSeries[]>, at: number, since: number): LedgerRead {
     if (!this.canAnswer(since, at))
       throw new Error(`evidence ledger: cannot answer at ${at} for a step since ${since}`);
     this.merge('source', fresh.source);
@@ -202,6 +224,7 @@ export class EvidenceLedger {
     const target = [...this.tail.target.values()].map(rawOf);
     const { bins, completeTo } = alignedBins(source, target, this.edge, this.binMs, at, this.firstSeen);
     const lag = Math.max(scrapeInterval(source), scrapeInterval(target));
+    this.scrapeMs = lag;
     const finals = bins.filter((b) => b.end - b.start === this.binMs && b.end <= completeTo - lag);
     if (!this.step || this.step.since !== since)
       this.step = {
@@ -228,17 +251,16 @@ export class EvidenceLedger {
     };
   }
 
-  private merge(side: Side, fresh: readonly RawSeries[]): void {
+  private merge(side: Side, fresh: readonly ReadSeries[]): void {
     const map = this.tail[side];
     for (const s of fresh) {
-      const first = s.samples[0];
-      if (first && first.t < this.firstSeen) this.firstSeen = first.t;
+      if (s.tv.length > 0 && s.tv[0]! < this.firstSeen) this.firstSeen = s.tv[0]!;
       const k = seriesKey(s.labels);
       const known = map.get(k);
       const into = known ?? { labels: keptLabels(s.labels), tv: [] };
       if (!known) map.set(k, into);
       const last = lastT(into);
-      for (const p of s.samples) if (p.t > last) into.tv.push(p.t, p.v);
+      for (let i = 0; i < s.tv.length; i += 2) if (s.tv[i]! > last) into.tv.push(s.tv[i]!, s.tv[i + 1]!);
     }
   }
 
