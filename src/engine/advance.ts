@@ -121,52 +121,19 @@ export async function advance(deps: EngineDeps, input: AdvanceInput): Promise<Ad
   });
   const watch = watchTransitions(actor.getSnapshot(), clock, emit, log);
   const sub = actor.subscribe({ next: watch, error: () => undefined });
-  const outcomes: CommandOutcome[] = [];
   try {
     actor.start();
     let snap = await settle(actor, timeoutMs, input.id);
 
-    const commands = input.commands ?? [];
-    const abort = commands.find((c) => c.type === 'ABORT');
-    for (const c of commands) {
-      if (!abort || c === abort) continue;
-      const reason = `superseded by ABORT from ${abort.by ?? 'operator'}`;
-      emit({
-        type: 'command',
-        at: clock.now(),
-        command: c.type,
-        ...(c.by ? { by: c.by } : {}),
-        accepted: false,
-        reason,
-        refused: reason,
-      });
-      outcomes.push({ command: c.type, ...(c.by ? { by: c.by } : {}), accepted: false });
-    }
-    for (const c of abort ? [abort] : commands) {
-      const event = {
-        type: c.type,
-        at: clock.now(),
-        ...(c.by ? { by: c.by } : {}),
-        ...(c.reason ? { reason: c.reason } : {}),
-      };
-      const accepted = snap.can(event);
-      const refused = accepted ? undefined : `${c.type} is not possible while ${phaseOf(snap)}`;
-      emit({
-        type: 'command',
-        at: event.at,
-        command: c.type,
-        ...(c.by ? { by: c.by } : {}),
-        accepted,
-        ...(c.reason ? { reason: c.reason } : {}),
-        ...(refused ? { refused } : {}),
-      });
-      log.info({ command: c.type, by: c.by, accepted }, 'command');
-      outcomes.push({ command: c.type, ...(c.by ? { by: c.by } : {}), accepted });
-      if (accepted) {
-        actor.send(event);
-        snap = await settle(actor, timeoutMs, input.id);
-      }
-    }
+    const applied = await applyCommands(actor, snap, input.commands ?? [], {
+      clock,
+      log,
+      emit,
+      timeoutMs,
+      id: input.id,
+    });
+    snap = applied.snap;
+    const outcomes = applied.outcomes;
 
     if (input.start && phaseOf(snap) === 'pending') {
       actor.send({ type: 'START', at: clock.now() });
@@ -185,6 +152,72 @@ export async function advance(deps: EngineDeps, input: AdvanceInput): Promise<Ad
     sub.unsubscribe();
     actor.stop();
   }
+}
+
+type EngineActor = ReturnType<typeof createActor<typeof machineWithEffects>>;
+
+interface CommandEnv {
+  clock: Clock;
+  log: Logger;
+  emit: (e: EngineEvent) => void;
+  timeoutMs: number;
+  id: string;
+}
+
+/**
+ * Applies the operator's commands in order, each one the machine can take now, settling after each; an ABORT
+ * supersedes every other command of the batch (refused, with the reason). Every command gets an event.
+ */
+async function applyCommands(
+  actor: EngineActor,
+  first: MigrationSnapshot,
+  commands: readonly EngineCommand[],
+  env: CommandEnv,
+): Promise<{ snap: MigrationSnapshot; outcomes: CommandOutcome[] }> {
+  const { clock, log, emit } = env;
+  let snap = first;
+  const outcomes: CommandOutcome[] = [];
+  const abort = commands.find((c) => c.type === 'ABORT');
+  for (const c of commands) {
+    if (!abort || c === abort) continue;
+    const reason = `superseded by ABORT from ${abort.by ?? 'operator'}`;
+    emit({
+      type: 'command',
+      at: clock.now(),
+      command: c.type,
+      ...(c.by ? { by: c.by } : {}),
+      accepted: false,
+      reason,
+      refused: reason,
+    });
+    outcomes.push({ command: c.type, ...(c.by ? { by: c.by } : {}), accepted: false });
+  }
+  for (const c of abort ? [abort] : commands) {
+    const event = {
+      type: c.type,
+      at: clock.now(),
+      ...(c.by ? { by: c.by } : {}),
+      ...(c.reason ? { reason: c.reason } : {}),
+    };
+    const accepted = snap.can(event);
+    const refused = accepted ? undefined : `${c.type} is not possible while ${phaseOf(snap)}`;
+    emit({
+      type: 'command',
+      at: event.at,
+      command: c.type,
+      ...(c.by ? { by: c.by } : {}),
+      accepted,
+      ...(c.reason ? { reason: c.reason } : {}),
+      ...(refused ? { refused } : {}),
+    });
+    log.info({ command: c.type, by: c.by, accepted }, 'command');
+    outcomes.push({ command: c.type, ...(c.by ? { by: c.by } : {}), accepted });
+    if (accepted) {
+      actor.send(event);
+      snap = await settle(actor, env.timeoutMs, env.id);
+    }
+  }
+  return { snap, outcomes };
 }
 
 function result(
