@@ -188,7 +188,14 @@ export async function follow(o: ClientOptions, id: string, io: Io, pollMs = 1000
   }
 }
 
-export function registerClientCommands(program: Command, setCode: (code: number) => void): void {
+/** What every client command shares: its output, the server options, and the exit code its action sets. */
+interface ClientKit {
+  io: Io;
+  withServer: (c: Command) => Command;
+  run: <A extends unknown[]>(fn: (...args: A) => Promise<number>) => (...args: A) => Promise<void>;
+}
+
+function clientKit(setCode: (code: number) => void): ClientKit {
   const io: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) };
   const withServer = (c: Command) =>
     c
@@ -209,7 +216,18 @@ export function registerClientCommands(program: Command, setCode: (code: number)
         setCode(1);
       }
     };
+  return { io, withServer, run };
+}
 
+export function registerClientCommands(program: Command, setCode: (code: number) => void): void {
+  const kit = clientKit(setCode);
+  registerSubmit(program, kit);
+  registerList(program, kit);
+  registerStatus(program, kit);
+  registerCommandWords(program, kit);
+}
+
+function registerSubmit(program: Command, { io, withServer, run }: ClientKit): void {
   withServer(
     program
       .command('submit')
@@ -239,7 +257,9 @@ export function registerClientCommands(program: Command, setCode: (code: number)
         return o.watch ? follow(o, m.id, io) : 0;
       }),
     );
+}
 
+function registerList(program: Command, { io, withServer, run }: ClientKit): void {
   withServer(program.command('list').description('list migrations, newest first'))
     .option('--limit <n>', 'how many', '50')
     .action(
@@ -255,7 +275,9 @@ export function registerClientCommands(program: Command, setCode: (code: number)
         return 0;
       }),
     );
+}
 
+function registerStatus(program: Command, { io, withServer, run }: ClientKit): void {
   withServer(
     program
       .command('status')
@@ -284,7 +306,10 @@ export function registerClientCommands(program: Command, setCode: (code: number)
         return 0;
       }),
     );
+}
 
+/** promote / pause / resume / abort: one command each, queued through the API. */
+function registerCommandWords(program: Command, { io, withServer, run }: ClientKit): void {
   const help: Record<CommandWord, string> = {
     promote: 'approve the next step',
     pause: 'hold the current weight (still guarded)',
