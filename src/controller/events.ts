@@ -23,91 +23,71 @@ export interface EventSpec {
 const pct = (v: number): string => `${v} %`;
 const because = (reason: string | undefined): string => (reason ? `: ${reason}` : '');
 
+const normal = (reason: string, action: string, note: string): EventSpec => ({
+  type: 'Normal',
+  reason,
+  action,
+  note,
+});
+const warning = (reason: string, action: string, note: string): EventSpec => ({
+  type: 'Warning',
+  reason,
+  action,
+  note,
+});
+
+type Entry<T extends StoredRecord['type']> = Extract<StoredRecord, { type: T }>;
+
 /** The Event for one history entry, or undefined when it is not part of the story (passing verdicts, …). */
 export function eventForEntry(e: StoredRecord): EventSpec | undefined {
   switch (e.type) {
     case 'submitted':
-      return { type: 'Normal', reason: 'Submitted', action: 'Submit', note: `submitted by ${e.by}` };
+      return normal('Submitted', 'Submit', `submitted by ${e.by}`);
     case 'started':
-      return { type: 'Normal', reason: 'Started', action: 'Start', note: `steps ${JSON.stringify(e.steps)}` };
+      return normal('Started', 'Start', `steps ${JSON.stringify(e.steps)}`);
     case 'weight':
       return e.rollback
-        ? {
-            type: 'Warning',
-            reason: 'RolledBackWeight',
-            action: 'Rollback',
-            note: `weight ${pct(e.previous)} → ${pct(e.weight)} (rollback)`,
-          }
-        : {
-            type: 'Normal',
-            reason: 'WeightChanged',
-            action: 'Shift',
-            note: `weight ${pct(e.previous)} → ${pct(e.weight)} on the target`,
-          };
+        ? warning('RolledBackWeight', 'Rollback', `weight ${pct(e.previous)} → ${pct(e.weight)} (rollback)`)
+        : normal('WeightChanged', 'Shift', `weight ${pct(e.previous)} → ${pct(e.weight)} on the target`);
     case 'verdict':
       if (e.outcome === 'pass') return undefined;
-      return {
-        type: 'Warning',
-        reason: e.outcome === 'fail' ? 'AnalysisFailed' : 'AnalysisInconclusive',
-        action: 'Analyse',
-        note: `at ${pct(e.weight)}: ${e.summary || e.outcome}`,
-      };
+      return warning(
+        e.outcome === 'fail' ? 'AnalysisFailed' : 'AnalysisInconclusive',
+        'Analyse',
+        `at ${pct(e.weight)}: ${e.summary || e.outcome}`,
+      );
     case 'phase':
-      if (e.phase === 'paused')
-        return {
-          type: 'Warning',
-          reason: 'Paused',
-          action: 'Pause',
-          note: `paused at ${pct(e.weight)}${because(e.reason)}`,
-        };
-      if (e.phase === 'awaitingApproval')
-        return {
-          type: 'Normal',
-          reason: 'AwaitingApproval',
-          action: 'Gate',
-          note: `waiting for promote at ${pct(e.weight)}`,
-        };
-      if (e.phase === 'rollingBack')
-        return {
-          type: 'Warning',
-          reason: 'RollingBack',
-          action: 'Rollback',
-          note: `rolling back${because(e.reason)}`,
-        };
-      return undefined;
+      return phaseEvent(e);
     case 'command':
       return e.accepted
-        ? {
-            type: 'Normal',
-            reason: 'CommandAccepted',
-            action: e.command,
-            note: `${e.command} by ${e.by ?? 'unknown'}`,
-          }
-        : {
-            type: 'Warning',
-            reason: 'CommandRefused',
-            action: e.command,
-            note: `${e.command} refused: ${e.refused ?? ''}`,
-          };
+        ? normal('CommandAccepted', e.command, `${e.command} by ${e.by ?? 'unknown'}`)
+        : warning('CommandRefused', e.command, `${e.command} refused: ${e.refused ?? ''}`);
     case 'finished':
-      if (e.phase === 'completed')
-        return {
-          type: 'Normal',
-          reason: 'Completed',
-          action: 'Complete',
-          note: 'all traffic is on the target (100 %)',
-        };
-      return {
-        type: 'Warning',
-        reason: e.phase === 'aborted' ? 'Aborted' : e.phase === 'failed' ? 'Failed' : 'RolledBack',
-        action: 'Finish',
-        note: `${e.phase}${because(e.reason)}`,
-      };
+      return finishedEvent(e);
     case 'takeover':
-      return { type: 'Normal', reason: 'WorkerTakeover', action: 'Takeover', note: e.text };
+      return normal('WorkerTakeover', 'Takeover', e.text);
     default:
       return undefined;
   }
+}
+
+function phaseEvent(e: Entry<'phase'>): EventSpec | undefined {
+  if (e.phase === 'paused')
+    return warning('Paused', 'Pause', `paused at ${pct(e.weight)}${because(e.reason)}`);
+  if (e.phase === 'awaitingApproval')
+    return normal('AwaitingApproval', 'Gate', `waiting for promote at ${pct(e.weight)}`);
+  if (e.phase === 'rollingBack')
+    return warning('RollingBack', 'Rollback', `rolling back${because(e.reason)}`);
+  return undefined;
+}
+
+function finishedEvent(e: Entry<'finished'>): EventSpec {
+  if (e.phase === 'completed') return normal('Completed', 'Complete', 'all traffic is on the target (100 %)');
+  return warning(
+    e.phase === 'aborted' ? 'Aborted' : e.phase === 'failed' ? 'Failed' : 'RolledBack',
+    'Finish',
+    `${e.phase}${because(e.reason)}`,
+  );
 }
 
 /** A note fits the API server's 1 kB limit. */

@@ -16,8 +16,17 @@ import { isTerminalPhase } from '../engine/vocabulary.js';
 import { routeNameOf } from '../engine/route-label.js';
 import { viewOf } from '../engine/view.js';
 import { LostLeaseError } from '../store/lease.js';
-import type { RedisMigrationStore } from '../store/store.js';
+import type { HistoryEntry, MigrationRecord, RedisMigrationStore } from '../store/store.js';
 import { entryMessages, parentMessage, type EntryContext } from './format.js';
+
+type Save = (fields: Record<string, string>) => Promise<void>;
+
+/** Where a migration's messages go: the channel, the parent message's ts and the parent's text as last posted. */
+interface Thread {
+  channel: string;
+  ts: string;
+  parentText: string;
+}
 
 export interface NotifierOptions {
   store: RedisMigrationStore;
@@ -90,10 +99,10 @@ export class SlackNotifier {
   }
 
   private async migration(id: string): Promise<void> {
-    const { store, client } = this.o;
+    const { store } = this.o;
     const lease = await store.slack.lease(id, this.o.lockTtlMs ?? 30_000);
     if (!lease) return; // another process is posting this migration
-    const save = (fields: Record<string, string>) => store.slack.save(lease, id, fields);
+    const save: Save = (fields) => store.slack.save(lease, id, fields);
     try {
       const rec = await store.get(id);
       if (!rec) return;
@@ -103,22 +112,7 @@ export class SlackNotifier {
         await store.slack.markDone(id);
         return;
       }
-      let ts = state.ts;
-      let parentText = state.parent ?? '';
-      if (!ts) {
-        const parent = parentMessage(viewOf(rec));
-        const res = await client.chat.postMessage({
-          channel,
-          text: parent.text,
-          blocks: parent.blocks ?? [],
-        });
-        if (!res.ts) throw new Error('chat.postMessage returned no ts');
-        ts = res.ts;
-        // The channel id Slack answers with is stable (a #name may be renamed).
-        await save({ channel: res.channel ?? channel, ts, parent: parent.text });
-        parentText = parent.text;
-      }
-      const target = state.channel || channel;
+      const thread = await this.thread(rec, state, channel, save);
       const ctx: EntryContext = {
         id,
         route: routeNameOf(rec.plan),
@@ -133,37 +127,17 @@ export class SlackNotifier {
         ...(state.cursor ? { after: state.cursor } : {}),
         count: batch,
       });
-      let part = Number(state.part ?? 0);
-      for (const e of entries) {
-        const msgs = entryMessages(e, ctx);
-        for (let k = part; k < msgs.length; k++) {
-          const m = msgs[k]!;
-          await client.chat.postMessage({
-            channel: target,
-            thread_ts: ts,
-            text: m.text,
-            ...(m.blocks ? { blocks: m.blocks } : {}),
-            unfurl_links: false,
-          });
-          if (k + 1 < msgs.length) await save({ part: String(k + 1) });
-        }
-        part = 0;
-        const fields: Record<string, string> = {
-          cursor: e.id,
-          part: '0',
-          sh: JSON.stringify(ctx.shown ?? null),
-        };
-        if (e.type === 'verdict') {
-          ctx.lastVerdict = { weight: e.weight, outcome: e.outcome };
-          fields.lv = JSON.stringify(ctx.lastVerdict);
-        }
-        await save(fields);
-      }
+      await this.postEntries(entries, Number(state.part ?? 0), thread, ctx, save);
       // The parent shows the state as of now (re-read: the worker may have committed meanwhile).
       const now = (await store.get(id)) ?? rec;
       const parent = parentMessage(viewOf(now));
-      if (parent.text !== parentText) {
-        await client.chat.update({ channel: target, ts, text: parent.text, blocks: parent.blocks ?? [] });
+      if (parent.text !== thread.parentText) {
+        await this.o.client.chat.update({
+          channel: thread.channel,
+          ts: thread.ts,
+          text: parent.text,
+          blocks: parent.blocks ?? [],
+        });
         await save({ parent: parent.text });
       }
       if (entries.length < batch && isTerminalPhase(now.phase)) {
@@ -175,6 +149,65 @@ export class SlackNotifier {
       }
     } finally {
       await lease.release().catch(() => undefined);
+    }
+  }
+
+  /** The migration's thread: its parent message, posted now if it has none yet. */
+  private async thread(
+    rec: MigrationRecord,
+    state: Record<string, string>,
+    channel: string,
+    save: Save,
+  ): Promise<Thread> {
+    if (state.ts) return { channel: state.channel || channel, ts: state.ts, parentText: state.parent ?? '' };
+    const parent = parentMessage(viewOf(rec));
+    const res = await this.o.client.chat.postMessage({
+      channel,
+      text: parent.text,
+      blocks: parent.blocks ?? [],
+    });
+    if (!res.ts) throw new Error('chat.postMessage returned no ts');
+    // The channel id Slack answers with is stable (a #name may be renamed).
+    await save({ channel: res.channel ?? channel, ts: res.ts, parent: parent.text });
+    return { channel: state.channel || channel, ts: res.ts, parentText: parent.text };
+  }
+
+  /**
+   * Posts each entry's messages into the thread, saving the cursor after each entry (and the part within an entry
+   * that takes several messages), so a crash or a lost lease never posts a message twice or skips one.
+   */
+  private async postEntries(
+    entries: readonly HistoryEntry[],
+    firstPart: number,
+    thread: Thread,
+    ctx: EntryContext,
+    save: Save,
+  ): Promise<void> {
+    let part = firstPart;
+    for (const e of entries) {
+      const msgs = entryMessages(e, ctx);
+      for (let k = part; k < msgs.length; k++) {
+        const m = msgs[k]!;
+        await this.o.client.chat.postMessage({
+          channel: thread.channel,
+          thread_ts: thread.ts,
+          text: m.text,
+          ...(m.blocks ? { blocks: m.blocks } : {}),
+          unfurl_links: false,
+        });
+        if (k + 1 < msgs.length) await save({ part: String(k + 1) });
+      }
+      part = 0;
+      const fields: Record<string, string> = {
+        cursor: e.id,
+        part: '0',
+        sh: JSON.stringify(ctx.shown ?? null),
+      };
+      if (e.type === 'verdict') {
+        ctx.lastVerdict = { weight: e.weight, outcome: e.outcome };
+        fields.lv = JSON.stringify(ctx.lastVerdict);
+      }
+      await save(fields);
     }
   }
 }
