@@ -70,52 +70,71 @@ function errorRateChecks(policy: PolicySpec, s: GateSample, weight: number): Che
     message,
   });
 
-  if (slo.maxIncreaseOverSource !== undefined) {
-    const sn = s.source.requests;
-    const sk = Math.min(s.source.errors, sn);
-    const name = 'error-rate-vs-source';
-    if (weight >= 100) {
-      out.push({
-        name,
-        outcome: 'skipped',
+  if (slo.maxIncreaseOverSource !== undefined)
+    out.push(
+      sourceComparisonCheck(policy, s, weight, slo.maxIncreaseOverSource, {
+        rate,
+        ci,
+        enough,
         failureThreshold,
-        message: 'the source gets no traffic at 100 %: nothing current to compare with',
-      });
-    } else if (!(sn >= Math.max(1, minRequests)) || !Number.isFinite(sk)) {
-      out.push({
-        name,
-        outcome: 'skipped',
-        failureThreshold,
-        message: 'not enough source traffic to compare with',
-      });
-    } else {
-      const srcRate = sk / sn;
-      const srcCi = wilson(sk, sn, confidence);
-      const limit = srcRate + slo.maxIncreaseOverSource;
-      // Significant when the target's lower bound clears the source's upper bound plus the margin.
-      const breach =
-        confidence > 0 ? ci.low > srcCi.high + slo.maxIncreaseOverSource : enough && rate > limit;
-      const o: CheckResult['outcome'] = breach
-        ? 'fail'
-        : !enough
-          ? 'inconclusive'
-          : rate <= limit
-            ? 'pass'
-            : 'inconclusive';
-      out.push({
-        name,
-        outcome: o,
-        observed: round(rate),
-        threshold: round(limit),
-        failureThreshold,
-        message:
-          o === 'fail'
-            ? `error rate ${pct(rate)} vs ${pct(srcRate)} on the source: more than ${pct(slo.maxIncreaseOverSource)} worse`
-            : `error rate ${pct(rate)} vs ${pct(srcRate)} on the source (allowed +${pct(slo.maxIncreaseOverSource)})`,
-      });
-    }
-  }
+      }),
+    );
   return out;
+}
+
+/** The window method's comparison with the source (VMs): the target's lower bound against the source's upper. */
+function sourceComparisonCheck(
+  policy: PolicySpec,
+  s: GateSample,
+  weight: number,
+  margin: number,
+  target: { rate: number; ci: { low: number; high: number }; enough: boolean; failureThreshold: number },
+): CheckResult {
+  const { minRequests } = policy.analysis;
+  const confidence = policy.analysis.confidence ?? WINDOW_DEFAULTS.confidence;
+  const { rate, ci, enough, failureThreshold } = target;
+  const sn = s.source.requests;
+  const sk = Math.min(s.source.errors, sn);
+  const name = 'error-rate-vs-source';
+  if (weight >= 100) {
+    return {
+      name,
+      outcome: 'skipped',
+      failureThreshold,
+      message: 'the source gets no traffic at 100 %: nothing current to compare with',
+    };
+  }
+  if (!(sn >= Math.max(1, minRequests)) || !Number.isFinite(sk)) {
+    return {
+      name,
+      outcome: 'skipped',
+      failureThreshold,
+      message: 'not enough source traffic to compare with',
+    };
+  }
+  const srcRate = sk / sn;
+  const srcCi = wilson(sk, sn, confidence);
+  const limit = srcRate + margin;
+  // Significant when the target's lower bound clears the source's upper bound plus the margin.
+  const breach = confidence > 0 ? ci.low > srcCi.high + margin : enough && rate > limit;
+  const o: CheckResult['outcome'] = breach
+    ? 'fail'
+    : !enough
+      ? 'inconclusive'
+      : rate <= limit
+        ? 'pass'
+        : 'inconclusive';
+  return {
+    name,
+    outcome: o,
+    observed: round(rate),
+    threshold: round(limit),
+    failureThreshold,
+    message:
+      o === 'fail'
+        ? `error rate ${pct(rate)} vs ${pct(srcRate)} on the source: more than ${pct(margin)} worse`
+        : `error rate ${pct(rate)} vs ${pct(srcRate)} on the source (allowed +${pct(margin)})`,
+  };
 }
 
 function latencyChecks(policy: PolicySpec, s: GateSample, weight: number): CheckResult[] {
