@@ -3,9 +3,6 @@
  * adapters. Every driver gets exactly these through the engine; nothing else provides actors to the machine.
  */
 import { fromPromise } from 'xstate';
-
-/** A run's actor system (xstate's), as the key its dependencies are bound to. */
-type RunSystem = object;
 import type { MetricsProvider } from '../gate/input/provider.js';
 import type { Verdict } from '../gate/types.js';
 import { evaluate, unavailableVerdict } from '../gate/checks/verdict.js';
@@ -47,6 +44,9 @@ export interface EffectDeps {
    */
   attemptMs?: number;
 }
+
+/** A run's actor system (xstate's), as the key its dependencies are bound to. */
+type RunSystem = object;
 
 /** Each run's dependencies, by the actor system of the run (advance() binds them before it starts the actor). */
 const runs = new WeakMap<RunSystem, EffectDeps>();
@@ -192,7 +192,7 @@ export const machineWithEffects = migrationMachine.provide({
 /** The mTLS step ("policy second"): check the traffic, then move the PeerAuthentication to STRICT. */
 async function secure(deps: EffectDeps, signal: AbortSignal): Promise<{ at: number; message: string }> {
   const { plan, clock, emit, log } = deps;
-  const beforeWrite = deps.beforeWrite ?? (async () => undefined);
+  const beforeWrite = beforeWriteOf(deps);
   if (plan.dataPlane === 'ambient' && plan.mtls) {
     const message = `mTLS step skipped: in ambient, ztunnel already carries pod traffic over mutual TLS (HBONE), and the traffic check before STRICT reads sidecar metrics that ambient does not have; PeerAuthentication ${plan.mtls.peerAuthentication} left as it is`;
     emit({ type: 'mtls', at: clock.now(), ok: true, changed: false, message });
