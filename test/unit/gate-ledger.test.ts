@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EvidenceLedger, LedgerCache, overlapFor, readSeriesOf } from '../../src/gate/input/bin-ledger.js';
+import { EvidenceLedger, LedgerCache, overlapFor, type ReadSeries } from '../../src/gate/input/bin-ledger.js';
 import { alignedBins, earliest, sideBetween, type RawSeries } from '../../src/gate/input/bins.js';
 import { mulberry32 } from '../../src/sim/random.js';
 
@@ -45,6 +45,12 @@ const window = (all: readonly RawSeries[], at: number, rangeMs: number): RawSeri
   all
     .map((s) => ({ labels: s.labels, samples: s.samples.filter((p) => p.t > at - rangeMs && p.t <= at) }))
     .filter((s) => s.samples.length > 0);
+
+/** A series of `{ t, v }` samples as the ledger reads it (times and values interleaved). */
+const readSeriesOf = (s: RawSeries): ReadSeries => ({
+  labels: s.labels,
+  tv: s.samples.flatMap((p) => [p.t, p.v]),
+});
 
 const close = (a: number, b: number) => Math.abs(a - b) < 1e-6 * Math.max(1, Math.abs(b));
 

@@ -86,12 +86,6 @@ export interface ReadSeries {
 
 type TailSeries = ReadSeries;
 
-/** A series of `{ t, v }` samples as the ledger reads it. */
-export const readSeriesOf = (s: RawSeries): ReadSeries => ({
-  labels: s.labels,
-  tv: s.samples.flatMap((p) => [p.t, p.v]),
-});
-
 const lastT = (s: TailSeries): number => (s.tv.length ? s.tv[s.tv.length - 2]! : -Infinity);
 
 /** The tail series as the bins read it (built per analysis, garbage right after). */
