@@ -10,7 +10,7 @@ import type { Logger } from '../log/logger.js';
 import { migrationMachine } from '../machine/migration.js';
 import type { AnalyzeInput, RollbackInput, SetWeightInput } from '../machine/types.js';
 import type { PeerAuthenticationAdapter } from '../mesh/peer-authentication.js';
-import type { MeshAdapter } from '../mesh/types.js';
+import type { MeshAdapter, SetWeightOptions } from '../mesh/types.js';
 import { PreflightError } from '../mesh/types.js';
 import type { ResolvedPlan } from '../plan/load.js';
 import type { PolicySpec } from '../plan/schema.js';
@@ -83,18 +83,33 @@ async function preflight(d: EffectDeps, signal: AbortSignal) {
   return { at: clock.now(), initialWeight: report.initialWeight, selectors: report.selectors };
 }
 
-async function setWeight(d: EffectDeps, input: SetWeightInput, signal: AbortSignal) {
-  const { plan, mesh, clock, emit, log } = d;
+/**
+ * One weight write, fenced (the lease check runs before the write and before each attempt inside it) and bounded
+ * by the attempt deadline.
+ */
+function fencedWrite(
+  d: EffectDeps,
+  what: string,
+  weight: number,
+  opts: Pick<SetWeightOptions, 'expected' | 'force'>,
+  signal: AbortSignal,
+) {
   const beforeWrite = beforeWriteOf(d);
-  const w = await bounded(d, `set weight ${input.weight} %`, signal, async (s) => {
+  return bounded(d, what, signal, async (s) => {
     await beforeWrite();
-    return mesh.setWeight(plan, input.weight, {
-      expected: input.expected,
-      force: input.force,
-      signal: s,
-      beforeAttempt: beforeWrite,
-    });
+    return d.mesh.setWeight(d.plan, weight, { ...opts, signal: s, beforeAttempt: beforeWrite });
   });
+}
+
+async function setWeight(d: EffectDeps, input: SetWeightInput, signal: AbortSignal) {
+  const { clock, emit, log } = d;
+  const w = await fencedWrite(
+    d,
+    `set weight ${input.weight} %`,
+    input.weight,
+    { expected: input.expected, force: input.force },
+    signal,
+  );
   emit({
     type: 'weight',
     at: clock.now(),
@@ -136,13 +151,9 @@ async function analyze(d: EffectDeps, input: AnalyzeInput): Promise<Verdict> {
  * takes.
  */
 async function rollback(d: EffectDeps, input: RollbackInput, signal: AbortSignal) {
-  const { plan, mesh, clock, emit, log } = d;
-  const beforeWrite = beforeWriteOf(d);
+  const { clock, emit, log } = d;
   try {
-    const w = await bounded(d, 'rollback write (100 % source)', signal, async (s) => {
-      await beforeWrite();
-      return mesh.setWeight(plan, 0, { expected: 0, force: true, signal: s, beforeAttempt: beforeWrite });
-    });
+    const w = await fencedWrite(d, 'rollback write (100 % source)', 0, { expected: 0, force: true }, signal);
     emit({
       type: 'weight',
       at: clock.now(),
