@@ -21,6 +21,8 @@ export interface JudgeConfig {
   maxBakeMs?: number;
   /** The 100 % step bakes at least this long: the post-promotion watch. */
   postPromotionWatchMs?: number;
+  /** A step whose evidence is suspect (a third of the way to a rollback) holds up to this long past its bake time. */
+  suspectHoldMs?: number;
 }
 
 export interface FailureStreak {
@@ -160,9 +162,12 @@ export function judge(
   const bakeMs =
     step.bakeMs ??
     (step.weight >= 100 ? Math.max(cfg.stepDurationMs, cfg.postPromotionWatchMs ?? 0) : cfg.stepDurationMs);
+  const elapsed = verdict.at - step.startedAt;
+  // Suspect evidence holds the step at its weight (no alpha spent: the tests are valid at any stopping time).
+  const suspect = verdict.checks.some((c) => c.suspect === true);
   const baked =
     verdict.outcome === 'pass' &&
-    verdict.at - step.startedAt >= bakeMs &&
+    elapsed >= bakeMs + (suspect ? (cfg.suspectHoldMs ?? 0) : 0) &&
     passes >= (step.bakeMs !== undefined ? 1 : cfg.minPassesPerStep);
   return { memory: next, decision: { kind: baked ? 'advance' : 'hold' } };
 }

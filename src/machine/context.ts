@@ -75,6 +75,7 @@ export function judgeConfig(c: MachineConfig) {
     inconclusiveAction: c.inconclusiveAction,
     ...(c.maxBakeMs !== undefined ? { maxBakeMs: c.maxBakeMs } : {}),
     ...(c.postPromotionWatchMs !== undefined ? { postPromotionWatchMs: c.postPromotionWatchMs } : {}),
+    ...(c.suspectHoldMs !== undefined ? { suspectHoldMs: c.suspectHoldMs } : {}),
   };
 }
 

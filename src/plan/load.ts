@@ -351,6 +351,9 @@ export function scalePolicy(policy: PolicySpec, factor: number): PolicySpec {
       ...(policy.analysis.postPromotionWatch !== undefined
         ? { postPromotionWatch: t(policy.analysis.postPromotionWatch) }
         : {}),
+      ...(policy.analysis.holdWhileSuspect !== undefined
+        ? { holdWhileSuspect: t(policy.analysis.holdWhileSuspect) }
+        : {}),
     },
   };
 }

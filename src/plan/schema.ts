@@ -129,6 +129,13 @@ const IGNORED_BY_SEQUENTIAL: ReadonlyArray<{ path: string[]; why: string }> = [
   ]),
 ];
 
+/** Fields only the sequential method reads: set with the window method (the default), they would do nothing. */
+const SEQUENTIAL_ONLY: ReadonlyArray<{ path: string[]; why: string }> = [
+  { path: ['analysis', 'detectBeforePromotion'], why: 'the window method has no power rule' },
+  { path: ['analysis', 'maxBake'], why: 'the window method never holds a step waiting for traffic' },
+  { path: ['analysis', 'holdWhileSuspect'], why: 'the window method has no evidence to hold on' },
+];
+
 /** Window-method settings' defaults (the sequential method refuses them; see IGNORED_BY_SEQUENTIAL). */
 export const WINDOW_DEFAULTS = {
   confidence: 0.99,
@@ -145,7 +152,16 @@ function refuseIgnored(spec: Record<string, unknown>, ctx: z.RefinementCtx): voi
       (o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined),
       spec,
     );
-  if (get(['analysis', 'method']) !== 'sequential') return;
+  if (get(['analysis', 'method']) !== 'sequential') {
+    for (const f of SEQUENTIAL_ONLY)
+      if (get(f.path) !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: f.path,
+          message: `${f.path.at(-1)} is only used with analysis.method sequential (${f.why}); set method: sequential or remove it`,
+        });
+    return;
+  }
   for (const f of IGNORED_BY_SEQUENTIAL)
     if (get(f.path) !== undefined)
       ctx.addIssue({
@@ -235,6 +251,14 @@ const policySpecObject = z
        * to). The 100 % step bakes for the longer of this and stepDuration.
        */
       postPromotionWatch: durationSchema.optional(),
+      /**
+       * Sequential method: a step whose evidence against the containers is a third of the way to a rollback (an
+       * e-value at the cube root of the one that rolls back, in log terms a third of the level) holds at its
+       * weight up to this long past its bake time, until the evidence clears or rolls back, instead of taking more
+       * traffic to the next step. Holding spends no alpha. Unset: a step advances once baked, whatever its evidence
+       * leans to.
+       */
+      holdWhileSuspect: durationSchema.optional(),
     }),
     slo: z.strictObject({
       errorRate: z

@@ -289,3 +289,50 @@ describe('waiting holds, it does not pause (issue 19)', () => {
     expect(judge(base, memory, pass(10 * 60_000), step).decision.kind).toBe('advance');
   });
 });
+
+describe('suspect evidence holds the step (holdWhileSuspect)', () => {
+  const base: JudgeConfig = { ...cfg(sequential), suspectHoldMs: 6 * 60_000 };
+  const verdict = (at: number, suspect: boolean): Parameters<typeof judge>[2] => ({
+    outcome: 'pass',
+    at,
+    weight: 25,
+    summary: 'pass',
+    checks: [
+      {
+        name: 'error-rate-vs-source',
+        outcome: 'pass',
+        failureThreshold: 1,
+        message: 'evidence 30, rolls back at 500; a third of the way to a rollback',
+        ...(suspect ? { suspect } : {}),
+      },
+    ],
+  });
+  const firstAdvance = (cfgUsed: JudgeConfig, suspectUntil: number): number | undefined => {
+    let memory = freshMemory();
+    for (let t = 10_000; t <= 20 * 60_000; t += 10_000) {
+      const r = judge(cfgUsed, memory, verdict(t, t <= suspectUntil), {
+        startedAt: 0,
+        weight: 25,
+        guarding: false,
+      });
+      memory = r.memory;
+      expect(r.decision.kind).not.toBe('pause');
+      if (r.decision.kind === 'advance') return t;
+    }
+    return undefined;
+  };
+
+  it('a suspect check holds a baked step until it clears', () => {
+    expect(firstAdvance(base, 0)).toBe(3 * 60_000);
+    expect(firstAdvance(base, 5 * 60_000)).toBe(5 * 60_000 + 10_000);
+  });
+
+  it('holds at most holdWhileSuspect past the bake, then advances on its evidence', () => {
+    expect(firstAdvance(base, Infinity)).toBe(9 * 60_000);
+  });
+
+  it('without the setting, a baked step advances whatever its evidence leans to', () => {
+    const { suspectHoldMs: _unset, ...plain } = base;
+    expect(firstAdvance(plain, Infinity)).toBe(3 * 60_000);
+  });
+});

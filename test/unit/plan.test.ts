@@ -168,8 +168,25 @@ describe('honest settings (issue 19)', () => {
     expect(() => parsePlan(withPolicy(''), 'p.yaml')).not.toThrow();
   });
 
+  it('a field only the sequential method reads is refused with the window method, naming it', () => {
+    for (const [field, yaml] of [
+      ['maxBake', 'maxBake: 1h'],
+      ['holdWhileSuspect', 'holdWhileSuspect: 6m'],
+      ['detectBeforePromotion', 'detectBeforePromotion: { errorRatio: 1.5 }'],
+    ] as const) {
+      const plan = withPolicy('').replace('method: sequential', `method: window, ${yaml}`);
+      expect(() => parsePlan(plan, 'p.yaml'), field).toThrow(
+        new RegExp(
+          `${field} is only used with analysis.method sequential .*set method: sequential or remove it`,
+        ),
+      );
+      expect(() => parsePlan(plan.replace('method: window', 'method: sequential'), 'p.yaml')).not.toThrow();
+    }
+  });
+
   it('the shipped default policy sets no field its method ignores, and its new settings', () => {
     const p = loadPolicy('default').spec;
+    expect(p.analysis.holdWhileSuspect).toBe(360_000);
     expect(p.analysis.maxBake).toBe(3600_000);
     expect(p.analysis.postPromotionWatch).toBe(600_000);
     expect(scalePolicy(p, 0.05).analysis.postPromotionWatch).toBe(30_000);
