@@ -155,6 +155,35 @@ function endStep(st: StoryState, at: number, style: Style): string[] {
   return [stepLine(st, s, at, style)];
 }
 
+/** A verdict: the step's line as it stands, or (--verbose) every analysis on its own line. */
+function verdictEvent(
+  st: StoryState,
+  e: Extract<StoryEvent, { type: 'verdict' }>,
+  opts: StoryOptions,
+  style: Style,
+): string[] {
+  const s = (st.step ??= newStep(e.verdict.weight, e.at));
+  s.last = e.verdict;
+  const lines = verdictLines(st, s, e.verdict, style);
+  if (!opts.verbose) return lines;
+  // --verbose: every analysis on its own line (a failed one keeps its extra check lines).
+  const v = e.verdict;
+  const line = opts.analysisLine?.(e) ?? `      ${v.outcome} at ${v.weight} %: ${v.summary}`;
+  return [line, ...(v.outcome === 'fail' ? lines.slice(1) : [])];
+}
+
+/** A phase the story shows: a rollback (closing the step), a pause, an approval wait. */
+function phaseEvent(st: StoryState, e: Extract<StoryEvent, { type: 'phase' }>, style: Style): string[] {
+  if (e.phase === 'rollingBack')
+    return [
+      ...endStep(st, e.at, style),
+      style.bold(style.red(`  ⟲ ROLLBACK at ${e.weight} %: ${e.reason ?? ''}`)),
+    ];
+  if (e.phase === 'paused') return [style.yellow(`  ⏸ paused at ${e.weight} %: ${e.reason ?? ''}`)];
+  if (e.phase === 'awaitingApproval') return [style.yellow(`  ⏸ waiting for approval at ${e.weight} %`)];
+  return [];
+}
+
 /** One event: the lines to print now. Mutates `st` (the story so far). */
 export function storyStep(st: StoryState, e: StoryEvent, opts: StoryOptions = {}): string[] {
   const style = opts.style ?? PLAIN;
@@ -184,28 +213,12 @@ export function storyStep(st: StoryState, e: StoryEvent, opts: StoryOptions = {}
       st.step = newStep(e.weight, e.at);
       return lines;
     }
-    case 'verdict': {
-      const s = (st.step ??= newStep(e.verdict.weight, e.at));
-      s.last = e.verdict;
-      const lines = verdictLines(st, s, e.verdict, style);
-      if (!opts.verbose) return lines;
-      // --verbose: every analysis on its own line (a failed one keeps its extra check lines).
-      const v = e.verdict;
-      const line = opts.analysisLine?.(e) ?? `      ${v.outcome} at ${v.weight} %: ${v.summary}`;
-      return [line, ...(v.outcome === 'fail' ? lines.slice(1) : [])];
-    }
+    case 'verdict':
+      return verdictEvent(st, e, opts, style);
     case 'fault':
       return [style.bold(style.red(`  ⚡ FAULT INJECTED: ${e.description}`))];
     case 'phase':
-      if (e.phase === 'rollingBack') {
-        return [
-          ...endStep(st, e.at, style),
-          style.bold(style.red(`  ⟲ ROLLBACK at ${e.weight} %: ${e.reason ?? ''}`)),
-        ];
-      }
-      if (e.phase === 'paused') return [style.yellow(`  ⏸ paused at ${e.weight} %: ${e.reason ?? ''}`)];
-      if (e.phase === 'awaitingApproval') return [style.yellow(`  ⏸ waiting for approval at ${e.weight} %`)];
-      return [];
+      return phaseEvent(st, e, style);
     case 'rollbackRetry':
       return [
         style.bold(
