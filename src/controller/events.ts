@@ -29,7 +29,8 @@ const normal = (reason: string, action: string, note: string): EventSpec => ({
   action,
   note,
 });
-const warning = (reason: string, action: string, note: string): EventSpec => ({
+/** A Warning event (also the controller's own: invalid specs, refused commands). */
+export const warning = (reason: string, action: string, note: string): EventSpec => ({
   type: 'Warning',
   reason,
   action,

@@ -18,7 +18,7 @@ import { StoreKeys } from '../store/keys.js';
 import type { MigrationRecord, RedisMigrationStore } from '../store/store.js';
 import { clearCommandPatch, commandRequestOf } from './commands.js';
 import { CRD_GROUP as GROUP, CRD_PLURAL as PLURAL, CRD_VERSION as VERSION } from './crd-schema.js';
-import { eventForEntry, type EventRecorder, type EventSpec } from './events.js';
+import { eventForEntry, warning, type EventRecorder, type EventSpec } from './events.js';
 import { mirrorStatus, settleConditions, type PlanStatus, type WantedCondition } from './status.js';
 import type { MigrationPlanObject } from './types.js';
 
@@ -118,12 +118,11 @@ export class Reconciler {
     } catch (err) {
       if (err instanceof ValidationError) {
         const message = err.errors.map((e) => `${e.path || '(document)'}: ${e.message}`).join('; ');
-        await this.event(obj, `invalid-g${obj.metadata.generation ?? 0}`, {
-          type: 'Warning',
-          reason: 'InvalidSpec',
-          action: 'Validate',
-          note: message,
-        });
+        await this.event(
+          obj,
+          `invalid-g${obj.metadata.generation ?? 0}`,
+          warning('InvalidSpec', 'Validate', message),
+        );
         await this.writeStatus(obj, this.stalled(obj, 'InvalidSpec', message));
         return false;
       }
@@ -157,12 +156,7 @@ export class Reconciler {
     const stamp = `${cmd.raw}@${rv}`;
     if ((await this.o.redis.get(doneKey)) !== stamp) {
       if (!cmd.ok) {
-        await this.event(obj, `command-${rv}`, {
-          type: 'Warning',
-          reason: 'InvalidCommand',
-          action: 'Command',
-          note: cmd.message,
-        });
+        await this.event(obj, `command-${rv}`, warning('InvalidCommand', 'Command', cmd.message));
       } else {
         try {
           // Keyed by the annotation as read (object, value, resourceVersion): a controller that takes over from
@@ -180,12 +174,11 @@ export class Reconciler {
           );
         } catch (err) {
           if (!(err instanceof CommandRefusedError)) throw err;
-          await this.event(obj, `command-${rv}`, {
-            type: 'Warning',
-            reason: 'CommandRefused',
-            action: cmd.type,
-            note: `${err.message} (asked by ${cmd.by})`,
-          });
+          await this.event(
+            obj,
+            `command-${rv}`,
+            warning('CommandRefused', cmd.type, `${err.message} (asked by ${cmd.by})`),
+          );
         }
       }
       await this.o.redis.set(doneKey, stamp, 'EX', 7 * 24 * 3600);
@@ -217,12 +210,7 @@ export class Reconciler {
         ? `spec changed (generation ${generation}) after the migration finished (${rec.phase}); a finished plan stays as a record and is not run again: delete and re-create the MigrationPlan to run the new spec`
         : `spec changed (generation ${generation}) while the migration is ${rec.phase}; meshshift does not apply an edit half-way: it keeps running generation ${planGeneration}. Revert the edit, or abort (kubectl annotate mp/${obj.metadata.name} meshshift.io/command=abort) and re-create the MigrationPlan`;
       extra.push({ type: 'SpecApplied', status: 'False', reason: 'SpecChangeRefused', message });
-      await this.event(obj, `spec-refused-g${generation}`, {
-        type: 'Warning',
-        reason: 'SpecChangeRefused',
-        action: 'Validate',
-        note: message,
-      });
+      await this.event(obj, `spec-refused-g${generation}`, warning('SpecChangeRefused', 'Validate', message));
     }
     const status = mirrorStatus({
       previous: prev,
