@@ -110,9 +110,9 @@ export interface CheckResult {
    */
   waiting?: boolean;
   /**
-   * Sequential method: the evidence against the containers is a third of the way to a rollback or more (in log terms): the
-   * step holds at its weight for up to the policy's `holdWhileSuspect` past its bake time instead of advancing,
-   * until the evidence either clears or rolls back.
+   * Sequential method: the evidence against the containers is a third of the way to a rollback or more (in log
+   * terms): the step holds at its weight for up to the policy's `holdWhileSuspect` past its bake time instead of
+   * advancing, until the evidence either clears or rolls back.
    */
   suspect?: boolean;
   message: string;

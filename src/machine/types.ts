@@ -22,7 +22,10 @@ export interface MachineConfig {
   maxBakeMs?: number;
   /** The 100 % step bakes at least this long (policy analysis.postPromotionWatch). */
   postPromotionWatchMs?: number;
-  /** A step whose evidence is a third of the way to a rollback holds up to this long past its bake (analysis.holdWhileSuspect). */
+  /**
+   * A step whose evidence is a third of the way to a rollback holds up to this long past its bake (policy
+   * analysis.holdWhileSuspect).
+   */
   suspectHoldMs?: number;
   /**
    * How long a forward weight write may keep failing for infrastructure reasons (holding the weight, retried)

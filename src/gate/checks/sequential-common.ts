@@ -119,7 +119,7 @@ export interface Test {
  * ≈ 7.9 for `default`'s 500) is suspect: the step holds instead of advancing. Holding costs no alpha (the e-value
  * is valid at any stopping time) and keeps a regression that is building up at the lower weight until it is
  * decided. Chosen on the decisions bench's tuning seeds (5001–5100) against ½: more regressions decided before
- * 50 %, no healthy run held longer.
+ * 50 %; 298 of 300 healthy runs took exactly as long as without the hold (one 1.8 min longer, one 4 min shorter).
  */
 export const SUSPECT_SHARE = 1 / 3;
 
