@@ -25,6 +25,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runPlan, type PlannedRun } from './lanes.js';
 import { formatTable, renderSvg, summarize, targetChecks } from './report.js';
+import { formatVille } from './ville.js';
 import { BENCH_ROUTES, routePolicyLabel, type BenchRoute, type RunRow } from './results.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
 
@@ -183,6 +184,7 @@ function writeReport(rows: readonly RunRow[], out: string, meta: ReportMeta): vo
     '',
     ...targets.map((t) => `- ${t.met === null ? 'n/a' : t.met ? '[x]' : '[ ]'} ${t.target}: ${t.figure}`),
     '',
+    formatVille(rows),
   ].join('\n');
   writeFileSync(path.join(out, 'summary.md'), md);
   console.log(md);

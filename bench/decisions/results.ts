@@ -55,6 +55,11 @@ export interface RunRow {
   virtualMs: number;
   /** When the weight reached 100 % (the promotion write), from the start; null when it never did. */
   promotedMs?: number | null;
+  /**
+   * Per sequential check, the highest ln e-value its evidence reached during the run and ln of the e-value that
+   * fails it (absent in results written before it was recorded). See ville.ts.
+   */
+  maxEvidence?: Record<string, { logE: number; level: number }>;
   wallMs: number;
   queries: number;
   weights: number[];

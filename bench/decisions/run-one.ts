@@ -25,6 +25,7 @@ import { drawNoise } from './noise.js';
 import { TrafficLoop } from './traffic-loop.js';
 import { VirtualClock } from './vclock.js';
 import { VirtualMetrics } from './virtual-metrics.js';
+import { recordEvidence, type MaxEvidence } from './ville.js';
 
 export interface RunOneOptions {
   scenario: ScenarioDef;
@@ -113,6 +114,7 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
       promotedAt: undefined as number | undefined,
       lastVerdict: '',
       queries: 0,
+      maxEvidence: {} as MaxEvidence,
     };
     let outageStart: number | undefined;
     const outage = (t: number) =>
@@ -167,6 +169,7 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
         } else if (e.type === 'phase') state.phase = e.phase;
         else if (e.type === 'verdict') {
           state.lastVerdict = `${e.verdict.outcome}: ${e.verdict.summary}`;
+          recordEvidence(state.maxEvidence, e.verdict.checks);
           o.observe?.(prom, e.verdict.at);
         } else if (e.type === 'finished') state.finished = e;
       },
@@ -254,6 +257,7 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
       approvals,
       virtualMs: end - o.startAt,
       promotedMs: state.promotedAt === undefined ? null : state.promotedAt - o.startAt,
+      maxEvidence: state.maxEvidence,
       wallMs: Math.round(performance.now() - wallStart),
       queries: prom.queries,
       weights: state.weights,

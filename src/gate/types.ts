@@ -115,6 +115,13 @@ export interface CheckResult {
    * advancing, until the evidence either clears or rolls back.
    */
   suspect?: boolean;
+  /**
+   * Sequential method: ln of the check's e-value and ln of the e-value that fails it (ln 1/α of the check). An
+   * e-process under the null reaches e ≥ x with probability ≤ 1/x at any time (Ville), so the most a healthy
+   * migration's evidence ever reached is a direct check of the method's guarantee (bench/decisions/ville.ts).
+   */
+  logEvidence?: number;
+  logLevel?: number;
   message: string;
 }
 

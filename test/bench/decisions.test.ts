@@ -144,6 +144,11 @@ describe('decisions benchmark (quick)', () => {
     });
     expect(row('healthy', 'default').virtualMs).toBeGreaterThanOrEqual(6 * 180_000 - 1);
     expect(row('healthy', 'flagger-defaults').outcome).toBe('completed');
+    // Every sequential check's highest evidence is kept for the Ville check (ville.ts), with the level that fails it.
+    const seen = row('healthy', 'default').maxEvidence!['error-rate-vs-source']!;
+    expect(seen.level).toBeGreaterThan(5);
+    expect(seen.logE).toBeLessThan(seen.level);
+    expect(row('healthy', 'flagger-defaults').maxEvidence).toEqual({});
     const fast = row('errors-20x', 'default');
     expect(fast.outcome).toBe('rolledBack');
     expect(fast.weightAtDetection).toBe(1);

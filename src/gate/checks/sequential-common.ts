@@ -131,6 +131,8 @@ export function toCheck(t: Test): CheckResult {
     failureThreshold: 1,
     observed: round(t.observed),
     threshold: round(t.threshold),
+    logEvidence: round(t.logE, 4),
+    logLevel: round(t.level, 4),
   };
   if (t.logE >= t.level) return { ...base, outcome: 'fail', message: `${t.numbers}: worse (${evidence})` };
   const suspect = t.logE >= SUSPECT_SHARE * t.level;
