@@ -33,8 +33,9 @@ interface Noise {
   sideSigma?: number;
   /** The containers' own lognormal multiplier per 10-s slot (σ): burstier than steady VMs. */
   targetSigma?: number;
-  /** Per-pod multiplier per slot (σ), with `pods` pods a side. */
+  /** Per-pod multiplier per slot (σ), with three VM instances and `targetPods` pods (default 3). */
   podSigma?: number;
+  targetPods?: number;
   /** Probability per slot that both sides fail ×`sharedFactor` together. */
   shared?: number;
   sharedFactor?: number;
@@ -69,9 +70,8 @@ function firstFailure(n: Noise, seed: number, policy = POLICY): number | undefin
     let kt = 0;
     let ks = 0;
     for (let slot = 0; slot < 3; slot++) {
-      const pods = 3;
       const both = s.u() < (n.shared ?? 0) ? (n.sharedFactor ?? 4) : 1;
-      const side = (requests: number, rate: number) => {
+      const side = (requests: number, rate: number, pods = 3) => {
         const m = s.mult(n.sideSigma) * both;
         let e = 0;
         for (let p = 0; p < pods; p++) e += s.poisson((requests / pods) * rate * m * s.mult(n.podSigma));
@@ -79,7 +79,7 @@ function firstFailure(n: Noise, seed: number, policy = POLICY): number | undefin
       };
       const slotN = n.rps * 10;
       const regressed = n.regression && w >= n.regression.from ? n.regression.factor : 1;
-      const et = side((slotN * w) / 100, n.rate * regressed * s.mult(n.targetSigma));
+      const et = side((slotN * w) / 100, n.rate * regressed * s.mult(n.targetSigma), n.targetPods);
       const moved = Math.round(et * (n.phase ?? 0));
       kt += et - moved + carry;
       carry = moved;
@@ -118,6 +118,14 @@ describe('false rollbacks of a container as good as the VMs, per noise family (M
     ['bursty per side per 10 s (σ 0.8), 200 req/s', { rps: 200, rate: 0.005, sideSigma: 0.8 }],
     ['bursty per side per 10 s (σ 0.5), 2,000 req/s', { rps: 2000, rate: 0.005, sideSigma: 0.5 }],
     ['bursty per pod per 10 s (σ 1), 2,000 req/s', { rps: 2000, rate: 0.005, podSigma: 1 }],
+    [
+      'bursty per pod per 10 s (σ 1.2), 3 VM instances against 2 pods, 2,000 req/s',
+      { rps: 2000, rate: 0.005, podSigma: 1.2, targetPods: 2 },
+    ],
+    [
+      'bursty per pod per 10 s (σ 1.2), 3 VM instances against 1 pod, 200 req/s',
+      { rps: 200, rate: 0.005, podSigma: 1.2, targetPods: 1 },
+    ],
     [
       'the containers bursty on their own (σ 0.8), the VMs steady, 2,000 req/s',
       { rps: 2000, rate: 0.005, targetSigma: 0.8 },
