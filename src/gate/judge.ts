@@ -8,7 +8,10 @@ import { formatDuration } from '../plan/duration.js';
 import type { Verdict } from './types.js';
 
 export interface JudgeConfig {
-  /** The analysis window: overlapping windows are one piece of evidence, not several. */
+  /**
+   * The analysis window. After a weight change, inconclusive analyses within one window do not count toward the
+   * limit; and consecutive failures count only once per window (overlapping windows are not independent evidence).
+   */
   windowMs: number;
   intervalMs: number;
   /** Bake time of a step: no advance before this much time has passed at the step's weight. */
@@ -17,11 +20,14 @@ export interface JudgeConfig {
   /** Independent inconclusive windows in a row before the migration pauses (or rolls back). */
   inconclusiveLimit: number;
   inconclusiveAction: 'pause' | 'rollback';
-  /** A step held this long (waiting for traffic) pauses for a human. */
+  /** A step held this long while waiting for traffic pauses for a human (policy analysis.maxBake). */
   maxBakeMs?: number;
-  /** The 100 % step bakes at least this long: the post-promotion watch. */
+  /** The 100 % step bakes at least this long: the post-promotion watch (policy analysis.postPromotionWatch). */
   postPromotionWatchMs?: number;
-  /** A step whose evidence is suspect (a third of the way to a rollback) holds up to this long past its bake time. */
+  /**
+   * A step whose evidence is suspect (a third of the way to a rollback) holds up to this long past its bake time
+   * (policy analysis.holdWhileSuspect).
+   */
   suspectHoldMs?: number;
 }
 

@@ -1,7 +1,7 @@
 /** Pure helpers over the machine's context: steps, deadlines, judgements and the context updates they cause. */
 import { judge, nextStep, type Decision, type JudgeMemory } from '../gate/judge.js';
 import type { Verdict } from '../gate/types.js';
-import type { MachineConfig, MigrationContext, MigrationInput, RollbackCause } from './types.js';
+import type { MigrationContext, MigrationInput, RollbackCause } from './types.js';
 
 type Ctx = MigrationContext;
 
@@ -65,20 +65,6 @@ export function firstStepAbove(steps: number[], weight: number): number {
   return i === -1 ? steps.length - 1 : i;
 }
 
-export function judgeConfig(c: MachineConfig) {
-  return {
-    windowMs: c.windowMs,
-    intervalMs: c.intervalMs,
-    stepDurationMs: c.stepDurationMs,
-    minPassesPerStep: c.minPassesPerStep,
-    inconclusiveLimit: c.inconclusiveLimit,
-    inconclusiveAction: c.inconclusiveAction,
-    ...(c.maxBakeMs !== undefined ? { maxBakeMs: c.maxBakeMs } : {}),
-    ...(c.postPromotionWatchMs !== undefined ? { postPromotionWatchMs: c.postPromotionWatchMs } : {}),
-    ...(c.suspectHoldMs !== undefined ? { suspectHoldMs: c.suspectHoldMs } : {}),
-  };
-}
-
 type Judgement = { memory: JudgeMemory; decision: Decision };
 
 /**
@@ -100,7 +86,7 @@ export function judgement(c: Ctx, v: Verdict, guarding: boolean): Judgement {
 }
 
 function judgeNow(c: Ctx, v: Verdict, guarding: boolean): Judgement {
-  return judge(judgeConfig(c.config), c.judge, v, {
+  return judge(c.config, c.judge, v, {
     startedAt: c.stepStartedAt ?? c.now,
     weight: c.weight,
     guarding,

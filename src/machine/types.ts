@@ -1,32 +1,16 @@
 /** Data the migration machine keeps and the events it accepts. All JSON-serializable. */
-import type { JudgeMemory } from '../gate/judge.js';
+import type { JudgeConfig, JudgeMemory } from '../gate/judge.js';
 import type { MetricSelectors, Verdict } from '../gate/types.js';
 
-/** The policy, reduced to what the machine decides with (durations in ms, already time-scaled). */
-export interface MachineConfig {
+/**
+ * The policy, reduced to what the machine decides with (durations in ms, already time-scaled): the judge's
+ * settings (gate/judge.ts JudgeConfig) and the schedule around them.
+ */
+export interface MachineConfig extends JudgeConfig {
   steps: number[];
-  stepDurationMs: number;
-  intervalMs: number;
-  minPassesPerStep: number;
-  inconclusiveLimit: number;
-  inconclusiveAction: 'pause' | 'rollback';
   approvals: number[];
-  /**
-   * The analysis window. After a weight change, inconclusive analyses within one window do not count toward the
-   * limit; and consecutive failures count only once per window (overlapping windows are not independent evidence).
-   */
-  windowMs: number;
   /** After the last step: move the PeerAuthentication to STRICT (plan spec.mtls.tightenAfterCompletion). */
   tightenMtls?: boolean;
-  /** A step held this long while waiting for traffic pauses the migration (policy analysis.maxBake). */
-  maxBakeMs?: number;
-  /** The 100 % step bakes at least this long (policy analysis.postPromotionWatch). */
-  postPromotionWatchMs?: number;
-  /**
-   * A step whose evidence is a third of the way to a rollback holds up to this long past its bake (policy
-   * analysis.holdWhileSuspect).
-   */
-  suspectHoldMs?: number;
   /**
    * How long a forward weight write may keep failing for infrastructure reasons (holding the weight, retried)
    * before the migration pauses (policy writeFailureGrace; default 10 min when absent, e.g. older snapshots).
