@@ -187,7 +187,8 @@ export function summarize(rows: readonly RunRow[], reference = 'flagger-defaults
   return cells.sort((a, b) => a.scenario.localeCompare(b.scenario) || a.policy.localeCompare(b.policy));
 }
 
-const pct = (r: Rate) =>
+/** A rate with its interval, in percent: "2.0 % [0.6, 7.0]". */
+export const pct = (r: Rate) =>
   `${(r.rate * 100).toFixed(1)} % [${(r.low * 100).toFixed(1)}, ${(r.high * 100).toFixed(1)}]`;
 
 export function formatTable(cells: readonly Cell[]): string {

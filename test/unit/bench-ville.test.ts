@@ -48,6 +48,18 @@ describe('Ville check', () => {
     expect(formatVille(rows)).toMatch(/Guarantee broken .* in: bursty \(default\)/);
   });
 
+  it('judges every check at every mark, not only the one that most often reached 20', () => {
+    // error-rate reaches 20 most often (9 runs, within 5 % by its lower bound); p99 reaches 100 in 8 of 100.
+    const rows = Array.from({ length: 100 }, (_, i) =>
+      run(i, { 'error-rate': at(i < 9 ? 25 : 2), p99: at(i >= 90 && i < 98 ? 150 : 1) }),
+    );
+    const [v] = villeRows(rows);
+    expect(v!.worst).toBe('error-rate');
+    expect(v!.reached[0]!.low).toBeLessThan(0.05);
+    expect(v!.broken).toBe(true);
+    expect(formatVille(rows)).toMatch(/Guarantee broken .* in: bursty \(default\)/);
+  });
+
   it('says the guarantee held when no check beats the bound, and prints nothing without recorded evidence', () => {
     const rows = Array.from({ length: 100 }, (_, i) => run(i, { 'error-rate': at(i < 3 ? 25 : 2) }));
     expect(villeRows(rows)[0]!.reached[0]!.k).toBe(3);
