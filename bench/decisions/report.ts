@@ -293,7 +293,14 @@ export function targetChecks(cells: readonly Cell[], policy = 'default'): Target
   };
   at('errors-2x', '2× errors rolled back before 50 % in ≥ 95 %', (c) => c.detectedBefore50, 0.95);
   at('errors-1.5x', '1.5× errors rolled back before 100 % in ≥ 80 %', (c) => c.detectedBefore100, 0.8);
-  at('errors-1.5x-from-50', '1.5× from 50 % rolled back in ≥ 80 %', (c) => c.detection, 0.8);
+  // "1.5× before 100 % ≥ 80 % (also when it starts at 50 %)": a regression that starts at 50 % must be caught at
+  // 50 %, before the promotion; the post-promotion watch catching it at 100 % does not count.
+  at(
+    'errors-1.5x-from-50',
+    '1.5× from 50 % rolled back before 100 % in ≥ 80 %',
+    (c) => c.detectedBefore100,
+    0.8,
+  );
   at('p99-plus-30', '+30 % p99 rolled back before 50 % in ≥ 90 %', (c) => c.detectedBefore50, 0.9);
   at('p99-plus-30-mid-bucket', '+30 % p99 rolled back before 50 % in ≥ 90 %', (c) => c.detectedBefore50, 0.9);
   at('vms-zero-containers-0.5pct', 'rolled back in ≥ 95 %', (c) => c.detection, 0.95);

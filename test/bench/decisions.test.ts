@@ -109,6 +109,32 @@ describe('harm measure', () => {
     const one = summarize([row('default', 1, 3), row('flagger-defaults', 1, 30)]);
     expect(targetChecks(one).find((t) => /harm ratio/.test(t.target))!.met).toBe(false);
   });
+
+  it('judges a regression that starts at 50 % on rollbacks before 100 % (the watch after promotion is too late)', () => {
+    const row = (seed: number, weightAtDetection: number): RunRow =>
+      ({
+        scenario: 'errors-1.5x-from-50',
+        family: 'regression',
+        policy: 'default',
+        seed,
+        outcome: 'rolledBack',
+        regression: true,
+        detectionMs: 60_000,
+        weightAtDetection,
+        harmed: 1,
+        harmedDuringRun: 1,
+        wallMs: 1,
+        virtualMs: 1,
+      }) as RunRow;
+    // 90 caught at 50 %, 10 only by the watch at 100 %: all rolled back, 90 % before the promotion.
+    const rows = Array.from({ length: 100 }, (_, i) => row(i, i < 90 ? 50 : 100));
+    const check = targetChecks(summarize(rows)).find((t) => /1\.5× from 50 %/.test(t.target))!;
+    expect(check.target).toMatch(/before 100 %/);
+    expect(check.figure).toMatch(/^90\.0 %/);
+    expect(check.met).toBe(true);
+    const late = Array.from({ length: 100 }, (_, i) => row(i, i < 84 ? 50 : 100));
+    expect(targetChecks(summarize(late)).find((t) => /1\.5× from 50 %/.test(t.target))!.met).toBe(false);
+  });
 });
 
 describe('decisions benchmark (quick)', () => {
