@@ -62,7 +62,31 @@ export interface Cell {
   promotedMsP50: number | null;
   /** Runs that ended paused (a human was needed). */
   paused: Rate;
+  /**
+   * The same among the runs whose drawn traffic lies where the issue sets the pause target (≥ 100 req/s and
+   * ≥ 0.1 % base errors; see inPauseDomain); null when none does.
+   */
+  pausedInDomain: Rate | null;
 }
+
+/** Scenarios whose design is to pause (Prometheus goes away: missing evidence must stop the migration). */
+const PAUSE_BY_DESIGN = new Set(['outage']);
+/** Scenarios wholly outside the pause target's domain, for results written before runs recorded their traffic. */
+const PAUSE_EXEMPT_BEFORE = new Set(['vms-zero-errors', 'vms-near-zero']);
+
+/**
+ * Whether a run's pause counts against the issue's target ("healthy pauses ≤ 1 % at ≥ 100 req/s and ≥ 0.1 % base
+ * errors"): judged on the traffic drawn for its seed (a scenario such as low-base-errors draws on both sides of
+ * 0.1 %), never for a scenario designed to pause.
+ */
+export function inPauseDomain(r: RunRow): boolean {
+  if (PAUSE_BY_DESIGN.has(r.scenario)) return false;
+  if (r.rps === undefined || r.baseErrorRate === undefined) return !PAUSE_EXEMPT_BEFORE.has(r.scenario);
+  return r.rps >= 100 && r.baseErrorRate >= 0.001;
+}
+
+const pausedAmong = (g: readonly RunRow[]): Rate | null =>
+  g.length ? wilson95(g.filter((r) => r.outcome === 'paused').length, g.length) : null;
 
 /** Below this reference harm (expected requests over the paired seeds) a ratio compares nothing but rounding. */
 export const MIN_REFERENCE_HARM = 1;
@@ -182,6 +206,7 @@ export function summarize(rows: readonly RunRow[], reference = 'flagger-defaults
           .map((r) => r.promotedMs!),
       ),
       paused: wilson95(g.filter((r) => r.outcome === 'paused').length, g.length),
+      pausedInDomain: pausedAmong(g.filter(inPauseDomain)),
     });
   }
   return cells.sort((a, b) => a.scenario.localeCompare(b.scenario) || a.policy.localeCompare(b.policy));
@@ -253,9 +278,6 @@ export interface TargetCheck {
   figure: string;
 }
 
-/** Healthy cells where pauses count against the target: ≥ 100 req/s and ≥ 0.1 % base errors. */
-const PAUSE_EXEMPT = new Set(['vms-zero-errors', 'vms-near-zero', 'outage']);
-
 /** The issue's targets, judged on the 95 % interval bounds (never on point estimates). */
 export function targetChecks(cells: readonly Cell[], policy = 'default'): TargetCheck[] {
   const cell = (s: string) => cells.find((c) => c.scenario === s && c.policy === policy);
@@ -280,12 +302,17 @@ export function targetChecks(cells: readonly Cell[], policy = 'default'): Target
       met: pooled.high <= 0.005,
       figure: pct(pooled),
     });
-    for (const c of healthy.filter((x) => !PAUSE_EXEMPT.has(x.scenario)))
+    for (const c of healthy) {
+      const p = c.pausedInDomain;
+      if (!p) continue;
+      const part =
+        p.n < c.runs ? ` (the ${p.n} of ${c.runs} runs drawn at ≥ 100 req/s and ≥ 0.1 % errors)` : '';
       out.push({
-        target: `${c.scenario}: runs that needed a human (paused), 95 % upper bound ≤ 1 %`,
-        met: c.paused.high <= 0.01,
-        figure: pct(c.paused),
+        target: `${c.scenario}: runs that needed a human (paused)${part}, 95 % upper bound ≤ 1 %`,
+        met: p.high <= 0.01,
+        figure: pct(p),
       });
+    }
   }
   const at = (s: string, label: string, r: (c: Cell) => Rate, min: number) => {
     const c = cell(s);

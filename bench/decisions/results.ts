@@ -28,7 +28,14 @@ export interface RunRow {
   /** Absent in results written before HTTPRoute runs existed: a VirtualService. */
   route?: BenchRoute;
   outcome: Outcome;
+  /** How the run ended, in the engine's words: the rollback or pause reason, else the last verdict. */
   reason: string;
+  /**
+   * The traffic drawn for this seed: requests per second and the VMs' (and a healthy container's) error rate
+   * (absent in results written before they were recorded).
+   */
+  rps?: number;
+  baseErrorRate?: number;
   regression: boolean;
   /** Virtual ms from the run's start to the regression's start; null when none was injected. */
   injectedAtMs: number | null;

@@ -113,6 +113,8 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
       rollbackAt: undefined as number | undefined,
       promotedAt: undefined as number | undefined,
       lastVerdict: '',
+      /** Why the migration paused (the judge's words: maxBake, missing evidence), for a run that ends paused. */
+      pauseReason: undefined as string | undefined,
       queries: 0,
       maxEvidence: {} as MaxEvidence,
     };
@@ -166,8 +168,10 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
           if (e.rollback) state.rollbackAt = e.at;
           else if (e.weight >= 100) state.promotedAt ??= e.at;
           if (e.weight >= injectAtWeight && !traffic.regressed) traffic.inject(e.at);
-        } else if (e.type === 'phase') state.phase = e.phase;
-        else if (e.type === 'verdict') {
+        } else if (e.type === 'phase') {
+          state.phase = e.phase;
+          if (e.phase === 'paused' && e.reason) state.pauseReason = e.reason;
+        } else if (e.type === 'verdict') {
           state.lastVerdict = `${e.verdict.outcome}: ${e.verdict.summary}`;
           recordEvidence(state.maxEvidence, e.verdict.checks);
           o.observe?.(prom, e.verdict.at);
@@ -242,7 +246,13 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
       seed,
       ...(o.route && o.route !== 'virtualservice' ? { route: o.route } : {}),
       outcome,
-      reason: (state.finished?.reason ?? state.lastVerdict).slice(0, 400),
+      reason: (
+        state.finished?.reason ??
+        (outcome === 'paused' ? state.pauseReason : undefined) ??
+        state.lastVerdict
+      ).slice(0, 800),
+      rps: scenario.rps,
+      baseErrorRate: scenario.baseErrorRate,
       regression: !!scenario.regression,
       injectedAtMs: regressed ? traffic.injectedAt! - o.startAt : null,
       detectionMs:

@@ -11,7 +11,14 @@ import {
   regressedAfterRun,
 } from '../../bench/decisions/harm.js';
 import { runPlan } from '../../bench/decisions/lanes.js';
-import { formatTable, renderSvg, summarize, targetChecks, wilson95 } from '../../bench/decisions/report.js';
+import {
+  formatTable,
+  inPauseDomain,
+  renderSvg,
+  summarize,
+  targetChecks,
+  wilson95,
+} from '../../bench/decisions/report.js';
 import { routePolicyLabel, type RunRow } from '../../bench/decisions/results.js';
 import type { PlannedRun } from '../../bench/decisions/lanes.js';
 import { scenarioByName, vmBehaviour } from '../../bench/decisions/scenarios.js';
@@ -110,6 +117,47 @@ describe('harm measure', () => {
     expect(targetChecks(one).find((t) => /harm ratio/.test(t.target))!.met).toBe(false);
   });
 
+  it('counts pauses against the target only for runs drawn at ≥ 100 req/s and ≥ 0.1 % errors', () => {
+    const row = (
+      seed: number,
+      rps: number | undefined,
+      rate: number | undefined,
+      scenario = 'low-base-errors',
+    ) =>
+      ({
+        scenario,
+        family: 'healthy',
+        policy: 'default',
+        seed,
+        outcome: 'paused',
+        regression: false,
+        detectionMs: null,
+        weightAtDetection: null,
+        harmed: 0,
+        harmedDuringRun: 0,
+        wallMs: 1,
+        virtualMs: 1,
+        ...(rps === undefined ? {} : { rps }),
+        ...(rate === undefined ? {} : { baseErrorRate: rate }),
+      }) as RunRow;
+    expect(inPauseDomain(row(1, 200, 0.002))).toBe(true);
+    expect(inPauseDomain(row(1, 100, 0.001))).toBe(true);
+    expect(inPauseDomain(row(1, 99, 0.002))).toBe(false);
+    expect(inPauseDomain(row(1, 400, 0.0005))).toBe(false);
+    expect(inPauseDomain(row(1, 200, 0.005, 'outage'))).toBe(false);
+    // Results written before runs recorded their traffic: judged by scenario.
+    expect(inPauseDomain(row(1, undefined, undefined, 'vms-near-zero'))).toBe(false);
+    expect(inPauseDomain(row(1, undefined, undefined, 'healthy'))).toBe(true);
+    // One paused run in the domain, one outside it: the target reads one run, not two.
+    const cells = summarize([row(1, 200, 0.002), row(2, 200, 0.0005)]);
+    const check = targetChecks(cells).find((t) => /needed a human/.test(t.target))!;
+    expect(check.target).toMatch(/the 1 of 2 runs drawn at ≥ 100 req\/s/);
+    expect(check.figure).toMatch(/^100\.0 %/);
+    expect(targetChecks(summarize([row(2, 200, 0.0005)])).some((t) => /needed a human/.test(t.target))).toBe(
+      false,
+    );
+  });
+
   it('judges a regression that starts at 50 % on rollbacks before 100 % (the watch after promotion is too late)', () => {
     const row = (seed: number, weightAtDetection: number): RunRow =>
       ({
@@ -175,6 +223,8 @@ describe('decisions benchmark (quick)', () => {
     expect(seen.level).toBeGreaterThan(5);
     expect(seen.logE).toBeLessThan(seen.level);
     expect(row('healthy', 'flagger-defaults').maxEvidence).toEqual({});
+    // The traffic drawn for the seed is kept: the pause target is judged on it (≥ 100 req/s, ≥ 0.1 % errors).
+    expect(row('healthy', 'default')).toMatchObject({ rps: 200, baseErrorRate: 0.005 });
     const fast = row('errors-20x', 'default');
     expect(fast.outcome).toBe('rolledBack');
     expect(fast.weightAtDetection).toBe(1);
