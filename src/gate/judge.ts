@@ -25,8 +25,8 @@ export interface JudgeConfig {
   /** The 100 % step bakes at least this long: the post-promotion watch (policy analysis.postPromotionWatch). */
   postPromotionWatchMs?: number;
   /**
-   * A step whose evidence is suspect (a third of the way to a rollback) holds up to this long past its bake time
-   * (policy analysis.holdWhileSuspect).
+   * A step whose evidence is suspect (a third of the way to a rollback) holds up to this long past the moment it
+   * was first ready to advance (policy analysis.holdWhileSuspect).
    */
   suspectHoldMs?: number;
 }
@@ -43,6 +43,12 @@ export interface JudgeMemory {
   inconclusive: FailureStreak;
   /** Passing analyses at the current step. */
   passes: number;
+  /**
+   * When the current step was first ready to advance (baked, passing, enough passes), whatever its evidence
+   * leaned to: suspect evidence holds it up to `suspectHoldMs` from here. A step that waited for the power to
+   * promote is ready only once it has it, so a regression that is building up at the last step is held there too.
+   */
+  readyAt?: number;
 }
 
 export type Decision =
@@ -69,7 +75,8 @@ export function freshMemory(): JudgeMemory {
 
 /** A new step starts: passes and inconclusive runs start over; failure streaks carry (a failing check stays failing). */
 export function nextStep(m: JudgeMemory): JudgeMemory {
-  return { ...m, passes: 0, inconclusive: { count: 0, at: 0 } };
+  const { readyAt: _done, ...rest } = m;
+  return { ...rest, passes: 0, inconclusive: { count: 0, at: 0 } };
 }
 
 /** An operator resumed: inconclusive evidence starts over. */
@@ -131,7 +138,12 @@ export function judge(
         : memory.inconclusive
       : { count: 0, at: verdict.at };
   const passes = verdict.outcome === 'pass' ? memory.passes + 1 : memory.passes;
-  const next: JudgeMemory = { failures, inconclusive, passes };
+  const next: JudgeMemory = {
+    failures,
+    inconclusive,
+    passes,
+    ...(memory.readyAt !== undefined ? { readyAt: memory.readyAt } : {}),
+  };
 
   if (tripped) {
     const times = step.guarding ? 'while held' : `${tripped.failureThreshold}× in a row`;
@@ -168,12 +180,14 @@ export function judge(
   const bakeMs =
     step.bakeMs ??
     (step.weight >= 100 ? Math.max(cfg.stepDurationMs, cfg.postPromotionWatchMs ?? 0) : cfg.stepDurationMs);
-  const elapsed = verdict.at - step.startedAt;
-  // Suspect evidence holds the step at its weight (no alpha spent: the tests are valid at any stopping time).
-  const suspect = verdict.checks.some((c) => c.suspect === true);
-  const baked =
+  const ready =
     verdict.outcome === 'pass' &&
-    elapsed >= bakeMs + (suspect ? (cfg.suspectHoldMs ?? 0) : 0) &&
+    verdict.at - step.startedAt >= bakeMs &&
     passes >= (step.bakeMs !== undefined ? 1 : cfg.minPassesPerStep);
-  return { memory: next, decision: { kind: baked ? 'advance' : 'hold' } };
+  if (!ready) return { memory: next, decision: { kind: 'hold' } };
+  const readyAt = memory.readyAt ?? verdict.at;
+  // Suspect evidence holds a ready step at its weight (no alpha spent: the tests are valid at any stopping time).
+  const suspect = verdict.checks.some((c) => c.suspect === true);
+  const held = suspect && verdict.at - readyAt < (cfg.suspectHoldMs ?? 0);
+  return { memory: { ...next, readyAt }, decision: { kind: held ? 'hold' : 'advance' } };
 }

@@ -111,8 +111,8 @@ export interface CheckResult {
   waiting?: boolean;
   /**
    * Sequential method: the evidence against the containers is a third of the way to a rollback or more (in log
-   * terms): the step holds at its weight for up to the policy's `holdWhileSuspect` past its bake time instead of
-   * advancing, until the evidence either clears or rolls back.
+   * terms): a step ready to advance holds at its weight for up to the policy's `holdWhileSuspect` from when it was
+   * ready, until the evidence either clears or rolls back.
    */
   suspect?: boolean;
   /**

@@ -1,5 +1,5 @@
 /** Pure helpers over the machine's context: steps, deadlines, judgements and the context updates they cause. */
-import { judge, nextStep, type Decision, type JudgeMemory } from '../gate/judge.js';
+import { freshMemory, judge, nextStep, type Decision, type JudgeMemory } from '../gate/judge.js';
 import type { Verdict } from '../gate/types.js';
 import type { MigrationContext, MigrationInput, RollbackCause } from './types.js';
 
@@ -42,7 +42,7 @@ export function initialContext(input: MigrationInput): Ctx {
     weight: 0,
     initialWeight: 0,
     now: input.now,
-    judge: { failures: {}, inconclusive: { count: 0, at: 0 }, passes: 0 },
+    judge: freshMemory(),
     inherited: false,
     analyses: 0,
     approvedWeights: [],

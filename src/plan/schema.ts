@@ -254,8 +254,8 @@ const policySpecObject = z
       /**
        * Sequential method: a step whose evidence against the containers is a third of the way to a rollback (an
        * e-value at the cube root of the one that rolls back, in log terms a third of the level) holds at its
-       * weight up to this long past its bake time, until the evidence clears or rolls back, instead of taking more
-       * traffic to the next step. Holding spends no alpha. Unset: a step advances once baked, whatever its evidence
+       * weight up to this long past the moment it was ready to advance (baked; at the last step, with the power
+       * to promote), until the evidence clears or rolls back, instead of taking more traffic to the next step. Holding spends no alpha. Unset: a step advances once baked, whatever its evidence
        * leans to.
        */
       holdWhileSuspect: durationSchema.optional(),

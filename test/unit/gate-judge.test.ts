@@ -3,7 +3,7 @@
  * migration, and one error among a few dozen requests — however increase() extrapolates it — must not roll back.
  */
 import { describe, expect, it } from 'vitest';
-import { freshMemory, judge, type Decision, type JudgeConfig } from '../../src/gate/judge.js';
+import { freshMemory, judge, nextStep, type Decision, type JudgeConfig } from '../../src/gate/judge.js';
 import type { GateSample, SideSample } from '../../src/gate/types.js';
 import { evaluate } from '../../src/gate/checks/verdict.js';
 import { goldenSignalsQuery } from '../../src/gate/input/promql.js';
@@ -329,6 +329,32 @@ describe('suspect evidence holds the step (holdWhileSuspect)', () => {
 
   it('holds at most holdWhileSuspect past the bake, then advances on its evidence', () => {
     expect(firstAdvance(base, Infinity)).toBe(9 * 60_000);
+  });
+
+  it('a step ready only late (waiting for the power to promote) is held from when it is ready, not from its bake', () => {
+    const waitingUntil = 12 * 60_000;
+    let memory = freshMemory();
+    let advancedAt: number | undefined;
+    for (let t = 10_000; t <= 30 * 60_000 && advancedAt === undefined; t += 10_000) {
+      const v = verdict(t, true);
+      const waiting: typeof v = {
+        ...v,
+        outcome: 'inconclusive',
+        checks: v.checks.map((c) => ({ ...c, outcome: 'inconclusive' as const, waiting: true })),
+      };
+      const r = judge(base, memory, t < waitingUntil ? waiting : v, {
+        startedAt: 0,
+        weight: 50,
+        guarding: false,
+      });
+      memory = r.memory;
+      expect(r.decision.kind).not.toBe('pause');
+      if (r.decision.kind === 'advance') advancedAt = t;
+    }
+    // Ready at the second pass after the wait (minPassesPerStep 2), held 6 minutes from there.
+    expect(memory.readyAt).toBe(waitingUntil + 10_000);
+    expect(advancedAt).toBe(waitingUntil + 10_000 + 6 * 60_000);
+    expect(nextStep(memory).readyAt).toBeUndefined();
   });
 
   it('without the setting, a baked step advances whatever its evidence leans to', () => {

@@ -28,7 +28,7 @@ describe('suspect evidence', () => {
     const c = toCheck(test(third));
     expect(c).toMatchObject({ outcome: 'pass', suspect: true });
     expect(c.message).toMatch(
-      /evidence 7\.9, rolls back at 5\.0e\+2; a third of the way to a rollback: the step holds/,
+      /evidence 7\.9, rolls back at 5\.0e\+2; a third of the way to a rollback: a step ready to advance holds until it clears/,
     );
   });
 

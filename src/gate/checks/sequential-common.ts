@@ -136,7 +136,9 @@ export function toCheck(t: Test): CheckResult {
   };
   if (t.logE >= t.level) return { ...base, outcome: 'fail', message: `${t.numbers}: worse (${evidence})` };
   const suspect = t.logE >= SUSPECT_SHARE * t.level;
-  const doubt = suspect ? '; a third of the way to a rollback: the step holds until it clears' : '';
+  const doubt = suspect
+    ? '; a third of the way to a rollback: a step ready to advance holds until it clears (up to holdWhileSuspect)'
+    : '';
   const flag = suspect ? { suspect: true } : {};
   if (!t.ready)
     return { ...base, ...flag, outcome: t.notReadyOutcome, message: `${t.numbers}; ${t.notReady}${doubt}` };
