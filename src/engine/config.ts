@@ -18,7 +18,9 @@ export function machineConfig(policy: PolicySpec, plan: Pick<ResolvedPlan, 'mtls
     ...(policy.analysis.postPromotionWatch !== undefined
       ? { postPromotionWatchMs: policy.analysis.postPromotionWatch }
       : {}),
-    ...(policy.analysis.holdWhileSuspect !== undefined ? { suspectHoldMs: policy.analysis.holdWhileSuspect } : {}),
+    ...(policy.analysis.holdWhileSuspect !== undefined
+      ? { suspectHoldMs: policy.analysis.holdWhileSuspect }
+      : {}),
     writeFailureGraceMs: policy.writeFailureGrace,
   };
 }
