@@ -85,8 +85,8 @@ export function inPauseDomain(r: RunRow): boolean {
   return r.rps >= 100 && r.baseErrorRate >= 0.001;
 }
 
-const pausedAmong = (g: readonly RunRow[]): Rate | null =>
-  g.length ? wilson95(g.filter((r) => r.outcome === 'paused').length, g.length) : null;
+const pausedOf = (g: readonly RunRow[]): Rate =>
+  wilson95(g.filter((r) => r.outcome === 'paused').length, g.length);
 
 /** Below this reference harm (expected requests over the paired seeds) a ratio compares nothing but rounding. */
 export const MIN_REFERENCE_HARM = 1;
@@ -205,8 +205,8 @@ export function summarize(rows: readonly RunRow[], reference = 'flagger-defaults
           .filter((r) => r.outcome === 'completed' && typeof r.promotedMs === 'number')
           .map((r) => r.promotedMs!),
       ),
-      paused: wilson95(g.filter((r) => r.outcome === 'paused').length, g.length),
-      pausedInDomain: pausedAmong(g.filter(inPauseDomain)),
+      paused: pausedOf(g),
+      pausedInDomain: g.some(inPauseDomain) ? pausedOf(g.filter(inPauseDomain)) : null,
     });
   }
   return cells.sort((a, b) => a.scenario.localeCompare(b.scenario) || a.policy.localeCompare(b.policy));

@@ -33,6 +33,23 @@ const pick = (r: RunRow) => ({
 });
 const regressedBy = (name: string) => scenarioByName(name).regression!.apply(vm);
 
+/** A finished run as the report reads it: only what summarize and the targets use, the rest overridden per test. */
+const fakeRun = (over: Partial<RunRow>): RunRow =>
+  ({
+    family: 'regression',
+    policy: 'default',
+    seed: 1,
+    outcome: 'completed',
+    regression: true,
+    detectionMs: null,
+    weightAtDetection: null,
+    harmed: 0,
+    harmedDuringRun: 0,
+    wallMs: 1,
+    virtualMs: 1,
+    ...over,
+  }) as RunRow;
+
 describe('harm measure', () => {
   it('counts the excess bad-request probability a regression adds, and none for p50 +30 % with p99 unchanged', () => {
     expect(HARM_HORIZON_MS).toBe(2 * 3600_000);
@@ -80,20 +97,7 @@ describe('harm measure', () => {
 
   it('reports no harm ratio, and no target met or failed, when the reference harms nothing', () => {
     const row = (policy: string, seed: number, harmed: number): RunRow =>
-      ({
-        scenario: 'p50-shift',
-        family: 'regression',
-        policy,
-        seed,
-        outcome: 'completed',
-        regression: true,
-        detectionMs: null,
-        weightAtDetection: null,
-        harmed,
-        harmedDuringRun: harmed,
-        wallMs: 1,
-        virtualMs: 1,
-      }) as RunRow;
+      fakeRun({ scenario: 'p50-shift', policy, seed, harmed, harmedDuringRun: harmed });
     const cells = summarize([row('default', 1, 0.3), row('flagger-defaults', 1, 0.2)]);
     const own = cells.find((c) => c.policy === 'default')!;
     expect(own.harmRatioVsFlagger).toBeNull();
@@ -124,22 +128,15 @@ describe('harm measure', () => {
       rate: number | undefined,
       scenario = 'low-base-errors',
     ) =>
-      ({
+      fakeRun({
         scenario,
         family: 'healthy',
-        policy: 'default',
         seed,
         outcome: 'paused',
         regression: false,
-        detectionMs: null,
-        weightAtDetection: null,
-        harmed: 0,
-        harmedDuringRun: 0,
-        wallMs: 1,
-        virtualMs: 1,
         ...(rps === undefined ? {} : { rps }),
         ...(rate === undefined ? {} : { baseErrorRate: rate }),
-      }) as RunRow;
+      });
     expect(inPauseDomain(row(1, 200, 0.002))).toBe(true);
     expect(inPauseDomain(row(1, 100, 0.001))).toBe(true);
     expect(inPauseDomain(row(1, 99, 0.002))).toBe(false);
@@ -160,20 +157,15 @@ describe('harm measure', () => {
 
   it('judges a regression that starts at 50 % on rollbacks before 100 % (the watch after promotion is too late)', () => {
     const row = (seed: number, weightAtDetection: number): RunRow =>
-      ({
+      fakeRun({
         scenario: 'errors-1.5x-from-50',
-        family: 'regression',
-        policy: 'default',
         seed,
         outcome: 'rolledBack',
-        regression: true,
         detectionMs: 60_000,
         weightAtDetection,
         harmed: 1,
         harmedDuringRun: 1,
-        wallMs: 1,
-        virtualMs: 1,
-      }) as RunRow;
+      });
     // 90 caught at 50 %, 10 only by the watch at 100 %: all rolled back, 90 % before the promotion.
     const rows = Array.from({ length: 100 }, (_, i) => row(i, i < 90 ? 50 : 100));
     const check = targetChecks(summarize(rows)).find((t) => /1\.5× from 50 %/.test(t.target))!;
