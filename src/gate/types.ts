@@ -75,7 +75,10 @@ export interface FoldedEvidence {
   lastShare?: number;
   tests: Record<string, FoldedTest>;
   /** Dispersion moments by estimator (`<test>/cond`, `<test>/own`). */
-  moments: Record<string, { excess: number; weight: number; segments: number[] }>;
+  moments: Record<
+    string,
+    { excess: number; weight: number; segments: number[]; count?: number; weightSq?: number }
+  >;
   /** The promotion rule's power over the current step's folded bins. */
   power?: PowerPrior;
 }

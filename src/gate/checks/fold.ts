@@ -4,8 +4,8 @@
  * fixed once its tempering φ and its null are, so the oldest bins are replaced by their sums:
  *
  *  - per test, per start (a global bin index) and per alternative: the sum of the folded bins' ln LR;
- *  - per dispersion estimator: the folded bins' moment sums (their excess, weight, segments), so κ keeps
- *    learning from every bin;
+ *  - per dispersion estimator: the folded bins' moment sums (their excess, weight, number, Σ weight², segments),
+ *    so κ and its standard error keep learning from every bin;
  *  - both sides' totals (rates, the VMs' quantiles, the like-for-like null), the segment starts among the folded
  *    bins and the containers' last request share (to see the next weight write).
  *
@@ -98,12 +98,15 @@ export function foldEvidence(policy: PolicySpec, sample: GateSample, k: number):
     });
   const moments: FoldedEvidence['moments'] = {};
   for (const key of new Set([...Object.keys(prev?.moments ?? {}), ...tape.moments.keys()])) {
-    const m = { ...(prev?.moments[key] ?? { excess: 0, weight: 0, segments: [] }) };
-    const segments = new Set(m.segments);
+    const before = prev?.moments[key];
+    const m = { excess: 0, weight: 0, count: 0, weightSq: 0, ...before };
+    const segments = new Set(before?.segments ?? []);
     for (const t of (tape.moments.get(key) ?? []).slice(0, folding.length)) {
       if (!t) continue;
       m.excess += t.excess;
       m.weight += t.weight;
+      m.count += 1;
+      m.weightSq += t.weight * t.weight;
       segments.add(t.segment);
     }
     moments[key] = { ...m, segments: [...segments] };

@@ -164,15 +164,15 @@ export function dispersionOf(
 }
 
 /**
- * What the verdict says about burstiness when it weakened the evidence: how much, and whose counts showed it
- * (empty when no live bin was tempered by more than 1.5×).
+ * What the verdict says about burstiness when it weakened the evidence: how much (κ as the test reads it, at its
+ * upper estimate once bursts show) and whose counts showed it (empty when no live bin was tempered by more than 1.5×).
  */
 export function burstNote(d: Dispersion, floor: number): string {
   const most = Math.max(1, ...d.phi);
   if (!(most >= 1.5)) return '';
   const whose =
     floor > 0 && d.kappa === floor ? "the VMs' error rate varies" : "the containers' share of errors varies";
-  return `; errors come in bursts (${whose} by ±${Math.round(100 * Math.sqrt(d.kappa))} % from bin to bin beyond chance): a bin weighs up to ${most.toFixed(0)}× less`;
+  return `; errors come in bursts (${whose} by up to ±${Math.round(100 * Math.sqrt(d.kappa))} % from bin to bin beyond chance): a bin weighs up to ${most.toFixed(0)}× less`;
 }
 
 /** The comparison's dispersion (conditional on each bin's events) over the live bins and the folded ones. */

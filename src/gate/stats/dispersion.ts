@@ -35,12 +35,25 @@ export interface BinMoment {
   segment: number;
 }
 
-/** The moment sums of bins folded away: their excess, weight and the segments (start ids) they fitted. */
+/**
+ * The moment sums of bins folded away: their excess, weight and the segments (start ids) they fitted; `count` and
+ * `weightSq` (their number and Σ weight²) give the estimate's standard error (absent in state saved before them:
+ * read as 0, so the error counts only the bins since).
+ */
 export interface MomentSums {
   excess: number;
   weight: number;
   segments: number[];
+  count?: number;
+  weightSq?: number;
 }
+
+/**
+ * Once the counts show bursts (κ̂ more than one standard error above 0, fully from two), κ is read this many
+ * standard errors above its estimate: a moment estimate of bursts with heavy tails is more often below the truth
+ * than above it, and a κ read too low over-weights every bin (docs/gate.md §2).
+ */
+export const KAPPA_UPPER_SE = 1;
 
 /** Where the live bins' segments start (local indices) and each one's id (its global start bin). */
 export interface Segmentation {
@@ -64,18 +77,33 @@ const segmentOf = (starts: readonly number[], i: number) => {
   return seg;
 };
 
-/** κ from the live bins' moments and those folded away (each fitted segment takes one residual's worth). */
-function kappaOf(terms: ReadonlyArray<BinMoment | undefined>, prior: MomentSums | undefined): number {
+/**
+ * κ from the live bins' moments and those folded away (each fitted segment takes one residual's worth), read
+ * KAPPA_UPPER_SE standard errors high once the bins show bursts. A bin's excess has variance ≈ 2·(1 + κ·v)²
+ * (its squared residual is that of a normal with variance 1 + κ·v), so the estimate's standard error is
+ * √(2·Σ(1 + κ̂·v)²) / Σv. Where the counts look Poisson (κ̂ within one standard error of 0) the estimate is used
+ * as it is: reading it high there would temper evidence that needs none.
+ */
+export function kappaOf(terms: ReadonlyArray<BinMoment | undefined>, prior: MomentSums | undefined): number {
   let excess = prior?.excess ?? 0;
   let weight = prior?.weight ?? 0;
+  let count = prior?.count ?? 0;
+  let weightSq = prior?.weightSq ?? 0;
   const segments = new Set(prior?.segments ?? []);
   for (const t of terms) {
     if (!t) continue;
     excess += t.excess;
     weight += t.weight;
+    count++;
+    weightSq += t.weight * t.weight;
     segments.add(t.segment);
   }
-  return weight > 0 ? Math.max(0, (excess + segments.size) / weight) : 0;
+  if (!(weight > 0)) return 0;
+  const kappa = Math.max(0, (excess + segments.size) / weight);
+  const se = Math.sqrt(2 * (count + 2 * kappa * weight + kappa * kappa * weightSq)) / weight;
+  if (!(se > 0)) return kappa;
+  const shown = Math.min(1, Math.max(0, kappa / se - 1));
+  return kappa + KAPPA_UPPER_SE * se * shown;
 }
 
 function segmentFits(batches: readonly Batch[], starts: readonly number[]): Array<Fit | undefined> {
