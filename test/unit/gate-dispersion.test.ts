@@ -6,7 +6,9 @@ import {
   ownDispersion,
   type BinMoment,
 } from '../../src/gate/stats/dispersion.js';
-import { sequentialChecks } from '../../src/gate/checks/sequential-verdict.js';
+import { evidenceOf, sequentialChecks } from '../../src/gate/checks/sequential-verdict.js';
+import { vmRateBound } from '../../src/gate/checks/sequential-errors.js';
+import { wilson } from '../../src/gate/stats/stats.js';
 import { parsePlan } from '../../src/plan/load.js';
 import { mulberry32, normalFrom, poissonFrom } from '../../src/sim/random.js';
 import { carriedSample, errorBin } from '../harness/gate-samples.js';
@@ -158,5 +160,30 @@ describe('κ is read high once the bins show bursts', () => {
       segments: [0],
     };
     expect(kappaOf(terms.slice(20), prior)).toBeCloseTo(kappaOf(terms, undefined), 12);
+  });
+});
+
+describe('the watch after promotion holds the containers to the VMs’ earlier rate, bounded with their bursts', () => {
+  const policy = parsePlan(planYaml({}), 'default.yaml').policy;
+  const t0 = 1_000_000;
+  const batches = Array.from({ length: 20 }, (_, i) => ({
+    start: t0 + i * 30_000,
+    end: t0 + (i + 1) * 30_000,
+    target: errorBin(3_000, 15),
+    source: errorBin(57_000, 285),
+  }));
+  const ev = evidenceOf(policy, carriedSample(batches, t0), 5);
+  const sk = 285 * 20;
+  const sn = 57_000 * 20;
+
+  it('steady VMs: the Poisson bound', () => {
+    expect(vmRateBound(ev, sk, sn, 0)).toBeCloseTo(wilson(sk, sn, 0.99).high, 12);
+  });
+
+  it('bursty VMs (κ 0.1, 285 errors a bin): the bound counts n/φ requests, φ = 1 + 0.1 × 285', () => {
+    const phi = 1 + 0.1 * 285;
+    const bound = vmRateBound(ev, sk, sn, 0.1);
+    expect(bound).toBeCloseTo(wilson(sk / phi, sn / phi, 0.99).high, 12);
+    expect(bound).toBeGreaterThan(wilson(sk, sn, 0.99).high * 1.05);
   });
 });

@@ -55,6 +55,27 @@ function sourceKappa(ev: Evidence): number {
   ).kappa;
 }
 
+/**
+ * The VMs' error rate before promotion at its upper 99 % bound — what the watch after 100 % holds the containers
+ * to. Their errors are as bursty as `kappa` says, so the bound counts n/φ requests, φ = 1 + κ·Σμ²/Σμ over their
+ * bins (μ a bin's expected errors; the live bins tell the mix, else the mean bin): a Poisson bound on bursty
+ * counts sat below the VMs' true rate — a heavy-tailed rate's average is more often below its mean than above —
+ * and the containers, as good as the VMs, drifted past it.
+ */
+export function vmRateBound(ev: Evidence, sk: number, sn: number, kappa: number): number {
+  const rate = sn > 0 ? sk / sn : 0;
+  let mu = 0;
+  let mu2 = 0;
+  for (const b of ev.bins) {
+    const m = b.source.requests * rate;
+    mu += m;
+    mu2 += m * m;
+  }
+  const perBin = mu > 0 ? mu2 / mu : sk / Math.max(1, ev.offset + ev.bins.length);
+  const phi = 1 + kappa * perBin;
+  return wilson(sk / phi, sn / phi, 0.99).high;
+}
+
 function absoluteCheck(policy: PolicySpec, ev: Evidence, max: number, floor: number): CheckResult {
   const n = ev.target.requests;
   const k = Math.min(ev.target.errors, n);
@@ -127,7 +148,7 @@ function comparisonCheck(policy: PolicySpec, ev: Evidence, margin: number, floor
     floor,
   );
   // After promotion the VMs serve nothing: hold the containers to what the VMs did before, at its upper bound.
-  const before = wilson(sk, sn, 0.99).high;
+  const before = vmRateBound(ev, sk, sn, floor);
   const perBin = batches.map((b, i) => {
     if (b.source.trials > 0 && !(margin > 0 && sk === 0))
       return ratioBinLLR(b, rho0, { phi: cond.phi[i]!, cap: ev.cap });
