@@ -1,4 +1,5 @@
 /** Types shared by the gate (verdicts) and its consumers (the machine, runners, interfaces). */
+import type { MomentSums } from './stats/dispersion.js';
 
 export type Quantile = 'p50' | 'p95' | 'p99';
 export const QUANTILES: Record<Quantile, number> = { p50: 0.5, p95: 0.95, p99: 0.99 };
@@ -75,10 +76,7 @@ export interface FoldedEvidence {
   lastShare?: number;
   tests: Record<string, FoldedTest>;
   /** Dispersion moments by estimator (`<test>/cond`, `<test>/own`). */
-  moments: Record<
-    string,
-    { excess: number; weight: number; segments: number[]; count?: number; weightSq?: number }
-  >;
+  moments: Record<string, MomentSums>;
   /** The promotion rule's power over the current step's folded bins. */
   power?: PowerPrior;
 }
