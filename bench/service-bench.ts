@@ -4,7 +4,7 @@
  *
  *   node --import tsx bench/service-bench.ts [--migrations 10,100,1000] [--seconds 60] [--interval 10]
  *        [--concurrency N] [--tick-align 1s] [--batch-window 50ms] [--ready-timeout 240] [--out bench/results]
- *        [--policy default|absolute-30m|NAME] [--node-arg=--cpu-prof …]
+ *        [--policy default|absolute-30m|NAME] [--node-arg=--cpu-prof …] [--memory-limit 512Mi]
  *
  * For each N: a fresh real Redis, one Kubernetes API test server seeded with N scenarios (namespaces
  * bench-0000…), ONE synthetic Istio metrics exporter for all N services × {vm, k8s} (bench/service/exporter.ts),
@@ -19,12 +19,16 @@
  *     one got in the window and the largest gap between two consecutive verdicts (lag = gap − interval;
  *     "missed a tick" = migrations with a gap above 1.5 × interval). The effective cadence is interval + job
  *     time rounded up to --tick-align, so ~1 verdict fewer than window/interval is normal.
+ * --memory-limit runs the worker in a memory cgroup with that hard limit, as its pod's limit would (root, Linux):
+ * Node sizes its default heap from it (bench/service/cgroup.ts), so "Node's default flags" mean what they mean in
+ * a pod; the row then gives the limit, the heap limit Node chose inside it, the cgroup's peak and OOM kills.
  * The worker runs compiled JavaScript (dist/ if fresh, else a tsc build in a temp dir; --tsx for the sources).
  * The policy is `policies/default.yaml` (the judge users get: the sequential method, whose evidence each
  * migration keeps in memory) unless --policy names another; `absolute-30m` is the old window-method policy
  * with 30-minute steps. Default's first step lasts 3 minutes, so migrations stay at 1 % while measured.
  * Prints a table and writes bench/results/service-<date>.json.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,6 +45,7 @@ import { startPrometheus } from '../src/sim/prometheus.js';
 import { startRedis } from '../src/sim/redis.js';
 import { planYamlFor } from '../src/sim/scenario.js';
 import { startIstioExporter } from './service/exporter.js';
+import { memoryCgroup, parseMemoryLimit, type MemoryCgroup } from './service/cgroup.js';
 import {
   machineCpu,
   metricSum,
@@ -67,12 +72,14 @@ const { values: argv } = parseArgs({
     tsx: { type: 'boolean', default: false },
     policy: { type: 'string', default: 'default' },
     'node-arg': { type: 'string', multiple: true, default: [] },
+    'memory-limit': { type: 'string' },
   },
 });
 const sizes = argv.migrations.split(',').map((s) => Number(s.trim()));
 const seconds = Number(argv.seconds);
 const intervalS = Number(argv.interval);
 const readyTimeoutMs = Number(argv['ready-timeout']) * 1000;
+const memoryLimit = argv['memory-limit'] === undefined ? undefined : parseMemoryLimit(argv['memory-limit']);
 if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !(seconds > 0) || !(intervalS > 0))
   throw new Error('usage: --migrations 10,100,1000 --seconds 60 --interval 10');
 const workerFlags = [
@@ -108,6 +115,8 @@ interface Row {
   rssMaxMB: number;
   rssHwmMB: number;
   rssIdleMB: number;
+  /** With --memory-limit: the cgroup's limit, Node's default heap limit inside it, its peak and OOM kills. */
+  cgroup?: { limitMB: number; heapLimitMB: number; peakMB: number | null; oomKills: number | null };
   /** V8 heap in use at the window's end (the worker's own meshshift_process_nodejs_heap_size_used_bytes). */
   heapUsedMB: number;
   cpuPercentOneCore: number;
@@ -160,19 +169,25 @@ async function runOne(n: number): Promise<Row> {
     log(`N=${n}: Prometheus scrapes ${exporter.series} series; starting the worker child`);
 
     const prefix = 'bench';
-    const worker = await startWorkerChild(workerCmd, [
-      '--redis',
-      redis.url,
-      '--prefix',
-      prefix,
-      '--kubeconfig',
-      kubeconfig,
-      '--prometheus',
-      prom.url,
-      '--log-level',
-      'info',
-      ...workerFlags,
-    ]);
+    const cg =
+      memoryLimit === undefined ? undefined : memoryCgroup(`meshshift-bench-${process.pid}`, memoryLimit);
+    if (cg) cleanups.unshift(async () => cg.remove());
+    const spawnWorker = () =>
+      startWorkerChild(workerCmd, [
+        '--redis',
+        redis.url,
+        '--prefix',
+        prefix,
+        '--kubeconfig',
+        kubeconfig,
+        '--prometheus',
+        prom.url,
+        '--log-level',
+        'info',
+        ...workerFlags,
+      ]);
+    const heapLimit = cg ? heapLimitIn(cg) : undefined;
+    const worker = await (cg ? cg.around(spawnWorker) : spawnWorker());
     cleanups.unshift(() => worker.stop());
     await sleep(2000);
     const idle = procSample(worker.pid);
@@ -289,6 +304,16 @@ async function runOne(n: number): Promise<Row> {
       rssMaxMB: mb(Math.max(...samples.map((s) => s.rssBytes))),
       rssHwmMB: mb(w1.proc.hwmBytes),
       rssIdleMB: mb(idle.rssBytes),
+      ...(cg && heapLimit !== undefined
+        ? {
+            cgroup: {
+              limitMB: mb(cg.limitBytes),
+              heapLimitMB: mb(heapLimit),
+              peakMB: ((p) => (p === null ? null : mb(p)))(cg.peakBytes()),
+              oomKills: cg.oomKills(),
+            },
+          }
+        : {}),
       heapUsedMB: mb(metricSum(w1.worker, 'meshshift_process_nodejs_heap_size_used_bytes')),
       cpuPercentOneCore: r1(((w1.proc.cpuSeconds - w0.proc.cpuSeconds) / span) * 100),
       machineCpuBusyPercent: r1(
@@ -327,6 +352,8 @@ function table(rows: Row[]): string {
     'shifting',
     'RSS max MB',
     'RSS idle MB',
+    'RSS peak MB',
+    'pod limit / heap limit / cgroup peak MB, OOM kills',
     'heap used MB',
     'CPU % 1 core',
     'machine busy %',
@@ -342,6 +369,10 @@ function table(rows: Row[]): string {
     `${r.reachedShifting}`,
     String(r.rssMaxMB),
     String(r.rssIdleMB),
+    String(r.rssHwmMB),
+    r.cgroup
+      ? `${r.cgroup.limitMB} / ${r.cgroup.heapLimitMB} / ${r.cgroup.peakMB ?? '?'}, ${r.cgroup.oomKills ?? '?'}`
+      : 'none',
     String(r.heapUsedMB),
     String(r.cpuPercentOneCore),
     String(r.machineCpuBusyPercent),
@@ -355,6 +386,16 @@ function table(rows: Row[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(fmt)].join('\n');
+}
+
+/** The heap limit Node gives a process with default flags inside the cgroup (a probe spawned there). */
+function heapLimitIn(cg: MemoryCgroup): number {
+  const out = cg.around(() =>
+    execFileSync(process.execPath, ['-p', 'require("v8").getHeapStatistics().heap_size_limit'], {
+      encoding: 'utf8',
+    }),
+  );
+  return Number(out.trim());
 }
 
 const started = new Date();
@@ -389,6 +430,7 @@ const result = {
     intervalSeconds: intervalS,
     workerEntry: entry,
     workerFlags,
+    ...(memoryLimit !== undefined ? { memoryLimitBytes: memoryLimit } : {}),
     policy: POLICY.trim(),
   },
   rows,
