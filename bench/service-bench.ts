@@ -5,12 +5,14 @@
  *   node --import tsx bench/service-bench.ts [--migrations 10,100,1000] [--seconds 60] [--interval 10]
  *        [--concurrency N] [--tick-align 1s] [--batch-window 50ms] [--ready-timeout 240] [--out bench/results]
  *        [--policy default|absolute-30m|NAME] [--node-arg=--cpu-prof …] [--memory-limit 512Mi]
+ *        [--scrape-interval 1]
  *
  * For each N: a fresh real Redis, one Kubernetes API test server seeded with N scenarios (namespaces
  * bench-0000…), ONE synthetic Istio metrics exporter for all N services × {vm, k8s} (bench/service/exporter.ts),
- * a real Prometheus scraping it every 1 s, and ONE `meshshift serve --role worker` CHILD process (so its CPU and
- * RSS come cleanly from /proc/<pid>). This process submits the N plans through MigrationService (as the API
- * would), waits until all are `shifting`, lets one interval pass, then measures over --seconds:
+ * a real Prometheus scraping it every --scrape-interval seconds (1 by default; Istio's sample Prometheus: 15),
+ * and ONE `meshshift serve --role worker` CHILD process (so its CPU and RSS come cleanly from /proc/<pid>). This
+ * process submits the N plans through MigrationService (as the API would), waits until all are `shifting`, lets
+ * one interval pass, then measures over --seconds:
  *   - worker RSS (max of 1 s samples, and VmHWM) and CPU % of one core (/proc/<pid>/stat);
  *   - Prometheus queries per analysis interval, counted twice: by the worker
  *     (meshshift_prometheus_query_duration_seconds_count) and by Prometheus itself
@@ -73,12 +75,16 @@ const { values: argv } = parseArgs({
     policy: { type: 'string', default: 'default' },
     'node-arg': { type: 'string', multiple: true, default: [] },
     'memory-limit': { type: 'string' },
+    'scrape-interval': { type: 'string', default: '1' },
   },
 });
 const sizes = argv.migrations.split(',').map((s) => Number(s.trim()));
 const seconds = Number(argv.seconds);
 const intervalS = Number(argv.interval);
 const readyTimeoutMs = Number(argv['ready-timeout']) * 1000;
+const scrapeS = Number(argv['scrape-interval']);
+if (!(Number.isInteger(scrapeS) && scrapeS >= 1))
+  throw new Error('--scrape-interval: whole seconds ≥ 1, e.g. 15');
 const memoryLimit = argv['memory-limit'] === undefined ? undefined : parseMemoryLimit(argv['memory-limit']);
 if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !(seconds > 0) || !(intervalS > 0))
   throw new Error('usage: --migrations 10,100,1000 --seconds 60 --interval 10');
@@ -158,12 +164,12 @@ async function runOne(n: number): Promise<Row> {
     const kubeconfig = kube.writeKubeconfig(tmp);
     const exporter = await startIstioExporter(fixtures.map((f) => f.host));
     cleanups.unshift(() => exporter.close());
-    const prom = await startPrometheus({ scrapeIntervalSeconds: 1 });
+    const prom = await startPrometheus({ scrapeIntervalSeconds: scrapeS });
     cleanups.unshift(() => prom.close());
     await prom.addTarget('istio-bench', exporter.target);
     const last = fixtures[fixtures.length - 1]!.host;
     await prom.waitForSeries(
-      `sum(increase(istio_requests_total{destination_service="${last}",destination_version="vm"}[10s])) > 0`,
+      `sum(increase(istio_requests_total{destination_service="${last}",destination_version="vm"}[${Math.max(10, 3 * scrapeS)}s])) > 0`,
       60_000,
     );
     log(`N=${n}: Prometheus scrapes ${exporter.series} series; starting the worker child`);
@@ -430,6 +436,7 @@ const result = {
     intervalSeconds: intervalS,
     workerEntry: entry,
     workerFlags,
+    scrapeIntervalSeconds: scrapeS,
     ...(memoryLimit !== undefined ? { memoryLimitBytes: memoryLimit } : {}),
     policy: POLICY.trim(),
   },
