@@ -207,6 +207,15 @@ export const SCENARIOS: readonly ScenarioDef[] = [
   healthy('shared-breach', 'healthy; both sides at 1.3 % errors (a failing shared dependency)', {
     baseErrorRate: 0.013,
   }),
+  healthy(
+    'shared-breach-bursty',
+    'healthy; both sides at 1.3 % errors, each bursty per 10 s (σ 0.3–0.8), 2,000 req/s',
+    {
+      baseErrorRate: 0.013,
+      rps: 2000,
+      noise: (r) => ({ sideSigma: uniform(r, 0.3, 0.8) }),
+    },
+  ),
   healthy('vm-p99-mid-bucket', 'healthy; the VMs’ p99 mid-bucket (≈ 170 ms)', {
     vmLatency: VM_LATENCY_P99_MID_BUCKET,
   }),
