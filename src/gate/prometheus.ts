@@ -9,9 +9,10 @@ import {
 import { goldenSignalsQuery, rawCountersQuery, recentTrafficQuery, renderTemplate } from './input/promql.js';
 import { evidenceBinMs } from './checks/sequential-verdict.js';
 import { LedgerCache, type ReadSeries } from './input/bin-ledger.js';
+import { HISTORY_COUNTERS, HISTORY_MS, historyBins } from './input/history.js';
 import { FOLD_CHUNK, foldEvidence, shouldFold } from './checks/fold.js';
 
-import type { BinCounts, GateSample, Quantile, SideSample } from './types.js';
+import type { BinCounts, GateSample, HistoryBin, Quantile, SideSample } from './types.js';
 
 /** Read this far back before the evidence starts: series present then are baselines, not new traffic. */
 const RAW_LOOKBACK_MS = 60_000;
@@ -115,9 +116,10 @@ export class PrometheusProvider implements MetricsProvider {
     reporter: string,
     rangeMs: number,
     at?: number,
+    names?: readonly string[],
   ): Promise<ReadSeries[]> {
     const started = performance.now();
-    const promql = rawCountersQuery(labels, reporter, rangeMs);
+    const promql = rawCountersQuery(labels, reporter, rangeMs, names);
     this.queries++;
     try {
       const data = await this.rawQuery(promql, at ?? Date.now());
@@ -187,10 +189,15 @@ export class PrometheusProvider implements MetricsProvider {
     const ledger = this.ledgers.ledgerFor(key, evidenceSince, evidenceBinMs(req.policy), since, at);
     const from = ledger.readFrom(evidenceSince - RAW_LOOKBACK_MS);
     const read = (labels: Record<string, string>) => this.rawSeries(labels, reporter, at - from, at);
-    const [source, target] = await Promise.all([read(req.selectors.source), read(req.selectors.target)]);
+    const [source, target, history] = await Promise.all([
+      read(req.selectors.source),
+      read(req.selectors.target),
+      ledger.history ?? this.history(req.selectors.source, reporter, evidenceSince, ledger.binMs),
+    ]);
     const custom = await this.customMetrics(req);
     // A later analysis of the same migration answered first (concurrent reads): read afresh.
     if (!ledger.canAnswer(since, at)) return this.sampleSinceStep(req, since);
+    if (history) ledger.history = history;
     const { bins, step, folded } = ledger.add({ source, target }, at, since);
     const sample: GateSample = {
       at,
@@ -198,6 +205,7 @@ export class PrometheusProvider implements MetricsProvider {
       ...(carried ? { evidenceSince } : {}),
       batches: bins,
       ...(folded ? { folded } : {}),
+      ...(history?.length ? { history: { source: history } } : {}),
       windowMs: Math.max(0, at - since),
       source: asSide(step.source),
       target: asSide(step.target),
@@ -213,6 +221,30 @@ export class PrometheusProvider implements MetricsProvider {
       out = { ...out, batches: out.batches!.slice(FOLD_CHUNK), folded: next };
     }
     return out;
+  }
+
+  /**
+   * The VMs' bins before the evidence start (history.ts). Optional: a failed read leaves the floor to be learnt
+   * from the migration's own bins, as before, and is tried again at the next analysis.
+   */
+  private async history(
+    labels: Record<string, string>,
+    reporter: string,
+    end: number,
+    binMs: number,
+  ): Promise<HistoryBin[] | undefined> {
+    try {
+      const series = await this.rawSeries(
+        labels,
+        reporter,
+        HISTORY_MS + RAW_LOOKBACK_MS,
+        end,
+        HISTORY_COUNTERS,
+      );
+      return historyBins(series, end, binMs);
+    } catch {
+      return undefined;
+    }
   }
 
   private async customMetrics(req: SampleRequest): Promise<Record<string, number>> {

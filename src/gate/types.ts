@@ -53,8 +53,19 @@ export interface GateSample {
    * not grow with its duration (fold.ts). `batches[0]` is bin `folded.bins` of the migration.
    */
   folded?: FoldedEvidence;
+  /**
+   * Sequential method: the VMs' requests and errors per bin before the evidence start (input/history.ts): how
+   * bursty their errors are is known at the first bin instead of learnt from the first few.
+   */
+  history?: { source: readonly HistoryBin[] };
   /** How many Prometheus queries produced this sample. */
   queries: number;
+}
+
+/** One bin of a side's history before the evidence start: its errors (events) and requests (trials). */
+export interface HistoryBin {
+  events: number;
+  trials: number;
 }
 
 /** One sequential test's evidence over folded bins: per start (its global bin index), per alternative, ln LR. */

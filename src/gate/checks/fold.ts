@@ -18,6 +18,7 @@
 import type { PolicySpec } from '../../plan/schema.js';
 import { addCounts, emptyBin } from '../input/bins.js';
 import { ALTERNATIVES } from '../stats/sequential.js';
+import { addMoments } from '../stats/dispersion.js';
 import { lastSegmentFrom, totalOf, type Evidence, type Tape } from './sequential-common.js';
 import { driftSums, powerQuestion } from '../stats/promotion.js';
 import { errorChecks } from './sequential-errors.js';
@@ -98,18 +99,7 @@ export function foldEvidence(policy: PolicySpec, sample: GateSample, k: number):
     });
   const moments: FoldedEvidence['moments'] = {};
   for (const key of new Set([...Object.keys(prev?.moments ?? {}), ...tape.moments.keys()])) {
-    const before = prev?.moments[key];
-    const m = { excess: 0, weight: 0, count: 0, weightSq: 0, ...before };
-    const segments = new Set(before?.segments ?? []);
-    for (const t of (tape.moments.get(key) ?? []).slice(0, folding.length)) {
-      if (!t) continue;
-      m.excess += t.excess;
-      m.weight += t.weight;
-      m.count += 1;
-      m.weightSq += t.weight * t.weight;
-      segments.add(t.segment);
-    }
-    moments[key] = { ...m, segments: [...segments] };
+    moments[key] = addMoments(prev?.moments[key], (tape.moments.get(key) ?? []).slice(0, folding.length));
   }
   const power = foldPower(ev, tape, folding.length);
   return {

@@ -3,15 +3,17 @@ import type { PolicySpec } from '../../plan/schema.js';
 import { addCounts, type EvidenceBin } from '../input/bins.js';
 import {
   conditionalDispersion,
+  mergeMoments,
   ownDispersion,
   type BinMoment,
+  type MomentSums,
   type Dispersion,
   type Segmentation,
 } from '../stats/dispersion.js';
 import { mixtureOverStarts } from '../stats/evidence.js';
 import { logThreshold, type Batch } from '../stats/sequential.js';
 import type { ReadinessInput } from '../stats/promotion.js';
-import type { BinCounts, CheckResult, FoldedEvidence, SideSample } from '../types.js';
+import type { BinCounts, CheckResult, FoldedEvidence, HistoryBin, SideSample } from '../types.js';
 
 /** What the tests computed per live bin, kept when bins are about to be folded away (fold.ts). */
 export interface Tape {
@@ -27,6 +29,8 @@ export interface Evidence {
   bins: EvidenceBin[];
   offset: number;
   folded?: FoldedEvidence;
+  /** The VMs' bins before the evidence start (input/history.ts): their burstiness from the first bin. */
+  history?: readonly HistoryBin[];
   /** First bins of the mixture's components (global indices: 0, then each later step's). */
   starts: number[];
   /** The same starts within the live bins. */
@@ -151,14 +155,18 @@ export function testEvidence(ev: Evidence, name: string, rows: number[][]): numb
   return mixtureOverStarts(rows, ev.starts, ev.steps, ev.offset, ev.folded?.tests[name]?.sums);
 }
 
-/** A test's dispersion over the live bins, with the moments of its folded bins (`key` names the estimator). */
+/**
+ * A test's dispersion over the live bins, with the moments of its folded bins (`key` names the estimator) and of
+ * bins from before the evidence (`before`: added each time, never folded).
+ */
 export function dispersionOf(
   ev: Evidence,
   key: string,
   bins: ReadonlyArray<{ events: number; trials: number }>,
   floor = 0,
+  before?: MomentSums,
 ): Dispersion {
-  const d = ownDispersion(bins, ev.segmentation, ev.folded?.moments[key], floor);
+  const d = ownDispersion(bins, ev.segmentation, mergeMoments(ev.folded?.moments[key], before), floor);
   ev.tape?.moments.set(key, d.terms);
   return d;
 }

@@ -15,6 +15,7 @@ import type { PolicySpec } from '../../plan/schema.js';
 import { rateBinLLR, ratioBinLLR } from '../stats/evidence.js';
 import { errorPromotionReadiness, type ReadinessInput } from '../stats/promotion.js';
 import { wilson } from '../stats/stats.js';
+import { addMoments, ownDispersion, type MomentSums } from '../stats/dispersion.js';
 import type { CheckResult } from '../types.js';
 import {
   binsNote,
@@ -52,7 +53,22 @@ function sourceKappa(ev: Evidence): number {
     ev,
     'errors/source',
     ev.bins.map((b) => ({ events: b.source.errors, trials: b.source.requests })),
+    0,
+    historyMoments(ev.history),
   ).kappa;
+}
+
+/** Segment id of the history's bins (the migration's segments are its start bins, ≥ 0). */
+const HISTORY_SEGMENT = -1;
+
+/**
+ * The moment sums of the VMs' bins before the evidence start (one fitted rate: one segment), so their
+ * burstiness is the floor from the first bin; exported for the tests.
+ */
+export function historyMoments(history: Evidence['history']): MomentSums | undefined {
+  if (!history?.length) return undefined;
+  const terms = ownDispersion(history, { starts: [0], ids: [HISTORY_SEGMENT] }).terms;
+  return addMoments(undefined, terms);
 }
 
 /**

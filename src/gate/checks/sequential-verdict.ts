@@ -69,6 +69,7 @@ export function evidenceOf(policy: PolicySpec, sample: GateSample, weight: numbe
     bins,
     offset,
     ...(folded ? { folded } : {}),
+    ...(sample.history?.source.length ? { history: sample.history.source } : {}),
     starts,
     segmentation: liveSegmentation(starts, offset),
     ...(tape ? { tape } : {}),

@@ -23,7 +23,7 @@ import {
   type EvidenceBin,
   type RawSeries,
 } from './bins.js';
-import type { BinCounts, FoldedEvidence } from '../types.js';
+import type { BinCounts, FoldedEvidence, HistoryBin } from '../types.js';
 
 /** A series whose last sample is this much older than the final edge belonged to a pod that is gone. */
 const FORGET_MS = 10 * 60_000;
@@ -88,8 +88,8 @@ type TailSeries = ReadSeries;
 
 const lastT = (s: TailSeries): number => (s.tv.length ? s.tv[s.tv.length - 2]! : -Infinity);
 
-/** The tail series as the bins read it (built per analysis, garbage right after). */
-function rawOf(s: TailSeries): RawSeries {
+/** A read series as the bins read it (built per analysis, garbage right after). */
+export function rawOf(s: ReadSeries): RawSeries {
   const samples: RawSeries['samples'] = new Array(s.tv.length / 2);
   for (let i = 0; i < samples.length; i++) samples[i] = { t: s.tv[2 * i]!, v: s.tv[2 * i + 1]! };
   return { labels: s.labels, samples };
@@ -157,6 +157,8 @@ export class EvidenceLedger {
   private scrapeMs = 15_000;
   private step?: { since: number; source: BinCounts; target: BinCounts };
   private folded?: FoldedEvidence;
+  /** The VMs' bins before the evidence start (history.ts), read once per ledger. */
+  history?: readonly HistoryBin[];
 
   constructor(
     readonly evidenceSince: number,

@@ -205,9 +205,14 @@ export const RAW_COUNTER_NAMES = [
  * Every raw sample of one side's request counters and latency buckets over the last `rangeMs` (a range-vector
  * instant query: no `increase()`, so no extrapolation; the caller computes exact increases).
  */
-export function rawCountersQuery(labels: Record<string, string>, reporter: string, rangeMs: number): string {
+export function rawCountersQuery(
+  labels: Record<string, string>,
+  reporter: string,
+  rangeMs: number,
+  names: readonly string[] = RAW_COUNTER_NAMES,
+): string {
   const seconds = Math.max(1, Math.ceil(rangeMs / 1000));
-  return `{__name__=~"${RAW_COUNTER_NAMES.join('|')}",${selectorFor(labels, reporter)}}[${formatDuration(seconds * 1000)}]`;
+  return `{__name__=~"${names.join('|')}",${selectorFor(labels, reporter)}}[${formatDuration(seconds * 1000)}]`;
 }
 
 /** Whether a request series counts as failed: HTTP 5xx, or gRPC status ≠ 0 (Istio reports those with HTTP 200). */

@@ -55,6 +55,36 @@ export interface MomentSums {
  */
 export const KAPPA_UPPER_SE = 1;
 
+/** `into`'s moment sums with some bins' terms added (a new object): what fold.ts keeps of bins it folds away. */
+export function addMoments(
+  into: MomentSums | undefined,
+  terms: ReadonlyArray<BinMoment | undefined>,
+): MomentSums {
+  const m = { excess: 0, weight: 0, count: 0, weightSq: 0, ...into };
+  const segments = new Set(into?.segments ?? []);
+  for (const t of terms) {
+    if (!t) continue;
+    m.excess += t.excess;
+    m.weight += t.weight;
+    m.count += 1;
+    m.weightSq += t.weight * t.weight;
+    segments.add(t.segment);
+  }
+  return { ...m, segments: [...segments] };
+}
+
+/** Two sets of moment sums as one prior (segments apart: a history's id is negative, the migration's are not). */
+export function mergeMoments(a: MomentSums | undefined, b: MomentSums | undefined): MomentSums | undefined {
+  if (!a || !b) return a ?? b;
+  return {
+    excess: a.excess + b.excess,
+    weight: a.weight + b.weight,
+    count: (a.count ?? 0) + (b.count ?? 0),
+    weightSq: (a.weightSq ?? 0) + (b.weightSq ?? 0),
+    segments: [...new Set([...a.segments, ...b.segments])],
+  };
+}
+
 /** Where the live bins' segments start (local indices) and each one's id (its global start bin). */
 export interface Segmentation {
   starts: readonly number[];
