@@ -45,14 +45,15 @@ describe("the VMs' history before the evidence start, from a real Prometheus", (
       counter({ ...K8S, response_code: '200', pod: 'web-1' }, START, to, 6, 0),
     ]);
     const provider = new PrometheusProvider({ url: prom.url });
-    const sample = await provider.sample({
+    const request = {
       namespace: 'shop',
       selectors: { source: VM, target: K8S },
       policy: POLICY,
       at: to,
       stepStartedAt: START,
       evidenceSince: START,
-    });
+    };
+    const sample = await provider.sample(request);
     const bins = sample.history?.source ?? [];
     expect(bins).toHaveLength(HISTORY_MS / (3 * POLICY.analysis.interval));
     for (const b of bins) {
@@ -61,14 +62,7 @@ describe("the VMs' history before the evidence start, from a real Prometheus", (
     }
     // Read once per ledger: the next analysis asks only for what is new.
     const queries = provider.queries;
-    const next = await provider.sample({
-      namespace: 'shop',
-      selectors: { source: VM, target: K8S },
-      policy: POLICY,
-      at: to,
-      stepStartedAt: START,
-      evidenceSince: START,
-    });
+    const next = await provider.sample(request);
     expect(provider.queries - queries).toBe(2);
     expect(next.history?.source).toHaveLength(bins.length);
   });
