@@ -115,21 +115,9 @@ const segmentOf = (starts: readonly number[], i: number) => {
  * as it is: reading it high there would temper evidence that needs none.
  */
 export function kappaOf(terms: ReadonlyArray<BinMoment | undefined>, prior: MomentSums | undefined): number {
-  let excess = prior?.excess ?? 0;
-  let weight = prior?.weight ?? 0;
-  let count = prior?.count ?? 0;
-  let weightSq = prior?.weightSq ?? 0;
-  const segments = new Set(prior?.segments ?? []);
-  for (const t of terms) {
-    if (!t) continue;
-    excess += t.excess;
-    weight += t.weight;
-    count++;
-    weightSq += t.weight * t.weight;
-    segments.add(t.segment);
-  }
+  const { excess, weight, count = 0, weightSq = 0, segments } = addMoments(prior, terms);
   if (!(weight > 0)) return 0;
-  const kappa = Math.max(0, (excess + segments.size) / weight);
+  const kappa = Math.max(0, (excess + segments.length) / weight);
   const se = Math.sqrt(2 * (count + 2 * kappa * weight + kappa * kappa * weightSq)) / weight;
   if (!(se > 0)) return kappa;
   const shown = Math.min(1, Math.max(0, kappa / se - 1));
