@@ -9,7 +9,7 @@
 import { parse as parseYaml } from 'yaml';
 import { PrometheusProvider } from '../src/gate/prometheus.js';
 import { loadPolicy } from '../src/plan/load.js';
-import { policySpecSchema, type PolicySpec } from '../src/plan/schema.js';
+import { policySpecSchema, type PolicySpec } from '../src/plan/policy-schema.js';
 import type { EngineEvent } from '../src/engine/history.js';
 import type { MigrationRunner } from '../src/runner/runner.js';
 import { ISTIO_DURATION_BUCKETS, type BackendStats } from '../src/sim/mesh/index.js';

@@ -1,7 +1,7 @@
 /** From a plan to what the machine decides with: the time-scaled policy and the machine's config. */
 import type { MachineConfig } from '../machine/types.js';
 import { scalePolicy, type ResolvedPlan } from '../plan/load.js';
-import type { PolicySpec } from '../plan/schema.js';
+import type { PolicySpec } from '../plan/policy-schema.js';
 
 export function machineConfig(policy: PolicySpec, plan: Pick<ResolvedPlan, 'mtls'>): MachineConfig {
   return {

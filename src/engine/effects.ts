@@ -13,7 +13,7 @@ import type { PeerAuthenticationAdapter } from '../mesh/peer-authentication.js';
 import type { MeshAdapter, SetWeightOptions } from '../mesh/types.js';
 import { PreflightError } from '../mesh/types.js';
 import type { ResolvedPlan } from '../plan/load.js';
-import type { PolicySpec } from '../plan/schema.js';
+import type { PolicySpec } from '../plan/policy-schema.js';
 import { DEFAULT_ATTEMPT_MS, withAttemptDeadline } from './attempt.js';
 import type { Clock } from './clock.js';
 import type { EngineEvent } from './history.js';

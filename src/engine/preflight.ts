@@ -1,6 +1,6 @@
 /** Preflight = the mesh adapter's checks + "observability first": Prometheus must already see the VMs' traffic. */
 import type { MetricsProvider } from '../gate/input/provider.js';
-import type { PolicySpec } from '../plan/schema.js';
+import type { PolicySpec } from '../plan/policy-schema.js';
 import type { ResolvedPlan } from '../plan/load.js';
 import { formatDuration } from '../plan/duration.js';
 import type { MeshAdapter, PreflightReport } from '../mesh/types.js';

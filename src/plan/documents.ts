@@ -6,7 +6,8 @@
 import type { z } from 'zod';
 import { issuesToFieldErrors, positionOf, suggest, type FieldError } from './errors.js';
 import { LIMITS } from './limits.js';
-import { planSchema, policySchema, type MigrationPlan, type Policy } from './schema.js';
+import { policySchema, type Policy } from './policy-schema.js';
+import { planSchema, type MigrationPlan } from './schema.js';
 import { parseYamlDocuments, type YamlDocument } from './yaml.js';
 
 export const KINDS = ['MigrationPlan', 'Policy'] as const;

@@ -6,7 +6,8 @@ import { checkDocuments, describeDocuments, type CheckedDocument, type Kind } fr
 import { ValidationError, formatFieldError, type FieldError } from './errors.js';
 import { reporterFor } from './reporter.js';
 import type { DataPlane, RouteKind } from './route-schema.js';
-import type { MigrationPlan, PlanSpec, PolicySpec } from './schema.js';
+import type { PolicySpec } from './policy-schema.js';
+import type { MigrationPlan, PlanSpec } from './schema.js';
 
 /** The policies/ folder shipped with meshshift (works from src/ under tsx and from dist/src/ once built). */
 export function defaultPoliciesDir(): string {

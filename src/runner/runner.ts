@@ -20,7 +20,7 @@ import { silentLogger, type Logger } from '../log/logger.js';
 import type { MigrationContext } from '../machine/types.js';
 import type { MeshAdapter } from '../mesh/types.js';
 import type { ResolvedPlan } from '../plan/load.js';
-import type { PolicySpec } from '../plan/schema.js';
+import type { PolicySpec } from '../plan/policy-schema.js';
 import type { EngineEvent } from '../engine/history.js';
 import type { SnapshotStore } from './store.js';
 

@@ -9,7 +9,7 @@ import type { Series } from '../../bench/decisions/traffic.js';
 import { PrometheusProvider } from '../../src/gate/prometheus.js';
 import type { SampleRequest } from '../../src/gate/input/provider.js';
 import { loadPolicy } from '../../src/plan/load.js';
-import type { PolicySpec } from '../../src/plan/schema.js';
+import type { PolicySpec } from '../../src/plan/policy-schema.js';
 import { BatchingMetricsProvider } from '../../src/worker/batching.js';
 
 const shipped = loadPolicy('default').spec;

@@ -8,7 +8,7 @@ import type { GateSample, SideSample } from '../../src/gate/types.js';
 import { evaluate } from '../../src/gate/checks/verdict.js';
 import { goldenSignalsQuery } from '../../src/gate/input/promql.js';
 import { loadPolicy } from '../../src/plan/load.js';
-import type { PolicySpec } from '../../src/plan/schema.js';
+import type { PolicySpec } from '../../src/plan/policy-schema.js';
 
 const sequential = loadPolicy('default').spec;
 expect(sequential.analysis.method).toBe('sequential');

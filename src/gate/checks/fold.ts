@@ -15,7 +15,7 @@
  * re-weighed with today's estimates. The promotion rule's power over the current step keeps its folded bins'
  * drift sums (under the regression to detect as it was then), their requests and their number.
  */
-import type { PolicySpec } from '../../plan/schema.js';
+import type { PolicySpec } from '../../plan/policy-schema.js';
 import { addCounts, emptyBin } from '../input/bins.js';
 import { ALTERNATIVES } from '../stats/sequential.js';
 import { addMoments } from '../stats/dispersion.js';

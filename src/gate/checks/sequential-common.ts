@@ -1,5 +1,5 @@
 /** What the sequential checks share (pure): the evidence they read, the alpha split, and how a test becomes a check. */
-import type { PolicySpec } from '../../plan/schema.js';
+import type { PolicySpec } from '../../plan/policy-schema.js';
 import { addCounts, type EvidenceBin } from '../input/bins.js';
 import {
   conditionalDispersion,

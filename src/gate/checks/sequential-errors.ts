@@ -11,7 +11,7 @@
  *    containers against an upper bound of the VMs' rate before promotion.
  */
 import { pct } from '../stats/format.js';
-import type { PolicySpec } from '../../plan/schema.js';
+import type { PolicySpec } from '../../plan/policy-schema.js';
 import { rateBinLLR, ratioBinLLR } from '../stats/evidence.js';
 import { errorPromotionReadiness, type ReadinessInput } from '../stats/promotion.js';
 import { wilson } from '../stats/stats.js';

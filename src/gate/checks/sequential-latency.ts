@@ -20,7 +20,7 @@
  *    tell and is skipped.
  */
 import { pct } from '../stats/format.js';
-import type { LatencyObjective, PolicySpec } from '../../plan/schema.js';
+import type { LatencyObjective, PolicySpec } from '../../plan/policy-schema.js';
 import { ISTIO_LATENCY_BUCKETS_MS } from '../input/buckets.js';
 import { rateBinLLR } from '../stats/evidence.js';
 import { normalQuantile, wilson } from '../stats/stats.js';

@@ -7,7 +7,7 @@
  * the migration) or ÷ (checks × steps) (evidence restarted at each step): the policy's alpha bounds the chance that
  * a container as good as the VMs is rolled back by any check at any step.
  */
-import type { PolicySpec } from '../../plan/schema.js';
+import type { PolicySpec } from '../../plan/policy-schema.js';
 import type { EvidenceBin } from '../input/bins.js';
 import { addCounts, emptyBin } from '../input/bins.js';
 import { liveSegmentation, segmentStarts } from '../stats/evidence.js';

@@ -10,7 +10,7 @@
  *  - Comparisons with the source (VMs) are skipped when the source has no traffic (e.g. at 100 %).
  */
 import { pct } from '../stats/format.js';
-import { WINDOW_DEFAULTS, type PolicySpec } from '../../plan/schema.js';
+import { WINDOW_DEFAULTS, type PolicySpec } from '../../plan/policy-schema.js';
 import { wilson } from '../stats/stats.js';
 import { bucketIndex } from '../input/buckets.js';
 import { sequentialChecks } from './sequential-verdict.js';

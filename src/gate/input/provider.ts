@@ -1,5 +1,5 @@
 /** Where golden signals come from. The gate logic never talks HTTP itself. */
-import type { PolicySpec } from '../../plan/schema.js';
+import type { PolicySpec } from '../../plan/policy-schema.js';
 import type { GateSample, MetricSelectors, Quantile } from '../types.js';
 
 export interface SampleRequest {
