@@ -3,7 +3,6 @@
  * server, a seeded traffic model that serves the weights the engine actually wrote, samples pushed with virtual
  * timestamps into a real Prometheus, and the gate querying it at the virtual now.
  */
-import type { EngineEvent } from '../../src/engine/history.js';
 import { PrometheusProvider } from '../../src/gate/prometheus.js';
 import { IstioMeshAdapter } from '../../src/mesh/istio.js';
 import type { MeshAdapter } from '../../src/mesh/types.js';
@@ -13,7 +12,7 @@ import { seedMigrationScenario } from '../../src/sim/istio-fixtures.js';
 import { migrationPlanCrd } from '../../src/controller/crd-schema.js';
 import { gatewayApiCrds } from '../../src/sim/gateway-api.js';
 import { startKubeApiServer } from '../../src/sim/kube/server.js';
-import type { KubeObject } from '../../src/sim/kube/types.js';
+import type { KubeApiServer, KubeObject } from '../../src/sim/kube/types.js';
 import { subsetScenarioBackends } from '../../src/sim/mesh/fixtures.js';
 import { planYamlFor } from '../../src/sim/scenario.js';
 import { HARM_HORIZON_MS, harmAfterRun, regressedAfterRun } from './harm.js';
@@ -25,7 +24,7 @@ import { drawNoise } from './noise.js';
 import { TrafficLoop } from './traffic-loop.js';
 import { VirtualClock } from './vclock.js';
 import { VirtualMetrics } from './virtual-metrics.js';
-import { recordEvidence, type MaxEvidence } from './ville.js';
+import { RunState } from './run-state.js';
 
 export interface RunOneOptions {
   scenario: ScenarioDef;
@@ -80,57 +79,53 @@ function tracked(mesh: MeshAdapter, counter: { inflight: number }): MeshAdapter 
   });
 }
 
-export async function runOne(o: RunOneOptions): Promise<RunRow> {
-  const wallStart = performance.now();
+/** The step whose weight turns the regression on (drawn from the seed alone: every policy meets the same traffic). */
+function injectionWeight(scenario: ScenarioDef, steps: readonly number[], draw: number): number {
+  const at = scenario.regression?.at;
+  if (at === 'random') return steps[Math.floor(draw * Math.max(1, steps.length - 1))]!;
+  if (typeof at === 'number') return at;
+  return scenario.regression ? steps[0]! : Infinity;
+}
+
+/** One run's world: the plan, its traffic model and the adapters the runner gets. */
+interface World {
+  scenario: ScenarioDef;
+  plan: ReturnType<typeof parsePlan>;
+  traffic: TrafficLoop;
+  prom: PrometheusProvider;
+  metrics: VirtualMetrics;
+  mesh: MeshAdapter;
+  meshCalls: { inflight: number };
+  clock: VirtualClock;
+  injectAt: number;
+  /** When the Prometheus outage starts (the scenario's, from the second weight written). */
+  outage: { start: number | undefined };
+}
+
+function buildWorld(o: RunOneOptions, kube: KubeApiServer, layout: RouteLayout): World {
   const { seed } = o;
   // Ranged parameters and noise are drawn from the seed alone: every policy meets the same traffic.
   const params = drawParams(o.scenario, new Rng(seed * 104_729 + 1));
   const scenario: ScenarioDef = { ...o.scenario, rps: params.rps, baseErrorRate: params.baseErrorRate };
   const namespace = `d${seed}-${o.startAt.toString(36)}`.slice(0, 40);
-  const layout = routeLayout(o.route);
-  const kube = await startKubeApiServer(layout.crds ? { crds: layout.crds } : {});
-  try {
-    const fixture = seedMigrationScenario(kube, { namespace, mode: layout.mode, ...layout.seed });
-    const [vm, k8s] = subsetScenarioBackends({
-      namespace,
-      service: fixture.service,
-      mode: layout.mode,
-      routeKind: fixture.routeKind,
-    });
-    const plan = parsePlan(planYamlFor(fixture, o.policy.policy), `${namespace}.yaml`);
-    const steps = plan.policy.steps;
-    const rng = new Rng(seed);
-    // The injection step is drawn from the seed alone, so every policy meets the same traffic.
-    const injectionDraw = rng.next();
-    const clock = new VirtualClock(o.startAt);
-    const state = {
-      weight: 0,
-      stepStartedAt: undefined as number | undefined,
-      firstWriteAt: undefined as number | undefined,
-      phase: 'pending',
-      finished: undefined as Extract<EngineEvent, { type: 'finished' }> | undefined,
-      weights: [] as number[],
-      rollbackAt: undefined as number | undefined,
-      promotedAt: undefined as number | undefined,
-      lastVerdict: '',
-      /** Why the migration paused (the judge's words: maxBake, missing evidence), for a run that ends paused. */
-      pauseReason: undefined as string | undefined,
-      queries: 0,
-      maxEvidence: {} as MaxEvidence,
-    };
-    let outageStart: number | undefined;
-    const outage = (t: number) =>
-      outageStart !== undefined && t >= outageStart && t < outageStart + (scenario.outageMs ?? 0);
-    const at = scenario.regression?.at;
-    const injectAtWeight =
-      at === 'random'
-        ? steps[Math.floor(injectionDraw * Math.max(1, steps.length - 1))]!
-        : typeof at === 'number'
-          ? at
-          : scenario.regression
-            ? steps[0]!
-            : Infinity;
-    const traffic = new TrafficLoop({
+  const fixture = seedMigrationScenario(kube, { namespace, mode: layout.mode, ...layout.seed });
+  const [vm, k8s] = subsetScenarioBackends({
+    namespace,
+    service: fixture.service,
+    mode: layout.mode,
+    routeKind: fixture.routeKind,
+  });
+  const plan = parsePlan(planYamlFor(fixture, o.policy.policy), `${namespace}.yaml`);
+  const outage = { start: undefined as number | undefined };
+  const down = (t: number) =>
+    outage.start !== undefined && t >= outage.start && t < outage.start + (scenario.outageMs ?? 0);
+  const clock = new VirtualClock(o.startAt);
+  const prom = new PrometheusProvider({ url: o.prom.url, timeoutMs: 10_000 });
+  const meshCalls = { inflight: 0 };
+  return {
+    scenario,
+    plan,
+    traffic: new TrafficLoop({
       scenario,
       seed,
       vmLabels: vm!.labels,
@@ -140,139 +135,143 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
       noise: drawNoise(scenario.noise, seed),
       targetSlower: params.targetSlower,
       t0: o.startAt,
-      scraping: (t) => !outage(t),
+      scraping: (t) => !down(t),
       reporter: layout.reporter,
-    });
-    const prom = new PrometheusProvider({ url: o.prom.url, timeoutMs: 10_000 });
-    const metrics = new VirtualMetrics(prom, clock, outage);
-    const meshCalls = { inflight: 0 };
-    const mesh = tracked(new IstioMeshAdapter(kube.kubeConfig()), meshCalls);
+    }),
+    prom,
+    metrics: new VirtualMetrics(prom, clock, down),
+    mesh: tracked(new IstioMeshAdapter(kube.kubeConfig()), meshCalls),
+    meshCalls,
+    clock,
+    // The injection step is drawn from the seed alone, so every policy meets the same traffic.
+    injectAt: injectionWeight(scenario, plan.policy.steps, new Rng(seed).next()),
+    outage,
+  };
+}
 
-    // Observability first: ten minutes of VM traffic before the migration starts.
-    traffic.generate(o.startAt - 600_000, o.startAt, 0);
+interface Driven {
+  outcome: RunRow['outcome'] | undefined;
+  approvals: number;
+  generatedTo: number;
+}
+
+/** Advances virtual time from one engine wake-up to the next, serving traffic at the weight it wrote. */
+async function drive(o: RunOneOptions, w: World, runner: MigrationRunner, state: RunState): Promise<Driven> {
+  const { clock, traffic } = w;
+  const maxVirtual = o.maxVirtualMs ?? 4 * 3600_000;
+  const out: Driven = { outcome: undefined, approvals: 0, generatedTo: o.startAt };
+  for (;;) {
+    // Let the engine finish what it is doing at this instant: it is idle once it has armed its next wake-up
+    // and no adapter call or query is in flight.
+    let quiet = 0;
+    for (let spins = 0; quiet < 3 && !state.finished; spins++) {
+      await (spins < 2000 ? tick() : new Promise((r) => setTimeout(r, 2)));
+      const idle = clock.nextDue() !== undefined && w.meshCalls.inflight === 0 && w.metrics.inflight === 0;
+      quiet = idle ? quiet + 1 : 0;
+    }
+    if (state.finished) return out;
+    if (state.phase === 'awaitingApproval') {
+      runner.command('PROMOTE', 'bench');
+      out.approvals++;
+      continue;
+    }
+    const next = clock.nextDue();
+    if (next === undefined) continue;
+    // A paused migration still guards its weight (a regression seen while held rolls back): nobody answers the
+    // pause here, so it runs on until the harm horizon and ends as "paused" if nothing rolled it back.
+    if (state.phase === 'paused' && next - o.startAt > HARM_HORIZON_MS) return { ...out, outcome: 'paused' };
+    if (next - o.startAt > maxVirtual) return { ...out, outcome: 'timeout' };
+    traffic.generate(out.generatedTo, next, state.weight);
+    out.generatedTo = Math.max(out.generatedTo, next);
     await o.prom.push(traffic.drain());
+    clock.advanceTo(next);
+  }
+}
 
-    const runner = new MigrationRunner({
-      plan,
-      mesh,
-      metrics,
-      clock,
-      timeScale: 1,
-      onEvent: (e) => {
-        if (e.type === 'weight') {
-          state.weight = e.weight;
-          state.stepStartedAt = e.at;
-          state.firstWriteAt ??= e.at;
-          state.weights.push(e.weight);
-          if (state.weights.length === 2 && scenario.outageMs) outageStart = e.at;
-          if (e.rollback) state.rollbackAt = e.at;
-          else if (e.weight >= 100) state.promotedAt ??= e.at;
-          if (e.weight >= injectAtWeight && !traffic.regressed) traffic.inject(e.at);
-        } else if (e.type === 'phase') {
-          state.phase = e.phase;
-          if (e.phase === 'paused' && e.reason) state.pauseReason = e.reason;
-        } else if (e.type === 'verdict') {
-          state.lastVerdict = `${e.verdict.outcome}: ${e.verdict.summary}`;
-          recordEvidence(state.maxEvidence, e.verdict.checks);
-          o.observe?.(prom, e.verdict.at);
-        } else if (e.type === 'finished') state.finished = e;
+const FINAL_OUTCOMES: Record<string, RunRow['outcome']> = {
+  completed: 'completed',
+  rolledBack: 'rolledBack',
+  failed: 'failed',
+};
+
+/** The run's row: its outcome, what the regression cost (to the harm horizon) and what the engine wrote. */
+function rowOf(o: RunOneOptions, w: World, state: RunState, d: Driven, wallStart: number): RunRow {
+  const { scenario, traffic } = w;
+  const end = state.finished?.at ?? w.clock.now();
+  const outcome = d.outcome ?? FINAL_OUTCOMES[state.finished?.phase ?? ''] ?? 'aborted';
+  const truth = traffic.truth();
+  const regressed = traffic.injectedAt !== undefined;
+  const detected = regressed && state.rollbackAt !== undefined;
+  // After the run the final state holds until the horizon (a promoted bad build keeps serving everything).
+  const afterRun = harmAfterRun({
+    outcome,
+    finalWeight: state.weight,
+    regressed: regressedAfterRun(regressed, outcome, w.injectAt),
+    endMs: d.generatedTo - o.startAt,
+    excess: traffic.regressedExcess,
+    rps: scenario.rps,
+    volume: scenario.volume,
+  });
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return {
+    scenario: scenario.name,
+    family: scenario.family,
+    policy: o.policy.label,
+    seed: o.seed,
+    ...(o.route && o.route !== 'virtualservice' ? { route: o.route } : {}),
+    outcome,
+    reason: state.reason(outcome),
+    rps: scenario.rps,
+    baseErrorRate: scenario.baseErrorRate,
+    regression: !!scenario.regression,
+    injectedAtMs: regressed ? traffic.injectedAt! - o.startAt : null,
+    detectionMs: detected ? state.rollbackAt! - traffic.injectedAt! : null,
+    oracleMs: regressed && traffic.oracleAt !== undefined ? traffic.oracleAt - traffic.injectedAt! : null,
+    weightAtDetection: detected ? traffic.maxRegressedWeight : null,
+    maxWeightRegressed: regressed ? traffic.maxRegressedWeight : null,
+    harmed: round(truth.harmWithinHorizon + afterRun),
+    harmedDuringRun: round(truth.harmDuringRun),
+    harmedAfterRun: round(afterRun),
+    exposed: truth.requests,
+    approvals: d.approvals,
+    virtualMs: end - o.startAt,
+    promotedMs: state.promotedAt === undefined ? null : state.promotedAt - o.startAt,
+    maxEvidence: state.maxEvidence,
+    wallMs: Math.round(performance.now() - wallStart),
+    queries: w.prom.queries,
+    weights: state.weights,
+    timeline: traffic.timeline.map((p) => ({ ...p, t: p.t - o.startAt })),
+  };
+}
+
+export async function runOne(o: RunOneOptions): Promise<RunRow> {
+  const wallStart = performance.now();
+  const layout = routeLayout(o.route);
+  const kube = await startKubeApiServer(layout.crds ? { crds: layout.crds } : {});
+  try {
+    const w = buildWorld(o, kube, layout);
+    const state = new RunState({
+      onWeight: (weight, at, writes) => {
+        if (writes === 2 && w.scenario.outageMs) w.outage.start = at;
+        if (weight >= w.injectAt && !w.traffic.regressed) w.traffic.inject(at);
       },
+      ...(o.observe ? { onVerdict: (at: number) => o.observe!(w.prom, at) } : {}),
+    });
+    // Observability first: ten minutes of VM traffic before the migration starts.
+    w.traffic.generate(o.startAt - 600_000, o.startAt, 0);
+    await o.prom.push(w.traffic.drain());
+    const runner = new MigrationRunner({
+      plan: w.plan,
+      mesh: w.mesh,
+      metrics: w.metrics,
+      clock: w.clock,
+      timeScale: 1,
+      onEvent: state.onEvent,
     });
     await runner.start();
-    let approvals = 0;
-    let outcome: RunRow['outcome'] | undefined;
-    const maxVirtual = o.maxVirtualMs ?? 4 * 3600_000;
-    let generatedTo = o.startAt;
-    for (;;) {
-      // Let the engine finish what it is doing at this instant: it is idle once it has armed its next wake-up
-      // and no adapter call or query is in flight.
-      let quiet = 0;
-      for (let spins = 0; quiet < 3 && !state.finished; spins++) {
-        await (spins < 2000 ? tick() : new Promise((r) => setTimeout(r, 2)));
-        const idle = clock.nextDue() !== undefined && meshCalls.inflight === 0 && metrics.inflight === 0;
-        quiet = idle ? quiet + 1 : 0;
-      }
-      if (state.finished) break;
-      if (state.phase === 'awaitingApproval') {
-        runner.command('PROMOTE', 'bench');
-        approvals++;
-        continue;
-      }
-      const next = clock.nextDue();
-      if (next === undefined) continue;
-      // A paused migration still guards its weight (a regression seen while held rolls back): nobody answers the
-      // pause here, so it runs on until the harm horizon and ends as "paused" if nothing rolled it back.
-      if (state.phase === 'paused' && next - o.startAt > HARM_HORIZON_MS) {
-        outcome = 'paused';
-        break;
-      }
-      if (next - o.startAt > maxVirtual) {
-        outcome = 'timeout';
-        break;
-      }
-      traffic.generate(generatedTo, next, state.weight);
-      generatedTo = Math.max(generatedTo, next);
-      await o.prom.push(traffic.drain());
-      clock.advanceTo(next);
-    }
+    const driven = await drive(o, w, runner, state);
     runner.stop();
-    const end = state.finished?.at ?? clock.now();
-    const phase = state.finished?.phase;
-    outcome ??=
-      phase === 'completed'
-        ? 'completed'
-        : phase === 'rolledBack'
-          ? 'rolledBack'
-          : phase === 'failed'
-            ? 'failed'
-            : 'aborted';
-    const truth = traffic.truth();
-    const regressed = traffic.injectedAt !== undefined;
-    // After the run the final state holds until the horizon (a promoted bad build keeps serving everything).
-    const afterRun = harmAfterRun({
-      outcome,
-      finalWeight: state.weight,
-      regressed: regressedAfterRun(regressed, outcome, injectAtWeight),
-      endMs: generatedTo - o.startAt,
-      excess: traffic.regressedExcess,
-      rps: scenario.rps,
-      volume: scenario.volume,
-    });
-    const round = (x: number) => Math.round(x * 100) / 100;
-    return {
-      scenario: scenario.name,
-      family: scenario.family,
-      policy: o.policy.label,
-      seed,
-      ...(o.route && o.route !== 'virtualservice' ? { route: o.route } : {}),
-      outcome,
-      reason: (
-        state.finished?.reason ??
-        (outcome === 'paused' ? state.pauseReason : undefined) ??
-        state.lastVerdict
-      ).slice(0, 800),
-      rps: scenario.rps,
-      baseErrorRate: scenario.baseErrorRate,
-      regression: !!scenario.regression,
-      injectedAtMs: regressed ? traffic.injectedAt! - o.startAt : null,
-      detectionMs:
-        regressed && state.rollbackAt !== undefined ? state.rollbackAt - traffic.injectedAt! : null,
-      oracleMs: regressed && traffic.oracleAt !== undefined ? traffic.oracleAt - traffic.injectedAt! : null,
-      weightAtDetection: regressed && state.rollbackAt !== undefined ? traffic.maxRegressedWeight : null,
-      maxWeightRegressed: regressed ? traffic.maxRegressedWeight : null,
-      harmed: round(truth.harmWithinHorizon + afterRun),
-      harmedDuringRun: round(truth.harmDuringRun),
-      harmedAfterRun: round(afterRun),
-      exposed: truth.requests,
-      approvals,
-      virtualMs: end - o.startAt,
-      promotedMs: state.promotedAt === undefined ? null : state.promotedAt - o.startAt,
-      maxEvidence: state.maxEvidence,
-      wallMs: Math.round(performance.now() - wallStart),
-      queries: prom.queries,
-      weights: state.weights,
-      timeline: traffic.timeline.map((p) => ({ ...p, t: p.t - o.startAt })),
-    };
+    return rowOf(o, w, state, driven, wallStart);
   } finally {
     await kube.close();
   }
