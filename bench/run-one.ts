@@ -11,9 +11,9 @@ import { PrometheusProvider } from '../src/gate/prometheus.js';
 import { loadPolicy } from '../src/plan/load.js';
 import { policySpecSchema, type PolicySpec } from '../src/plan/policy-schema.js';
 import type { EngineEvent } from '../src/engine/history.js';
-import type { MigrationRunner } from '../src/runner/runner.js';
+import type { MigrationRunner, RunResult } from '../src/runner/runner.js';
 import { ISTIO_DURATION_BUCKETS, type BackendStats } from '../src/sim/mesh/index.js';
-import { startScenario } from '../src/sim/scenario.js';
+import { startScenario, type Scenario } from '../src/sim/scenario.js';
 import {
   VM_BEHAVIOR,
   type Outcome,
@@ -95,6 +95,133 @@ function namespaceFor(scenario: string, policy: string, seed: number): string {
     .replace(/-+$/, '');
 }
 
+/** What one wall-clock run records: the simulator's counters at injection, rollback and pause, and the chart. */
+class RunRecord {
+  readonly startedAt = Date.now();
+  readonly timers: Array<ReturnType<typeof setTimeout>> = [];
+  readonly timeline: TimelinePoint[] = [];
+  outageDone: Promise<void> = Promise.resolve();
+  injectedAt = 0;
+  harmAtInjection = 0;
+  requestsAtInjection = 0;
+  regressionActive = false;
+  maxWeightRegressed: number | null = null;
+  rollbackAt = 0;
+  harmAtRollback = 0;
+  requestsAtRollback = 0;
+  pausedAt = 0;
+  pauseReason: string | undefined;
+  rollbackReason: string | undefined;
+  approvals = 0;
+  timedOut = false;
+  private runner: MigrationRunner | undefined;
+
+  constructor(
+    private readonly o: RunOneOptions,
+    private readonly s: Scenario,
+  ) {}
+
+  k8s(): BackendStats {
+    const st = this.s.sim.stats().k8s;
+    if (!st) throw new Error('simulator has no k8s backend');
+    return st;
+  }
+
+  /** The scenario's injection: a regression, a burst that ends by itself, or a Prometheus outage. */
+  private inject(): void {
+    this.injectedAt = Date.now();
+    const st = this.k8s();
+    this.harmAtInjection = harmOf(st);
+    this.requestsAtInjection = st.requests;
+    const inj = this.o.scenario.injection;
+    const sim = this.s.sim;
+    if (inj.kind === 'regression') {
+      sim.setBehavior('k8s', inj.behavior);
+      this.regressionActive = true;
+    } else if (inj.kind === 'burst') {
+      sim.setBehavior('k8s', inj.behavior);
+      this.timers.push(setTimeout(() => sim.setBehavior('k8s', VM_BEHAVIOR), inj.durationMs));
+    } else if (inj.kind === 'outage') {
+      const prom = this.o.prom;
+      const { stop, start } = prom;
+      if (!stop || !start) throw new Error('the metrics-outage scenario needs a Prometheus it can stop');
+      this.outageDone = (async () => {
+        await stop.call(prom);
+        await sleep(inj.durationMs);
+        await start.call(prom);
+      })();
+    }
+  }
+
+  /** Timeline for the chart: the container's weight and SLIs over the last second, from the simulator. */
+  sampleTimeline(sampleMs: number): void {
+    const history: Array<{ t: number; st: BackendStats }> = [];
+    const tick = () => {
+      const t = Date.now() - this.startedAt;
+      const st = this.k8s();
+      history.push({ t, st });
+      const old = history.find((h) => h.t >= t - 1000) ?? history[0]!;
+      const dReq = st.requests - old.st.requests;
+      const dErr = st.errors - old.st.errors;
+      const dBuckets = st.buckets.map((b, i) => b - (old.st.buckets[i] ?? 0));
+      this.timeline.push({
+        t,
+        weight: this.s.sim.currentWeights().k8s ?? 0,
+        errorRate: dReq > 0 ? dErr / dReq : NaN,
+        p99Ms: dReq >= 20 ? bucketQuantile(0.99, dBuckets) : NaN,
+      });
+      while (history.length > 0 && history[0]!.t < t - 2000) history.shift();
+    };
+    this.timers.push(setInterval(tick, sampleMs));
+  }
+
+  /** Aborts the run (outcome "timeout") after `ms`. */
+  limit(ms: number): void {
+    this.timers.push(
+      setTimeout(() => {
+        this.timedOut = true;
+        this.runner?.command('ABORT', 'bench', 'benchmark time limit');
+      }, ms),
+    );
+  }
+
+  readonly onEvent = (e: EngineEvent, runner: MigrationRunner): void => {
+    this.runner = runner;
+    if (e.type === 'weight' && !e.rollback) {
+      if (!this.injectedAt && e.weight >= this.o.scenario.atWeight) this.inject();
+      if (this.regressionActive && !this.pausedAt)
+        this.maxWeightRegressed = Math.max(this.maxWeightRegressed ?? 0, e.weight);
+    }
+    if (e.type === 'weight' && e.rollback && !this.rollbackAt && !this.pausedAt && !this.timedOut) {
+      this.rollbackAt = e.at;
+      const st = this.k8s();
+      this.harmAtRollback = harmOf(st);
+      this.requestsAtRollback = st.requests;
+    }
+    if (e.type !== 'phase') return;
+    if (e.phase === 'rollingBack' && !this.pausedAt && !this.timedOut) this.rollbackReason = e.reason;
+    if (e.phase === 'awaitingApproval') {
+      this.approvals++;
+      setImmediate(() => runner.command('PROMOTE', 'bench', 'benchmark auto-approval'));
+    }
+    if (e.phase === 'paused' && !this.pausedAt && !this.rollbackAt) {
+      this.pausedAt = e.at;
+      this.pauseReason = e.reason;
+      setImmediate(() => runner.command('ABORT', 'bench', 'paused: the benchmark records it and stops'));
+    }
+  };
+
+  outcome(result: RunResult): Outcome {
+    if (this.timedOut) return 'timeout';
+    if (this.pausedAt) return 'paused';
+    if (result.phase === 'completed' || result.phase === 'failed' || result.phase === 'rolledBack')
+      return result.phase;
+    return 'aborted';
+  }
+}
+
+const harmOf = (st: BackendStats) => st.errors + st.slow;
+
 export async function runOne(o: RunOneOptions): Promise<RunRow> {
   const spec = resolvePolicySpec(o.policy);
   const slowThresholdMs = spec.slo.latency?.p99?.maxMs ?? 500;
@@ -109,175 +236,58 @@ export async function runOne(o: RunOneOptions): Promise<RunRow> {
     namespace: namespaceFor(scenario.name, o.policy.label, seed),
     slowThresholdMs,
   });
-  const timers: Array<ReturnType<typeof setTimeout>> = [];
-  let outageDone: Promise<void> = Promise.resolve();
+  let rec: RunRecord | undefined;
   try {
     await s.waitForTraffic(30_000);
     const provider = s.metrics instanceof PrometheusProvider ? s.metrics : undefined;
     const queriesBefore = provider?.queries ?? 0;
     const writesBefore = s.mesh.writes;
-    const k8s = (): BackendStats => {
-      const st = s.sim.stats().k8s;
-      if (!st) throw new Error('simulator has no k8s backend');
-      return st;
-    };
-    const harmOf = (st: BackendStats) => st.errors + st.slow;
-
-    const startedAt = Date.now();
-    let injectedAt = 0;
-    let harmAtInjection = 0;
-    let requestsAtInjection = 0;
-    let regressionActive = false;
-    let maxWeightRegressed: number | null = null;
-    let rollbackAt = 0;
-    let harmAtRollback = 0;
-    let requestsAtRollback = 0;
-    let pausedAt = 0;
-    let pauseReason: string | undefined;
-    let approvals = 0;
-    let timedOut = false;
-    let rollbackReason: string | undefined;
-
-    const inject = () => {
-      injectedAt = Date.now();
-      const st = k8s();
-      harmAtInjection = harmOf(st);
-      requestsAtInjection = st.requests;
-      const inj = scenario.injection;
-      if (inj.kind === 'regression') {
-        s.sim.setBehavior('k8s', inj.behavior);
-        regressionActive = true;
-      } else if (inj.kind === 'burst') {
-        s.sim.setBehavior('k8s', inj.behavior);
-        timers.push(setTimeout(() => s.sim.setBehavior('k8s', VM_BEHAVIOR), inj.durationMs));
-      } else if (inj.kind === 'outage') {
-        const { stop, start } = o.prom;
-        if (!stop || !start) throw new Error('the metrics-outage scenario needs a Prometheus it can stop');
-        outageDone = (async () => {
-          await stop.call(o.prom);
-          await sleep(inj.durationMs);
-          await start.call(o.prom);
-        })();
-      }
-    };
-
-    // Timeline for the chart: the container's weight and SLIs over the last second, from the simulator.
-    const timeline: TimelinePoint[] = [];
-    const history: Array<{ t: number; st: BackendStats }> = [];
-    if (o.timeline) {
-      const sampleMs = o.sampleMs ?? 250;
-      const tick = () => {
-        const t = Date.now() - startedAt;
-        const st = k8s();
-        history.push({ t, st });
-        const old = history.find((h) => h.t >= t - 1000) ?? history[0]!;
-        const dReq = st.requests - old.st.requests;
-        const dErr = st.errors - old.st.errors;
-        const dBuckets = st.buckets.map((b, i) => b - (old.st.buckets[i] ?? 0));
-        timeline.push({
-          t,
-          weight: s.sim.currentWeights().k8s ?? 0,
-          errorRate: dReq > 0 ? dErr / dReq : NaN,
-          p99Ms: dReq >= 20 ? bucketQuantile(0.99, dBuckets) : NaN,
-        });
-        while (history.length > 0 && history[0]!.t < t - 2000) history.shift();
-      };
-      const iv = setInterval(tick, sampleMs);
-      timers.push(iv);
-    }
-
+    const r = (rec = new RunRecord(o, s));
+    if (o.timeline) r.sampleTimeline(o.sampleMs ?? 250);
     const stepsMs = spec.steps.length * Math.max(spec.stepDuration, spec.analysis.interval) * timeScale;
-    const maxRunMs = o.maxRunMs ?? Math.max(60_000, stepsMs * 4 + 30_000);
-    let activeRunner: MigrationRunner | undefined;
-    timers.push(
-      setTimeout(() => {
-        timedOut = true;
-        activeRunner?.command('ABORT', 'bench', 'benchmark time limit');
-      }, maxRunMs),
-    );
-
-    const onEvent = (e: EngineEvent, runner: MigrationRunner) => {
-      activeRunner = runner;
-      if (e.type === 'weight' && !e.rollback) {
-        if (!injectedAt && e.weight >= scenario.atWeight) inject();
-        if (regressionActive && !pausedAt) maxWeightRegressed = Math.max(maxWeightRegressed ?? 0, e.weight);
-      }
-      if (e.type === 'weight' && e.rollback && !rollbackAt && !pausedAt && !timedOut) {
-        rollbackAt = e.at;
-        const st = k8s();
-        harmAtRollback = harmOf(st);
-        requestsAtRollback = st.requests;
-      }
-      if (e.type === 'phase' && e.phase === 'rollingBack' && !pausedAt && !timedOut)
-        rollbackReason = e.reason;
-      if (e.type === 'phase' && e.phase === 'awaitingApproval') {
-        approvals++;
-        setImmediate(() => runner.command('PROMOTE', 'bench', 'benchmark auto-approval'));
-      }
-      if (e.type === 'phase' && e.phase === 'paused' && !pausedAt && !rollbackAt) {
-        pausedAt = e.at;
-        pauseReason = e.reason;
-        setImmediate(() => runner.command('ABORT', 'bench', 'paused: the benchmark records it and stops'));
-      }
-    };
-
-    const { result } = await s.run({ timeScale, onEvent });
+    r.limit(o.maxRunMs ?? Math.max(60_000, stepsMs * 4 + 30_000));
+    const { result } = await s.run({ timeScale, onEvent: r.onEvent });
     const endedAt = Date.now();
-    const final = k8s();
-    const outcome: Outcome = timedOut
-      ? 'timeout'
-      : pausedAt
-        ? 'paused'
-        : rollbackAt && result.phase === 'rolledBack'
-          ? 'rolledBack'
-          : result.phase === 'completed'
-            ? 'completed'
-            : result.phase === 'failed'
-              ? 'failed'
-              : result.phase === 'rolledBack'
-                ? 'rolledBack'
-                : 'aborted';
-    const harmEnd = rollbackAt ? harmAtRollback : harmOf(final);
-    const reqEnd = rollbackAt ? requestsAtRollback : final.requests;
-    const injected = injectedAt > 0;
-    const row: RunRow = {
+    const final = r.k8s();
+    const outcome = r.outcome(result);
+    const harmEnd = r.rollbackAt ? r.harmAtRollback : harmOf(final);
+    const reqEnd = r.rollbackAt ? r.requestsAtRollback : final.requests;
+    const injected = r.injectedAt > 0;
+    const reason = r.rollbackReason ?? r.pauseReason ?? result.reason;
+    const kind = scenario.injection.kind;
+    return {
       scenario: scenario.name,
       policy: o.policy.label,
       seed,
       outcome,
-      ...((rollbackReason ?? pauseReason ?? result.reason)
-        ? { reason: rollbackReason ?? pauseReason ?? result.reason }
-        : {}),
+      ...(reason ? { reason } : {}),
       detectionMs:
-        injected &&
-        rollbackAt &&
-        (scenario.injection.kind === 'regression' || scenario.injection.kind === 'burst')
-          ? rollbackAt - injectedAt
+        injected && r.rollbackAt && (kind === 'regression' || kind === 'burst')
+          ? r.rollbackAt - r.injectedAt
           : null,
-      harmed: injected ? harmEnd - harmAtInjection : 0,
-      exposed: injected ? reqEnd - requestsAtInjection : 0,
-      maxWeightRegressed,
-      injectedAtMs: injected ? injectedAt - startedAt : null,
-      falseRollback: isFalseRollback(scenario.regression, scenario.injection.kind, outcome, injected),
+      harmed: injected ? harmEnd - r.harmAtInjection : 0,
+      exposed: injected ? reqEnd - r.requestsAtInjection : 0,
+      maxWeightRegressed: r.maxWeightRegressed,
+      injectedAtMs: injected ? r.injectedAt - r.startedAt : null,
+      falseRollback: isFalseRollback(scenario.regression, kind, outcome, injected),
       missed: scenario.regression && outcome === 'completed',
-      approvalsPromoted: approvals,
-      durationMs: (pausedAt || endedAt) - startedAt,
+      approvalsPromoted: r.approvals,
+      durationMs: (r.pausedAt || endedAt) - r.startedAt,
       queries: (provider?.queries ?? 0) - queriesBefore,
       writes: s.mesh.writes - writesBefore,
       weights: s.weightWrites(),
       slowThresholdMs,
       ...(o.timeline
         ? {
-            timeline,
-            ...(injected ? { injectedAtT: injectedAt - startedAt } : {}),
-            ...(rollbackAt ? { rollbackAtT: rollbackAt - startedAt } : {}),
+            timeline: r.timeline,
+            ...(injected ? { injectedAtT: r.injectedAt - r.startedAt } : {}),
+            ...(r.rollbackAt ? { rollbackAtT: r.rollbackAt - r.startedAt } : {}),
           }
         : {}),
     };
-    return row;
   } finally {
-    for (const t of timers) clearTimeout(t);
-    await outageDone.catch(() => undefined);
+    for (const t of rec?.timers ?? []) clearTimeout(t);
+    await rec?.outageDone.catch(() => undefined);
     await s.close();
   }
 }
