@@ -39,7 +39,7 @@ import { parseArgs } from 'node:util';
 import { silentLogger } from '../src/log/logger.js';
 import { connectRedis, MigrationQueue, redisOptions } from '../src/worker/queue.js';
 import { MigrationService } from '../src/service/service.js';
-import { RedisMigrationStore, type HistoryEntry } from '../src/store/store.js';
+import { RedisMigrationStore } from '../src/store/store.js';
 import { seedMigrationScenario } from '../src/sim/istio-fixtures.js';
 import type { ScenarioFixture } from '../src/sim/scenario-fixture.js';
 import { startKubeApiServer } from '../src/sim/kube/index.js';
@@ -47,6 +47,8 @@ import { startPrometheus } from '../src/sim/prometheus.js';
 import { startRedis } from '../src/sim/redis.js';
 import { planYamlFor } from '../src/sim/scenario.js';
 import { startIstioExporter } from './service/exporter.js';
+import { verdictCadence } from './service/cadence.js';
+import { table, type Row } from './service/row.js';
 import { memoryCgroup, parseMemoryLimit, type MemoryCgroup } from './service/cgroup.js';
 import {
   machineCpu,
@@ -59,6 +61,7 @@ import {
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const PREFIX = 'bench';
 const log = (s: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
 const { values: argv } = parseArgs({
@@ -113,213 +116,155 @@ slo:
 `;
 const POLICY = argv.policy === 'absolute-30m' ? ABSOLUTE_30M : argv.policy;
 
-interface Row {
-  migrations: number;
-  reachedShifting: number;
-  secondsToAllShifting: number | null;
-  windowSeconds: number;
-  rssMaxMB: number;
-  rssHwmMB: number;
-  rssIdleMB: number;
-  /** With --memory-limit: the cgroup's limit, Node's default heap limit inside it, its peak and OOM kills. */
-  cgroup?: { limitMB: number; heapLimitMB: number; peakMB: number | null; oomKills: number | null };
-  /** V8 heap in use at the window's end (the worker's own meshshift_process_nodejs_heap_size_used_bytes). */
-  heapUsedMB: number;
-  cpuPercentOneCore: number;
-  machineCpuBusyPercent: number;
-  promQueriesPerTickWorker: number;
-  promQueriesPerTickServer: number;
-  analysesPerSecond: number;
-  expectedAnalysesPerSecond: number;
-  verdictsPerMigrationMin: number;
-  verdictsPerMigrationExpected: number;
-  migrationsMissingATick: number;
-  maxGapSeconds: number;
-  maxLagSeconds: number;
-  verdictOutcomes: Record<string, number>;
-  phasesAtEnd: Record<string, number>;
-  workerJobs: number;
-  exporterSeries: number;
-  note?: string;
-}
-
 async function fetchText(url: string): Promise<string> {
   const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   return res.text();
 }
 
+type Cleanups = Array<() => Promise<unknown>>;
+
+/** Redis, the Kubernetes API test server seeded with N scenarios, the exporter, Prometheus and the worker child. */
+async function startWorld(n: number, tmp: string, cleanups: Cleanups) {
+  const redis = await startRedis();
+  cleanups.unshift(() => redis.close());
+  const kube = await startKubeApiServer();
+  cleanups.unshift(() => kube.close());
+  const fixtures: ScenarioFixture[] = [];
+  for (let i = 0; i < n; i++)
+    fixtures.push(seedMigrationScenario(kube, { namespace: `bench-${String(i).padStart(4, '0')}` }));
+  const kubeconfig = kube.writeKubeconfig(tmp);
+  const exporter = await startIstioExporter(fixtures.map((f) => f.host));
+  cleanups.unshift(() => exporter.close());
+  const prom = await startPrometheus({ scrapeIntervalSeconds: scrapeS });
+  cleanups.unshift(() => prom.close());
+  await prom.addTarget('istio-bench', exporter.target);
+  const last = fixtures[fixtures.length - 1]!.host;
+  await prom.waitForSeries(
+    `sum(increase(istio_requests_total{destination_service="${last}",destination_version="vm"}[${Math.max(10, 3 * scrapeS)}s])) > 0`,
+    60_000,
+  );
+  log(`N=${n}: Prometheus scrapes ${exporter.series} series; starting the worker child`);
+  const cg =
+    memoryLimit === undefined ? undefined : memoryCgroup(`meshshift-bench-${process.pid}`, memoryLimit);
+  if (cg) cleanups.unshift(async () => cg.remove());
+  const spawnWorker = () =>
+    startWorkerChild(workerCmd, [
+      ...['--redis', redis.url, '--prefix', PREFIX, '--kubeconfig', kubeconfig],
+      ...['--prometheus', prom.url, '--log-level', 'info', ...workerFlags],
+    ]);
+  const heapLimit = cg ? heapLimitIn(cg) : undefined;
+  const worker = await (cg ? cg.around(spawnWorker) : spawnWorker());
+  cleanups.unshift(() => worker.stop());
+  return { redis, fixtures, exporter, prom, cg, heapLimit, worker };
+}
+type World = Awaited<ReturnType<typeof startWorld>>;
+
+/** Submits the N plans through MigrationService, as POST /v1/migrations does, and waits until all are shifting. */
+async function submitAll(n: number, w: World, cleanups: Cleanups) {
+  const redisConn = connectRedis(w.redis.url, 'bench-submit');
+  cleanups.unshift(() => redisConn.quit().catch(() => undefined));
+  const store = new RedisMigrationStore(redisConn, PREFIX);
+  const queue = new MigrationQueue(redisOptions(w.redis.url), PREFIX);
+  cleanups.unshift(() => queue.close().catch(() => undefined));
+  const service = new MigrationService({ store, queue, logger: silentLogger, timeScale: 1 });
+  const t0 = Date.now();
+  for (let i = 0; i < n; i += 50)
+    await Promise.all(
+      w.fixtures.slice(i, i + 50).map((f) => service.submit(planYamlFor(f, POLICY), 'bench')),
+    );
+  log(`N=${n}: submitted in ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting until all are shifting`);
+  let phases: Record<string, number> = {};
+  let allShiftingAt: number | undefined;
+  for (let lastLog = 0; Date.now() - t0 < readyTimeoutMs;) {
+    phases = await store.countByPhase();
+    if ((phases.shifting ?? 0) >= n) {
+      allShiftingAt = Date.now();
+      break;
+    }
+    if (Date.now() - lastLog > 10_000) {
+      lastLog = Date.now();
+      log(`N=${n}:   phases ${JSON.stringify(phases)}`);
+    }
+    await sleep(1000);
+  }
+  const reached = phases.shifting ?? 0;
+  let note: string | undefined;
+  if (allShiftingAt === undefined) {
+    note = `only ${reached}/${n} shifting after ${readyTimeoutMs / 1000} s (${JSON.stringify(phases)}); measured anyway`;
+    log(`N=${n}: ${note}`);
+  } else
+    log(`N=${n}: all shifting after ${((allShiftingAt - t0) / 1000).toFixed(1)} s; warm-up one interval`);
+  return { store, t0, allShiftingAt, reached, note };
+}
+
+/** The worker's process, the machine's CPU, and both /metrics pages at one instant. */
+async function snapshot(w: World) {
+  return {
+    proc: procSample(w.worker.pid),
+    machine: machineCpu(),
+    worker: await fetchText(`${w.worker.url}/metrics`),
+    prom: await fetchText(`${w.prom.url}/metrics`),
+  };
+}
+
+/** The measurement window: snapshots at both ends and the worker's RSS every second between. */
+async function measureWindow(w: World) {
+  const w0 = await snapshot(w);
+  const samples: ProcSample[] = [w0.proc];
+  const windowEnd = w0.proc.at + seconds * 1000;
+  while (Date.now() < windowEnd) {
+    await sleep(Math.min(1000, Math.max(0, windowEnd - Date.now())));
+    samples.push(procSample(w.worker.pid));
+  }
+  const w1 = await snapshot(w);
+  samples.push(w1.proc);
+  return { w0, w1, samples };
+}
+
+const mb = (b: number) => Math.round((b / 1024 / 1024) * 10) / 10;
+const r1 = (x: number) => Math.round(x * 10) / 10;
+
+/** With --memory-limit: the pod's limit, Node's heap limit inside it, the cgroup's peak and OOM kills. */
+function cgroupCells(w: World): Pick<Row, 'cgroup'> {
+  const { cg, heapLimit } = w;
+  if (!cg || heapLimit === undefined) return {};
+  const peak = cg.peakBytes();
+  return {
+    cgroup: {
+      limitMB: mb(cg.limitBytes),
+      heapLimitMB: mb(heapLimit),
+      peakMB: peak === null ? null : mb(peak),
+      oomKills: cg.oomKills(),
+    },
+  };
+}
+
 async function runOne(n: number): Promise<Row> {
   log(`N=${n}: starting Redis, Kubernetes API test server, exporter, Prometheus`);
-  const cleanups: Array<() => Promise<unknown>> = [];
+  const cleanups: Cleanups = [];
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'meshshift-sbench-'));
   cleanups.push(() => rm(tmp, { recursive: true, force: true }));
   try {
-    const redis = await startRedis();
-    cleanups.unshift(() => redis.close());
-    const kube = await startKubeApiServer();
-    cleanups.unshift(() => kube.close());
-    const fixtures: ScenarioFixture[] = [];
-    for (let i = 0; i < n; i++)
-      fixtures.push(seedMigrationScenario(kube, { namespace: `bench-${String(i).padStart(4, '0')}` }));
-    const kubeconfig = kube.writeKubeconfig(tmp);
-    const exporter = await startIstioExporter(fixtures.map((f) => f.host));
-    cleanups.unshift(() => exporter.close());
-    const prom = await startPrometheus({ scrapeIntervalSeconds: scrapeS });
-    cleanups.unshift(() => prom.close());
-    await prom.addTarget('istio-bench', exporter.target);
-    const last = fixtures[fixtures.length - 1]!.host;
-    await prom.waitForSeries(
-      `sum(increase(istio_requests_total{destination_service="${last}",destination_version="vm"}[${Math.max(10, 3 * scrapeS)}s])) > 0`,
-      60_000,
-    );
-    log(`N=${n}: Prometheus scrapes ${exporter.series} series; starting the worker child`);
-
-    const prefix = 'bench';
-    const cg =
-      memoryLimit === undefined ? undefined : memoryCgroup(`meshshift-bench-${process.pid}`, memoryLimit);
-    if (cg) cleanups.unshift(async () => cg.remove());
-    const spawnWorker = () =>
-      startWorkerChild(workerCmd, [
-        '--redis',
-        redis.url,
-        '--prefix',
-        prefix,
-        '--kubeconfig',
-        kubeconfig,
-        '--prometheus',
-        prom.url,
-        '--log-level',
-        'info',
-        ...workerFlags,
-      ]);
-    const heapLimit = cg ? heapLimitIn(cg) : undefined;
-    const worker = await (cg ? cg.around(spawnWorker) : spawnWorker());
-    cleanups.unshift(() => worker.stop());
+    const w = await startWorld(n, tmp, cleanups);
     await sleep(2000);
-    const idle = procSample(worker.pid);
-
-    // Submit through MigrationService, as POST /v1/migrations does (its own Redis connections, in this process).
-    const redisConn = connectRedis(redis.url, 'bench-submit');
-    cleanups.unshift(() => redisConn.quit().catch(() => undefined));
-    const store = new RedisMigrationStore(redisConn, prefix);
-    const queue = new MigrationQueue(redisOptions(redis.url), prefix);
-    cleanups.unshift(() => queue.close().catch(() => undefined));
-    const service = new MigrationService({ store, queue, logger: silentLogger, timeScale: 1 });
-    const t0 = Date.now();
-    for (let i = 0; i < n; i += 50)
-      await Promise.all(
-        fixtures.slice(i, i + 50).map((f) => service.submit(planYamlFor(f, POLICY), 'bench')),
-      );
-    log(`N=${n}: submitted in ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting until all are shifting`);
-
-    let phases: Record<string, number> = {};
-    let allShiftingAt: number | undefined;
-    let peakRss = idle.rssBytes;
-    for (let lastLog = 0; Date.now() - t0 < readyTimeoutMs;) {
-      phases = await store.countByPhase();
-      peakRss = Math.max(peakRss, procSample(worker.pid).rssBytes);
-      if ((phases.shifting ?? 0) >= n) {
-        allShiftingAt = Date.now();
-        break;
-      }
-      if (Date.now() - lastLog > 10_000) {
-        lastLog = Date.now();
-        log(`N=${n}:   phases ${JSON.stringify(phases)}`);
-      }
-      await sleep(1000);
-    }
-    const reached = phases.shifting ?? 0;
-    let note: string | undefined;
-    if (allShiftingAt === undefined) {
-      note = `only ${reached}/${n} shifting after ${readyTimeoutMs / 1000} s (${JSON.stringify(phases)}); measured anyway`;
-      log(`N=${n}: ${note}`);
-    } else
-      log(`N=${n}: all shifting after ${((allShiftingAt - t0) / 1000).toFixed(1)} s; warm-up one interval`);
+    const idle = procSample(w.worker.pid);
+    const sub = await submitAll(n, w, cleanups);
     await sleep(intervalS * 1000 + 2000);
-
-    // ── the measurement window ──
-    const promMetricsUrl = `${prom.url}/metrics`;
-    const queryFilter = /handler="\/api\/v1\/query"/;
-    const w0 = {
-      proc: procSample(worker.pid),
-      machine: machineCpu(),
-      worker: await fetchText(`${worker.url}/metrics`),
-      prom: await fetchText(promMetricsUrl),
-    };
-    const samples: ProcSample[] = [w0.proc];
-    const windowEnd = w0.proc.at + seconds * 1000;
-    while (Date.now() < windowEnd) {
-      await sleep(Math.min(1000, Math.max(0, windowEnd - Date.now())));
-      samples.push(procSample(worker.pid));
-    }
-    const w1 = {
-      proc: procSample(worker.pid),
-      machine: machineCpu(),
-      worker: await fetchText(`${worker.url}/metrics`),
-      prom: await fetchText(promMetricsUrl),
-    };
-    samples.push(w1.proc);
+    const { w0, w1, samples } = await measureWindow(w);
     const span = (w1.proc.at - w0.proc.at) / 1000;
     const ticks = span / intervalS;
     const delta = (name: string, a: string, b: string, f?: RegExp) =>
       metricSum(b, name, f) - metricSum(a, name, f);
-
-    // ── per-migration analysis cadence, from the histories ──
-    const ids = await store.ids();
-    let minVerdicts = Infinity;
-    let maxGapMs = 0;
-    let missing = 0;
-    const outcomes: Record<string, number> = {};
-    const expected = Math.floor(span / intervalS);
-    for (let i = 0; i < ids.length; i += 100) {
-      const hs = await Promise.all(
-        ids.slice(i, i + 100).map(async (id) => expandRuns(await store.history(id))),
-      );
-      for (const h of hs) {
-        const ats = h.filter((e) => e.type === 'verdict').map((e) => Number(e.at));
-        let inWindow = 0;
-        let prev: number | undefined;
-        let migrationGap = 0;
-        for (const e of h) {
-          if (e.type !== 'verdict') continue;
-          const at = Number(e.at);
-          if (at >= w0.proc.at && at <= w1.proc.at) {
-            inWindow++;
-            const o = String((e as { outcome?: unknown }).outcome);
-            outcomes[o] = (outcomes[o] ?? 0) + 1;
-            if (prev !== undefined) migrationGap = Math.max(migrationGap, at - prev);
-          }
-          if (at <= w1.proc.at) prev = at;
-        }
-        // Time since the last verdict at the window's end also counts as a gap (a migration that stopped ticking).
-        const lastAt = ats.filter((a) => a <= w1.proc.at).at(-1);
-        migrationGap = Math.max(migrationGap, w1.proc.at - (lastAt ?? w0.proc.at));
-        maxGapMs = Math.max(maxGapMs, migrationGap);
-        minVerdicts = Math.min(minVerdicts, inWindow);
-        if (migrationGap > 1.5 * intervalS * 1000) missing++;
-      }
-    }
-    const phasesAtEnd = await store.countByPhase();
-    const mb = (b: number) => Math.round((b / 1024 / 1024) * 10) / 10;
-    const r1 = (x: number) => Math.round(x * 10) / 10;
+    const c = await verdictCadence(sub.store, w0.proc.at, w1.proc.at, intervalS);
     const row: Row = {
       migrations: n,
-      reachedShifting: reached,
-      secondsToAllShifting: allShiftingAt !== undefined ? r1((allShiftingAt - t0) / 1000) : null,
+      reachedShifting: sub.reached,
+      secondsToAllShifting: sub.allShiftingAt !== undefined ? r1((sub.allShiftingAt - sub.t0) / 1000) : null,
       windowSeconds: r1(span),
       rssMaxMB: mb(Math.max(...samples.map((s) => s.rssBytes))),
       rssHwmMB: mb(w1.proc.hwmBytes),
       rssIdleMB: mb(idle.rssBytes),
-      ...(cg && heapLimit !== undefined
-        ? {
-            cgroup: {
-              limitMB: mb(cg.limitBytes),
-              heapLimitMB: mb(heapLimit),
-              peakMB: ((p) => (p === null ? null : mb(p)))(cg.peakBytes()),
-              oomKills: cg.oomKills(),
-            },
-          }
-        : {}),
+      ...cgroupCells(w),
       heapUsedMB: mb(metricSum(w1.worker, 'meshshift_process_nodejs_heap_size_used_bytes')),
       cpuPercentOneCore: r1(((w1.proc.cpuSeconds - w0.proc.cpuSeconds) / span) * 100),
       machineCpuBusyPercent: r1(
@@ -329,69 +274,26 @@ async function runOne(n: number): Promise<Row> {
         delta('meshshift_prometheus_query_duration_seconds_count', w0.worker, w1.worker) / ticks,
       ),
       promQueriesPerTickServer: r1(
-        delta('prometheus_http_requests_total', w0.prom, w1.prom, queryFilter) / ticks,
+        delta('prometheus_http_requests_total', w0.prom, w1.prom, /handler="\/api\/v1\/query"/) / ticks,
       ),
       analysesPerSecond: r1(delta('meshshift_verdicts_total', w0.worker, w1.worker) / span),
       expectedAnalysesPerSecond: r1(n / intervalS),
-      verdictsPerMigrationMin: minVerdicts === Infinity ? 0 : minVerdicts,
-      verdictsPerMigrationExpected: expected,
-      migrationsMissingATick: missing,
-      maxGapSeconds: r1(maxGapMs / 1000),
-      maxLagSeconds: r1(Math.max(0, maxGapMs / 1000 - intervalS)),
-      verdictOutcomes: outcomes,
-      phasesAtEnd,
+      verdictsPerMigrationMin: c.minVerdicts === Infinity ? 0 : c.minVerdicts,
+      verdictsPerMigrationExpected: Math.floor(span / intervalS),
+      migrationsMissingATick: c.missing,
+      maxGapSeconds: r1(c.maxGapMs / 1000),
+      maxLagSeconds: r1(Math.max(0, c.maxGapMs / 1000 - intervalS)),
+      verdictOutcomes: c.outcomes,
+      phasesAtEnd: await sub.store.countByPhase(),
       workerJobs: delta('meshshift_worker_jobs_total', w0.worker, w1.worker),
-      exporterSeries: exporter.series,
-      ...(note ? { note } : {}),
+      exporterSeries: w.exporter.series,
+      ...(sub.note ? { note: sub.note } : {}),
     };
-    void peakRss;
     log(`N=${n}: ${JSON.stringify(row)}`);
     return row;
   } finally {
     for (const c of cleanups) await c().catch(() => undefined);
   }
-}
-
-function table(rows: Row[]): string {
-  const head = [
-    'N',
-    'shifting',
-    'RSS max MB',
-    'RSS idle MB',
-    'RSS peak MB',
-    'pod limit / heap limit / cgroup peak MB, OOM kills',
-    'heap used MB',
-    'CPU % 1 core',
-    'machine busy %',
-    'queries/tick (worker)',
-    'queries/tick (prom)',
-    'analyses/s (expected)',
-    'min verdicts (exp.)',
-    'missed a tick',
-    'max lag s',
-  ];
-  const body = rows.map((r) => [
-    String(r.migrations),
-    `${r.reachedShifting}`,
-    String(r.rssMaxMB),
-    String(r.rssIdleMB),
-    String(r.rssHwmMB),
-    r.cgroup
-      ? `${r.cgroup.limitMB} / ${r.cgroup.heapLimitMB} / ${r.cgroup.peakMB ?? '?'}, ${r.cgroup.oomKills ?? '?'}`
-      : 'none',
-    String(r.heapUsedMB),
-    String(r.cpuPercentOneCore),
-    String(r.machineCpuBusyPercent),
-    String(r.promQueriesPerTickWorker),
-    String(r.promQueriesPerTickServer),
-    `${r.analysesPerSecond} (${r.expectedAnalysesPerSecond})`,
-    `${r.verdictsPerMigrationMin} (${r.verdictsPerMigrationExpected})`,
-    String(r.migrationsMissingATick),
-    String(r.maxLagSeconds),
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(fmt)].join('\n');
 }
 
 /** The heap limit Node gives a process with default flags inside the cgroup (a probe spawned there). */
@@ -453,23 +355,3 @@ process.stdout.write(`${table(rows)}\n`);
 if (errors.length) process.stdout.write(`errors: ${JSON.stringify(errors)}\n`);
 process.stdout.write(`results: ${path.relative(process.cwd(), file)}\n`);
 process.exit(errors.length ? 1 : 0);
-
-/**
- * History compacts a run of identical passing verdicts to its first and latest entry (the latest carries the
- * run's length): spread the run's verdicts evenly between the two again, so that counts are exact and a gap
- * inside a run shows as the run's average spacing.
- */
-function expandRuns(h: HistoryEntry[]): HistoryEntry[] {
-  const out: HistoryEntry[] = [];
-  for (const e of h) {
-    if (!e.run || e.run.length < 3) {
-      out.push(e);
-      continue;
-    }
-    const { length, since } = e.run;
-    const step = (e.at - since) / (length - 1);
-    for (let k = 1; k < length - 1; k++) out.push({ ...e, at: Math.round(since + k * step) });
-    out.push(e);
-  }
-  return out;
-}
