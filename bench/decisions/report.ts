@@ -278,42 +278,42 @@ export interface TargetCheck {
   figure: string;
 }
 
+/** The healthy family's targets: false rollbacks per scenario and pooled, and runs that needed a human. */
+function healthyTargets(healthy: readonly Cell[]): TargetCheck[] {
+  const out: TargetCheck[] = healthy.map((c) => ({
+    target: `${c.scenario}: false rollbacks, 95 % upper bound ≤ 1 %`,
+    met: c.falseRollback.high <= 0.01,
+    figure: pct(c.falseRollback),
+  }));
+  if (!healthy.length) return out;
+  const pooled = wilson95(
+    healthy.reduce((a, c) => a + c.falseRollback.k, 0),
+    healthy.reduce((a, c) => a + c.falseRollback.n, 0),
+  );
+  out.push({
+    target: `healthy family pooled (${healthy.length} scenarios): false rollbacks, 95 % upper bound ≤ 0.5 %`,
+    met: pooled.high <= 0.005,
+    figure: pct(pooled),
+  });
+  for (const c of healthy) {
+    const p = c.pausedInDomain;
+    if (!p) continue;
+    const part =
+      p.n < c.runs ? ` (the ${p.n} of ${c.runs} runs drawn at ≥ 100 req/s and ≥ 0.1 % errors)` : '';
+    out.push({
+      target: `${c.scenario}: runs that needed a human (paused)${part}, 95 % upper bound ≤ 1 %`,
+      met: p.high <= 0.01,
+      figure: pct(p),
+    });
+  }
+  return out;
+}
+
 /** The issue's targets, judged on the 95 % interval bounds (never on point estimates). */
 export function targetChecks(cells: readonly Cell[], policy = 'default'): TargetCheck[] {
   const cell = (s: string) => cells.find((c) => c.scenario === s && c.policy === policy);
   const mine = cells.filter((c) => c.policy === policy);
-  const out: TargetCheck[] = [];
-  const healthy = mine.filter((c) => c.family === 'healthy');
-  for (const c of healthy)
-    out.push({
-      target: `${c.scenario}: false rollbacks, 95 % upper bound ≤ 1 %`,
-      met: c.falseRollback.high <= 0.01,
-      figure: pct(c.falseRollback),
-    });
-  if (healthy.length) {
-    const sum = (f: (c: Cell) => Rate) =>
-      wilson95(
-        healthy.reduce((a, c) => a + f(c).k, 0),
-        healthy.reduce((a, c) => a + f(c).n, 0),
-      );
-    const pooled = sum((c) => c.falseRollback);
-    out.push({
-      target: `healthy family pooled (${healthy.length} scenarios): false rollbacks, 95 % upper bound ≤ 0.5 %`,
-      met: pooled.high <= 0.005,
-      figure: pct(pooled),
-    });
-    for (const c of healthy) {
-      const p = c.pausedInDomain;
-      if (!p) continue;
-      const part =
-        p.n < c.runs ? ` (the ${p.n} of ${c.runs} runs drawn at ≥ 100 req/s and ≥ 0.1 % errors)` : '';
-      out.push({
-        target: `${c.scenario}: runs that needed a human (paused)${part}, 95 % upper bound ≤ 1 %`,
-        met: p.high <= 0.01,
-        figure: pct(p),
-      });
-    }
-  }
+  const out: TargetCheck[] = healthyTargets(mine.filter((c) => c.family === 'healthy'));
   const at = (s: string, label: string, r: (c: Cell) => Rate, min: number) => {
     const c = cell(s);
     if (c) out.push({ target: `${s}: ${label} (95 % lower bound)`, met: r(c).low >= min, figure: pct(r(c)) });
