@@ -43,10 +43,19 @@ export const labelMatchers = z.record(
   z.string(),
 );
 
-export const metadata = z.strictObject({
+const metadata = z.strictObject({
   name: name('metadata.name'),
   /** Where the MigrationPlan object lives when applied as a custom resource (not the plan's spec.namespace). */
   namespace: namespace.optional(),
   labels: z.record(z.string(), z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
 });
+
+/** A document of `kind`: apiVersion, kind, metadata and its spec. */
+export const documentSchema = <K extends string, S extends z.ZodType>(kind: K, spec: S) =>
+  z.strictObject({
+    apiVersion: z.literal(API_VERSION, { error: `apiVersion must be "${API_VERSION}"` }),
+    kind: z.literal(kind, { error: `kind must be "${kind}"` }),
+    metadata,
+    spec,
+  });

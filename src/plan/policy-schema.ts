@@ -3,7 +3,7 @@
  * Settings the chosen analysis method would ignore are refused with the reason, not silently dropped.
  */
 import { z } from 'zod';
-import { API_VERSION, durationSchema, metadata } from './fields.js';
+import { documentSchema, durationSchema } from './fields.js';
 
 const fraction = () =>
   z
@@ -285,10 +285,5 @@ const policySpecObject = z
 export const policySpecSchema = policySpecObject;
 export type PolicySpec = z.output<typeof policySpecSchema>;
 
-export const policySchema = z.strictObject({
-  apiVersion: z.literal(API_VERSION, { error: `apiVersion must be "${API_VERSION}"` }),
-  kind: z.literal('Policy', { error: 'kind must be "Policy"' }),
-  metadata,
-  spec: policySpecSchema,
-});
+export const policySchema = documentSchema('Policy', policySpecSchema);
 export type Policy = z.output<typeof policySchema>;

@@ -10,7 +10,7 @@ import {
   serviceEntryIssue,
   virtualServiceSchema,
 } from './route-schema.js';
-import { API_VERSION, labelMatchers, metadata, name, namespace } from './fields.js';
+import { documentSchema, labelMatchers, name, namespace } from './fields.js';
 import { policySpecSchema } from './policy-schema.js';
 
 const sideFields = (role: 'source' | 'target') => ({
@@ -181,10 +181,5 @@ export const planSpecSchema = z
   });
 export type PlanSpec = z.output<typeof planSpecSchema>;
 
-export const planSchema = z.strictObject({
-  apiVersion: z.literal(API_VERSION, { error: `apiVersion must be "${API_VERSION}"` }),
-  kind: z.literal('MigrationPlan', { error: 'kind must be "MigrationPlan"' }),
-  metadata,
-  spec: planSpecSchema,
-});
+export const planSchema = documentSchema('MigrationPlan', planSpecSchema);
 export type MigrationPlan = z.output<typeof planSchema>;
