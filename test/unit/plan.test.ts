@@ -187,7 +187,7 @@ describe('honest settings (issue 19)', () => {
   it('the shipped default policy sets no field its method ignores, and its new settings', () => {
     const p = loadPolicy('default').spec;
     expect(p.analysis.holdWhileSuspect).toBe(360_000);
-    expect(p.analysis.maxBake).toBe(3600_000);
+    expect(p.analysis.maxBake).toBe(7200_000);
     expect(p.analysis.postPromotionWatch).toBe(600_000);
     expect(scalePolicy(p, 0.05).analysis.postPromotionWatch).toBe(30_000);
   });
