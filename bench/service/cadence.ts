@@ -30,13 +30,9 @@ function migrationCadence(h: HistoryEntry[], from: number, to: number, outcomes:
     }
     if (at <= to) prev = at;
   }
-  // Time since the last verdict at the window's end also counts as a gap (a migration that stopped ticking).
-  const lastAt = h
-    .filter((e) => e.type === 'verdict')
-    .map((e) => Number(e.at))
-    .filter((a) => a <= to)
-    .at(-1);
-  return { inWindow, gap: Math.max(gap, to - (lastAt ?? from)) };
+  // Time since the last verdict at the window's end also counts as a gap (a migration that stopped ticking);
+  // `prev` is that verdict: the last one at or before `to`.
+  return { inWindow, gap: Math.max(gap, to - (prev ?? from)) };
 }
 
 export async function verdictCadence(
