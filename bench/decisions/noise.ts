@@ -8,7 +8,7 @@
  *  - vmScrape / podScrapeMs: the VMs' scrape job at its own interval and phase.
  *  - leakPerHour: the containers' error rate grows by this multiple per hour after the regression starts.
  */
-import { Rng } from './random.js';
+import { Rng, streamSeed } from './random.js';
 
 export interface Noise {
   sideSigma?: number;
@@ -22,23 +22,23 @@ export type NoiseDraw = (r: Rng) => Noise;
 
 export const uniform = (r: Rng, lo: number, hi: number) => lo + (hi - lo) * r.next();
 
-/** The noise of one seed (the same for every policy). */
-export function drawNoise(draw: NoiseDraw | undefined, seed: number): Noise {
-  return draw ? draw(new Rng(seed * 7919 + 13)) : {};
+/** The noise of one scenario's seed (the same for every policy; unrelated to other scenarios' draws). */
+export function drawNoise(draw: NoiseDraw | undefined, seed: number, scenario: string): Noise {
+  return draw ? draw(new Rng(streamSeed(seed, scenario, 'noise'))) : {};
 }
 
-/** A log-normal factor with mean 1, deterministic per (seed, key, slot). */
-export function slotFactor(seed: number, key: number, slot: number, sigma: number | undefined): number {
+/** A log-normal factor with mean 1, deterministic per (stream, key, slot); `stream` is a run's streamSeed. */
+export function slotFactor(stream: number, key: number, slot: number, sigma: number | undefined): number {
   if (!sigma) return 1;
-  const r = new Rng(seed * 1_000_003 + key * 7_777_777 + slot * 31 + 5);
+  const r = new Rng(streamSeed(stream, 'slot', key, slot));
   return Math.exp(sigma * r.normal() - (sigma * sigma) / 2);
 }
 
 /** Whether a shared blip is on at virtual second `sec` (blips start at random seconds and last `seconds`). */
-export function blipAt(seed: number, sec: number, blips: Noise['blips']): boolean {
+export function blipAt(stream: number, sec: number, blips: Noise['blips']): boolean {
   if (!blips) return false;
   for (let s = sec - blips.seconds + 1; s <= sec; s++)
-    if (new Rng(seed * 999_983 + s * 17 + 3).next() < blips.perSecond) return true;
+    if (new Rng(streamSeed(stream, 'blip', s)).next() < blips.perSecond) return true;
   return false;
 }
 

@@ -1,10 +1,34 @@
 /** Seeded random numbers for the traffic model: uniform, normal, Poisson, binomial. Deterministic per seed. */
 
+/** murmur3's 32-bit finalizer: every input bit reaches every output bit. */
+function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * One stream's seed from its parts (integers and names): `streamSeed(seed, scenario, 'traffic')`. Each part is
+ * hashed in, exactly in 32-bit arithmetic, so streams of different scenarios, purposes, keys or slots are
+ * unrelated; arithmetic like `seed * 1_000_003 + slot` overflows 2^53 and lets nearby seeds share stretches of
+ * one stream.
+ */
+export function streamSeed(...parts: ReadonlyArray<number | string>): number {
+  let h = 0x811c9dc5;
+  for (const part of parts) {
+    if (typeof part === 'string') for (let i = 0; i < part.length; i++) h = fmix32(h ^ part.charCodeAt(i));
+    else h = fmix32(h ^ (part >>> 0)) ^ fmix32(Math.floor(part / 4294967296) >>> 0);
+    h = fmix32(Math.imul(h, 0x9e3779b1) + 0x7f4a7c15);
+  }
+  return h;
+}
+
 export class Rng {
   private state: number;
 
+  /** `seed`: any integer; use streamSeed to derive one per purpose. */
   constructor(seed: number) {
-    this.state = (seed * 2654435761) >>> 0 || 1;
+    this.state = fmix32(Math.imul(seed, 0x9e3779b1) ^ 0x5bd1e995) || 1;
   }
 
   /** mulberry32: uniform in [0, 1). */

@@ -17,7 +17,7 @@ import { subsetScenarioBackends } from '../../src/sim/mesh/fixtures.js';
 import { planYamlFor } from '../../src/sim/scenario.js';
 import { HARM_HORIZON_MS, harmAfterRun, regressedAfterRun } from './harm.js';
 import type { BenchProm } from './prom.js';
-import { Rng } from './random.js';
+import { Rng, streamSeed } from './random.js';
 import type { BenchRoute, PolicyRef, RunRow } from './results.js';
 import { drawParams, vmBehaviour, type ScenarioDef } from './scenarios.js';
 import { drawNoise } from './noise.js';
@@ -104,8 +104,9 @@ interface World {
 
 function buildWorld(o: RunOneOptions, kube: KubeApiServer, layout: RouteLayout): World {
   const { seed } = o;
-  // Ranged parameters and noise are drawn from the seed alone: every policy meets the same traffic.
-  const params = drawParams(o.scenario, new Rng(seed * 104_729 + 1));
+  // Ranged parameters and noise are drawn from the seed and the scenario alone: every policy meets the same
+  // traffic, and each scenario its own (streamSeed), so per-scenario figures on the same seeds are independent.
+  const params = drawParams(o.scenario, new Rng(streamSeed(seed, o.scenario.name, 'params')));
   const scenario: ScenarioDef = { ...o.scenario, rps: params.rps, baseErrorRate: params.baseErrorRate };
   const namespace = `d${seed}-${o.startAt.toString(36)}`.slice(0, 40);
   const fixture = seedMigrationScenario(kube, { namespace, mode: layout.mode, ...layout.seed });
@@ -132,7 +133,7 @@ function buildWorld(o: RunOneOptions, kube: KubeApiServer, layout: RouteLayout):
       k8sLabels: k8s!.labels,
       vm: vmBehaviour(scenario.baseErrorRate, scenario.vmLatency),
       scrapeMs: SCRAPE_MS,
-      noise: drawNoise(scenario.noise, seed),
+      noise: drawNoise(scenario.noise, seed, scenario.name),
       targetSlower: params.targetSlower,
       t0: o.startAt,
       scraping: (t) => !down(t),
@@ -144,7 +145,11 @@ function buildWorld(o: RunOneOptions, kube: KubeApiServer, layout: RouteLayout):
     meshCalls,
     clock,
     // The injection step is drawn from the seed alone, so every policy meets the same traffic.
-    injectAt: injectionWeight(scenario, plan.policy.steps, new Rng(seed).next()),
+    injectAt: injectionWeight(
+      scenario,
+      plan.policy.steps,
+      new Rng(streamSeed(seed, scenario.name, 'inject')).next(),
+    ),
     outage,
   };
 }

@@ -4,7 +4,7 @@
  * and keeps the ground truth the harm measure needs: the requests the containers actually served while
  * regressed, each counted at the regressed build's expected excess bad probability.
  */
-import { Rng } from './random.js';
+import { Rng, streamSeed } from './random.js';
 import { volumeAt, type ScenarioDef } from './scenarios.js';
 import { HARM_HORIZON_MS, excessBadProbability } from './harm.js';
 import { SideTraffic, type Series, type SideBehaviour, type TargetTruth } from './traffic.js';
@@ -42,6 +42,8 @@ export class TrafficLoop {
   maxRegressedWeight: number | null = null;
   readonly timeline: Array<{ t: number; weight: number }> = [];
   private readonly rng: Rng;
+  /** This run's stream: the seed and the scenario (every policy meets the same traffic, scenarios their own). */
+  private readonly stream: number;
   private readonly source: SideTraffic;
   private readonly target: SideTraffic;
   private readonly healthyTarget: SideBehaviour;
@@ -52,7 +54,8 @@ export class TrafficLoop {
   readonly regressedExcess: number;
 
   constructor(private readonly o: TrafficLoopOptions) {
-    this.rng = new Rng(o.seed * 31 + 7);
+    this.stream = streamSeed(o.seed, o.scenario.name);
+    this.rng = new Rng(streamSeed(this.stream, 'requests'));
     const reporter = o.reporter ?? 'destination';
     this.source = new SideTraffic({ labels: o.vmLabels, pods: 3, reporter }, this.rng);
     this.target = new SideTraffic({ labels: o.k8sLabels, pods: 2, reporter }, this.rng);
@@ -102,7 +105,7 @@ export class TrafficLoop {
 
   /** Deterministic per 10-second slot: a volume burst factor and whether both sides hiccup. */
   private slot(sec: number): { burst: number; hiccup: boolean } {
-    const r = new Rng(this.o.seed * 1_000_003 + Math.floor(sec / 10));
+    const r = new Rng(streamSeed(this.stream, 'volume', Math.floor(sec / 10)));
     return { burst: Math.exp(0.4 * r.normal()), hiccup: r.next() < 0.05 };
   }
 
@@ -126,14 +129,14 @@ export class TrafficLoop {
       target = { ...target, errorRate: target.errorRate * (1 + s.leakPerHour * Math.max(0, hours)) };
     }
     const slot = Math.floor(sec / 10);
-    const blip = blipAt(this.o.seed, sec, n.blips) ? (n.blips?.factor ?? 1) : 1;
+    const blip = blipAt(this.stream, sec, n.blips) ? (n.blips?.factor ?? 1) : 1;
     source = {
       ...source,
-      errorRate: source.errorRate * blip * slotFactor(this.o.seed, 1, slot, n.sideSigma),
+      errorRate: source.errorRate * blip * slotFactor(this.stream, 1, slot, n.sideSigma),
     };
     target = {
       ...target,
-      errorRate: target.errorRate * blip * slotFactor(this.o.seed, 2, slot, n.sideSigma),
+      errorRate: target.errorRate * blip * slotFactor(this.stream, 2, slot, n.sideSigma),
     };
     return { source, target };
   }
@@ -151,7 +154,7 @@ export class TrafficLoop {
         this.target.restartPod((sec / RESTART_EVERY_S) % 2);
       const slot = Math.floor(sec / 10);
       const pod = (side: number) => (i: number) =>
-        slotFactor(this.o.seed, side * 100 + i, slot, this.o.noise?.podSigma);
+        slotFactor(this.stream, side * 100 + i, slot, this.o.noise?.podSigma);
       this.source.serve(n - nt, b.source, pod(1));
       const served = this.target.serve(nt, b.target, pod(2));
       if (this.regressed) {
