@@ -78,9 +78,8 @@ function estimateMs(policy: PolicyRef, timeScale: number): number {
   }
 }
 
-export async function runBench(o: BenchOptions, prom: BenchPrometheus): Promise<BenchResult> {
-  const log = o.log ?? ((l: string) => console.log(l));
-  const seeds = Array.from({ length: o.runs }, (_, i) => o.seedBase + i);
+/** Every (scenario, policy, seed) of the run; the first seed of the chart scenario records its timeline. */
+function planJobs(o: BenchOptions, seeds: number[]): Job[] {
   const jobs: Job[] = [];
   for (const scenario of o.scenarios)
     for (const policy of o.policies)
@@ -92,12 +91,19 @@ export async function runBench(o: BenchOptions, prom: BenchPrometheus): Promise<
           timeline: scenario.name === o.chartScenario && seed === seeds[0],
           estimateMs: estimateMs(policy, o.timeScale),
         });
-  // Longest first balances the parallel lanes; the outage scenario runs alone at the end.
+  return jobs;
+}
+
+/** Runs the jobs on `o.parallel` lanes, longest first; exclusive scenarios (the outage) alone at the end. */
+async function runJobs(
+  o: BenchOptions,
+  prom: BenchPrometheus,
+  jobs: Job[],
+  log: (line: string) => void,
+): Promise<RunRow[]> {
   const shared = jobs.filter((j) => !j.scenario.exclusive).sort((a, b) => b.estimateMs - a.estimateMs);
   const exclusive = jobs.filter((j) => j.scenario.exclusive);
   const rows: RunRow[] = [];
-  const started = Date.now();
-  let done = 0;
   const exec = async (j: Job) => {
     const t0 = Date.now();
     let row: RunRow;
@@ -115,9 +121,8 @@ export async function runBench(o: BenchOptions, prom: BenchPrometheus): Promise<
       return;
     }
     rows.push(row);
-    done++;
     log(
-      `[${done}/${jobs.length}] ${j.scenario.name} × ${j.policy.label} seed ${j.seed}: ${row.outcome}` +
+      `[${rows.length}/${jobs.length}] ${j.scenario.name} × ${j.policy.label} seed ${j.seed}: ${row.outcome}` +
         `${row.detectionMs !== null ? ` after ${(row.detectionMs / 1000).toFixed(1)} s` : ''}, harmed ${row.harmed}, ` +
         `weights ${row.weights.join(',')} (${((Date.now() - t0) / 1000).toFixed(0)} s)${row.reason ? ` — ${row.reason}` : ''}`,
     );
@@ -135,7 +140,14 @@ export async function runBench(o: BenchOptions, prom: BenchPrometheus): Promise<
     SCENARIOS.findIndex((s) => s.name === r.scenario) * 1000 +
     o.policies.findIndex((p) => p.label === r.policy) * 100 +
     (r.seed - o.seedBase);
-  rows.sort((a, b) => order(a) - order(b));
+  return rows.sort((a, b) => order(a) - order(b));
+}
+
+export async function runBench(o: BenchOptions, prom: BenchPrometheus): Promise<BenchResult> {
+  const log = o.log ?? ((l: string) => console.log(l));
+  const seeds = Array.from({ length: o.runs }, (_, i) => o.seedBase + i);
+  const started = Date.now();
+  const rows = await runJobs(o, prom, planJobs(o, seeds), log);
   const summary = summarize(rows);
   const reference = o.policies.find((p) => p.label === 'flagger-defaults')?.label ?? 'flagger-defaults';
   const checks = o.policies
