@@ -221,6 +221,7 @@ async function measureWindow(w: World) {
   return { w0, w1, samples };
 }
 
+/** Bytes in MiB (2^20; the row fields named MB have always held MiB). */
 const mb = (b: number) => Math.round((b / 1024 / 1024) * 10) / 10;
 const r1 = (x: number) => Math.round(x * 10) / 10;
 
