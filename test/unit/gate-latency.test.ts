@@ -146,3 +146,54 @@ describe('the latency comparison’s alternatives', () => {
     expect(evidence(ALTERNATIVES)).toBeLessThan(Math.log(2));
   });
 });
+
+describe('a latency check short of samples', () => {
+  /** `bins` 30-s bins at `weight` %, the step started at the first one; requests per bin on each side. */
+  const checksAt = (weight: number, perBin: number, vmPerBin = 4 * perBin, bins = 12) => {
+    const t0 = 1_000_000;
+    const batches = Array.from({ length: bins }, (_, i) => ({
+      start: t0 + i * 30_000,
+      end: t0 + (i + 1) * 30_000,
+      source: counts({ median: 30, p99: 100 }, vmPerBin),
+      target: counts({ median: 30, p99: 100 }, perBin),
+    }));
+    const sample: GateSample = {
+      at: t0 + bins * 30_000,
+      windowMs: bins * 30_000,
+      since: t0,
+      evidenceSince: t0,
+      batches,
+      source: { requests: bins * vmPerBin, errors: 0, latencyMs: {} },
+      target: { requests: bins * perBin, errors: 0, latencyMs: {}, latencyCount: bins * perBin },
+      custom: {},
+      queries: 0,
+    };
+    return sequentialChecks(policy, sample, weight).filter((c) => /^p\d\d/.test(c.name));
+  };
+
+  it('is skipped at an early step (the evidence carries forward) and never passes', () => {
+    const checks = checksAt(25, 30); // 360 samples this step; p99 needs 500
+    const p99 = checks.filter((c) => c.name.startsWith('p99'));
+    expect(p99.length).toBeGreaterThan(0);
+    for (const c of p99) {
+      expect(c.outcome).toBe('skipped');
+      expect(c.waiting).toBeUndefined();
+    }
+  });
+
+  it('holds the last step before 100 % until judged, waiting (not counted as missing data)', () => {
+    const short = checksAt(50, 30).filter((c) => c.name.startsWith('p99'));
+    for (const c of short) {
+      expect(c.outcome).toBe('inconclusive');
+      expect(c.waiting).toBe(true);
+      expect(c.message).toMatch(/360 target samples since the step started, need 500 before 100 %/);
+    }
+    // With the samples, the same healthy containers pass.
+    for (const c of checksAt(50, 60).filter((c) => c.name.startsWith('p99'))) expect(c.outcome).toBe('pass');
+    // Too few VM samples to place their p99: the last gate waits for those too; an earlier step skips.
+    const vmShort = (w: number) => checksAt(w, 60, 30).find((c) => c.name === 'p99-vs-source')!;
+    expect(vmShort(50)).toMatchObject({ outcome: 'inconclusive', waiting: true });
+    expect(vmShort(50).message).toMatch(/too little VM traffic .*need 500 before 100 %/);
+    expect(vmShort(25).outcome).toBe('skipped');
+  });
+});

@@ -150,7 +150,16 @@ export function sourceQuantileUpper(ref: BinCounts, q: Quantile): number | undef
   return latencyAtShare(ref, Math.max(1e-6, share));
 }
 
-function absoluteCheck(q: Quantile, o: LatencyObjective, ev: Evidence, ready: boolean, notReady: string) {
+interface Readiness {
+  ready: boolean;
+  notReady: string;
+  /** Samples this step must have before the check can pass. */
+  need: number;
+  /** What a check that cannot pass yet is: skipped, or inconclusive (the last gate waits for the samples). */
+  outcome: 'inconclusive' | 'skipped';
+}
+
+function absoluteCheck(q: Quantile, o: LatencyObjective, ev: Evidence, gate: Readiness) {
   const bt = boundsOf(ev.target);
   const i = bt.findIndex((b) => b >= o.maxMs!);
   const bound = bt[i] ?? o.maxMs!;
@@ -181,30 +190,27 @@ function absoluteCheck(q: Quantile, o: LatencyObjective, ev: Evidence, ready: bo
     observed: n > 0 ? slow / n : 0,
     threshold: p0,
     numbers: `${pct(n > 0 ? slow / n : 0)} of target requests over ${bound} ms (${Math.round(slow)}/${Math.round(n)} ${ev.scope}; ${q} ≤ ${o.maxMs} ms allows ${pct(allowed)}${note})`,
-    ready,
-    notReady,
-    notReadyOutcome: 'skipped',
+    ready: gate.ready,
+    notReady: gate.notReady,
+    notReadyOutcome: gate.outcome,
   });
 }
 
-function comparisonCheck(
-  q: Quantile,
-  o: LatencyObjective,
-  ev: Evidence,
-  gate: { ready: boolean; notReady: string; need: number },
-): CheckResult {
+function comparisonCheck(q: Quantile, o: LatencyObjective, ev: Evidence, gate: Readiness): CheckResult {
   const name = `${q}-vs-source`;
   const r = o.maxRatioToSource!;
-  const skip = (why: string): CheckResult => ({
+  const skip = (why: string, outcome: 'inconclusive' | 'skipped' = 'skipped'): CheckResult => ({
     name,
-    outcome: 'skipped',
+    outcome,
     failureThreshold: 1,
     message: `${q} not compared: ${why}`,
   });
   const vm = ev.source;
+  // More VM traffic comes with time: the last gate waits for it, like for the containers' samples.
   if (vm.latencyCount < gate.need)
     return skip(
-      `too little VM traffic to place their ${q} (${Math.round(vm.latencyCount)} samples, need ${gate.need})`,
+      `too little VM traffic to place their ${q} (${Math.round(vm.latencyCount)} samples, need ${gate.need}${ev.lastGate ? ' before 100 %' : ''})`,
+      ev.lastGate ? 'inconclusive' : 'skipped',
     );
   const qs = sourceQuantileUpper(vm, q);
   if (qs === undefined) return skip(`the VMs' ${q} is outside their histogram's buckets`);
@@ -241,7 +247,7 @@ function comparisonCheck(
     numbers: `${pct(n > 0 ? kt / n : 0)} of target requests over ${x.toFixed(0)} ms = ${r}× the VMs' ${q} (≤ ${qs.toFixed(0)} ms) ${ev.scope}, allowed ${pct(allowed)}${tolerance}`,
     ready: gate.ready,
     notReady: gate.notReady,
-    notReadyOutcome: 'skipped',
+    notReadyOutcome: gate.outcome,
   });
 }
 
@@ -253,10 +259,17 @@ export function latencyChecks(policy: PolicySpec, ev: Evidence): CheckResult[] {
     const o = policy.slo.latency?.[q];
     if (!o) continue;
     const need = minSamplesFor(q, o);
-    const ready = stepN >= need && !binsNote(ev);
-    const notReady = `${q} not judged yet: ${binsNote(ev) ?? `${Math.round(stepN)} target samples since the step started, need ${need}`}`;
-    if (o.maxMs !== undefined) out.push(absoluteCheck(q, o, ev, ready, notReady));
-    if (o.maxRatioToSource !== undefined) out.push(comparisonCheck(q, o, ev, { ready, notReady, need }));
+    // Before the last promotion a check short of samples at this load holds the step (waiting, up to maxBake)
+    // instead of letting 100 % go ahead with it unjudged; at earlier steps the evidence carries forward.
+    const wait = ev.lastGate && !binsNote(ev) && stepN < need;
+    const gate: Readiness = {
+      ready: stepN >= need && !binsNote(ev),
+      notReady: `${q} not judged yet: ${binsNote(ev) ?? `${Math.round(stepN)} target samples since the step started, need ${need}${wait ? ' before 100 %' : ''}`}`,
+      need,
+      outcome: wait ? 'inconclusive' : 'skipped',
+    };
+    if (o.maxMs !== undefined) out.push(absoluteCheck(q, o, ev, gate));
+    if (o.maxRatioToSource !== undefined) out.push(comparisonCheck(q, o, ev, gate));
   }
-  return out;
+  return out.map((c) => (c.outcome === 'inconclusive' ? { ...c, waiting: true } : c));
 }
