@@ -164,7 +164,8 @@ const policySpecObject = z
       method: z.enum(['window', 'sequential']).default('window'),
       /**
        * Sequential method: the false-rollback budget of a whole migration (probability that a container as good
-       * as the VMs is rolled back by the statistics). Split equally between checks and steps.
+       * as the VMs is rolled back by the statistics). Split equally between the checks (the evidence is one mixture
+       * over the migration's and the steps' starts, not a budget per step).
        */
       alpha: z.number().gt(0).max(0.2).default(0.01),
       /**
@@ -176,7 +177,7 @@ const policySpecObject = z
       /**
        * Sequential method: the step to 100 % waits until the error comparison with the VMs could have caught a
        * regression of `errorRatio` × the VMs' error rate (at least +0.1 percentage points) with probability
-       * `power`. Low traffic then holds (and pauses after inconclusiveLimit windows) instead of promoting what it
+       * `power`. Low traffic then holds (waiting, up to maxBake, then a pause) instead of promoting what it
        * could not have judged. Waived in time-compressed runs (demos, tests), which cannot gather the requests.
        */
       detectBeforePromotion: z

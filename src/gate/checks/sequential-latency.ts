@@ -4,7 +4,7 @@
  *  - <q> (maxMs): the share of the containers' requests slower than maxMs (rounded up to a bucket bound) against
  *    1 − q, like for like with the VMs (held to the VMs' share where the VMs breach it too).
  *  - <q>-vs-source (maxRatioToSource r): the containers' q-quantile ≤ r × the VMs'. The VMs' q-quantile is placed
- *    from their own counts (an upper 99 % confidence bound, so sampling noise does not tighten the null), and the
+ *    from their own counts (an upper 90 % confidence bound, so sampling noise does not tighten the null), and the
  *    test is then the containers' share slower than x* = r × that quantile against 1 − q: under the null at
  *    most 1 − q of their requests are slower than x*. The VMs' counts only choose x* (they are independent of
  *    the containers' counts the test reads), so the choice costs no validity; as the VMs change during the

@@ -7,7 +7,8 @@
  *  - With `analysis.detectBeforePromotion` (the default policy sets it): the error comparison with the VMs must
  *    have had the power to catch a regression of `errorRatio` × the VMs' rate (or +MIN_DETECTABLE_INCREASE in
  *    absolute terms, whichever is larger) with probability `power`. Until it has, the migration holds at the last
- *    step (inconclusive: it pauses after `inconclusiveLimit` windows), so low traffic never promotes what it could
+ *    step (inconclusive and waiting: held, guarded, until the policy's maxBake, then a pause that says why — not
+ *    counted towards `inconclusiveLimit`), so low traffic never promotes what it could
  *    not have judged, and a small regression gets the requests it takes to be seen.
  *
  * The power counts only the bins of the current step — the build as it behaves at the load it is about to be
