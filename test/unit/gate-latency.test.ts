@@ -43,6 +43,33 @@ const FINE = [0.5, 1, 5, 10, 25, 50, 75, 100, 125, 150, 175, 200, 225, 250, 300,
 
 const policy = loadPolicy('default').spec;
 
+/** `bins` 30-s bins from the step's start (the migration's too), each side's counts the same in every bin. */
+function binsSample(source: BinCounts, target: BinCounts, bins: number): GateSample {
+  const t0 = 1_000_000;
+  const batches = Array.from({ length: bins }, (_, i) => ({
+    start: t0 + i * 30_000,
+    end: t0 + (i + 1) * 30_000,
+    source,
+    target,
+  }));
+  return {
+    at: t0 + bins * 30_000,
+    windowMs: bins * 30_000,
+    since: t0,
+    evidenceSince: t0,
+    batches,
+    source: { requests: bins * source.requests, errors: 0, latencyMs: {} },
+    target: {
+      requests: bins * target.requests,
+      errors: 0,
+      latencyMs: {},
+      latencyCount: bins * target.requests,
+    },
+    custom: {},
+    queries: 0,
+  };
+}
+
 /** 20 bins at 50 %, 200 req/s; the worst outcome of the p99 and p50 comparisons. */
 function judge(
   vm: Shape,
@@ -50,24 +77,7 @@ function judge(
   bounds: readonly number[] = ISTIO_LATENCY_BUCKETS_MS,
   bins = 20,
 ): { p99: string; p50: string; messages: string } {
-  const t0 = 1_000_000;
-  const batches = Array.from({ length: bins }, (_, i) => ({
-    start: t0 + i * 30_000,
-    end: t0 + (i + 1) * 30_000,
-    source: counts(vm, 3000, bounds),
-    target: counts(target, 3000, bounds),
-  }));
-  const sample: GateSample = {
-    at: t0 + bins * 30_000,
-    windowMs: bins * 30_000,
-    since: t0,
-    evidenceSince: t0,
-    batches,
-    source: { requests: bins * 3000, errors: 0, latencyMs: {} },
-    target: { requests: bins * 3000, errors: 0, latencyMs: {}, latencyCount: bins * 3000 },
-    custom: {},
-    queries: 0,
-  };
+  const sample = binsSample(counts(vm, 3000, bounds), counts(target, 3000, bounds), bins);
   const checks = sequentialChecks(policy, sample, 50);
   const get = (name: string) => checks.find((c) => c.name === name)!;
   return {
@@ -150,24 +160,8 @@ describe('the latency comparison’s alternatives', () => {
 describe('a latency check short of samples', () => {
   /** `bins` 30-s bins at `weight` %, the step started at the first one; requests per bin on each side. */
   const checksAt = (weight: number, perBin: number, vmPerBin = 4 * perBin, bins = 12) => {
-    const t0 = 1_000_000;
-    const batches = Array.from({ length: bins }, (_, i) => ({
-      start: t0 + i * 30_000,
-      end: t0 + (i + 1) * 30_000,
-      source: counts({ median: 30, p99: 100 }, vmPerBin),
-      target: counts({ median: 30, p99: 100 }, perBin),
-    }));
-    const sample: GateSample = {
-      at: t0 + bins * 30_000,
-      windowMs: bins * 30_000,
-      since: t0,
-      evidenceSince: t0,
-      batches,
-      source: { requests: bins * vmPerBin, errors: 0, latencyMs: {} },
-      target: { requests: bins * perBin, errors: 0, latencyMs: {}, latencyCount: bins * perBin },
-      custom: {},
-      queries: 0,
-    };
+    const healthy = { median: 30, p99: 100 };
+    const sample = binsSample(counts(healthy, vmPerBin), counts(healthy, perBin), bins);
     return sequentialChecks(policy, sample, weight).filter((c) => /^p\d\d/.test(c.name));
   };
 
