@@ -177,7 +177,8 @@ const policySpecObject = z
       /**
        * Sequential method: the step to 100 % waits until the error comparison with the VMs could have caught a
        * regression of `errorRatio` × the VMs' error rate (at least +0.1 percentage points) with probability
-       * `power`. Low traffic then holds (waiting, up to maxBake, then a pause) instead of promoting what it
+       * `power`, and each latency objective has its `minSamples` at that step (and the VMs enough to place
+       * theirs). Low traffic then holds (waiting, up to maxBake, then a pause) instead of promoting what it
        * could not have judged. Waived in time-compressed runs (demos, tests), which cannot gather the requests.
        */
       detectBeforePromotion: z

@@ -189,5 +189,15 @@ describe('a latency check short of samples', () => {
     expect(vmShort(50)).toMatchObject({ outcome: 'inconclusive', waiting: true });
     expect(vmShort(50).message).toMatch(/too little VM traffic .*need 500 before 100 %/);
     expect(vmShort(25).outcome).toBe('skipped');
+    // A policy without detectBeforePromotion (and time-compressed runs, which drop it) does not wait.
+    const { detectBeforePromotion: _dropped, ...analysis } = policy.analysis;
+    const noWait = { ...policy, analysis };
+    const sample = binsSample(
+      counts({ median: 30, p99: 100 }, 120),
+      counts({ median: 30, p99: 100 }, 30),
+      12,
+    );
+    for (const c of sequentialChecks(noWait, sample, 50).filter((c) => c.name.startsWith('p99')))
+      expect(c.outcome).toBe('skipped');
   });
 });

@@ -196,7 +196,16 @@ function absoluteCheck(q: Quantile, o: LatencyObjective, ev: Evidence, gate: Rea
   });
 }
 
-function comparisonCheck(q: Quantile, o: LatencyObjective, ev: Evidence, gate: Readiness): CheckResult {
+/** Whether the step before 100 % waits for what it needs to judge (the policy's detectBeforePromotion). */
+const lastGateWaits = (policy: PolicySpec, ev: Evidence) =>
+  ev.lastGate && policy.analysis.detectBeforePromotion !== undefined;
+
+function comparisonCheck(
+  q: Quantile,
+  o: LatencyObjective,
+  ev: Evidence,
+  gate: Readiness & { lastGateWaits: boolean },
+): CheckResult {
   const name = `${q}-vs-source`;
   const r = o.maxRatioToSource!;
   const skip = (why: string, outcome: 'inconclusive' | 'skipped' = 'skipped'): CheckResult => ({
@@ -209,8 +218,8 @@ function comparisonCheck(q: Quantile, o: LatencyObjective, ev: Evidence, gate: R
   // More VM traffic comes with time: the last gate waits for it, like for the containers' samples.
   if (vm.latencyCount < gate.need)
     return skip(
-      `too little VM traffic to place their ${q} (${Math.round(vm.latencyCount)} samples, need ${gate.need}${ev.lastGate ? ' before 100 %' : ''})`,
-      ev.lastGate ? 'inconclusive' : 'skipped',
+      `too little VM traffic to place their ${q} (${Math.round(vm.latencyCount)} samples, need ${gate.need}${gate.lastGateWaits ? ' before 100 %' : ''})`,
+      gate.lastGateWaits ? 'inconclusive' : 'skipped',
     );
   const qs = sourceQuantileUpper(vm, q);
   if (qs === undefined) return skip(`the VMs' ${q} is outside their histogram's buckets`);
@@ -259,9 +268,9 @@ export function latencyChecks(policy: PolicySpec, ev: Evidence): CheckResult[] {
     const o = policy.slo.latency?.[q];
     if (!o) continue;
     const need = minSamplesFor(q, o);
-    // Before the last promotion a check short of samples at this load holds the step (waiting, up to maxBake)
-    // instead of letting 100 % go ahead with it unjudged; at earlier steps the evidence carries forward.
-    const wait = ev.lastGate && !binsNote(ev) && stepN < need;
+    // With detectBeforePromotion, a check short of samples at the last step's load holds it (waiting, up to
+    // maxBake) instead of letting 100 % go ahead with it unjudged; at earlier steps the evidence carries forward.
+    const wait = lastGateWaits(policy, ev) && !binsNote(ev) && stepN < need;
     const gate: Readiness = {
       ready: stepN >= need && !binsNote(ev),
       notReady: `${q} not judged yet: ${binsNote(ev) ?? `${Math.round(stepN)} target samples since the step started, need ${need}${wait ? ' before 100 %' : ''}`}`,
@@ -269,7 +278,8 @@ export function latencyChecks(policy: PolicySpec, ev: Evidence): CheckResult[] {
       outcome: wait ? 'inconclusive' : 'skipped',
     };
     if (o.maxMs !== undefined) out.push(absoluteCheck(q, o, ev, gate));
-    if (o.maxRatioToSource !== undefined) out.push(comparisonCheck(q, o, ev, gate));
+    if (o.maxRatioToSource !== undefined)
+      out.push(comparisonCheck(q, o, ev, { ...gate, lastGateWaits: lastGateWaits(policy, ev) }));
   }
   return out.map((c) => (c.outcome === 'inconclusive' ? { ...c, waiting: true } : c));
 }
