@@ -157,6 +157,8 @@ interface Readiness {
   need: number;
   /** What a check that cannot pass yet is: skipped, or inconclusive (the last gate waits for the samples). */
   outcome: 'inconclusive' | 'skipped';
+  /** This is the step before 100 % and the policy asks it to wait for what it needs to judge. */
+  lastGateWaits: boolean;
 }
 
 function absoluteCheck(q: Quantile, o: LatencyObjective, ev: Evidence, gate: Readiness) {
@@ -204,7 +206,7 @@ function comparisonCheck(
   q: Quantile,
   o: LatencyObjective,
   ev: Evidence,
-  gate: Readiness & { lastGateWaits: boolean },
+  gate: Readiness,
 ): CheckResult {
   const name = `${q}-vs-source`;
   const r = o.maxRatioToSource!;
@@ -264,22 +266,24 @@ function comparisonCheck(
 export function latencyChecks(policy: PolicySpec, ev: Evidence): CheckResult[] {
   const out: CheckResult[] = [];
   const stepN = ev.stepTarget.latencyCount ?? ev.stepTarget.requests;
+  const waits = lastGateWaits(policy, ev);
   for (const q of ['p50', 'p95', 'p99'] as const) {
     const o = policy.slo.latency?.[q];
     if (!o) continue;
     const need = minSamplesFor(q, o);
     // With detectBeforePromotion, a check short of samples at the last step's load holds it (waiting, up to
     // maxBake) instead of letting 100 % go ahead with it unjudged; at earlier steps the evidence carries forward.
-    const wait = lastGateWaits(policy, ev) && !binsNote(ev) && stepN < need;
+    const wait = waits && !binsNote(ev) && stepN < need;
     const gate: Readiness = {
       ready: stepN >= need && !binsNote(ev),
       notReady: `${q} not judged yet: ${binsNote(ev) ?? `${Math.round(stepN)} target samples since the step started, need ${need}${wait ? ' before 100 %' : ''}`}`,
       need,
       outcome: wait ? 'inconclusive' : 'skipped',
+      lastGateWaits: waits,
     };
     if (o.maxMs !== undefined) out.push(absoluteCheck(q, o, ev, gate));
     if (o.maxRatioToSource !== undefined)
-      out.push(comparisonCheck(q, o, ev, { ...gate, lastGateWaits: lastGateWaits(policy, ev) }));
+      out.push(comparisonCheck(q, o, ev, gate));
   }
   return out.map((c) => (c.outcome === 'inconclusive' ? { ...c, waiting: true } : c));
 }
