@@ -24,7 +24,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runPlan, type PlannedRun } from './lanes.js';
-import { formatTable, renderSvg, summarize, targetChecks } from './report.js';
+import { renderSvg } from './chart.js';
+import { formatTable, summarize, targetChecks } from './report.js';
 import { formatVille } from './ville.js';
 import { BENCH_ROUTES, routePolicyLabel, type BenchRoute, type RunRow } from './results.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';

@@ -14,11 +14,11 @@ import { runPlan } from '../../bench/decisions/lanes.js';
 import {
   formatTable,
   inPauseDomain,
-  renderSvg,
   summarize,
   targetChecks,
   wilson95,
 } from '../../bench/decisions/report.js';
+import { renderSvg } from '../../bench/decisions/chart.js';
 import { routePolicyLabel, type RunRow } from '../../bench/decisions/results.js';
 import type { PlannedRun } from '../../bench/decisions/lanes.js';
 import { scenarioByName, vmBehaviour } from '../../bench/decisions/scenarios.js';
