@@ -7,11 +7,12 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { openSync, closeSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.js';
 import { findTool, installHint, requireTool, spawnTool } from './tools.js';
+import { registerScrapeTarget, removeScrapeTarget } from './prometheus-targets.js';
 
 export const PROMETHEUS_INSTALL_HINT = installHint('prometheus');
 
@@ -20,44 +21,7 @@ export function findPrometheusBinary(): string {
   return requireTool('prometheus');
 }
 
-function sanitizeId(id: string): string {
-  const s = id.replace(/[^A-Za-z0-9_.-]/g, '_');
-  if (s === '' || s.startsWith('.')) throw new Error(`invalid scrape target id ${JSON.stringify(id)}`);
-  return s;
-}
-
-let tmpCounter = 0;
-
-/**
- * Register a scrape target with a Prometheus that watches `<sdDir>/*.json`
- * (file_sd). Written atomically (temp file + rename). Resolves to a function
- * removing the target again (idempotent).
- */
-export async function registerScrapeTarget(
-  sdDir: string,
-  id: string,
-  target: string,
-  labels: Record<string, string> = {},
-): Promise<() => Promise<void>> {
-  const file = path.join(sdDir, `${sanitizeId(id)}.json`);
-  // The temp name must not end in .json or Prometheus could read it half-written.
-  const tmp = path.join(sdDir, `.${sanitizeId(id)}.${process.pid}.${++tmpCounter}.tmp`);
-  await writeFile(tmp, JSON.stringify([{ targets: [target], labels }]) + '\n');
-  await rename(tmp, file);
-  let removed = false;
-  return async () => {
-    if (removed) return;
-    removed = true;
-    await removeScrapeTarget(sdDir, id);
-  };
-}
-
-/** Removes the scrape target `id` (nothing if it is not there). */
-async function removeScrapeTarget(sdDir: string, id: string): Promise<void> {
-  await unlink(path.join(sdDir, `${sanitizeId(id)}.json`)).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
-}
+export { registerScrapeTarget } from './prometheus-targets.js';
 
 export interface PrometheusServer {
   readonly url: string;
