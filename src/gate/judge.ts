@@ -20,7 +20,7 @@ export interface JudgeConfig {
   /** Independent inconclusive windows in a row before the migration pauses (or rolls back). */
   inconclusiveLimit: number;
   inconclusiveAction: 'pause' | 'rollback';
-  /** A step held this long while waiting for traffic pauses for a human (policy analysis.maxBake). */
+  /** A step held this long while waiting for the evidence to promote pauses for a human (policy analysis.maxBake). */
   maxBakeMs?: number;
   /** The 100 % step bakes at least this long: the post-promotion watch (policy analysis.postPromotionWatch). */
   postPromotionWatchMs?: number;
@@ -163,7 +163,7 @@ export function judge(
       memory: next,
       decision: {
         kind: 'pause',
-        reason: `held ${held} at ${step.weight} % waiting for traffic, the policy's maxBake (${verdict.summary}) — RESUME to keep waiting, PROMOTE to go on without it, or ABORT`,
+        reason: `held ${held} at ${step.weight} % waiting for the evidence to promote, the policy's maxBake (${verdict.summary}) — RESUME to keep waiting, PROMOTE to go on without it, or ABORT`,
       },
     };
   }

@@ -79,7 +79,7 @@ const IGNORED_BY_SEQUENTIAL: ReadonlyArray<{ path: string[]; why: string }> = [
 /** Fields only the sequential method reads: set with the window method (the default), they would do nothing. */
 const SEQUENTIAL_ONLY: ReadonlyArray<{ path: string[]; why: string }> = [
   { path: ['analysis', 'detectBeforePromotion'], why: 'the window method has no power rule' },
-  { path: ['analysis', 'maxBake'], why: 'the window method never holds a step waiting for traffic' },
+  { path: ['analysis', 'maxBake'], why: 'the window method never holds a step waiting for evidence' },
   { path: ['analysis', 'holdWhileSuspect'], why: 'the window method has no evidence to hold on' },
 ];
 

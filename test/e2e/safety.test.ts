@@ -32,7 +32,7 @@ describe('no data, no promotion', () => {
     });
     // The sequential method may take the early steps on the few requests they get; it never promotes unjudged.
     expect(pausedReason).toMatch(
-      /inconclusive analysis windows in a row at \d+ %|held \S+ at \d+ % waiting for traffic, the policy's maxBake/,
+      /inconclusive analysis windows in a row at \d+ %|held \S+ at \d+ % waiting for the evidence to promote, the policy's maxBake/,
     );
     expect(s.weightWrites()).not.toContain(100);
     expect(s.weightWrites().at(-1)).toBe(0);

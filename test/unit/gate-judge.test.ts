@@ -256,7 +256,9 @@ describe('waiting holds, it does not pause (issue 19)', () => {
       kinds.push(r.decision.kind);
       if (r.decision.kind === 'pause') {
         expect(t).toBe(20 * 60_000);
-        expect(r.decision.reason).toMatch(/held 20m at 50 % waiting for traffic, the policy's maxBake/);
+        expect(r.decision.reason).toMatch(
+          /held 20m at 50 % waiting for the evidence to promote, the policy's maxBake/,
+        );
         break;
       }
     }
