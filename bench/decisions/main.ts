@@ -136,7 +136,9 @@ const CHART_SEEDS = 40;
 function compactRun(r: RunRow): RunRow {
   return {
     ...r,
-    reason: r.outcome === 'completed' ? '' : r.reason.slice(0, 240),
+    // A healthy run that did not complete is a failure to diagnose: it keeps the verdict's power note and
+    // burstiness; the many rollbacks of regression cells keep their first line.
+    reason: r.outcome === 'completed' ? '' : r.reason.slice(0, r.family === 'healthy' ? 800 : 240),
     // Charts draw the first 40 seeds of a cell; the rest need no timeline.
     timeline: r.seed <= CHART_SEEDS ? corners(r.timeline) : [],
   };
