@@ -36,6 +36,11 @@ export interface RunRow {
    */
   rps?: number;
   baseErrorRate?: number;
+  /**
+   * The healthy containers' error rate as drawn (the VMs' × 0.9–1.05: containers may legitimately differ a little;
+   * above the VMs' rate a run is outside `maxIncreaseOverSource: 0`'s null). Absent before 2026-12-07.
+   */
+  targetErrorRate?: number;
   regression: boolean;
   /** Virtual ms from the run's start to the regression's start; null when none was injected. */
   injectedAtMs: number | null;

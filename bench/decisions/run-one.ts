@@ -228,6 +228,7 @@ function rowOf(o: RunOneOptions, w: World, state: RunState, d: Driven, wallStart
     reason: state.reason(outcome),
     rps: scenario.rps,
     baseErrorRate: scenario.baseErrorRate,
+    targetErrorRate: traffic.healthyTargetErrorRate,
     regression: !!scenario.regression,
     injectedAtMs: regressed ? traffic.injectedAt! - o.startAt : null,
     detectionMs: detected ? state.rollbackAt! - traffic.injectedAt! : null,

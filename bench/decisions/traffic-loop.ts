@@ -47,6 +47,10 @@ export class TrafficLoop {
   private readonly source: SideTraffic;
   private readonly target: SideTraffic;
   private readonly healthyTarget: SideBehaviour;
+  /** The healthy containers' error rate as drawn for this run (the VMs' × 0.9–1.05). */
+  get healthyTargetErrorRate(): number {
+    return this.healthyTarget.errorRate;
+  }
   /** The containers' behaviour once regressed (undefined in healthy scenarios). */
   private readonly regressedTarget: SideBehaviour | undefined;
   private readonly truthCounts: TargetTruth = { requests: 0, harmDuringRun: 0, harmWithinHorizon: 0 };

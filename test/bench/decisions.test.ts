@@ -217,6 +217,11 @@ describe('decisions benchmark (quick)', () => {
     expect(row('healthy', 'flagger-defaults').maxEvidence).toEqual({});
     // The traffic drawn for the seed is kept: the pause target is judged on it (≥ 100 req/s, ≥ 0.1 % errors).
     expect(row('healthy', 'default')).toMatchObject({ rps: 200, baseErrorRate: 0.005 });
+    // And how the healthy containers were drawn against the VMs (0.9–1.05×), the same for every policy.
+    const drawn = row('healthy', 'default').targetErrorRate!;
+    expect(drawn / 0.005).toBeGreaterThanOrEqual(0.9);
+    expect(drawn / 0.005).toBeLessThanOrEqual(1.05);
+    expect(row('healthy', 'flagger-defaults').targetErrorRate).toBe(drawn);
     const fast = row('errors-20x', 'default');
     expect(fast.outcome).toBe('rolledBack');
     expect(fast.weightAtDetection).toBe(1);
