@@ -132,15 +132,31 @@ export function corners(timeline: RunRow['timeline']): RunRow['timeline'] {
 /** Runs per policy a chart shows. */
 const CHART_SEEDS = 40;
 
-/** A run as results.json keeps it. */
-function compactRun(r: RunRow): RunRow {
+/**
+ * The runs the charts draw: the CHART_SEEDS lowest seeds of each scenario × policy, whatever seed the run started
+ * from (held-out runs start at 7001 and up; a fixed "seed ≤ 40" drew them empty).
+ */
+export function chartedRuns(rows: readonly RunRow[]): Set<RunRow> {
+  const cells = new Map<string, RunRow[]>();
+  for (const r of rows) {
+    const key = `${r.scenario}\u0000${r.policy}`;
+    const cell = cells.get(key) ?? [];
+    cell.push(r);
+    cells.set(key, cell);
+  }
+  return new Set(
+    [...cells.values()].flatMap((c) => [...c].sort((a, b) => a.seed - b.seed).slice(0, CHART_SEEDS)),
+  );
+}
+
+/** A run as results.json keeps it (the charts' runs with their timeline, the rest without). */
+function compactRun(r: RunRow, charted: boolean): RunRow {
   return {
     ...r,
     // A healthy run that did not complete is a failure to diagnose: it keeps the verdict's power note and
     // burstiness; the many rollbacks of regression cells keep their first line.
     reason: r.outcome === 'completed' ? '' : r.reason.slice(0, r.family === 'healthy' ? 800 : 240),
-    // Charts draw the first 40 seeds of a cell; the rest need no timeline.
-    timeline: r.seed <= CHART_SEEDS ? corners(r.timeline) : [],
+    timeline: charted ? corners(r.timeline) : [],
   };
 }
 
@@ -155,13 +171,12 @@ function writeReport(rows: readonly RunRow[], out: string, meta: ReportMeta): vo
   const table = formatTable(cells);
   const targets = targetChecks(cells);
   mkdirSync(path.join(out, 'charts'), { recursive: true });
+  // A chart shows the first CHART_SEEDS runs per policy: enough to see the spread.
+  const charted = chartedRuns(rows);
   for (const name of [...new Set(rows.map((r) => r.scenario))]) {
-    const sub = rows.filter((r) => r.scenario === name);
-    // A chart shows the first CHART_SEEDS runs per policy: enough to see the spread.
-    const policies = [...new Set(sub.map((r) => r.policy))].sort();
-    const shown = policies.flatMap((p) =>
-      sub.filter((r) => r.policy === p).filter((r) => r.seed <= CHART_SEEDS),
-    );
+    const shown = rows
+      .filter((r) => r.scenario === name && charted.has(r))
+      .sort((a, b) => a.policy.localeCompare(b.policy));
     writeFileSync(path.join(out, 'charts', `${name}.svg`), renderSvg(shown, name));
   }
   writeFileSync(
@@ -173,7 +188,7 @@ function writeReport(rows: readonly RunRow[], out: string, meta: ReportMeta): vo
       null,
       1,
     ).replace(/\n}$/, ',\n "runs": [\n') +
-      rows.map((r) => JSON.stringify(compactRun(r))).join(',\n') +
+      rows.map((r) => JSON.stringify(compactRun(r, charted.has(r)))).join(',\n') +
       '\n ]\n}\n',
   );
   const md = [

@@ -19,6 +19,7 @@ import {
   wilson95,
 } from '../../bench/decisions/report.js';
 import { renderSvg } from '../../bench/decisions/chart.js';
+import { chartedRuns } from '../../bench/decisions/main.js';
 import { routePolicyLabel, type RunRow } from '../../bench/decisions/results.js';
 import type { PlannedRun } from '../../bench/decisions/lanes.js';
 import { scenarioByName, vmBehaviour } from '../../bench/decisions/scenarios.js';
@@ -178,6 +179,22 @@ describe('harm measure', () => {
 });
 
 describe('decisions benchmark (quick)', () => {
+  it('charts the first 40 seeds of each scenario × policy, whatever seed the runs started from', () => {
+    const rows = ['default', 'flagger-defaults'].flatMap((policy) =>
+      // Held-out seeds, listed out of order: the lowest 40 of each cell are charted.
+      Array.from({ length: 50 }, (_, i) => fakeRun({ scenario: 'errors-2x', policy, seed: 18050 - i })),
+    );
+    const charted = chartedRuns(rows);
+    expect(charted.size).toBe(80);
+    for (const policy of ['default', 'flagger-defaults'])
+      expect(
+        rows
+          .filter((r) => r.policy === policy && charted.has(r))
+          .map((r) => r.seed)
+          .sort((a, b) => a - b),
+      ).toEqual(Array.from({ length: 40 }, (_, i) => 18001 + i));
+  });
+
   it('Wilson intervals', () => {
     const r = wilson95(0, 380);
     expect(r.high).toBeLessThan(0.0101);
