@@ -21,7 +21,7 @@ export function findPrometheusBinary(): string {
   return requireTool('prometheus');
 }
 
-export { registerScrapeTarget } from './prometheus-targets.js';
+export { registerScrapeTarget };
 
 export interface PrometheusServer {
   readonly url: string;
