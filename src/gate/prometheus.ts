@@ -6,7 +6,14 @@ import {
   type MetricsProvider,
   type SampleRequest,
 } from './input/provider.js';
-import { goldenSignalsQuery, rawCountersQuery, recentTrafficQuery, renderTemplate } from './input/promql.js';
+import {
+  goldenSignalsQuery,
+  rawCountersQuery,
+  rawUnionQuery,
+  recentTrafficQuery,
+  renderTemplate,
+} from './input/promql.js';
+import { RawReadBatcher, type RawBatchOptions } from './input/raw-batch.js';
 import { evidenceBinMs } from './checks/sequential-verdict.js';
 import { LedgerCache, type ReadSeries } from './input/bin-ledger.js';
 import { HISTORY_COUNTERS, HISTORY_MS, historyBins } from './input/history.js';
@@ -25,6 +32,11 @@ export interface PrometheusProviderOptions {
   headers?: Record<string, string>;
   /** Called after every query with its duration and outcome (for meshshift's own metrics/logs). */
   onQuery?: (info: { query: string; ms: number; ok: boolean }) => void;
+  /**
+   * Raw counter reads arriving within `windowMs` of each other share one query (raw-batch.ts): a worker driving
+   * many migrations sends a few queries a tick instead of two per migration. Off when absent.
+   */
+  batchRawReads?: RawBatchOptions;
 }
 
 interface Series {
@@ -53,7 +65,13 @@ export function matrixOf(data: unknown): ReadSeries[] {
 /** prometheus-query throws plain objects ({ status, errorType, error }); make them real errors with a kind. */
 function wrapError(err: unknown, url: string): MetricsUnavailableError {
   if (err instanceof MetricsUnavailableError) return err;
-  const o = (err ?? {}) as { errorType?: string; error?: unknown; message?: string; status?: number };
+  const o = (err ?? {}) as {
+    errorType?: string;
+    error?: unknown;
+    message?: string;
+    status?: unknown;
+    httpStatus?: number;
+  };
   const detail =
     typeof o.error === 'string'
       ? o.error
@@ -70,7 +88,11 @@ function wrapError(err: unknown, url: string): MetricsUnavailableError {
           : o.status
             ? 'query_error'
             : 'network_error';
-  return new MetricsUnavailableError(`Prometheus at ${url}: ${kind.replace('_', ' ')}: ${detail}`, kind);
+  return new MetricsUnavailableError(
+    `Prometheus at ${url}: ${kind.replace('_', ' ')}: ${detail}`,
+    kind,
+    typeof o.httpStatus === 'number' ? o.httpStatus : undefined,
+  );
 }
 
 export class PrometheusProvider implements MetricsProvider {
@@ -78,8 +100,17 @@ export class PrometheusProvider implements MetricsProvider {
   queries = 0;
   /** Each migration's evidence so far (final bins and the raw samples since): reads ask only for what is new. */
   readonly ledgers = new LedgerCache();
+  /** Raw reads of many migrations in one query (when `batchRawReads` is set). */
+  readonly rawBatch: RawReadBatcher | undefined;
 
   constructor(private readonly opts: PrometheusProviderOptions) {
+    this.rawBatch = opts.batchRawReads
+      ? new RawReadBatcher(
+          (labels, reporter, rangeMs, at, names) =>
+            this.rangeQuery(rawUnionQuery(labels, reporter, rangeMs, names), at),
+          opts.batchRawReads,
+        )
+      : undefined;
     this.driver = new PrometheusDriver({
       endpoint: opts.url.replace(/\/+$/, ''),
       baseURL: '/api/v1',
@@ -110,19 +141,26 @@ export class PrometheusProvider implements MetricsProvider {
     }
   }
 
-  /** Raw samples of one side's counters over `rangeMs` before `at`. */
-  async rawSeries(
+  /** Raw samples of one side's counters over `rangeMs` before `at` (batched with others' when configured). */
+  rawSeries(
     labels: Record<string, string>,
     reporter: string,
     rangeMs: number,
     at?: number,
     names?: readonly string[],
   ): Promise<ReadSeries[]> {
+    const when = at ?? Date.now();
+    if (this.rawBatch)
+      return this.rawBatch.read({ labels, reporter, rangeMs, at: when, ...(names ? { names } : {}) });
+    return this.rangeQuery(rawCountersQuery(labels, reporter, rangeMs, names), when);
+  }
+
+  /** A range-vector query at `at`, as compact series; counted and timed like every query. */
+  private async rangeQuery(promql: string, at: number): Promise<ReadSeries[]> {
     const started = performance.now();
-    const promql = rawCountersQuery(labels, reporter, rangeMs, names);
     this.queries++;
     try {
-      const data = await this.rawQuery(promql, at ?? Date.now());
+      const data = await this.rawQuery(promql, at);
       this.opts.onQuery?.({ query: promql, ms: performance.now() - started, ok: true });
       return matrixOf(data);
     } catch (err) {

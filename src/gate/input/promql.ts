@@ -161,7 +161,8 @@ export function recentTrafficQuery(
   return `sum(increase(istio_requests_total{${selectorFor(labels, reporter)}}${rangeSelector(windowMs)}))`;
 }
 
-function escapeRegex(s: string): string {
+/** RE2 metacharacters escaped, so a label value in a regex matcher matches itself only. */
+export function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
@@ -201,6 +202,12 @@ export const RAW_COUNTER_NAMES = [
   'istio_request_duration_milliseconds_bucket',
 ] as const;
 
+/** `name="v"` for one value, `name=~"v1|v2"` for several (each escaped): a PromQL label matcher. */
+export function unionMatcher(name: string, values: readonly string[]): string {
+  if (values.length === 1) return `${name}="${escapeLabelValue(values[0]!)}"`;
+  return `${name}=~"${escapeLabelValue(values.map(escapeRegex).join('|'))}"`;
+}
+
 /**
  * Every raw sample of one side's request counters and latency buckets over the last `rangeMs` (a range-vector
  * instant query: no `increase()`, so no extrapolation; the caller computes exact increases).
@@ -211,8 +218,28 @@ export function rawCountersQuery(
   rangeMs: number,
   names: readonly string[] = RAW_COUNTER_NAMES,
 ): string {
+  const single = Object.keys(labels).map((name) => ({ name, values: [labels[name]!] }));
+  return rawUnionQuery(single, reporter, rangeMs, names);
+}
+
+/**
+ * The raw read of several selectors at once (raw-batch.ts): per label name the values any of them asks for,
+ * as one matcher each; the answer holds every series any of them would have read.
+ */
+export function rawUnionQuery(
+  labels: ReadonlyArray<{ name: string; values: readonly string[] }>,
+  reporter: string,
+  rangeMs: number,
+  names: readonly string[] = RAW_COUNTER_NAMES,
+): string {
   const seconds = Math.max(1, Math.ceil(rangeMs / 1000));
-  return `{__name__=~"${names.join('|')}",${selectorFor(labels, reporter)}}[${formatDuration(seconds * 1000)}]`;
+  // A selector's own `reporter` label wins, as in selectorFor.
+  const own = labels.some((m) => m.name === 'reporter');
+  const all = [...(own ? [] : [{ name: 'reporter', values: [reporter] }]), ...labels].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
+  const selector = all.map((m) => unionMatcher(m.name, m.values)).join(',');
+  return `{__name__=~"${names.join('|')}",${selector}}[${formatDuration(seconds * 1000)}]`;
 }
 
 /** Whether a request series counts as failed: HTTP 5xx, or gRPC status ≠ 0 (Istio reports those with HTTP 200). */

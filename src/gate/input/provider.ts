@@ -28,6 +28,8 @@ export class MetricsUnavailableError extends Error {
   constructor(
     message: string,
     readonly kind: 'http_error' | 'network_error' | 'timeout_error' | 'bad_data' | 'query_error',
+    /** The HTTP status of Prometheus' answer, when it answered with an error. */
+    readonly status?: number,
   ) {
     super(message);
     this.name = 'MetricsUnavailableError';
