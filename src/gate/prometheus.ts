@@ -218,7 +218,6 @@ export class PrometheusProvider implements MetricsProvider {
 
   /** Sequential method: exact counts of both sides since the step started, and binned since evidenceSince. */
   private async sampleSinceStep(req: SampleRequest, since: number): Promise<GateSample> {
-    const before = this.queries;
     const at = req.at ?? Date.now();
     const carried = req.evidenceSince !== undefined && req.evidenceSince <= since;
     const evidenceSince = carried ? req.evidenceSince! : since;
@@ -227,6 +226,9 @@ export class PrometheusProvider implements MetricsProvider {
     const ledger = this.ledgers.ledgerFor(key, evidenceSince, evidenceBinMs(req.policy), since, at);
     const from = ledger.readFrom(evidenceSince - RAW_LOOKBACK_MS);
     const read = (labels: Record<string, string>) => this.rawSeries(labels, reporter, at - from, at);
+    // This sample's own reads — both sides, the VMs' history once per ledger, the custom metrics — a read batched
+    // with other migrations' counting as one (`this.queries` moves with theirs too while this one awaits).
+    const reads = 2 + (ledger.history ? 0 : 1) + req.policy.metrics.length;
     const [source, target, history] = await Promise.all([
       read(req.selectors.source),
       read(req.selectors.target),
@@ -248,7 +250,7 @@ export class PrometheusProvider implements MetricsProvider {
       source: asSide(step.source),
       target: asSide(step.target),
       custom,
-      queries: this.queries - before,
+      queries: reads,
     };
     // Memory per migration stays flat: the oldest bins are replaced by their evidence (fold.ts); a ledger just
     // rebuilt from Prometheus (another worker, a restart) folds until it is back to size.

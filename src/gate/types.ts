@@ -58,7 +58,7 @@ export interface GateSample {
    * bursty their errors are is known at the first bin instead of learnt from the first few.
    */
   history?: { source: readonly HistoryBin[] };
-  /** How many Prometheus queries produced this sample. */
+  /** How many Prometheus reads produced this sample (one batched with other migrations' counts as one). */
   queries: number;
 }
 
