@@ -261,11 +261,14 @@ describe('mesh simulator (static routing)', () => {
     const frac = (b: typeof vm, le: number): number => (b.buckets[idx(le)] as number) / b.requests;
     expect(vm.requests).toBeGreaterThan(700);
     expect(vm.buckets.at(-1)).toBe(vm.requests);
-    // P(X <= 10) = 0.12, P(X <= 25) = 0.65, P(X <= 100) = 0.996 for p50 20 / p99 80 (plus ~1 ms timer slack)
+    // P(X <= 10) = 0.12, P(X <= 25) = 0.65, P(X <= 100) = 0.996 for p50 20 / p99 80, plus timer slack: these are
+    // wall-clock latencies, as Envoy would report them, and on a loaded 2-core CI machine (test files in
+    // parallel) the event loop can be tens of ms late — a CI run saw 94.9 % under 100 ms. The bounds catch a
+    // miswired sampler (sides swapped, p99 ignored, seconds for ms); its quantiles are tested exactly above.
     expect(frac(vm, 10)).toBeLessThan(0.2);
     expect(frac(vm, 25)).toBeGreaterThan(0.35);
     expect(frac(vm, 25)).toBeLessThan(0.75);
-    expect(frac(vm, 100)).toBeGreaterThan(0.95);
+    expect(frac(vm, 100)).toBeGreaterThan(0.9);
     expect(vm.latencySumMs / vm.requests).toBeGreaterThan(20);
     expect(vm.latencySumMs / vm.requests).toBeLessThan(40);
     expect(vm.slow / vm.requests).toBeLessThan(0.01);
