@@ -222,6 +222,11 @@ export function rawCountersQuery(
   return rawUnionQuery(single, reporter, rangeMs, names);
 }
 
+/** The range a raw read covers: `rangeMs` rounded up to whole seconds (at least one), as its query sends it. */
+export function rawRangeMs(rangeMs: number): number {
+  return Math.max(1, Math.ceil(rangeMs / 1000)) * 1000;
+}
+
 /**
  * The raw read of several selectors at once (raw-batch.ts): per label name the values any of them asks for,
  * as one matcher each; the answer holds every series any of them would have read.
@@ -232,14 +237,13 @@ export function rawUnionQuery(
   rangeMs: number,
   names: readonly string[] = RAW_COUNTER_NAMES,
 ): string {
-  const seconds = Math.max(1, Math.ceil(rangeMs / 1000));
   // A selector's own `reporter` label wins, as in selectorFor.
   const own = labels.some((m) => m.name === 'reporter');
   const all = [...(own ? [] : [{ name: 'reporter', values: [reporter] }]), ...labels].sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
   );
   const selector = all.map((m) => unionMatcher(m.name, m.values)).join(',');
-  return `{__name__=~"${names.join('|')}",${selector}}[${formatDuration(seconds * 1000)}]`;
+  return `{__name__=~"${names.join('|')}",${selector}}[${formatDuration(rawRangeMs(rangeMs))}]`;
 }
 
 /** Whether a request series counts as failed: HTTP 5xx, or gRPC status ≠ 0 (Istio reports those with HTTP 200). */

@@ -14,6 +14,7 @@
  */
 import type { ReadSeries } from './bin-ledger.js';
 import { MetricsUnavailableError } from './provider.js';
+import { rawRangeMs } from './promql.js';
 
 /** One side's raw read: its exact label matchers, range and evaluation instant. */
 export interface RawRead {
@@ -51,11 +52,9 @@ export const DEFAULT_MAX_SELECTORS = 64;
 /** Range and instant of one query covering every read's own range (ranges are whole seconds, as sent alone). */
 export function coveringRange(reads: readonly RawRead[]): { at: number; rangeMs: number } {
   const at = Math.max(...reads.map((r) => r.at));
-  const from = Math.min(...reads.map((r) => r.at - rangeSecondsMs(r.rangeMs)));
+  const from = Math.min(...reads.map((r) => r.at - rawRangeMs(r.rangeMs)));
   return { at, rangeMs: at - from };
 }
-
-const rangeSecondsMs = (rangeMs: number) => Math.max(1, Math.ceil(rangeMs / 1000)) * 1000;
 
 /** The matchers of a group: per label name, the distinct values its reads ask for. */
 export function unionMatchers(reads: readonly RawRead[]): Array<{ name: string; values: string[] }> {
@@ -65,7 +64,7 @@ export function unionMatchers(reads: readonly RawRead[]): Array<{ name: string; 
 
 /** The series and samples of a union answer that the read's own query would have returned. */
 export function pickFor(read: RawRead, answer: readonly ReadSeries[]): ReadSeries[] {
-  const from = read.at - rangeSecondsMs(read.rangeMs);
+  const from = read.at - rawRangeMs(read.rangeMs);
   const keys = Object.keys(read.labels);
   const out: ReadSeries[] = [];
   for (const s of answer) {
