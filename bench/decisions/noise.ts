@@ -6,6 +6,7 @@
  *  - podSigma: each pod's error rate × its own factor per 10-s slot.
  *  - blips: both sides fail × `factor` for `seconds` seconds at random (a shared dependency).
  *  - vmScrape / podScrapeMs: the VMs' scrape job at its own interval and phase.
+ *  - slowdowns: both sides' latency × `factor` for `minutes` minutes at random (a shared dependency gets slow).
  *  - leakPerHour: the containers' error rate grows by this multiple per hour after the regression starts.
  */
 import { Rng, streamSeed } from './random.js';
@@ -14,6 +15,7 @@ export interface Noise {
   sideSigma?: number;
   podSigma?: number;
   blips?: { perSecond: number; factor: number; seconds: number };
+  slowdowns?: { perMinute: number; factor: number; minutes: number };
   vmScrape?: { everyMs: number; offsetMs: number };
   podScrapeMs?: number;
 }
@@ -45,4 +47,13 @@ export function blipAt(stream: number, sec: number, blips: Noise['blips']): bool
 /** Whether a side is scraped at instant `t` (epoch ms, whole seconds). */
 export function scrapedAt(t: number, everyMs: number, offsetMs = 0): boolean {
   return (t - offsetMs) % everyMs === 0;
+}
+
+/** Whether a shared slowdown is on at virtual second `sec` (they start at random minutes and last `minutes`). */
+export function slowdownAt(stream: number, sec: number, slowdowns: Noise['slowdowns']): boolean {
+  if (!slowdowns) return false;
+  const minute = Math.floor(sec / 60);
+  for (let m = minute - slowdowns.minutes + 1; m <= minute; m++)
+    if (m >= 0 && new Rng(streamSeed(stream, 'slowdown', m)).next() < slowdowns.perMinute) return true;
+  return false;
 }

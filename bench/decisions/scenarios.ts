@@ -198,6 +198,19 @@ export const SCENARIOS: readonly ScenarioDef[] = [
       }),
     },
   ),
+  healthy(
+    'shared-slowdown',
+    'healthy; both sides × 1.5–6 slower for 2–6 min at random (a shared dependency)',
+    {
+      noise: (r) => ({
+        slowdowns: {
+          perMinute: uniform(r, 0.02, 0.05),
+          factor: Math.exp(uniform(r, Math.log(1.5), Math.log(6))),
+          minutes: 2 + Math.floor(r.next() * 5),
+        },
+      }),
+    },
+  ),
   healthy('vms-zero-errors', 'healthy; VMs and containers that never fail', { baseErrorRate: 0 }),
   healthy('vms-near-zero', 'healthy; 0.01–0.03 % errors on both sides', { baseErrorRange: [0.0001, 0.0003] }),
   healthy('low-base-errors', 'healthy; 0.05–0.2 % errors, 100–400 req/s', {

@@ -8,7 +8,7 @@ import { Rng, streamSeed } from './random.js';
 import { volumeAt, type ScenarioDef } from './scenarios.js';
 import { HARM_HORIZON_MS, excessBadProbability } from './harm.js';
 import { SideTraffic, type Series, type SideBehaviour, type TargetTruth } from './traffic.js';
-import { blipAt, scrapedAt, slotFactor, type Noise } from './noise.js';
+import { blipAt, scrapedAt, slotFactor, slowdownAt, type Noise } from './noise.js';
 
 export interface TrafficLoopOptions {
   scenario: ScenarioDef;
@@ -142,6 +142,15 @@ export class TrafficLoop {
       ...target,
       errorRate: target.errorRate * blip * slotFactor(this.stream, 2, slot, n.sideSigma),
     };
+    if (slowdownAt(this.stream, sec, n.slowdowns)) {
+      const f = n.slowdowns?.factor ?? 1;
+      const slower = (b: SideBehaviour): SideBehaviour => ({
+        ...b,
+        latency: { ...b.latency, medianMs: b.latency.medianMs * f, tailMedianMs: b.latency.tailMedianMs * f },
+      });
+      source = slower(source);
+      target = slower(target);
+    }
     return { source, target };
   }
 
