@@ -2,14 +2,15 @@
  * The sequential method's latency checks (pure), on Istio's histogram buckets.
  *
  *  - <q> (maxMs): the share of the containers' requests slower than maxMs (rounded up to a bucket bound) against
- *    1 − q, like for like with the VMs (held to the VMs' share where the VMs breach it too).
+ *    1 − q, like for like with the VMs: held to the VMs' share where the VMs breach it too, over the migration
+ *    and bin by bin (their share over maxMs ÷ r there, r the quantile's ratio allowance).
  *  - <q>-vs-source (maxRatioToSource r): the containers' q-quantile ≤ r × the VMs'. The VMs' q-quantile is placed
  *    from their own counts (an upper 90 % confidence bound, so sampling noise does not tighten the null), and the
  *    test is then the containers' share slower than x* = r × that quantile against 1 − q: under the null at
  *    most 1 − q of their requests are slower than x*. The VMs' counts only choose x* (they are independent of
- *    the containers' counts the test reads), so the choice costs no validity; as the VMs change during the
- *    migration x* follows them (a slowdown both sides share is not the containers' doing), and at 100 % x* is
- *    what the VMs showed before. A uniformly 10 % slower container passes a 1.2× allowance; a p99 30 % higher
+ *    the containers' counts the test reads), so the choice costs no validity. In a bin where the VMs' own requests
+ *    show them slower (a dependency both sides share got slow: not the containers' doing), x* is r × their
+ *    quantile in that bin (slowerSourceBins); at 100 % x* is what the VMs showed before. A uniformly 10 % slower container passes a 1.2× allowance; a p99 30 % higher
  *    fails it wherever the VMs' p99 sits relative to the bounds.
  *  - Between bounds, shares are interpolated on the probit of the CDF against log-latency (a straight line for a
  *    log-normal latency, exactly), through the bounds around the point and the next informative one, as a
@@ -150,6 +151,54 @@ export function sourceQuantileUpper(ref: BinCounts, q: Quantile): number | undef
   return latencyAtShare(ref, Math.max(1e-6, share));
 }
 
+/**
+ * Confidence that the VMs were slower in one bin before the checks follow them there: high, so that among a
+ * migration's hundreds of bins chance alone rarely exempts one (each costs the test that bin's evidence); a
+ * shared slowdown of ×1.2 or more clears it at once with a few thousand requests a bin.
+ */
+export const SHARED_SLOWDOWN_CONFIDENCE = 0.999;
+/** Confidence of the lower bound on the VMs' quantile (or share) in a bin where they were slower. */
+export const BIN_QUANTILE_CONFIDENCE = 0.9;
+/** A bin places the VMs' quantile only with this many of their requests expected beyond it. */
+const MIN_TAIL_PER_BIN = 5;
+
+/** The VMs' q-quantile in one bin at its lower 90 % bound: the latency their bin is significantly slower than. */
+export function sourceQuantileLower(ref: BinCounts, q: Quantile): number | undefined {
+  const n = ref.latencyCount;
+  const want = 1 - QUANTILES[q];
+  if (!(n * want >= MIN_TAIL_PER_BIN)) return undefined;
+  let share = want;
+  for (let k = 0; k < 30; k++)
+    share = Math.min(
+      0.999,
+      share * (want / Math.max(wilson(share * n, n, BIN_QUANTILE_CONFIDENCE).low, 1e-12)),
+    );
+  return latencyAtShare(ref, share);
+}
+
+/**
+ * Like for like: the VMs' q-quantile in each bin where their own requests show it above `qs` (the pooled one), at
+ * its lower 90 % bound; undefined where they do not (most bins: one Wilson bound on the share above `qs` decides).
+ * A dependency both sides share that gets slow raises the VMs' bin too, and x* follows it there.
+ */
+export function slowerSourceBins(
+  bins: ReadonlyArray<{ source: BinCounts }>,
+  q: Quantile,
+  qs: number,
+  pooled: BinCounts,
+): Array<number | undefined> {
+  const want = 1 - QUANTILES[q];
+  const at = qs <= boundsOf(pooled)[0]! ? undefined : interpolateAt(pooled, qs);
+  return bins.map(({ source: b }) => {
+    const n = b.latencyCount;
+    if (!(n * want >= MIN_TAIL_PER_BIN)) return undefined;
+    const slow = at ? (1 - at.w) * slowerThan(b, at.lo) + at.w * slowerThan(b, at.hi) : slowerThan(b, 0);
+    if (wilson(slow, n, SHARED_SLOWDOWN_CONFIDENCE).low <= want) return undefined;
+    const lower = sourceQuantileLower(b, q);
+    return lower !== undefined && lower > qs ? lower : undefined;
+  });
+}
+
 interface Readiness {
   ready: boolean;
   notReady: string;
@@ -173,18 +222,43 @@ function absoluteCheck(q: Quantile, o: LatencyObjective, ev: Evidence, gate: Rea
   const vmShare =
     ev.source.latencyCount > 0 && i >= 0 && j >= 0 ? slowerThan(ev.source, j) / ev.source.latencyCount : 0;
   const p0 = Math.max(allowed, vmShare);
+  // Like for like: a bin where the VMs' own share over the bound is significantly higher (a shared dependency got
+  // slow: not the containers' doing) holds the containers to what the VMs served there, with the quantile's
+  // ratio allowance: their share over bound ÷ r (containers r× slower than these VMs would serve exactly that),
+  // at its lower 90 % bound.
+  const r = o.maxRatioToSource ?? 1;
+  let held = 0;
+  const p0s = ev.bins.map((b) => {
+    const m = b.source.latencyCount;
+    if (!(j >= 0 && i >= 0 && m * allowed >= MIN_TAIL_PER_BIN)) return p0;
+    if (!(wilson(slowerThan(b.source, j), m, SHARED_SLOWDOWN_CONFIDENCE).low > p0)) return p0;
+    const at = r > 1 ? interpolateAt(b.source, bound / r) : undefined;
+    const slow =
+      at && Number.isFinite(at.rho0)
+        ? (1 - at.w) * slowerThan(b.source, at.lo) + at.w * slowerThan(b.source, at.hi)
+        : slowerThan(b.source, j);
+    const low = wilson(slow, m, BIN_QUANTILE_CONFIDENCE).low;
+    if (!(low > p0)) return p0;
+    held++;
+    return low;
+  });
   const own = dispersionOf(
     ev,
     `${q}/own`,
     ev.bins.map((b) => ({ events: i >= 0 ? slowerThan(b.target, i) : 0, trials: b.target.latencyCount })),
   );
   const perBin = ev.bins.map((b, k) =>
-    rateBinLLR(i >= 0 ? slowerThan(b.target, i) : 0, b.target.latencyCount, p0, {
+    rateBinLLR(i >= 0 ? slowerThan(b.target, i) : 0, b.target.latencyCount, p0s[k]!, {
       phi: own.phi[k]!,
       cap: ev.cap,
     }),
   );
-  const note = vmShare > allowed ? `; the VMs breach it too (${pct(vmShare)}): held to theirs` : '';
+  const note =
+    vmShare > allowed
+      ? `; the VMs breach it too (${pct(vmShare)}): held to theirs`
+      : held > 0
+        ? `; held to the VMs' own share in ${held} of ${ev.offset + ev.bins.length} bins where they breached it`
+        : '';
   return toCheck({
     name: q,
     logE: testEvidence(ev, q, perBin),
@@ -202,12 +276,7 @@ function absoluteCheck(q: Quantile, o: LatencyObjective, ev: Evidence, gate: Rea
 const lastGateWaits = (policy: PolicySpec, ev: Evidence) =>
   ev.lastGate && policy.analysis.detectBeforePromotion !== undefined;
 
-function comparisonCheck(
-  q: Quantile,
-  o: LatencyObjective,
-  ev: Evidence,
-  gate: Readiness,
-): CheckResult {
+function comparisonCheck(q: Quantile, o: LatencyObjective, ev: Evidence, gate: Readiness): CheckResult {
   const name = `${q}-vs-source`;
   const r = o.maxRatioToSource!;
   const skip = (why: string, outcome: 'inconclusive' | 'skipped' = 'skipped'): CheckResult => ({
@@ -239,11 +308,25 @@ function comparisonCheck(
     it ? (1 - it.w) * slowerThan(c, it.lo) + it.w * slowerThan(c, it.hi) : slowerThan(c, 0);
   const allowed = 1 - QUANTILES[q];
   const p0 = Math.min(0.999, allowed * (it?.rho0 ?? 1));
-  const bins = ev.bins.map((b) => ({ events: above(b.target), trials: b.target.latencyCount }));
+  // Where the VMs were slower in the same bin, x* is r × their quantile there, interpolated the same way (a bin
+  // whose x* the buckets cannot place adds no evidence).
+  const slower = slowerSourceBins(ev.bins, q, qs, vm);
+  const bins = ev.bins.map((b, k) => {
+    const s = slower[k];
+    if (s === undefined) return { events: above(b.target), trials: b.target.latencyCount, p0 };
+    const at = interpolateAt(pooled, r * s);
+    if (!at || !Number.isFinite(at.rho0)) return { events: 0, trials: 0, p0 };
+    const events = (1 - at.w) * slowerThan(b.target, at.lo) + at.w * slowerThan(b.target, at.hi);
+    return { events, trials: b.target.latencyCount, p0: Math.min(0.999, allowed * at.rho0) };
+  });
   const own = dispersionOf(ev, `${name}/own`, bins);
   const perBin = bins.map((b, k) =>
-    rateBinLLR(b.events, b.trials, p0, { phi: own.phi[k]!, cap: ev.cap }, LATENCY_RATIO_ALTERNATIVES),
+    rateBinLLR(b.events, b.trials, b.p0, { phi: own.phi[k]!, cap: ev.cap }, LATENCY_RATIO_ALTERNATIVES),
   );
+  const followed = slower.filter((s) => s !== undefined).length;
+  const shared = followed
+    ? `; x* follows the VMs in ${followed} of ${ev.offset + ev.bins.length} bins where they were slower themselves`
+    : '';
   const n = pooled.latencyCount;
   const kt = above(pooled);
   const tolerance = it
@@ -255,7 +338,7 @@ function comparisonCheck(
     level: ev.level,
     observed: n > 0 ? kt / n : 0,
     threshold: p0,
-    numbers: `${pct(n > 0 ? kt / n : 0)} of target requests over ${x.toFixed(0)} ms = ${r}× the VMs' ${q} (≤ ${qs.toFixed(0)} ms) ${ev.scope}, allowed ${pct(allowed)}${tolerance}`,
+    numbers: `${pct(n > 0 ? kt / n : 0)} of target requests over ${x.toFixed(0)} ms = ${r}× the VMs' ${q} (≤ ${qs.toFixed(0)} ms) ${ev.scope}, allowed ${pct(allowed)}${tolerance}${shared}`,
     ready: gate.ready,
     notReady: gate.notReady,
     notReadyOutcome: gate.outcome,
@@ -282,8 +365,7 @@ export function latencyChecks(policy: PolicySpec, ev: Evidence): CheckResult[] {
       lastGateWaits: waits,
     };
     if (o.maxMs !== undefined) out.push(absoluteCheck(q, o, ev, gate));
-    if (o.maxRatioToSource !== undefined)
-      out.push(comparisonCheck(q, o, ev, gate));
+    if (o.maxRatioToSource !== undefined) out.push(comparisonCheck(q, o, ev, gate));
   }
   return out.map((c) => (c.outcome === 'inconclusive' ? { ...c, waiting: true } : c));
 }
