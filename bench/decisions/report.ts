@@ -160,6 +160,9 @@ export function summarize(rows: readonly RunRow[], reference = 'flagger-defaults
     const f = g[0]!;
     const outcomes: Record<string, number> = {};
     for (const r of g) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
+    // A failure at 100 % steps back once (gate/judge.ts): shown beside the outcomes it led to.
+    const back = g.filter((r) => r.weights.some((w, i) => r.weights[i - 1] === 100 && w > 0 && w < 100));
+    if (back.length) outcomes['of them stepped back'] = back.length;
     const rolled = g.filter((r) => r.outcome === 'rolledBack');
     const detected = rolled.filter((r) => r.regression && r.detectionMs !== null);
     const before = (w: number) =>

@@ -137,7 +137,9 @@ export function renderHistory(h: HistoryItem): string {
     case 'weight':
       return h.rollback
         ? `${t} ${red('⟲ rolled back')} to 0 % target`
-        : `${t} ${bold('→')} ${bar(h.weight)} ${String(h.weight).padStart(3)} % target${h.wrote ? '' : dim(' (already set)')}`;
+        : h.reason
+          ? `${t} ${yellow('↩ stepped back')} to ${h.weight} % target: ${h.reason}`
+          : `${t} ${bold('→')} ${bar(h.weight)} ${String(h.weight).padStart(3)} % target${h.wrote ? '' : dim(' (already set)')}`;
     case 'verdict':
       return `${t}   ${h.outcome === 'pass' ? green('✓ pass') : h.outcome === 'fail' ? red('✗ FAIL') : yellow('? inconclusive')} at ${h.weight} %: ${h.summary}`;
     case 'phase':

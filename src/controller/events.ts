@@ -49,7 +49,9 @@ export function eventForEntry(e: StoredRecord): EventSpec | undefined {
     case 'weight':
       return e.rollback
         ? warning('RolledBackWeight', 'Rollback', `weight ${pct(e.previous)} → ${pct(e.weight)} (rollback)`)
-        : normal('WeightChanged', 'Shift', `weight ${pct(e.previous)} → ${pct(e.weight)} on the target`);
+        : e.reason
+          ? warning('SteppedBack', 'StepBack', `weight ${pct(e.previous)} → ${pct(e.weight)}: ${e.reason}`)
+          : normal('WeightChanged', 'Shift', `weight ${pct(e.previous)} → ${pct(e.weight)} on the target`);
     case 'verdict':
       if (e.outcome === 'pass') return undefined;
       return warning(

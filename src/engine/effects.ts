@@ -117,10 +117,11 @@ async function setWeight(d: EffectDeps, input: SetWeightInput, signal: AbortSign
     previous: input.expected,
     wrote: w.wrote,
     attempts: w.attempts,
+    ...(input.reason ? { reason: input.reason } : {}),
   });
   log.info(
-    { weight: w.weight, previous: input.expected, wrote: w.wrote, attempts: w.attempts },
-    'weight set',
+    { weight: w.weight, previous: input.expected, wrote: w.wrote, attempts: w.attempts, reason: input.reason },
+    input.reason ? 'stepped back' : 'weight set',
   );
   return { at: clock.now(), weight: w.weight };
 }
@@ -135,6 +136,7 @@ async function analyze(d: EffectDeps, input: AnalyzeInput): Promise<Verdict> {
       policy,
       ...(input.stepStartedAt !== undefined ? { stepStartedAt: input.stepStartedAt } : {}),
       ...(input.evidenceSince !== undefined ? { evidenceSince: input.evidenceSince } : {}),
+      ...(input.setAside ? { setAside: input.setAside } : {}),
     });
     verdict = evaluate(policy, { ...sample, at: clock.now() }, input.weight);
   } catch (err) {

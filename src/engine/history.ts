@@ -23,6 +23,8 @@ export type EngineEvent =
       wrote: boolean;
       attempts: number;
       rollback?: boolean;
+      /** Why, when the weight went back a step rather than forward (a failure at 100 %: gate/judge.ts). */
+      reason?: string;
     } & At)
   | ({ type: 'verdict'; verdict: Verdict } & At)
   | ({ type: 'mtls'; ok: boolean; changed: boolean; message: string } & At)

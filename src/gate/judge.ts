@@ -49,13 +49,20 @@ export interface JudgeMemory {
    * promote is ready only once it has it, so a regression that is building up at the last step is held there too.
    */
   readyAt?: number;
+  /**
+   * When a check failed at 100 % and the migration stepped back to compare like for like (once per migration:
+   * a second failure at 100 % rolls back).
+   */
+  steppedBack?: number;
 }
 
 export type Decision =
   | { kind: 'advance' }
   | { kind: 'hold' }
   | { kind: 'pause'; reason: string }
-  | { kind: 'rollback'; cause: 'regression' | 'inconclusive'; reason: string };
+  | { kind: 'rollback'; cause: 'regression' | 'inconclusive'; reason: string }
+  /** Back to the step before 100 %: the VMs serve nothing at 100 %, so only there can a failure be told apart. */
+  | { kind: 'stepBack'; reason: string };
 
 export interface StepInfo {
   /** When the current step's weight was written (epoch ms). */
@@ -67,6 +74,8 @@ export interface StepInfo {
   bakeMs?: number;
   /** The window before this time may still hold traffic from another weight: inconclusive there is free. */
   settledAt?: number;
+  /** The weight of the step before this one (undefined: none, e.g. a schedule of one step). */
+  previousWeight?: number;
 }
 
 export function freshMemory(): JudgeMemory {
@@ -143,10 +152,20 @@ export function judge(
     inconclusive,
     passes,
     ...(memory.readyAt !== undefined ? { readyAt: memory.readyAt } : {}),
+    ...(memory.steppedBack !== undefined ? { steppedBack: memory.steppedBack } : {}),
   };
 
   if (tripped) {
     const times = step.guarding ? 'while held' : `${tripped.failureThreshold}× in a row`;
+    const back = step.previousWeight;
+    if (step.weight >= 100 && !step.guarding && memory.steppedBack === undefined && back !== undefined && back > 0)
+      return {
+        memory: { ...next, steppedBack: verdict.at },
+        decision: {
+          kind: 'stepBack',
+          reason: `${tripped.name} failed at ${step.weight} %: ${tripped.message} — the VMs serve nothing at ${step.weight} %, so a slowdown or failures they would share (a dependency) cannot be told from the containers' own; back to ${back} % to compare them like for like there (the evidence from ${step.weight} % set aside; a regression at ${back} % rolls back, and a second failure at ${step.weight} % too)`,
+        },
+      };
     return {
       memory: next,
       decision: {

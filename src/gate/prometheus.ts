@@ -243,6 +243,7 @@ export class PrometheusProvider implements MetricsProvider {
       at,
       since,
       ...(carried ? { evidenceSince } : {}),
+      ...(req.setAside ? { setAside: req.setAside } : {}),
       batches: bins,
       ...(folded ? { folded } : {}),
       ...(history?.length ? { history: { source: history } } : {}),

@@ -46,6 +46,8 @@ export interface GateSample {
    */
   since?: number;
   evidenceSince?: number;
+  /** Evidence bins overlapping this range (epoch ms) count for nothing: the 100 % a migration stepped back from. */
+  setAside?: { from: number; to: number };
   /** Evidence bins (both sides over the same interval; `start`/`end` epoch ms when known). */
   batches?: Array<{ start?: number; end?: number; source: BinCounts; target: BinCounts }>;
   /**

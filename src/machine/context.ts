@@ -90,6 +90,7 @@ function judgeNow(c: Ctx, v: Verdict, guarding: boolean): Judgement {
     startedAt: c.stepStartedAt ?? c.now,
     weight: c.weight,
     guarding,
+    ...(c.stepIndex > 0 && !c.inherited ? { previousWeight: c.config.steps[c.stepIndex - 1] } : {}),
     // An inherited weight has been serving for a while: one fresh pass decides, and no window is free.
     ...(c.inherited ? { bakeMs: 0, settledAt: c.stepStartedAt ?? c.now } : {}),
   });

@@ -8,6 +8,7 @@
  *                     failed            │ PAUSE / drift / inconclusive
  *                                       ▼
  *                                    paused (still guarding: analyses go on, a failure still rolls back)
+ *   a failure at 100 % (the VMs serve nothing): back to the step before, once (applying), to compare like for like
  *   ABORT (anywhere, declared once) / regression → rollingBack → rolledBack | aborted
  *   applying ─API failure→ writeHeld (weight held, guarded; retried; paused after writeFailureGrace)
  *            ─refused (403, 404, route)→ paused       ─drift→ paused
@@ -44,6 +45,7 @@ const analyzeInput = ({ context }: { context: Ctx }): AnalyzeInput => ({
   selectors: context.selectors!,
   ...(context.stepStartedAt !== undefined ? { stepStartedAt: context.stepStartedAt } : {}),
   ...(context.startedAt !== undefined ? { evidenceSince: context.startedAt } : {}),
+  ...(context.stepBack ? { setAside: context.stepBack.setAside } : {}),
 });
 
 /** A held weight (paused, awaiting approval) is still analysed; only a rollback can come out of it. */
@@ -150,6 +152,9 @@ export const migrationMachine = machineSetup.createMachine({
               weight: currentStepWeight(context),
               expected: context.weight,
               force: context.forceNextWrite,
+              ...(context.stepBack && currentStepWeight(context) < context.weight
+                ? { reason: context.stepBack.reason }
+                : {}),
             }),
             onDone: {
               target: 'observing',
@@ -206,6 +211,12 @@ export const migrationMachine = machineSetup.createMachine({
                 guard: { type: 'decides', params: wants('rollback') },
                 target: '#migration.rollingBack',
                 actions: { type: 'rollBackOnVerdict', params: judged(false) },
+              },
+              // A failure at 100 %, where the VMs serve nothing: back to the step before, to compare there.
+              {
+                guard: { type: 'decides', params: wants('stepBack') },
+                target: 'applying',
+                actions: { type: 'stepBack', params: judged(false) },
               },
               {
                 guard: { type: 'decides', params: wants('pause') },

@@ -4,7 +4,7 @@
  */
 import { and, assign, fromPromise, not, setup, stateIn } from 'xstate';
 import type { Decision } from '../gate/judge.js';
-import { resumed } from '../gate/judge.js';
+import { nextStep, resumed } from '../gate/judge.js';
 import type { Verdict } from '../gate/types.js';
 import { unavailableVerdict } from '../gate/checks/verdict.js';
 import {
@@ -141,6 +141,17 @@ export const machineSetup = setup({
         rollback: rollbackOf(cause, reason, p.verdict.at),
       };
     }),
+    /** Back one step, with the judge's reason; the evidence at 100 % is set aside from now on. */
+    stepBack: assign(({ context }, p: Judged) => {
+      const { memory, decision } = judgement(context, p.verdict, p.guarding);
+      const reason = decision.kind === 'stepBack' ? decision.reason : p.verdict.summary;
+      const from = context.stepStartedAt ?? p.verdict.at;
+      return {
+        ...recordVerdict(context, p.verdict, nextStep(memory)),
+        stepIndex: Math.max(0, context.stepIndex - 1),
+        stepBack: { reason, at: p.verdict.at, setAside: { from, to: Math.max(from, p.verdict.at) } },
+      };
+    }),
     pauseOnVerdict: assign(({ context }, p: Judged) => {
       const { memory, decision } = judgement(context, p.verdict, p.guarding);
       return {
@@ -158,6 +169,10 @@ export const machineSetup = setup({
       return { ...recordVerdict(context, v, judgement(context, v, p.guarding).memory) };
     }),
     stepWritten: assign(({ context }, p: SetWeightOutput) => ({
+      // A step back's set-aside evidence runs until the lower weight is in place.
+      ...(context.stepBack && p.weight < context.weight && context.stepBack.setAside.to < p.at
+        ? { stepBack: { ...context.stepBack, setAside: { ...context.stepBack.setAside, to: p.at } } }
+        : {}),
       weight: p.weight,
       now: Math.max(context.now, p.at),
       stepStartedAt: p.at,

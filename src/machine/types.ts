@@ -73,6 +73,11 @@ export interface MigrationContext {
    * the weight is held (still guarded) and the write retried; `since` is when the first failed attempt started.
    */
   writeHold?: Retrying & { since: number; weight: number };
+  /**
+   * A failure at 100 % stepped the migration back (gate/judge.ts `stepBack`): why and when, and the time its
+   * evidence at 100 % covers, which the like-for-like tests set aside from then on.
+   */
+  stepBack?: { reason: string; at: number; setAside: TimeRange };
   error?: string;
   completedAt?: number;
   /** Outcome of the optional mTLS step after completion. */
@@ -109,10 +114,17 @@ export interface SetWeightInput {
   /** The weight meshshift believes is in the cluster; anything else is drift. */
   expected: number;
   force: boolean;
+  /** Why, when the write is not the schedule's next step (a step back). */
+  reason?: string;
 }
 export interface SetWeightOutput {
   at: number;
   weight: number;
+}
+/** [from, to) in epoch ms. */
+export interface TimeRange {
+  from: number;
+  to: number;
 }
 export interface AnalyzeInput {
   weight: number;
@@ -121,6 +133,8 @@ export interface AnalyzeInput {
   stepStartedAt?: number;
   /** When the migration started: the sequential method carries evidence across steps from then. */
   evidenceSince?: number;
+  /** Evidence bins in this range count for nothing (the 100 % a migration stepped back from). */
+  setAside?: TimeRange;
 }
 export interface RollbackInput {
   reason: string;

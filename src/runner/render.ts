@@ -43,6 +43,8 @@ export function renderEvent(e: EngineEvent): string | undefined {
     case 'weight':
       if (e.rollback)
         return `${t} ${red('⟲ rolled back')}: ${bar(0)} 100 % source / 0 % target${e.wrote ? '' : ' (already there)'}`;
+      if (e.reason)
+        return `${t} ${yellow('↩ stepped back')}: ${bar(e.weight)} ${String(e.weight).padStart(3)} % target — ${e.reason}`;
       return `${t} ${bold('→')} ${bar(e.weight)} ${String(e.weight).padStart(3)} % target${e.wrote ? '' : dim(' (already set)')}${e.attempts > 1 ? dim(` after ${e.attempts} attempts`) : ''}`;
     case 'verdict': {
       const v = e.verdict;

@@ -187,6 +187,12 @@ export function entryMessages(e: StoredRecord, ctx: EntryContext): SlackMessage[
             text: `:rewind: *Rollback* of ${route(ctx.route)}: weight ${e.previous} % → ${e.weight} % on Kubernetes (all traffic back on the VMs)`,
           },
         ];
+      if (e.reason)
+        return [
+          {
+            text: `:leftwards_arrow_with_hook: *Step back* of ${route(ctx.route)}: weight ${e.previous} % → *${e.weight} %* on Kubernetes — ${e.reason}`,
+          },
+        ];
       return [
         {
           text: `:arrow_right: *Step* of ${route(ctx.route)}: weight ${e.previous} % → *${e.weight} %* on Kubernetes${e.wrote === false ? ' (already in place)' : ''}`,

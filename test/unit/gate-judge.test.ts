@@ -364,3 +364,58 @@ describe('suspect evidence holds the step (holdWhileSuspect)', () => {
     expect(firstAdvance(plain, Infinity)).toBe(3 * 60_000);
   });
 });
+
+describe('a failure at 100 % steps back once (the VMs serve nothing there to compare with)', () => {
+  const base = cfg(sequential);
+  const failing = (at: number, weight: number): Parameters<typeof judge>[2] => ({
+    outcome: 'fail',
+    at,
+    weight,
+    summary: 'p99-vs-source failed',
+    checks: [
+      {
+        name: 'p99-vs-source',
+        outcome: 'fail',
+        failureThreshold: 1,
+        message: '2.4 % of target requests over 127 ms = 1.2× the VMs’ p99',
+      },
+    ],
+  });
+
+  it('steps back to the previous weight with the reason, then rolls back on a second failure at 100 %', () => {
+    const watch = { startedAt: 0, weight: 100, guarding: false, previousWeight: 50 };
+    const first = judge(base, freshMemory(), failing(60_000, 100), watch);
+    expect(first.decision.kind).toBe('stepBack');
+    const reason = first.decision.kind === 'stepBack' ? first.decision.reason : '';
+    expect(reason).toMatch(/p99-vs-source failed at 100 %: 2\.4 %/);
+    expect(reason).toMatch(/back to 50 % to compare them like for like/);
+    expect(first.memory.steppedBack).toBe(60_000);
+    // The step back keeps the mark across steps: promoted again, a second failure at 100 % rolls back.
+    const again = nextStep(nextStep(first.memory));
+    const second = judge(base, again, failing(30 * 60_000, 100), { ...watch, startedAt: 25 * 60_000 });
+    expect(second.decision.kind).toBe('rollback');
+  });
+
+  it('below 100 %, held, or with no step before, a failure rolls back as always', () => {
+    const at50 = judge(base, freshMemory(), failing(60_000, 50), {
+      startedAt: 0,
+      weight: 50,
+      guarding: false,
+      previousWeight: 25,
+    });
+    expect(at50.decision.kind).toBe('rollback');
+    const held = judge(base, freshMemory(), failing(60_000, 100), {
+      startedAt: 0,
+      weight: 100,
+      guarding: true,
+      previousWeight: 50,
+    });
+    expect(held.decision.kind).toBe('rollback');
+    const only = judge(base, freshMemory(), failing(60_000, 100), {
+      startedAt: 0,
+      weight: 100,
+      guarding: false,
+    });
+    expect(only.decision.kind).toBe('rollback');
+  });
+});

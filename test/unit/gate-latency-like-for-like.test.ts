@@ -1,7 +1,8 @@
 /**
  * Latency judged like for like (issue 19's "shared failures never roll the containers back", for latency): a
  * dependency both sides share that gets slow raises the VMs' bins too, and the checks follow them there; a
- * slowdown of the containers' own is still caught. Counts are exact expectations of log-normal latencies at Istio's bounds, 30-s bins.
+ * slowdown of the containers' own is still caught. And the 100 % a migration stepped back from (the VMs served
+ * nothing then) is set aside. Counts are exact expectations of log-normal latencies at Istio's bounds, 30-s bins.
  */
 import { describe, expect, it } from 'vitest';
 import { ISTIO_LATENCY_BUCKETS_MS } from '../../src/gate/input/buckets.js';
@@ -28,7 +29,10 @@ function counts(n: number, slower = 1, median = 20, p99 = 100): BinCounts {
   };
 }
 
-function sample(bins: Array<{ source: BinCounts; target: BinCounts }>): GateSample {
+function sample(
+  bins: Array<{ source: BinCounts; target: BinCounts }>,
+  setAside?: GateSample['setAside'],
+): GateSample {
   const batches = bins.map((b, i) => ({ start: T0 + i * BIN, end: T0 + (i + 1) * BIN, ...b }));
   const sum = (side: 'source' | 'target') => bins.reduce((a, b) => a + b[side].requests, 0);
   return {
@@ -41,6 +45,7 @@ function sample(bins: Array<{ source: BinCounts; target: BinCounts }>): GateSamp
     target: { requests: sum('target'), errors: 0, latencyMs: {}, latencyCount: sum('target') },
     custom: {},
     queries: 0,
+    ...(setAside ? { setAside } : {}),
   };
 }
 
@@ -82,5 +87,23 @@ describe('latency like for like', () => {
       Array.from({ length: 30 }, () => ({ source: counts(4500, 6), target: counts(1500, 6 * own * 1.03) }));
     expect(outcomes(sample(along(1)), 25).p99).toMatch(/^pass/);
     expect(outcomes(sample(along(1.5)), 25).p99).toMatch(/^fail/);
+  });
+});
+
+describe('the 100 % a migration stepped back from is set aside', () => {
+  // 20 bins at 50 %, then 10 at 100 % (the VMs serve nothing) where the containers are 2× slower than before.
+  const bins = [
+    ...Array.from({ length: 20 }, () => ({ source: counts(3000), target: counts(3000, 1.03) })),
+    ...Array.from({ length: 10 }, () => ({ source: counts(0), target: counts(6000, 2) })),
+  ];
+
+  it('without it, the watch fails the containers against what the VMs showed before', () => {
+    expect(outcomes(sample(bins), 100)['p50-vs-source']).toMatch(/^fail/);
+  });
+
+  it('with it, those bins count for nothing: the evidence from before stands alone', () => {
+    const aside = { from: T0 + 20 * BIN, to: T0 + 30 * BIN };
+    const r = outcomes(sample(bins, aside), 50);
+    for (const name of ['p99', 'p99-vs-source', 'p50-vs-source']) expect(r[name]).not.toMatch(/^fail/);
   });
 });

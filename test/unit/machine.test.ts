@@ -45,6 +45,41 @@ describe('migration machine, driven by the runner on a simulated clock', () => {
     expect(r.reason).toMatch(/error-rate failed 1× in a row at 50 %: error rate 20\.00 %/);
   });
 
+  it('a failure at 100 % steps back to the previous weight once, saying why; it completes if it passes there', async () => {
+    let failAt100 = true;
+    const t = setup(FAST_POLICY, (w) => ({
+      target: { requests: 1000, errors: w >= 100 && failAt100 ? 200 : 0 },
+    }));
+    await t.runner.start();
+    for (let i = 0; i < 300 && t.mesh.writes.length < 4; i++) await advance(t.clock, 1000);
+    const s = t.runner.snapshot();
+    expect(t.mesh.writes).toEqual([10, 50, 100, 50]);
+    expect(s.context.stepBack?.reason).toMatch(
+      /error-rate failed at 100 %: error rate 20\.00 %.*back to 50 %/,
+    );
+    const back = t.events.find((e) => e.type === 'weight' && e.weight === 50 && e.previous === 100);
+    expect(back).toMatchObject({ reason: s.context.stepBack?.reason });
+    // The 100 % stretch is set aside until 50 % is in place again.
+    const aside = s.context.stepBack!.setAside;
+    expect(aside.to).toBe(back!.at);
+    expect(aside.from).toBeLessThan(aside.to);
+    failAt100 = false;
+    await advance(t.clock, 5 * 60_000);
+    const r = await t.runner.done;
+    expect(r.phase).toBe('completed');
+    expect(t.mesh.writes).toEqual([10, 50, 100, 50, 100]);
+  });
+
+  it('a second failure at 100 % rolls back', async () => {
+    const t = setup(FAST_POLICY, (w) => ({ target: { requests: 1000, errors: w >= 100 ? 200 : 0 } }));
+    await t.runner.start();
+    await advance(t.clock, 8 * 60_000);
+    const r = await t.runner.done;
+    expect(r.phase).toBe('rolledBack');
+    expect(t.mesh.writes).toEqual([10, 50, 100, 50, 100, 0]);
+    expect(r.reason).toMatch(/error-rate failed 1× in a row at 100 %/);
+  });
+
   it('needs two consecutive latency failures (failureThreshold 2); one blip is forgiven', async () => {
     let n = 0;
     const t = setup(FAST_POLICY, () => ({

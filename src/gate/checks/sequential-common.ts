@@ -55,6 +55,8 @@ export interface Evidence {
   lastGate: boolean;
   /** Bins since the current step began: a check passes only once its evidence could have failed it. */
   stepBins: number;
+  /** Bins overlapping this range count for nothing (the 100 % a migration stepped back from). */
+  setAside?: { from: number; to: number };
 }
 
 /** Bins a step needs before its checks may pass: one bin alone can never fail a check (it is capped). */
@@ -151,8 +153,18 @@ export function toCheck(t: Test): CheckResult {
 
 /** ln E of one test over the migration: its live bins' rows (per alternative) and the folded sums, mixed. */
 export function testEvidence(ev: Evidence, name: string, rows: number[][]): number {
-  ev.tape?.rows.set(name, rows);
-  return mixtureOverStarts(rows, ev.starts, ev.steps, ev.offset, ev.folded?.tests[name]?.sums);
+  const aside = ev.setAside;
+  // The bins at 100 % a migration stepped back from: the VMs served nothing then, so they held no like-for-like
+  // evidence. Which bins those are (100 % weight) was known before each was seen: leaving them out keeps the
+  // product of the rest a test supermartingale.
+  const kept = aside
+    ? rows.map((r, k) => {
+        const b = ev.bins[k];
+        return b && b.end > aside.from && b.start < aside.to ? r.map(() => 0) : r;
+      })
+    : rows;
+  ev.tape?.rows.set(name, kept);
+  return mixtureOverStarts(kept, ev.starts, ev.steps, ev.offset, ev.folded?.tests[name]?.sums);
 }
 
 /**

@@ -85,6 +85,7 @@ export function evidenceOf(policy: PolicySpec, sample: GateSample, weight: numbe
     cap: level * BIN_CAP_SHARE,
     lastGate: promotesNext(policy.steps, weight),
     stepBins: bins.filter((b) => b.end > (sample.since ?? -Infinity)).length,
+    ...(sample.setAside ? { setAside: sample.setAside } : {}),
   };
 }
 

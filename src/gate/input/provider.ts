@@ -15,6 +15,8 @@ export interface SampleRequest {
    * write or its resumption); default: the step's start.
    */
   evidenceSince?: number;
+  /** Sequential method: evidence bins in this range count for nothing (the 100 % a migration stepped back from). */
+  setAside?: { from: number; to: number };
 }
 
 export interface MetricsProvider {
