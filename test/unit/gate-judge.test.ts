@@ -397,25 +397,15 @@ describe('a failure at 100 % steps back once (the VMs serve nothing there to com
   });
 
   it('below 100 %, held, or with no step before, a failure rolls back as always', () => {
-    const at50 = judge(base, freshMemory(), failing(60_000, 50), {
-      startedAt: 0,
-      weight: 50,
-      guarding: false,
-      previousWeight: 25,
-    });
-    expect(at50.decision.kind).toBe('rollback');
-    const held = judge(base, freshMemory(), failing(60_000, 100), {
-      startedAt: 0,
-      weight: 100,
-      guarding: true,
-      previousWeight: 50,
-    });
-    expect(held.decision.kind).toBe('rollback');
-    const only = judge(base, freshMemory(), failing(60_000, 100), {
-      startedAt: 0,
-      weight: 100,
-      guarding: false,
-    });
-    expect(only.decision.kind).toBe('rollback');
+    const decide = (weight: number, guarding: boolean, previousWeight?: number) =>
+      judge(base, freshMemory(), failing(60_000, weight), {
+        startedAt: 0,
+        weight,
+        guarding,
+        ...(previousWeight !== undefined ? { previousWeight } : {}),
+      }).decision.kind;
+    expect(decide(50, false, 25)).toBe('rollback');
+    expect(decide(100, true, 50)).toBe('rollback');
+    expect(decide(100, false)).toBe('rollback');
   });
 });
