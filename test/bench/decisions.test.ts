@@ -48,6 +48,7 @@ const fakeRun = (over: Partial<RunRow>): RunRow =>
     harmedDuringRun: 0,
     wallMs: 1,
     virtualMs: 1,
+    weights: [1, 5, 10, 25, 50, 100],
     ...over,
   }) as RunRow;
 
@@ -94,6 +95,18 @@ describe('harm measure', () => {
     expect(regressedAfterRun(false, 'completed', Infinity)).toBe(false);
     expect(regressedAfterRun(false, 'paused', 25)).toBe(false);
     expect(regressedAfterRun(true, 'paused', 25)).toBe(true);
+  });
+
+  it('shows the runs that stepped back from 100 % beside their outcomes', () => {
+    const row = (seed: number, weights: number[], outcome: RunRow['outcome']): RunRow =>
+      fakeRun({ scenario: 'shared-slowdown', family: 'healthy', regression: false, seed, weights, outcome });
+    const [cell] = summarize([
+      row(1, [1, 5, 10, 25, 50, 100], 'completed'),
+      row(2, [1, 5, 10, 25, 50, 100, 50, 100], 'completed'),
+      row(3, [1, 5, 10, 25, 50, 100, 50, 100, 0], 'rolledBack'),
+      row(4, [1, 5, 10, 25, 50, 0], 'rolledBack'),
+    ]);
+    expect(cell!.outcomes).toEqual({ completed: 2, rolledBack: 2, 'of them stepped back': 2 });
   });
 
   it('reports no harm ratio, and no target met or failed, when the reference harms nothing', () => {
