@@ -31,6 +31,12 @@ export interface BinCounts {
   bounds?: readonly number[];
 }
 
+/** [from, to) in epoch ms. */
+export interface TimeRange {
+  from: number;
+  to: number;
+}
+
 export interface GateSample {
   /** Evaluation time, epoch ms. */
   at: number;
@@ -46,8 +52,8 @@ export interface GateSample {
    */
   since?: number;
   evidenceSince?: number;
-  /** Evidence bins overlapping this range (epoch ms) count for nothing: the 100 % a migration stepped back from. */
-  setAside?: { from: number; to: number };
+  /** Evidence bins overlapping this range count for nothing: the 100 % a migration stepped back from. */
+  setAside?: TimeRange;
   /** Evidence bins (both sides over the same interval; `start`/`end` epoch ms when known). */
   batches?: Array<{ start?: number; end?: number; source: BinCounts; target: BinCounts }>;
   /**

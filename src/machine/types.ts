@@ -1,6 +1,6 @@
 /** Data the migration machine keeps and the events it accepts. All JSON-serializable. */
 import type { JudgeConfig, JudgeMemory } from '../gate/judge.js';
-import type { MetricSelectors, Verdict } from '../gate/types.js';
+import type { MetricSelectors, TimeRange, Verdict } from '../gate/types.js';
 
 /**
  * The policy, reduced to what the machine decides with (durations in ms, already time-scaled): the judge's
@@ -120,11 +120,6 @@ export interface SetWeightInput {
 export interface SetWeightOutput {
   at: number;
   weight: number;
-}
-/** [from, to) in epoch ms. */
-export interface TimeRange {
-  from: number;
-  to: number;
 }
 export interface AnalyzeInput {
   weight: number;

@@ -13,7 +13,7 @@ import {
 import { mixtureOverStarts } from '../stats/evidence.js';
 import { logThreshold, type Batch } from '../stats/sequential.js';
 import type { ReadinessInput } from '../stats/promotion.js';
-import type { BinCounts, CheckResult, FoldedEvidence, HistoryBin, SideSample } from '../types.js';
+import type { BinCounts, CheckResult, FoldedEvidence, HistoryBin, SideSample, TimeRange } from '../types.js';
 
 /** What the tests computed per live bin, kept when bins are about to be folded away (fold.ts). */
 export interface Tape {
@@ -56,7 +56,7 @@ export interface Evidence {
   /** Bins since the current step began: a check passes only once its evidence could have failed it. */
   stepBins: number;
   /** Bins overlapping this range count for nothing (the 100 % a migration stepped back from). */
-  setAside?: { from: number; to: number };
+  setAside?: TimeRange;
 }
 
 /** Bins a step needs before its checks may pass: one bin alone can never fail a check (it is capped). */

@@ -10,8 +10,9 @@
  *    most 1 − q of their requests are slower than x*. The VMs' counts only choose x* (they are independent of
  *    the containers' counts the test reads), so the choice costs no validity. In a bin where the VMs' own requests
  *    show them slower (a dependency both sides share got slow: not the containers' doing), x* is r × their
- *    quantile in that bin (slowerSourceBins); at 100 % x* is what the VMs showed before. A uniformly 10 % slower container passes a 1.2× allowance; a p99 30 % higher
- *    fails it wherever the VMs' p99 sits relative to the bounds.
+ *    quantile in that bin (slowerSourceBins); at 100 % x* is what the VMs showed before. A uniformly 10 % slower
+ *    container passes a 1.2× allowance; a p99 30 % higher fails it wherever the VMs' p99 sits relative to the
+ *    bounds.
  *  - Between bounds, shares are interpolated on the probit of the CDF against log-latency (a straight line for a
  *    log-normal latency, exactly), through the bounds around the point and the next informative one, as a
  *    quadratic. The null is widened by INTERPOLATION_ERROR. The assumption: latency is log-normal-like inside a
@@ -111,6 +112,11 @@ export function interpolateAt(ref: BinCounts, x: number): Interpolation | undefi
   return { lo, hi, w, drop, rho0: 1 + error };
 }
 
+/** Requests of `c` slower than an interpolated point: (1 − w)·S(lo) + w·S(hi) on `c`'s own counts. */
+export function slowerAt(c: BinCounts, at: Interpolation): number {
+  return (1 - at.w) * slowerThan(c, at.lo) + at.w * slowerThan(c, at.hi);
+}
+
 /**
  * The latency below which all but `share` of `ref`'s requests fall, interpolated between bounds (probit against
  * log-latency, bisection); undefined outside the buckets.
@@ -121,7 +127,7 @@ export function latencyAtShare(ref: BinCounts, share: number): number | undefine
   const B = boundsOf(ref);
   const above = (x: number) => {
     const it = interpolateAt(ref, x);
-    return it ? (1 - it.w) * slowerThan(ref, it.lo) + it.w * slowerThan(ref, it.hi) : n;
+    return it ? slowerAt(ref, it) : n;
   };
   let lo = Math.log(B[0]!);
   let hi = Math.log(B.at(-1)!);
@@ -192,7 +198,7 @@ export function slowerSourceBins(
   return bins.map(({ source: b }) => {
     const n = b.latencyCount;
     if (!(n * want >= MIN_TAIL_PER_BIN)) return undefined;
-    const slow = at ? (1 - at.w) * slowerThan(b, at.lo) + at.w * slowerThan(b, at.hi) : slowerThan(b, 0);
+    const slow = at ? slowerAt(b, at) : slowerThan(b, 0);
     if (wilson(slow, n, SHARED_SLOWDOWN_CONFIDENCE).low <= want) return undefined;
     const lower = sourceQuantileLower(b, q);
     return lower !== undefined && lower > qs ? lower : undefined;
@@ -233,10 +239,7 @@ function absoluteCheck(q: Quantile, o: LatencyObjective, ev: Evidence, gate: Rea
     if (!(j >= 0 && i >= 0 && m * allowed >= MIN_TAIL_PER_BIN)) return p0;
     if (!(wilson(slowerThan(b.source, j), m, SHARED_SLOWDOWN_CONFIDENCE).low > p0)) return p0;
     const at = r > 1 ? interpolateAt(b.source, bound / r) : undefined;
-    const slow =
-      at && Number.isFinite(at.rho0)
-        ? (1 - at.w) * slowerThan(b.source, at.lo) + at.w * slowerThan(b.source, at.hi)
-        : slowerThan(b.source, j);
+    const slow = at && Number.isFinite(at.rho0) ? slowerAt(b.source, at) : slowerThan(b.source, j);
     const low = wilson(slow, m, BIN_QUANTILE_CONFIDENCE).low;
     if (!(low > p0)) return p0;
     held++;
@@ -304,8 +307,7 @@ function comparisonCheck(q: Quantile, o: LatencyObjective, ev: Evidence, gate: R
     return skip(
       `the containers' share slower than ${x.toFixed(0)} ms cannot be read from the histogram's buckets there (it drops ${it.drop.toFixed(0)}× across the ${B[it.lo]}–${B[it.hi]} ms bucket): cannot tell ${r}× (add finer buckets: docs/gate.md)`,
     );
-  const above = (c: BinCounts) =>
-    it ? (1 - it.w) * slowerThan(c, it.lo) + it.w * slowerThan(c, it.hi) : slowerThan(c, 0);
+  const above = (c: BinCounts) => (it ? slowerAt(c, it) : slowerThan(c, 0));
   const allowed = 1 - QUANTILES[q];
   const p0 = Math.min(0.999, allowed * (it?.rho0 ?? 1));
   // Where the VMs were slower in the same bin, x* is r × their quantile there, interpolated the same way (a bin
@@ -316,8 +318,11 @@ function comparisonCheck(q: Quantile, o: LatencyObjective, ev: Evidence, gate: R
     if (s === undefined) return { events: above(b.target), trials: b.target.latencyCount, p0 };
     const at = interpolateAt(pooled, r * s);
     if (!at || !Number.isFinite(at.rho0)) return { events: 0, trials: 0, p0 };
-    const events = (1 - at.w) * slowerThan(b.target, at.lo) + at.w * slowerThan(b.target, at.hi);
-    return { events, trials: b.target.latencyCount, p0: Math.min(0.999, allowed * at.rho0) };
+    return {
+      events: slowerAt(b.target, at),
+      trials: b.target.latencyCount,
+      p0: Math.min(0.999, allowed * at.rho0),
+    };
   });
   const own = dispersionOf(ev, `${name}/own`, bins);
   const perBin = bins.map((b, k) =>

@@ -1,6 +1,6 @@
 /** Where golden signals come from. The gate logic never talks HTTP itself. */
 import type { PolicySpec } from '../../plan/policy-schema.js';
-import type { GateSample, MetricSelectors, Quantile } from '../types.js';
+import type { GateSample, MetricSelectors, Quantile, TimeRange } from '../types.js';
 
 export interface SampleRequest {
   namespace: string;
@@ -16,7 +16,7 @@ export interface SampleRequest {
    */
   evidenceSince?: number;
   /** Sequential method: evidence bins in this range count for nothing (the 100 % a migration stepped back from). */
-  setAside?: { from: number; to: number };
+  setAside?: TimeRange;
 }
 
 export interface MetricsProvider {
